@@ -1,0 +1,46 @@
+# voxsep: `make test` and `make demo` work on a fresh machine with only this repo.
+# Every pip call goes through constraints.txt so torch stays the local CPU wheel.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+export PIP_CONSTRAINT := $(CURDIR)/constraints.txt
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+# Debian packages: real and synthetic speech for the offline corpus (DESIGN.md §5),
+# the KEMAR HRIRs for binaural mixing, and sox.
+APT_PACKAGES := asterisk-core-sounds-en-wav asterisk-core-sounds-es-wav \
+	asterisk-core-sounds-fr-wav asterisk-core-sounds-it-wav asterisk-core-sounds-ru-wav \
+	asterisk-prompt-it-menardi-wav asterisk-core-sounds-en-g722 \
+	espeak-ng flite festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts \
+	libmysofa1 sox libsndfile1
+
+.PHONY: setup apt test test-fast demo bench clean
+
+setup: $(VENV)/.installed apt
+
+$(VENV)/.installed: pyproject.toml constraints.txt
+	@echo "== creating $(VENV) and installing torch==2.13.0 (CPU) + voxsep[dev]"
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $@
+
+apt:
+	@if dpkg -s $(APT_PACKAGES) >/dev/null 2>&1; then \
+		echo "== Debian packages for the offline corpus: present"; \
+	else \
+		echo "== installing Debian packages: $(APT_PACKAGES)"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(APT_PACKAGES); \
+	fi
+
+test: setup
+	@echo "== running the test suite"
+	$(PY) -m pytest -x tests
+
+bench: setup
+	$(PY) benchmarks/run_all.py
+
+clean:
+	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache

@@ -1,0 +1,145 @@
+"""Model checkpoints: ``save(path, model, **meta)`` and ``load(path) -> (model, meta)``.
+
+A checkpoint is a plain dict of tensors and primitives, loaded with
+``torch.load(weights_only=True)`` so that a file from a stranger cannot run code::
+
+    {"format": "voxsep-checkpoint", "format_version": 1,
+     "model_name": str, "config": dict, "state_dict": dict,
+     "sample_rate": int, "n_src": int, "voxsep_version": str, "meta": dict}
+
+Writing never imports the trainer. Files are written atomically: a temporary file in
+the same folder, then ``os.replace``; a failed write leaves any previous file intact.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from voxsep import __version__
+
+FORMAT = "voxsep-checkpoint"
+FORMAT_VERSION = 1
+
+
+class CheckpointError(ValueError):
+    """A file that is not a loadable voxsep checkpoint."""
+
+
+def atomic_torch_save(obj: Any, path: str | os.PathLike) -> None:
+    """``torch.save`` to a temporary file beside ``path``, then rename it into place.
+
+    Raises:
+        OSError: the write failed (e.g. disk full); ``path`` is left as it was.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            torch.save(obj, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp_name, path)
+    except BaseException as error:
+        Path(tmp_name).unlink(missing_ok=True)
+        if isinstance(error, OSError):
+            raise OSError(error.errno, f"could not write checkpoint {path}: {error.strerror}; "
+                          "any previous file there is unchanged") from error
+        raise
+
+
+def checkpoint_dict(model: torch.nn.Module, **meta: Any) -> dict[str, Any]:
+    """The serialisable checkpoint dict for ``model`` (see module docstring)."""
+    name = getattr(model, "model_name", "")
+    config = getattr(model, "config", None)
+    if not name or config is None:
+        raise ValueError(
+            f"{type(model).__name__} is not a registered voxsep model (no model_name/config); "
+            "build it with voxsep.models.build(...)"
+        )
+    state_dict = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    return {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "model_name": name,
+        "config": dict(config),
+        "state_dict": state_dict,
+        "sample_rate": int(meta.pop("sample_rate", getattr(model, "sample_rate", 0))),
+        "n_src": int(getattr(model, "n_src", 0)),
+        "voxsep_version": __version__,
+        "meta": meta,
+    }
+
+
+def save(path: str | os.PathLike, model: torch.nn.Module, **meta: Any) -> Path:
+    """Save ``model`` with its name, config and ``meta`` (primitives/tensors) atomically."""
+    atomic_torch_save(checkpoint_dict(model, **meta), path)
+    return Path(path)
+
+
+def read(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """Load and validate the raw checkpoint dict (no model is built).
+
+    Raises:
+        FileNotFoundError: no such file.
+        CheckpointError: not a voxsep checkpoint, truncated/corrupt, or a newer format.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint not found: {path}")
+    try:
+        data = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as error:  # torch raises several types for corrupt or unsafe files
+        raise CheckpointError(
+            f"{path} is not a readable voxsep checkpoint (truncated, corrupt, or not a "
+            f"PyTorch file): {type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
+        ) from error
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise CheckpointError(
+            f"{path} is a PyTorch file but not a voxsep checkpoint (no 'format': '{FORMAT}' "
+            "entry); convert foreign weights by building the model and calling "
+            "voxsep.checkpoint.save"
+        )
+    version = data.get("format_version")
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise CheckpointError(
+            f"{path} has checkpoint format version {version}, newer than this voxsep "
+            f"({__version__}) reads (<= {FORMAT_VERSION}); upgrade voxsep"
+        )
+    missing = [k for k in ("model_name", "config", "state_dict") if k not in data]
+    if missing:
+        raise CheckpointError(f"{path} is missing the checkpoint entries {missing}")
+    return data
+
+
+def build_from_dict(data: dict[str, Any]) -> torch.nn.Module:
+    """Rebuild the model described by a checkpoint dict and load its weights."""
+    from voxsep import models
+
+    model = models.build(data["model_name"], **data["config"])
+    try:
+        model.load_state_dict(data["state_dict"])
+    except RuntimeError as error:
+        raise CheckpointError(
+            f"the weights do not fit model {data['model_name']!r} with the stored config: {error}"
+        ) from error
+    return model
+
+
+def load(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> tuple[torch.nn.Module, dict[str, Any]]:
+    """Load a checkpoint: returns ``(model in eval mode, meta)``.
+
+    ``meta`` holds ``model_name``, ``config``, ``sample_rate``, ``n_src``,
+    ``voxsep_version`` and the extra metadata given to ``save``.
+    """
+    data = read(path, map_location)
+    model = build_from_dict(data)
+    model.eval()
+    meta = {k: v for k, v in data.items() if k not in ("state_dict", "meta", "format")}
+    meta.update(data.get("meta", {}))
+    return model, meta

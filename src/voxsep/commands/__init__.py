@@ -1,0 +1,1 @@
+"""One module per ``voxsep`` subcommand; each exposes ``register(subparsers)``."""

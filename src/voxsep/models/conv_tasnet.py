@@ -1,0 +1,106 @@
+"""Conv-TasNet (Luo & Mesgarani, "Conv-TasNet: Surpassing ideal time–frequency magnitude
+masking for speech separation", IEEE/ACM TASLP 27(8), 2019).
+
+Paper configuration (Table I, best non-causal row): N=512, L=16, B=128, H=512, Sc=128,
+P=3, X=8, R=3, gLN, sigmoid masks — 5.05 M parameters. ``causal=True`` switches to cLN and
+left-only padding (the paper's causal system).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from voxsep.models import register
+from voxsep.models.base import EncoderMaskerDecoder
+from voxsep.nn.activations import MaskActivation
+from voxsep.nn.norms import make_norm
+from voxsep.nn.tcn import TCN
+
+
+class TCNMasker(nn.Module):
+    """Encoded mixture ``(batch, N, frames)`` → masks ``(batch, n_src, N, frames)``."""
+
+    def __init__(
+        self,
+        n_src: int,
+        n_filters: int,
+        bottleneck: int,
+        hidden: int,
+        skip: int,
+        kernel_size: int,
+        n_blocks: int,
+        n_repeats: int,
+        norm: str,
+        causal: bool,
+        mask_activation: str,
+    ) -> None:
+        super().__init__()
+        self.n_src = n_src
+        self.input_norm = make_norm(norm, n_filters)
+        self.bottleneck = nn.Conv1d(n_filters, bottleneck, 1)
+        self.tcn = TCN(bottleneck, hidden, skip, kernel_size, n_blocks, n_repeats, norm, causal)
+        out_channels = skip or bottleneck
+        self.output = nn.Sequential(nn.PReLU(), nn.Conv1d(out_channels, n_src * n_filters, 1))
+        self.activation = MaskActivation(mask_activation)
+
+    def forward(self, representation: torch.Tensor) -> torch.Tensor:
+        batch, n_filters, frames = representation.shape
+        features = self.tcn(self.bottleneck(self.input_norm(representation)))
+        masks = self.output(features).view(batch, self.n_src, n_filters, frames)
+        return self.activation(masks)
+
+
+@register("conv_tasnet")
+class ConvTasNet(EncoderMaskerDecoder):
+    """Conv-TasNet: learned filterbank + TCN mask estimator.
+
+    Shapes: ``(batch, time)`` → ``(batch, n_src, time)``.
+
+    Args:
+        n_src: number of talkers.
+        n_filters: N, encoder basis size.
+        kernel_size: L, encoder filter length (stride L/2).
+        bottleneck: B, TCN residual channels.
+        hidden: H, channels inside each TCN block.
+        skip: Sc, skip-connection channels (0: use the residual stream instead).
+        conv_kernel: P, depthwise kernel size.
+        n_blocks: X, blocks per repeat (dilations 1..2^(X-1)).
+        n_repeats: R.
+        causal: causal model (cLN, left padding) when True; gLN otherwise.
+        mask_activation: "sigmoid" (paper), "relu", "softmax" or "linear".
+        sample_rate: the rate the model works at.
+        encoder_activation: "relu" or None.
+    """
+
+    def __init__(
+        self,
+        n_src: int = 2,
+        n_filters: int = 512,
+        kernel_size: int = 16,
+        bottleneck: int = 128,
+        hidden: int = 512,
+        skip: int = 128,
+        conv_kernel: int = 3,
+        n_blocks: int = 8,
+        n_repeats: int = 3,
+        causal: bool = False,
+        mask_activation: str = "sigmoid",
+        sample_rate: int = 8000,
+        encoder_activation: str | None = "relu",
+    ) -> None:
+        super().__init__(n_src, n_filters, kernel_size, kernel_size // 2, sample_rate, encoder_activation)
+        self.causal = causal
+        self.masker = TCNMasker(
+            n_src,
+            n_filters,
+            bottleneck,
+            hidden,
+            skip,
+            conv_kernel,
+            n_blocks,
+            n_repeats,
+            "cLN" if causal else "gLN",
+            causal,
+            mask_activation,
+        )

@@ -1,0 +1,65 @@
+"""Normalisation layers of the TasNet family, on ``(batch, channels, time)`` tensors.
+
+* gLN — global layer norm: statistics over channels *and* time (Conv-TasNet §III-B,
+  non-causal models).
+* cLN — cumulative layer norm: statistics over channels and frames ``0..t`` only, so the
+  output at ``t`` never sees the future (Conv-TasNet, causal models).
+* chLN — channel-wise layer norm: statistics over channels per frame (DPRNN's causal
+  inter-chunk path, and anywhere a per-frame norm is wanted).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+EPS = 1e-8
+
+
+class _AffineNorm(nn.Module):
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(1, channels, 1))
+        self.bias = nn.Parameter(torch.zeros(1, channels, 1))
+
+
+class GlobalLayerNorm(_AffineNorm):
+    """gLN: normalise each example over all channels and frames."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # var_mean in one pass; computed in fp32 so bf16 autocast stays accurate.
+        var, mean = torch.var_mean(x.float(), dim=(1, 2), keepdim=True, correction=0)
+        scale = self.weight * torch.rsqrt(var + EPS)
+        return (x * scale + (self.bias - mean * scale)).to(x.dtype)
+
+
+class CumulativeLayerNorm(_AffineNorm):
+    """cLN: normalise frame t with the statistics of frames 0..t (causal)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        xf = x.float()
+        channels = x.shape[1]
+        count = torch.arange(1, x.shape[-1] + 1, device=x.device, dtype=torch.float32) * channels
+        cum_sum = xf.sum(1, keepdim=True).cumsum(-1)
+        cum_pow = xf.pow(2).sum(1, keepdim=True).cumsum(-1)
+        mean = cum_sum / count
+        var = (cum_pow / count - mean.pow(2)).clamp_min(0.0)
+        return ((xf - mean) * torch.rsqrt(var + EPS) * self.weight + self.bias).to(x.dtype)
+
+
+class ChannelLayerNorm(_AffineNorm):
+    """chLN: normalise each frame over its channels (causal)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        var, mean = torch.var_mean(x.float(), dim=1, keepdim=True, correction=0)
+        return ((x - mean) * torch.rsqrt(var + EPS) * self.weight + self.bias).to(x.dtype)
+
+
+NORMS = {"gLN": GlobalLayerNorm, "cLN": CumulativeLayerNorm, "chLN": ChannelLayerNorm}
+
+
+def make_norm(kind: str, channels: int) -> nn.Module:
+    """Build a norm by name: ``"gLN"``, ``"cLN"`` or ``"chLN"``."""
+    if kind not in NORMS:
+        raise ValueError(f"unknown norm {kind!r}; choose one of {sorted(NORMS)}")
+    return NORMS[kind](channels)

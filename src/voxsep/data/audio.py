@@ -1,0 +1,259 @@
+"""Audio file I/O and resampling: ``read_audio``, ``write_audio``, ``resample``, ``audio_info``.
+
+Everything libsndfile reads (wav, flac, ogg/vorbis, aiff, ...) is read to ``float32``
+arrays shaped ``(channels, time)``. Resampling uses soxr (libsoxr, "VHQ" quality).
+Writes are atomic: a temporary file in the destination folder renamed into place, so
+an interrupted write never leaves a truncated file behind, and nothing existing is
+overwritten unless ``overwrite=True``.
+
+Every problem with a file raises :class:`AudioError` (a ``ValueError``) whose message
+names the file and says what to do; a missing file raises :class:`AudioFileNotFoundError`,
+which is both an ``AudioError`` and a ``FileNotFoundError``.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import warnings
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+import soundfile as sf
+import soxr
+
+__all__ = [
+    "AudioError",
+    "AudioFileNotFoundError",
+    "AudioInfo",
+    "audio_info",
+    "read_audio",
+    "resample",
+    "write_audio",
+]
+
+_SUBTYPES = ("PCM_16", "PCM_24", "PCM_32", "FLOAT")
+
+
+class AudioError(ValueError):
+    """An audio file that cannot be used as asked; the message names the file."""
+
+
+class AudioFileNotFoundError(AudioError, FileNotFoundError):
+    """The audio file does not exist (also a ``FileNotFoundError``)."""
+
+
+class AudioInfo(NamedTuple):
+    """Header information of an audio file.
+
+    Attributes:
+        sample_rate: samples per second.
+        frames: number of samples per channel.
+        channels: number of channels.
+    """
+
+    sample_rate: int
+    frames: int
+    channels: int
+
+    @property
+    def duration(self) -> float:
+        """Length in seconds."""
+        return self.frames / self.sample_rate if self.sample_rate else 0.0
+
+
+def _check_exists(path: Path) -> None:
+    if not path.exists():
+        raise AudioFileNotFoundError(f"audio file not found: {path}; check the path (and the manifest it came from)")
+    if path.is_dir():
+        raise AudioError(f"{path} is a folder, not an audio file")
+
+
+def audio_info(path: str | os.PathLike) -> AudioInfo:
+    """Read the header of an audio file without decoding it.
+
+    Args:
+        path: the audio file.
+
+    Returns:
+        ``AudioInfo(sample_rate, frames, channels)``.
+
+    Raises:
+        AudioFileNotFoundError: the file does not exist.
+        AudioError: the file is not a readable audio file.
+    """
+    path = Path(path)
+    _check_exists(path)
+    try:
+        info = sf.info(str(path))
+    except (sf.LibsndfileError, RuntimeError, TypeError) as error:
+        raise AudioError(f"cannot read audio file {path}: {error}; is it a corrupt or unsupported file?") from error
+    return AudioInfo(int(info.samplerate), int(info.frames), int(info.channels))
+
+
+def read_audio(
+    path: str | os.PathLike,
+    sample_rate: int | None = None,
+    channels: int | None = None,
+    *,
+    start: int = 0,
+    frames: int | None = None,
+) -> tuple[np.ndarray, int]:
+    """Read an audio file as ``float32`` in ``[-1, 1]``, shaped ``(channels, time)``.
+
+    Args:
+        path: any file libsndfile reads (wav, flac, ogg, ...).
+        sample_rate: resample to this rate with soxr if the file's rate differs;
+            ``None`` keeps the file's rate.
+        channels: expected channel count. ``1`` downmixes a multichannel file by
+            averaging its channels; any other mismatch raises. ``None`` keeps all.
+        start: first sample to read, at the file's own rate (for random crops
+            without decoding the whole file).
+        frames: number of samples to read from ``start`` at the file's rate;
+            ``None`` reads to the end.
+
+    Returns:
+        ``(audio, sample_rate)``: audio ``(channels, time)`` float32 and its rate.
+
+    Raises:
+        AudioFileNotFoundError: the file does not exist.
+        AudioError: unreadable/corrupt file, 0 samples, wrong channel count,
+            NaN or infinite samples, or a read window outside the file.
+    """
+    path = Path(path)
+    _check_exists(path)
+    if start < 0 or (frames is not None and frames < 0):
+        raise ValueError(f"start ({start}) and frames ({frames}) must be >= 0 when reading {path}")
+    try:
+        with sf.SoundFile(str(path)) as handle:
+            file_rate, file_channels, total = int(handle.samplerate), int(handle.channels), int(handle.frames)
+            if total == 0:
+                raise AudioError(f"audio file {path} is empty (0 samples); re-create or remove it")
+            if start > total:
+                raise AudioError(f"cannot read from sample {start} of {path}: it has only {total} samples")
+            if start:
+                handle.seek(start)
+            data = handle.read(frames=-1 if frames is None else frames, dtype="float32", always_2d=True)
+    except AudioError:
+        raise
+    except (sf.LibsndfileError, RuntimeError, TypeError) as error:
+        raise AudioError(f"cannot read audio file {path}: {error}; is it a corrupt or unsupported file?") from error
+    if data.shape[0] == 0 and (frames is None or frames > 0):
+        raise AudioError(f"audio file {path} has no samples to read from sample {start} (corrupt or truncated file?)")
+    audio = np.ascontiguousarray(data.T)
+    if not np.isfinite(audio).all():
+        bad = int(np.count_nonzero(~np.isfinite(audio)))
+        raise AudioError(f"audio file {path} contains {bad} NaN or infinite samples; re-create or remove it")
+    if channels is not None:
+        if channels == 1 and file_channels > 1:
+            audio = audio.mean(axis=0, keepdims=True)
+        elif channels != file_channels:
+            raise AudioError(
+                f"audio file {path} has {file_channels} channel(s), expected {channels}"
+                + ("" if channels == 1 else "; only a downmix to mono (channels=1) is done automatically")
+            )
+    if sample_rate is not None and int(sample_rate) != file_rate:
+        audio = resample(audio, file_rate, int(sample_rate))
+        file_rate = int(sample_rate)
+    return audio, file_rate
+
+
+def resample(audio: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:
+    """Resample along the last axis with soxr (very high quality).
+
+    Args:
+        audio: array ``(..., time)``; a torch tensor is accepted and returned as one.
+        orig_sr: its sample rate.
+        target_sr: the wanted sample rate.
+
+    Returns:
+        Array ``(..., round(time * target_sr / orig_sr))`` of the input dtype
+        (float32 unless the input was float64).
+    """
+    if orig_sr <= 0 or target_sr <= 0:
+        raise ValueError(f"sample rates must be positive, got orig_sr={orig_sr}, target_sr={target_sr}")
+    is_torch = type(audio).__module__.startswith("torch")
+    if is_torch:
+        import torch
+
+        tensor = audio
+        array = tensor.detach().cpu().numpy()
+    else:
+        array = np.asarray(audio)
+    if int(orig_sr) == int(target_sr):
+        return audio
+    dtype = np.float64 if array.dtype == np.float64 else np.float32
+    shape = array.shape
+    flat = np.ascontiguousarray(array.reshape(-1, shape[-1]).T, dtype=dtype)  # soxr wants (time, channels)
+    out = soxr.resample(flat, int(orig_sr), int(target_sr), quality="VHQ")
+    out = np.ascontiguousarray(out.T).reshape(*shape[:-1], out.shape[0])
+    if is_torch:
+        return torch.from_numpy(out).to(tensor.device)
+    return out
+
+
+def write_audio(
+    path: str | os.PathLike,
+    audio: np.ndarray,
+    sample_rate: int,
+    overwrite: bool = False,
+    subtype: str = "PCM_16",
+) -> Path:
+    """Write audio atomically (temporary file in the same folder, then rename).
+
+    The format follows the file extension (``.wav``, ``.flac``, ...). For integer
+    subtypes, samples outside ``[-1, 1]`` are clipped with a warning naming the file
+    (rescale first, or use ``subtype="FLOAT"`` to keep them).
+
+    Args:
+        path: destination; its folder is created.
+        audio: ``(time,)`` or ``(channels, time)`` float array (or torch tensor).
+        sample_rate: samples per second.
+        overwrite: replace an existing file; otherwise an existing file raises.
+        subtype: ``"PCM_16"`` (default), ``"PCM_24"``, ``"PCM_32"`` or ``"FLOAT"``.
+
+    Returns:
+        The written path.
+
+    Raises:
+        FileExistsError: ``path`` exists and ``overwrite`` is false.
+        ValueError: bad shape, empty or non-finite audio, unknown subtype/format.
+    """
+    path = Path(path)
+    if subtype not in _SUBTYPES:
+        raise ValueError(f"unknown subtype {subtype!r} for {path}; use one of {', '.join(_SUBTYPES)}")
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"{path} already exists; pass overwrite=True (or --overwrite) to replace it")
+    if type(audio).__module__.startswith("torch"):
+        audio = audio.detach().cpu().numpy()
+    audio = np.asarray(audio)
+    if audio.ndim not in (1, 2):
+        raise ValueError(f"audio for {path} must be (time,) or (channels, time), got shape {audio.shape}")
+    if audio.shape[-1] == 0:
+        raise ValueError(f"refusing to write empty audio (shape {audio.shape}) to {path}")
+    if not np.isfinite(audio).all():
+        raise ValueError(f"audio for {path} contains NaN or infinite samples; nothing was written")
+    data = audio.T.astype(np.float32 if subtype == "FLOAT" else np.float64, copy=False)
+    if subtype != "FLOAT":
+        peak = float(np.abs(data).max())
+        if peak > 1.0:
+            warnings.warn(f"clipping {path}: peak {peak:.3f} > 1.0 (rescale, or write with subtype='FLOAT')",
+                          stacklevel=2)
+            data = np.clip(data, -1.0, 1.0)
+    extension = path.suffix.lstrip(".").upper()
+    if extension not in sf.available_formats():
+        raise ValueError(f"cannot tell the audio format of {path} from its extension; use .wav, .flac, ...")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        sf.write(tmp_name, data, int(sample_rate), subtype=subtype, format=extension)
+        os.chmod(tmp_name, 0o644)  # mkstemp creates 0600; give the file ordinary permissions
+        if not overwrite and path.exists():
+            raise FileExistsError(f"{path} appeared while writing; pass overwrite=True to replace it")
+        os.replace(tmp_name, path)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+    return path

@@ -1,0 +1,60 @@
+"""``voxsep prepare <name>``: build or check datasets.
+
+Each sub-subcommand lives in ``voxsep.data.prepare.<name>`` and exposes
+``SUMMARY: str`` (one line), ``EPILOG: str`` (examples), ``add_arguments(parser)``
+and ``run(args) -> int``. Modules that are not present are skipped, so a preparer
+appears in ``voxsep prepare --help`` as soon as its module exists. The preparer
+modules are imported to read their help text; they must keep heavy imports (torch,
+pyroomacoustics, ...) inside ``run``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+
+PREPARERS = ("check", "offline", "librimix", "wsj0mix", "wham", "binaural")
+
+EPILOG = """examples:
+  voxsep prepare check data/Libri2Mix/wav8k/min/metadata/mixture_test_mix_clean.csv
+  voxsep prepare check /corpora/wsj0-2mix/wav8k/min/tt
+  voxsep prepare offline data/offline
+  voxsep prepare librimix --help
+"""
+
+
+def available_preparers() -> list[str]:
+    """The names of the preparer modules present in ``voxsep.data.prepare``."""
+    return [name for name in PREPARERS if importlib.util.find_spec(f"voxsep.data.prepare.{name}") is not None]
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "prepare",
+        help="build datasets (offline corpus, LibriMix, wsj0-mix, WHAM!, binaural) or check one",
+        description="Build training/evaluation sets from corpora on disk, or validate an existing set.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    names = available_preparers()
+    sub = parser.add_subparsers(dest="preparer", metavar="NAME", required=True)
+    for name in names:
+        module = importlib.import_module(f"voxsep.data.prepare.{name}")
+        child = sub.add_parser(
+            name,
+            help=module.SUMMARY,
+            description=module.SUMMARY,
+            epilog=module.EPILOG,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        module.add_arguments(child)
+        child.set_defaults(func=_runner(name))
+
+
+def _runner(name: str):
+    def run(args: argparse.Namespace) -> int:
+        module = importlib.import_module(f"voxsep.data.prepare.{name}")
+        return int(module.run(args) or 0)
+
+    return run

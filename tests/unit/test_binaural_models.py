@@ -1,0 +1,128 @@
+"""Binaural models: registry, default sizes, shape contract, causality, ear alignment."""
+
+import itertools
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from voxsep import models
+from voxsep.models.binaural import align_ears
+
+NAMES = ("binaural_independent", "binaural_cross", "binaural_parallel")
+TCN_TINY = dict(n_filters=16, kernel_size=8, bottleneck=8, hidden=16, n_blocks=3, n_repeats=1)
+TINY = {
+    "binaural_independent": TCN_TINY,
+    "binaural_cross": dict(TCN_TINY, feature_window=32, feature_channels=8),
+    "binaural_parallel": dict(TCN_TINY, feature_window=32, feature_channels=8),
+}
+SPEECH = [Path("/usr/share/asterisk/sounds/en/agent-alreadyon.wav"), Path("/usr/share/asterisk/sounds/fr/agent-alreadyon.wav")]
+
+
+def n_params(model: torch.nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+@pytest.mark.parametrize(
+    "name, expected", [("binaural_independent", 577_921), ("binaural_cross", 606_977), ("binaural_parallel", 638_209)]
+)
+def test_default_configuration_and_parameter_count(name, expected):
+    model = models.build(name, n_src=2)
+    assert n_params(model) == expected
+    assert model.in_channels == 2 and model.sample_rate == 8000
+    assert model.config["n_filters"] == 64 and model.config["kernel_size"] == 16
+    rebuilt = models.build(name, **model.config)
+    assert n_params(rebuilt) == expected
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("causal", [False, True])
+@pytest.mark.parametrize("n_src", [2, 3])
+def test_output_shape_and_length(name, causal, n_src):
+    model = models.build(name, n_src=n_src, causal=causal, **TINY[name]).eval()
+    with torch.no_grad():
+        for length in (1, 7, 4001):
+            assert model(torch.randn(2, 2, length)).shape == (2, n_src, 2, length)
+        assert model(torch.randn(2, 333)).shape == (n_src, 2, 333)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_wrong_shapes_raise_clear_errors(name):
+    model = models.build(name, **TINY[name])
+    with pytest.raises(ValueError, match=r"\(batch, 2, time\)"):
+        model(torch.randn(3, 100))
+    with pytest.raises(ValueError, match=r"\(batch, 2, time\)"):
+        model(torch.randn(1, 1, 100))
+
+
+def _first_changed_sample(model, length, t, right_ear_any_order=False):
+    """First output sample that changes when the input changes from sample ``t`` on.
+
+    The per-ear models choose one right-ear talker order for the whole input, so for
+    them every right-ear order is tried and the latest first change is kept.
+    """
+    torch.manual_seed(0)
+    x = torch.randn(1, 2, length)
+    y = x.clone()
+    y[..., t:] = torch.randn(1, 2, length - t)
+    with torch.no_grad():
+        a, b = model(x), model(y)
+    n_src = a.shape[1]
+    perms = list(itertools.permutations(range(n_src))) if right_ear_any_order else [tuple(range(n_src))]
+    firsts = []
+    for perm in perms:
+        b_perm = torch.stack([b[:, :, 0], b[:, list(perm), 1]], dim=2)
+        changed = torch.nonzero((a - b_perm).abs().amax(dim=(0, 1, 2)) > 1e-5)
+        firsts.append(int(changed[0]) if len(changed) else length)
+    return max(firsts)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_causal_models_never_look_ahead_more_than_one_window(name):
+    config = TINY[name]
+    t = 1500
+    model = models.build(name, causal=True, **config).eval()
+    per_ear = name != "binaural_parallel"
+    assert _first_changed_sample(model, 3000, t, right_ear_any_order=per_ear) >= t - config["kernel_size"]
+    non_causal = models.build(name, causal=False, **config).eval()
+    assert _first_changed_sample(non_causal, 3000, t, right_ear_any_order=per_ear) < t - 200
+
+
+@pytest.fixture(scope="module")
+def two_talkers():
+    signals = []
+    for path in SPEECH:
+        if not path.exists():
+            pytest.skip(f"{path} missing: install asterisk-core-sounds-en-wav / -fr-wav")
+        audio, _ = sf.read(path, dtype="float32")
+        signals.append(audio[:12000])
+    return signals
+
+
+def test_align_ears_restores_talker_order(two_talkers):
+    a, b = (torch.from_numpy(s) for s in two_talkers)
+    # Talker a on the left (right ear 5 samples later, quieter), b on the right.
+    image_a = torch.stack([a, 0.5 * torch.roll(a, 5)])
+    image_b = torch.stack([0.6 * torch.roll(b, 4), b])
+    aligned = torch.stack([image_a, image_b])[None]  # (1, 2, 2, T)
+    swapped = aligned.clone()
+    swapped[:, :, 1] = aligned[:, [1, 0], 1]
+    for estimates in (aligned, swapped):
+        torch.testing.assert_close(align_ears(estimates, max_lag=8), aligned)
+    three = torch.stack([image_a, image_b, torch.stack([a.flip(0), a.flip(0)])])[None]
+    shuffled = three.clone()
+    shuffled[:, :, 1] = three[:, [2, 0, 1], 1]
+    torch.testing.assert_close(align_ears(shuffled, max_lag=8), three)
+
+
+def test_parallel_model_can_be_checkpointed(tmp_path):
+    from voxsep import checkpoint
+
+    model = models.build("binaural_parallel", causal=True, **TINY["binaural_parallel"]).eval()
+    path = checkpoint.save(tmp_path / "m.pt", model)
+    loaded, _ = checkpoint.load(path)
+    x = torch.randn(1, 2, 800)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(x), model(x))

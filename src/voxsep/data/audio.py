@@ -27,6 +27,7 @@ __all__ = [
     "AudioError",
     "AudioFileNotFoundError",
     "AudioInfo",
+    "active_rms",
     "audio_info",
     "read_audio",
     "resample",
@@ -159,13 +160,15 @@ def read_audio(
     return audio, file_rate
 
 
-def resample(audio: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:
-    """Resample along the last axis with soxr (very high quality).
+def resample(audio: np.ndarray, orig_sr: int, target_sr: int, quality: str = "VHQ") -> np.ndarray:
+    """Resample along the last axis with soxr.
 
     Args:
         audio: array ``(..., time)``; a torch tensor is accepted and returned as one.
         orig_sr: its sample rate.
         target_sr: the wanted sample rate.
+        quality: soxr quality, ``"VHQ"`` (default) or ``"HQ"`` (faster; used for
+            on-the-fly speed perturbation).
 
     Returns:
         Array ``(..., round(time * target_sr / orig_sr))`` of the input dtype
@@ -186,7 +189,7 @@ def resample(audio: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:
     dtype = np.float64 if array.dtype == np.float64 else np.float32
     shape = array.shape
     flat = np.ascontiguousarray(array.reshape(-1, shape[-1]).T, dtype=dtype)  # soxr wants (time, channels)
-    out = soxr.resample(flat, int(orig_sr), int(target_sr), quality="VHQ")
+    out = soxr.resample(flat, int(orig_sr), int(target_sr), quality=quality)
     out = np.ascontiguousarray(out.T).reshape(*shape[:-1], out.shape[0])
     if is_torch:
         return torch.from_numpy(out).to(tensor.device)
@@ -257,3 +260,37 @@ def write_audio(
         Path(tmp_name).unlink(missing_ok=True)
         raise
     return path
+
+
+def active_rms(audio: np.ndarray, sample_rate: int, frame: float = 0.02, threshold_db: float = 40.0) -> float:
+    """RMS over the active frames of a signal (a simple speech-level estimate).
+
+    Frames of ``frame`` seconds whose energy is within ``threshold_db`` of the loudest
+    frame count as active, so leading/trailing silence and pauses do not lower the
+    level. A simplified stand-in for ITU-T P.56 active speech level (no hangover,
+    fixed threshold relative to the peak frame instead of an adaptive one).
+
+    Args:
+        audio: ``(..., time)``; all leading axes (channels) are pooled.
+        sample_rate: samples per second.
+        frame: frame length in seconds.
+        threshold_db: frames quieter than the loudest by more than this are inactive.
+
+    Returns:
+        The active RMS (linear); 0.0 for an all-zero signal.
+    """
+    x = np.asarray(audio, dtype=np.float64)
+    x = x.reshape(-1, x.shape[-1])
+    hop = max(1, int(round(frame * sample_rate)))
+    n_frames = max(1, -(-x.shape[-1] // hop))
+    padded = np.zeros((x.shape[0], n_frames * hop))
+    padded[:, : x.shape[-1]] = x
+    energy = (padded.reshape(x.shape[0], n_frames, hop) ** 2).sum(axis=(0, 2))
+    peak = energy.max()
+    if peak <= 0.0:
+        return 0.0
+    active = energy >= peak * 10.0 ** (-threshold_db / 10.0)
+    # Average over the real samples of the active frames (the last frame may be short).
+    counts = np.full(n_frames, hop)
+    counts[-1] = x.shape[-1] - (n_frames - 1) * hop
+    return float(np.sqrt(energy[active].sum() / (counts[active].sum() * x.shape[0])))

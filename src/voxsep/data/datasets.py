@@ -1,0 +1,444 @@
+"""Torch datasets: precomputed mixtures (:class:`MixtureDataset`) and dynamic mixing
+(:class:`DynamicMixDataset`).
+
+Both return ``(mixture, sources)`` float32 tensors: mixture ``(time,)`` and sources
+``(n_src, time)``, or for multichannel data mixture ``(channels, time)`` and sources
+``(n_src, channels, time)``. Both are deterministic for a given ``(seed, epoch, index)``
+-- the random generator of an example is ``numpy.random.default_rng([seed, epoch,
+index])`` -- so a resumed run sees the same data, DataLoader workers share no random
+state, and calling ``set_epoch(epoch)`` before each epoch gives new crops/mixtures.
+
+Dynamic mixing follows Zeghidour & Grangier (2021, "Wavesplit") and the SpeechBrain /
+Asteroid recipes: every example draws ``n_src`` different speakers, a random utterance
+of each and a random offset, a random relative gain, optionally a speed perturbation,
+noise at a random SNR (as WHAM!, Wichern et al. 2019) and room reverberation (as
+WHAMR!, Maciejewski et al. 2020, with the reverberant images as targets).
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from voxsep.data.audio import active_rms, audio_info, read_audio, resample
+from voxsep.data.manifest import MixtureRecord, load_manifest
+
+__all__ = ["MixtureDataset", "DynamicMixDataset", "load_speaker_pool", "Spatializer"]
+
+#: ``spatializer(sources (n_src, time), rng) -> images (n_src, channels, time)``.
+Spatializer = Callable[[np.ndarray, np.random.Generator], np.ndarray]
+
+_POOL_COLUMNS = ("utterance_id", "speaker", "path", "length", "sample_rate")
+
+
+def load_speaker_pool(csv_path: str | os.PathLike) -> dict[str, list[Path]]:
+    """Read an utterance list into ``{speaker: [utterance paths]}``.
+
+    The CSV has the header ``utterance_id,speaker,path,length,sample_rate`` with paths
+    relative to the CSV's folder (or absolute). Speakers and their utterances keep
+    file order.
+
+    Raises:
+        FileNotFoundError: the CSV does not exist.
+        ValueError: wrong header or an empty field; the message names the line.
+    """
+    csv_path = Path(csv_path)
+    if not csv_path.is_file():
+        raise FileNotFoundError(f"utterance list not found: {csv_path}")
+    pool: dict[str, list[Path]] = {}
+    with open(csv_path, newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        if reader.fieldnames is None or not {"speaker", "path"} <= {c.strip() for c in reader.fieldnames}:
+            raise ValueError(f"utterance list {csv_path} line 1: header {reader.fieldnames} should be "
+                             f"{','.join(_POOL_COLUMNS)}")
+        reader.fieldnames = [c.strip() for c in reader.fieldnames]
+        for line_no, row in enumerate(reader, start=2):
+            speaker, path = (row.get("speaker") or "").strip(), (row.get("path") or "").strip()
+            if not speaker or not path:
+                raise ValueError(f"utterance list {csv_path} line {line_no}: empty speaker or path")
+            full = Path(path) if Path(path).is_absolute() else csv_path.parent / path
+            pool.setdefault(speaker, []).append(full)
+    if not pool:
+        raise ValueError(f"utterance list {csv_path} has no utterances")
+    return pool
+
+
+def _example_rng(seed: int, epoch: int, index: int) -> np.random.Generator:
+    return np.random.default_rng([int(seed) & 0xFFFFFFFF, int(epoch), int(index)])
+
+
+def _to_tensors(mixture: np.ndarray, sources: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+    return (torch.from_numpy(np.ascontiguousarray(mixture, dtype=np.float32)),
+            torch.from_numpy(np.ascontiguousarray(sources, dtype=np.float32)))
+
+
+class MixtureDataset(Dataset):
+    """Precomputed mixtures from a manifest (LibriMix CSV, wsj0-mix folder or ``.scp``).
+
+    Training mode (``train=True`` with a ``segment``) returns a random crop of
+    ``segment`` seconds, the same window of the mixture, every source and the noise;
+    utterances shorter than the segment are zero-padded at the end (``short="pad"``) or
+    left out (``short="skip"``). Evaluation mode (``train=False`` or ``segment=None``)
+    returns whole utterances.
+
+    Args:
+        manifest: a manifest path (see :func:`voxsep.data.manifest.load_manifest`) or records.
+        n_src: number of sources (2 or 3); every record must have this many.
+        sample_rate: the rate the model works at. Files at another rate raise a
+            ``ValueError`` unless ``resample=True`` (then they are resampled with soxr).
+        segment: crop length in seconds for training, or ``None``.
+        train: random crops (``True``) or whole utterances (``False``).
+        short: ``"pad"`` or ``"skip"`` utterances shorter than ``segment`` (training).
+        add_noise: add the record's ``noise_path`` to the mixture, as WHAM! does when the
+            manifest's mixture is ``mix_clean``; the sources stay clean.
+        resample: allow on-the-fly resampling of files at another rate.
+        seed: seed of the crop positions.
+
+    Shapes:
+        ``__getitem__`` -> mixture ``(time,)`` / ``(channels, time)``,
+        sources ``(n_src, time)`` / ``(n_src, channels, time)``.
+    """
+
+    def __init__(
+        self,
+        manifest: str | os.PathLike | Sequence[MixtureRecord],
+        n_src: int,
+        sample_rate: int,
+        segment: float | None = None,
+        train: bool = True,
+        short: str = "pad",
+        add_noise: bool = False,
+        resample: bool = False,
+        seed: int = 0,
+    ) -> None:
+        if n_src < 1:
+            raise ValueError(f"n_src must be >= 1, got {n_src}")
+        if short not in ("pad", "skip"):
+            raise ValueError(f"short must be 'pad' or 'skip', got {short!r}")
+        if segment is not None and segment <= 0:
+            raise ValueError(f"segment must be a positive number of seconds or None, got {segment}")
+        self.source = str(manifest) if isinstance(manifest, (str, os.PathLike)) else "records"
+        records = load_manifest(manifest) if isinstance(manifest, (str, os.PathLike)) else list(manifest)
+        if not records:
+            raise ValueError(f"manifest {self.source} has no mixtures")
+        for record in records:
+            if record.n_src != n_src:
+                raise ValueError(f"manifest {self.source}: mixture {record.mixture_id!r} has {record.n_src} "
+                                 f"sources but n_src={n_src}; use a {record.n_src}-speaker model or manifest")
+            if add_noise and record.noise_path is None:
+                raise ValueError(f"manifest {self.source}: mixture {record.mixture_id!r} has no noise_path but "
+                                 "add_noise=True; use a manifest with a noise_path column")
+        self.n_src, self.sample_rate = int(n_src), int(sample_rate)
+        self.segment, self.train, self.short = segment, bool(train), short
+        self.add_noise, self.resample, self.seed, self.epoch = add_noise, resample, int(seed), 0
+        self.segment_samples = int(round(segment * sample_rate)) if segment else None
+        if self.cropping and short == "skip":
+            kept = [r for r in records if self._duration(r) >= segment]
+            if not kept:
+                raise ValueError(f"manifest {self.source}: every mixture is shorter than segment={segment} s; "
+                                 "use a shorter segment or short='pad'")
+            self.skipped = len(records) - len(kept)
+            records = kept
+        else:
+            self.skipped = 0
+        self.records = records
+
+    @property
+    def cropping(self) -> bool:
+        """Whether examples are random crops (training with a segment)."""
+        return self.train and self.segment_samples is not None
+
+    def _duration(self, record: MixtureRecord) -> float:
+        info = audio_info(record.mixture_path)
+        return info.frames / info.sample_rate
+
+    def set_epoch(self, epoch: int) -> None:
+        """Choose the crops of ``epoch`` (call before each epoch; workers copy it)."""
+        self.epoch = int(epoch)
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def _read(self, path: Path, record: MixtureRecord, start: int, frames: int | None, file_rate: int) -> np.ndarray:
+        audio, rate = read_audio(path, start=start, frames=frames)
+        if rate != file_rate:
+            raise ValueError(f"manifest {self.source}, mixture {record.mixture_id!r}: {path} is at {rate} Hz but "
+                             f"the mixture is at {file_rate} Hz; sample rates must agree within a record")
+        if file_rate != self.sample_rate:
+            audio = resample(audio, file_rate, self.sample_rate)
+        return audio
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        record = self.records[index]
+        info = audio_info(record.mixture_path)
+        if info.sample_rate != self.sample_rate and not self.resample:
+            raise ValueError(f"manifest {self.source}, mixture {record.mixture_id!r}: {record.mixture_path} is at "
+                             f"{info.sample_rate} Hz but sample_rate={self.sample_rate}; pass resample=True to "
+                             "resample on the fly, or prepare the set at the model's rate")
+        start, frames = 0, None
+        if self.cropping:
+            wanted = int(math.ceil(self.segment_samples * info.sample_rate / self.sample_rate))
+            if info.frames > wanted:
+                rng = _example_rng(self.seed, self.epoch, index)
+                start, frames = int(rng.integers(0, info.frames - wanted + 1)), wanted
+        mixture = self._read(record.mixture_path, record, start, frames, info.sample_rate)
+        sources = [self._read(p, record, start, frames, info.sample_rate) for p in record.source_paths]
+        for path, source in zip(record.source_paths, sources):
+            if source.shape != mixture.shape:
+                raise ValueError(f"manifest {self.source}, mixture {record.mixture_id!r}: {path} has shape "
+                                 f"{source.shape} (channels, samples) but the mixture {record.mixture_path} has "
+                                 f"{mixture.shape}; run 'voxsep prepare check' on the manifest")
+        if self.add_noise:
+            noise = self._read(record.noise_path, record, start, frames, info.sample_rate)
+            if noise.shape[-1] < mixture.shape[-1] or noise.shape[0] not in (1, mixture.shape[0]):
+                raise ValueError(f"manifest {self.source}, mixture {record.mixture_id!r}: noise {record.noise_path} "
+                                 f"has shape {noise.shape}, mixture {mixture.shape}")
+            mixture = mixture + noise[..., : mixture.shape[-1]]
+        stacked = np.stack(sources)  # (n_src, channels, time)
+        if self.cropping:
+            stacked, mixture = stacked[..., : self.segment_samples], mixture[..., : self.segment_samples]
+            missing = self.segment_samples - mixture.shape[-1]
+            if missing > 0:
+                stacked = np.pad(stacked, [(0, 0), (0, 0), (0, missing)])
+                mixture = np.pad(mixture, [(0, 0), (0, missing)])
+        if mixture.shape[0] == 1:
+            return _to_tensors(mixture[0], stacked[:, 0])
+        return _to_tensors(mixture, stacked)
+
+
+class _AudioCache:
+    """A small per-process LRU cache of decoded mono audio at one sample rate.
+
+    Each DataLoader worker holds its own copy of the dataset and so its own cache;
+    nothing is shared between processes.
+    """
+
+    def __init__(self, sample_rate: int, max_bytes: int) -> None:
+        self.sample_rate, self.max_bytes = sample_rate, max_bytes
+        self._items: OrderedDict[Path, np.ndarray] = OrderedDict()
+        self._bytes = 0
+
+    def get(self, path: Path) -> np.ndarray:
+        audio = self._items.get(path)
+        if audio is not None:
+            self._items.move_to_end(path)
+            return audio
+        audio = read_audio(path, sample_rate=self.sample_rate, channels=1)[0][0]
+        if audio.nbytes <= self.max_bytes:
+            self._items[path] = audio
+            self._bytes += audio.nbytes
+            while self._bytes > self.max_bytes:
+                _, old = self._items.popitem(last=False)
+                self._bytes -= old.nbytes
+        return audio
+
+    def __getstate__(self) -> dict[str, Any]:  # start every worker with an empty cache
+        return {"sample_rate": self.sample_rate, "max_bytes": self.max_bytes, "_items": OrderedDict(), "_bytes": 0}
+
+
+class DynamicMixDataset(Dataset):
+    """Mixtures drawn on the fly from a speaker-labelled pool of utterances.
+
+    Every example: ``n_src`` different speakers, one random utterance each, a random
+    window of ``segment`` seconds (an utterance shorter than the segment is placed at a
+    random position in it, zeros around), optional speed perturbation, gains, optional
+    spatialization and noise, then ``mixture = sum(sources) (+ noise)``.
+
+    Levels: each source window is scaled to an active-speech RMS
+    (:func:`voxsep.data.audio.active_rms`) of ``level_db`` dBFS plus a gain. With
+    ``gain_mode="relative"`` (default, as the wsj0-mix MATLAB recipe) source 1 sits at
+    ``level_db`` and every other source at ``level_db + g``, ``g ~ U(gain_db)``: the
+    relative gain to source 1 is uniform in ``gain_db``. With ``gain_mode="absolute"``
+    every source gets its own level ``level_db + g``; LibriMix-style loudness is
+    ``level_db=-29, gain_db=(-4, 4), gain_mode="absolute"`` (levels uniform in
+    [-33, -25] dB), measured as active RMS instead of LUFS (pyloudnorm is not a
+    dependency). If the mixture (or a source) would clip, everything is scaled down
+    together, so relative gains and ``sum(sources) == mixture`` still hold.
+
+    Noise (WHAM!-style): a random file of ``noise_pool`` at a random offset (looped if
+    short) is scaled so that the louder source is ``snr_db`` (uniform range) above it.
+    It is added to the mixture only. Reverberation: ``spatializer(sources, rng)`` returns
+    images ``(n_src, channels, time)`` (e.g. :class:`voxsep.data.reverb.RoomReverb`);
+    the images are the targets and the mixture is their sum. Single-channel images
+    are returned in the single-channel shapes.
+
+    Args:
+        pool: ``{speaker: [utterance paths]}`` or an utterance-list CSV
+            (:func:`load_speaker_pool`). Files at another rate are resampled with soxr.
+        n_src: speakers per mixture (>= 2); the pool needs at least this many speakers.
+        sample_rate: output rate.
+        segment: example length in seconds.
+        examples_per_epoch: ``len(dataset)``.
+        seed: base seed; the example RNG is ``default_rng([seed, epoch, index])``.
+        gain_db: ``(low, high)`` gain range in dB.
+        speed_perturb: ``(low, high)`` speed factors (e.g. ``(0.9, 1.1)``), drawn per
+            source and applied by resampling (changes tempo and pitch), or ``None``.
+        noise_pool: noise files, or ``None`` for clean mixtures.
+        snr_db: ``(low, high)`` SNR range of the louder source over the noise.
+        spatializer: callable making multichannel/reverberant images, or ``None``.
+        level_db: reference active level in dBFS.
+        gain_mode: ``"relative"`` or ``"absolute"`` (see above).
+        cache_mb: size of each worker's decoded-audio LRU cache.
+    """
+
+    def __init__(
+        self,
+        pool: Mapping[str, Sequence[str | os.PathLike]] | str | os.PathLike,
+        n_src: int,
+        sample_rate: int,
+        segment: float,
+        examples_per_epoch: int,
+        seed: int = 0,
+        gain_db: tuple[float, float] = (-5.0, 5.0),
+        speed_perturb: tuple[float, float] | None = None,
+        noise_pool: Sequence[str | os.PathLike] | None = None,
+        snr_db: tuple[float, float] = (-6.0, 3.0),
+        spatializer: Spatializer | None = None,
+        level_db: float = -25.0,
+        gain_mode: str = "relative",
+        cache_mb: float = 256.0,
+    ) -> None:
+        if isinstance(pool, (str, os.PathLike)):
+            pool = load_speaker_pool(pool)
+        self.pool = {str(s): [Path(p) for p in paths] for s, paths in pool.items() if len(paths) > 0}
+        self.speakers = sorted(self.pool)
+        if n_src < 2:
+            raise ValueError(f"n_src must be >= 2 for mixing, got {n_src}")
+        if len(self.speakers) < n_src:
+            raise ValueError(f"the pool has {len(self.speakers)} speaker(s) with utterances; n_src={n_src} needs "
+                             f"at least {n_src} different speakers")
+        if segment <= 0 or examples_per_epoch <= 0:
+            raise ValueError(f"segment ({segment}) and examples_per_epoch ({examples_per_epoch}) must be positive")
+        for name, value in (("gain_db", gain_db), ("snr_db", snr_db), ("speed_perturb", speed_perturb)):
+            if value is not None and (len(value) != 2 or value[0] > value[1]):
+                raise ValueError(f"{name} must be a (low, high) pair with low <= high, got {value}")
+        if speed_perturb is not None and speed_perturb[0] <= 0:
+            raise ValueError(f"speed_perturb factors must be positive, got {speed_perturb}")
+        if gain_mode not in ("relative", "absolute"):
+            raise ValueError(f"gain_mode must be 'relative' or 'absolute', got {gain_mode!r}")
+        self.noise_pool = [Path(p) for p in noise_pool] if noise_pool else []
+        for path in self.noise_pool:
+            if not path.is_file():
+                raise FileNotFoundError(f"noise file not found: {path}")
+        self.n_src, self.sample_rate, self.segment = int(n_src), int(sample_rate), float(segment)
+        self.segment_samples = int(round(segment * sample_rate))
+        self.examples_per_epoch, self.seed, self.epoch = int(examples_per_epoch), int(seed), 0
+        self.gain_db, self.speed_perturb, self.snr_db = tuple(gain_db), speed_perturb, tuple(snr_db)
+        self.spatializer, self.level_db, self.gain_mode = spatializer, float(level_db), gain_mode
+        self._cache = _AudioCache(self.sample_rate, int(cache_mb * 2**20))
+
+    def set_epoch(self, epoch: int) -> None:
+        """Draw the mixtures of ``epoch`` (call before each epoch)."""
+        self.epoch = int(epoch)
+
+    def __len__(self) -> int:
+        return self.examples_per_epoch
+
+    def draw(self, index: int, epoch: int | None = None) -> dict[str, Any]:
+        """The random choices of one example, without reading audio.
+
+        Returns:
+            A dict with ``speakers``, ``utterances`` (paths), ``positions`` (uniform
+            numbers in [0, 1) that place each window), ``speeds``, ``gains_db`` (per
+            source, relative to ``level_db``), ``noise`` (path or None), ``noise_position``,
+            ``snr_db`` and ``rng`` (the generator the spatializer receives).
+        """
+        if not 0 <= index < self.examples_per_epoch:
+            raise IndexError(f"index {index} out of range for {self.examples_per_epoch} examples per epoch")
+        rng = _example_rng(self.seed, self.epoch if epoch is None else epoch, index)
+        chosen = rng.choice(len(self.speakers), size=self.n_src, replace=False)
+        speakers = [self.speakers[i] for i in chosen]
+        utterances = [self.pool[s][int(rng.integers(len(self.pool[s])))] for s in speakers]
+        positions = rng.random(self.n_src).tolist()
+        speeds = (rng.uniform(*self.speed_perturb, size=self.n_src).tolist() if self.speed_perturb
+                  else [1.0] * self.n_src)
+        gains = rng.uniform(*self.gain_db, size=self.n_src)
+        if self.gain_mode == "relative":
+            gains[0] = 0.0
+        plan: dict[str, Any] = {"speakers": speakers, "utterances": utterances, "positions": positions,
+                                "speeds": speeds, "gains_db": gains.tolist(), "noise": None,
+                                "noise_position": 0.0, "snr_db": None}
+        if self.noise_pool:
+            plan["noise"] = self.noise_pool[int(rng.integers(len(self.noise_pool)))]
+            plan["noise_position"] = float(rng.random())
+            plan["snr_db"] = float(rng.uniform(*self.snr_db))
+        plan["rng"] = rng
+        return plan
+
+    def _window(self, audio: np.ndarray, position: float, speed: float) -> np.ndarray:
+        """A ``segment_samples`` window of ``audio`` played at ``speed``."""
+        seg = self.segment_samples
+        out = np.zeros(seg, dtype=np.float32)
+        if speed == 1.0:
+            n = audio.shape[-1]
+            if n >= seg:
+                start = int(position * (n - seg + 1))
+                return audio[start: start + seg].astype(np.float32, copy=True)
+            start = int(position * (seg - n + 1))
+            out[start: start + n] = audio
+            return out
+        # Speed change by resampling: reading at rate sr*speed and playing at sr makes it
+        # `speed` times faster (and higher). Only the needed span is resampled.
+        orig_rate = int(round(self.sample_rate * speed))
+        n_fast = int(audio.shape[-1] * self.sample_rate / orig_rate)
+        if n_fast >= seg:
+            start_fast = int(position * (n_fast - seg + 1))
+            start = int(start_fast * orig_rate / self.sample_rate)
+            span = int(math.ceil(seg * orig_rate / self.sample_rate)) + 64
+            fast = resample(audio[start: start + span], orig_rate, self.sample_rate, quality="HQ")[:seg]
+            out[: fast.shape[-1]] = fast
+            return out
+        fast = resample(audio, orig_rate, self.sample_rate, quality="HQ")[:seg]
+        start = int(position * (seg - fast.shape[-1] + 1))
+        out[start: start + fast.shape[-1]] = fast
+        return out
+
+    def _noise(self, path: Path, position: float, length: int, channels: int) -> np.ndarray:
+        noise = self._cache.get(path)
+        reps = int(math.ceil((length * channels + 1) / noise.shape[-1])) + 1
+        looped = np.tile(noise, reps)
+        start = int(position * noise.shape[-1])
+        # Channel c starts length samples after channel c-1: uncorrelated between channels.
+        return np.stack([looped[start + c * length: start + (c + 1) * length] for c in range(channels)])
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        plan = self.draw(index)
+        dry = np.stack([
+            self._window(self._cache.get(path), position, speed)
+            for path, position, speed in zip(plan["utterances"], plan["positions"], plan["speeds"])
+        ]).astype(np.float64)
+        for i, gain in enumerate(plan["gains_db"]):
+            level = active_rms(dry[i], self.sample_rate)
+            if level > 1e-8:
+                dry[i] *= 10.0 ** ((self.level_db + gain) / 20.0) / level
+        if self.spatializer is not None:
+            images = np.asarray(self.spatializer(dry, plan["rng"]), dtype=np.float64)
+            if images.ndim != 3 or images.shape[0] != self.n_src:
+                raise ValueError(f"spatializer returned shape {images.shape}; expected (n_src={self.n_src}, "
+                                 "channels, time)")
+            images = images[..., : self.segment_samples]
+            if images.shape[-1] < self.segment_samples:
+                images = np.pad(images, [(0, 0), (0, 0), (0, self.segment_samples - images.shape[-1])])
+        else:
+            images = dry[:, None, :]
+        mixture = images.sum(axis=0)
+        if plan["noise"] is not None:
+            noise = self._noise(plan["noise"], plan["noise_position"], self.segment_samples, images.shape[1])
+            speech_level = max(active_rms(image, self.sample_rate) for image in images)
+            noise_level = active_rms(noise, self.sample_rate)
+            if noise_level > 1e-8 and speech_level > 0:
+                mixture = mixture + noise * (speech_level / noise_level * 10.0 ** (-plan["snr_db"] / 20.0))
+        peak = max(float(np.abs(mixture).max()), float(np.abs(images).max()))
+        if peak > 0.99:  # clipping guard: scale everything together
+            mixture, images = mixture * (0.99 / peak), images * (0.99 / peak)
+        if images.shape[1] == 1:
+            return _to_tensors(mixture[0], images[:, 0])
+        return _to_tensors(mixture, images)

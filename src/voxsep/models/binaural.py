@@ -41,12 +41,11 @@ input (:func:`align_ears`), so only the parallel model is causal end to end; wit
 
 from __future__ import annotations
 
-import itertools
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from voxsep.losses import pit_from_pairwise, reorder
 from voxsep.models import register
 from voxsep.models.base import SeparationModel
 from voxsep.models.conv_tasnet import ConvTasNet, TCNMasker
@@ -166,8 +165,8 @@ def align_ears(estimates: torch.Tensor, max_lag: int) -> torch.Tensor:
     Each ear separated on its own may list the talkers in a different order. A talker's
     two ear signals are the same speech filtered by two HRIRs, so they correlate strongly
     at a lag within the head's ITD range (< 1 ms) while different talkers do not; the
-    right-ear permutation maximising the summed correlation (exhaustive over the
-    ``n_src!`` orders) is applied. Not differentiable in the choice, differentiable in the
+    right-ear permutation maximising the summed correlation is applied (the PIT
+    assignment of :func:`voxsep.losses.pit_from_pairwise` on the negated similarities). Not differentiable in the choice, differentiable in the
     values, so training with PIT on both ears sees consistently ordered outputs.
 
     Args:
@@ -182,12 +181,9 @@ def align_ears(estimates: torch.Tensor, max_lag: int) -> torch.Tensor:
         return estimates
     with torch.no_grad():
         similarity = ear_similarity(estimates[:, :, 0], estimates[:, :, 1], max_lag)  # [b, right i, left j]
-        perms = torch.tensor(list(itertools.permutations(range(n_src))), device=estimates.device)
-        # score[b, p] = sum_j similarity[b, perms[p, j], j]: right talker perms[p, j] is left talker j.
-        gathered = similarity[:, perms, torch.arange(n_src, device=estimates.device)]
-        best = perms[gathered.sum(-1).argmax(-1)]  # (batch, n_src)
-    right = estimates[:, :, 1].gather(1, best.unsqueeze(-1).expand(-1, -1, estimates.shape[-1]))
-    return torch.stack([estimates[:, :, 0], right], dim=2)
+        # The PIT assignment on -similarity: right[b, perm[b]] is aligned with left[b].
+        _, perm = pit_from_pairwise(-similarity)
+    return torch.stack([estimates[:, :, 0], reorder(estimates[:, :, 1], perm)], dim=2)
 
 
 class _BinauralModel(SeparationModel):

@@ -1,0 +1,193 @@
+"""Audio I/O on real speech (asterisk prompts, 8 kHz): reading, writing, resampling, errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from voxsep.data import audio as audio_module
+from voxsep.data.audio import (
+    AudioError,
+    AudioFileNotFoundError,
+    active_rms,
+    audio_info,
+    read_audio,
+    resample,
+    write_audio,
+)
+
+SPEECH = Path("/usr/share/asterisk/sounds/en/hello-world.wav")
+SPEECH_FR = Path("/usr/share/asterisk/sounds/fr/added.wav")
+
+pytestmark = pytest.mark.skipif(not SPEECH.exists(), reason="asterisk-core-sounds-en-wav is not installed")
+
+
+def snr_db(reference: np.ndarray, estimate: np.ndarray) -> float:
+    return float(10 * np.log10(np.sum(reference**2) / np.sum((reference - estimate) ** 2)))
+
+
+def test_read_real_speech() -> None:
+    audio, rate = read_audio(SPEECH)
+    info = audio_info(SPEECH)
+    assert rate == 8000 == info.sample_rate
+    assert audio.dtype == np.float32 and audio.shape == (1, info.frames) and info.channels == 1
+    assert 0.01 < np.abs(audio).max() <= 1.0
+    assert info.duration == pytest.approx(info.frames / 8000)
+
+
+def test_read_window_matches_full_read() -> None:
+    full, _ = read_audio(SPEECH)
+    part, _ = read_audio(SPEECH, start=1000, frames=2000)
+    np.testing.assert_array_equal(part, full[:, 1000:3000])
+
+
+def test_resample_on_read_and_round_trip() -> None:
+    audio, _ = read_audio(SPEECH)
+    up, rate = read_audio(SPEECH, sample_rate=16000)
+    assert rate == 16000 and up.shape == (1, 2 * audio.shape[1]) and up.dtype == np.float32
+    back = resample(up, 16000, 8000)
+    assert back.shape == audio.shape
+    # Speech at 8 kHz has little energy at Nyquist: up/down sampling is near transparent.
+    assert snr_db(audio[0, 200:-200], back[0, 200:-200]) > 30
+
+
+def test_resample_any_leading_shape_and_torch() -> None:
+    audio, _ = read_audio(SPEECH)
+    batch = np.stack([audio[0], 0.5 * audio[0]])[None]  # (1, 2, time)
+    out = resample(batch, 8000, 16000)
+    assert out.shape == (1, 2, 2 * audio.shape[1])
+    np.testing.assert_allclose(out[0, 1], 0.5 * out[0, 0], atol=1e-6)
+    tensor = resample(torch.from_numpy(batch), 8000, 16000)
+    assert isinstance(tensor, torch.Tensor)
+    np.testing.assert_allclose(tensor.numpy(), out, atol=1e-6)
+    assert resample(audio, 8000, 8000) is audio
+    with pytest.raises(ValueError, match="positive"):
+        resample(audio, 0, 8000)
+
+
+def test_write_read_round_trip(tmp_path: Path) -> None:
+    audio, _ = read_audio(SPEECH)
+    mono = write_audio(tmp_path / "a.wav", audio[0], 8000)  # (time,) accepted
+    back, rate = read_audio(mono)
+    assert rate == 8000 and np.abs(back - audio).max() <= 1 / 32768
+    stereo = np.stack([audio[0], -0.25 * audio[0]])
+    write_audio(tmp_path / "b.flac", stereo, 8000, subtype="PCM_24")
+    back, _ = read_audio(tmp_path / "b.flac")
+    assert back.shape == (2, audio.shape[1]) and np.abs(back - stereo).max() < 1e-6
+    write_audio(tmp_path / "c.wav", 1.5 * audio, 8000, subtype="FLOAT")  # > 1 kept in float
+    back, _ = read_audio(tmp_path / "c.wav")
+    np.testing.assert_array_equal(back, 1.5 * audio)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.wav", "b.flac", "c.wav"]  # no temp files left
+
+
+def test_downmix_and_channel_mismatch(tmp_path: Path) -> None:
+    audio, _ = read_audio(SPEECH)
+    path = write_audio(tmp_path / "stereo.wav", np.stack([audio[0], 0.5 * audio[0]]), 8000, subtype="FLOAT")
+    mono, _ = read_audio(path, channels=1)
+    np.testing.assert_allclose(mono[0], 0.75 * audio[0], atol=1e-7)
+    assert read_audio(path, channels=2)[0].shape[0] == 2
+    with pytest.raises(AudioError, match=r"stereo\.wav has 2 channel\(s\), expected 3"):
+        read_audio(path, channels=3)
+    with pytest.raises(AudioError, match=r"hello-world\.wav has 1 channel\(s\), expected 2"):
+        read_audio(SPEECH, channels=2)
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.wav"
+    for call in (lambda: read_audio(missing), lambda: audio_info(missing)):
+        with pytest.raises(AudioFileNotFoundError, match="nope.wav") as info:
+            call()
+        assert isinstance(info.value, FileNotFoundError) and isinstance(info.value, ValueError)
+
+
+def test_corrupt_file(tmp_path: Path) -> None:
+    bad = tmp_path / "corrupt.wav"
+    bad.write_bytes(b"RIFF\x00\x00\x00\x00WAVEjunkjunkjunk" * 10)
+    with pytest.raises(AudioError, match="corrupt.wav"):
+        read_audio(bad)
+    with pytest.raises(AudioError, match="corrupt.wav"):
+        audio_info(bad)
+    with pytest.raises(AudioError, match="is a folder"):
+        read_audio(tmp_path)
+
+
+def test_empty_file(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.wav"
+    sf.write(empty, np.zeros((0, 1), dtype=np.float32), 8000)
+    with pytest.raises(AudioError, match=r"empty\.wav is empty \(0 samples\)"):
+        read_audio(empty)
+
+
+def test_nan_and_inf_samples(tmp_path: Path) -> None:
+    audio, _ = read_audio(SPEECH)
+    for name, value in (("nan.wav", np.nan), ("inf.wav", np.inf)):
+        data = audio[0].copy()
+        data[100] = value
+        sf.write(tmp_path / name, data, 8000, subtype="FLOAT")
+        with pytest.raises(AudioError, match=f"{name} contains 1 NaN or infinite"):
+            read_audio(tmp_path / name)
+
+
+def test_write_refuses_overwrite_and_bad_input(tmp_path: Path) -> None:
+    audio, _ = read_audio(SPEECH)
+    path = write_audio(tmp_path / "x.wav", audio, 8000)
+    before = path.read_bytes()
+    with pytest.raises(FileExistsError, match="x.wav already exists"):
+        write_audio(path, 0.5 * audio, 8000)
+    assert path.read_bytes() == before
+    write_audio(path, 0.5 * audio, 8000, overwrite=True)
+    assert path.read_bytes() != before
+    with pytest.raises(ValueError, match="NaN"):
+        write_audio(tmp_path / "n.wav", np.full(10, np.nan), 8000)
+    with pytest.raises(ValueError, match="shape"):
+        write_audio(tmp_path / "s.wav", np.zeros((1, 2, 10)), 8000)
+    with pytest.raises(ValueError, match="empty"):
+        write_audio(tmp_path / "e.wav", np.zeros((1, 0)), 8000)
+    with pytest.raises(ValueError, match="subtype"):
+        write_audio(tmp_path / "u.wav", audio, 8000, subtype="MP3")
+    with pytest.raises(ValueError, match="extension"):
+        write_audio(tmp_path / "u.xyz", audio, 8000)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.wav"]
+
+
+def test_failed_write_keeps_old_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    audio, _ = read_audio(SPEECH)
+    path = write_audio(tmp_path / "keep.wav", audio, 8000)
+    before = path.read_bytes()
+
+    def broken_write(file, data, *args, **kwargs):
+        Path(file).write_bytes(b"partial")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(audio_module.sf, "write", broken_write)
+    with pytest.raises(OSError, match="No space"):
+        write_audio(path, 0.5 * audio, 8000, overwrite=True)
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["keep.wav"]
+
+
+def test_clipping_warns_and_clips(tmp_path: Path) -> None:
+    audio, _ = read_audio(SPEECH)
+    loud = audio / np.abs(audio).max() * 2.0
+    with pytest.warns(UserWarning, match=r"clipping .*loud\.wav: peak 2\.000"):
+        write_audio(tmp_path / "loud.wav", loud, 8000)
+    back, _ = read_audio(tmp_path / "loud.wav")
+    assert np.abs(back).max() <= 1.0
+    # Clipped, not wrapped around: the sign of every loud sample is kept.
+    loud_samples = np.abs(loud) > 1.0
+    assert np.all(np.sign(back[loud_samples]) == np.sign(loud[loud_samples]))
+
+
+def test_active_rms_ignores_silence_and_scales() -> None:
+    speech, _ = read_audio(SPEECH_FR if SPEECH_FR.exists() else SPEECH)
+    level = active_rms(speech, 8000)
+    padded = np.concatenate([np.zeros((1, 16000)), speech, np.zeros((1, 16000))], axis=1)
+    assert active_rms(padded, 8000) == pytest.approx(level, rel=0.02)
+    # Plain RMS drops with the added silence; the active level does not.
+    assert np.sqrt(np.mean(padded**2)) < 0.7 * level
+    assert active_rms(0.5 * speech, 8000) == pytest.approx(0.5 * level, rel=1e-6)
+    assert active_rms(np.zeros(100), 8000) == 0.0

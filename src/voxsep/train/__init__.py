@@ -1,0 +1,9 @@
+"""Training: ``train(config, exp_dir, resume=False, init_from=None)``; see ``trainer``.
+
+``torchrun --nproc_per_node=N -m voxsep.train RECIPE [key=value ...] --exp-dir DIR``
+runs the same loop with DDP (``voxsep.train.distributed``).
+"""
+
+from voxsep.train.trainer import TrainingAborted, TrainResult, train
+
+__all__ = ["train", "TrainResult", "TrainingAborted"]

@@ -421,12 +421,16 @@ def _train(config, exp_dir, resume, init_from, overwrite, train_set, valid_set, 
         num_workers=data.num_workers,
         persistent_workers=data.num_workers > 0,
         pin_memory=device.type == "cuda",
-        generator=torch.Generator().manual_seed(tc.seed),  # keeps the global RNG untouched
     )
-    train_loader = DataLoader(D.SeededDataset(train_set), batch_size=data.batch_size, sampler=sampler, drop_last=True, **loader_kwargs)
-    valid_subset = Subset(valid_set, D.shard_indices(len(valid_set), info))
+    # Each loader gets its own generator so that the global RNG is never consumed.
+    train_loader = DataLoader(D.SeededDataset(train_set), batch_size=data.batch_size, sampler=sampler, drop_last=True,
+                              generator=torch.Generator().manual_seed(tc.seed), **loader_kwargs)
+    # Validation examples are read with fixed per-example seeds: identical at every
+    # validation, whatever the worker, rank or resumption.
+    valid_keys = [(i, D.item_seed(tc.seed + 1, 0, i), 0) for i in D.shard_indices(len(valid_set), info)]
     valid_batch = data.valid_batch_size if data.valid_segment is not None else 1
-    valid_loader = DataLoader(valid_subset, batch_size=valid_batch, shuffle=False, **loader_kwargs)
+    valid_loader = DataLoader(Subset(D.SeededDataset(valid_set), valid_keys), batch_size=valid_batch, shuffle=False,
+                              generator=torch.Generator().manual_seed(tc.seed + 1), **loader_kwargs)
     micro_per_epoch = (len(sampler) + sampler.start_batch * data.batch_size) // data.batch_size
     steps_per_epoch = micro_per_epoch // tc.grad_accum
     if steps_per_epoch == 0:
@@ -473,7 +477,7 @@ def _train(config, exp_dir, resume, init_from, overwrite, train_set, valid_set, 
         model.eval()
         with torch.no_grad():
             for i in example_ids:
-                mixture, _ = valid_set[i]
+                mixture, _ = D.SeededDataset(valid_set)[(i, D.item_seed(tc.seed + 1, 0, i), 0)]
                 with torch.autocast(device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
                     estimates = model(mixture.unsqueeze(0).to(device))[0].float().cpu()
                 if mixture.dim() == 2:  # multichannel: show the first channel

@@ -18,7 +18,9 @@ Conventions (all functions):
   talker (e.g. with the permutation returned by ``voxsep.losses.PITLoss``).
 
 GCC-PHAT (Knapp & Carter, IEEE TASSP 1976): the cross-power spectrum is whitened
-(phase transform) so that the cross-correlation is a sharp peak at the delay. With
+(phase transform) so that the cross-correlation is a sharp peak at the delay; bins more
+than 60 dB under the strongest one are not amplified beyond that floor (otherwise the
+empty upper band of, say, 8 kHz speech stored at 16 kHz would dominate). With
 ``interpolate=True`` the correlation is evaluated on a grid ``upsample`` times finer
 than the sampling period (exact band-limited interpolation by zero-padding the
 spectrum) and the peak refined by a parabola through its neighbours, which resolves
@@ -37,6 +39,7 @@ import torch
 EPS = 1e-8
 DEFAULT_MAX_ITD = 1e-3  # s; the human head gives |ITD| < ~0.8 ms
 DEFAULT_UPSAMPLE = 16
+PHAT_FLOOR = 1e-6  # relative floor of the whitening weights (-60 dB of cross power)
 
 
 def _as_tensor(signal: Any, name: str) -> tuple[torch.Tensor, bool]:
@@ -98,7 +101,11 @@ def itd(
     # Correlation of right against left: peaks at lag +d when the right ear hears the
     # left ear's signal d samples later, i.e. when the left ear leads.
     cross = spectrum[..., 1, :] * spectrum[..., 0, :].conj()
-    cross = cross / (cross.abs() + EPS)  # phase transform
+    # Phase transform, with a floor 60 dB under the strongest bin so that empty bands
+    # (a band-limited or resampled signal) are not whitened up into noise.
+    magnitude = cross.abs()
+    floor = PHAT_FLOOR * magnitude.amax(dim=-1, keepdim=True)
+    cross = cross / torch.maximum(magnitude, floor).clamp_min(EPS)
     correlation = torch.fft.irfft(cross, n=n_fft * factor)
     max_lag = min(int(np.ceil(max_itd * sample_rate * factor)), length * factor - 1)
     # Lags -max_lag..max_lag (negative lags wrap to the end of the irfft output).

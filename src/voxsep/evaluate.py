@@ -1,0 +1,295 @@
+"""Evaluate a separation model on a test set: per-utterance metrics and a summary.
+
+For every mixture of a manifest (LibriMix CSV, wsj0-mix/WHAM! folder or ``.scp``) the
+model's estimates are scored against the reference sources with ``voxsep.metrics``:
+
+* ``si_snr``, ``si_snri`` — scale-invariant SNR and its improvement over the mixture
+  (Le Roux et al., "SDR — half-baked or well done?", ICASSP 2019);
+* ``sdr``, ``sdri`` — BSS-eval v3 SDR (Vincent et al. 2006) and its improvement;
+* ``snri`` — plain SNR improvement (meaningful because the estimates come out at the
+  mixture's level, see below);
+* ``pesq``, ``stoi`` — when the ``eval`` extra is installed (``pip install
+  'voxsep[eval]'``); computed on the estimates matched to each reference.
+
+Each value is the mean over the sources of one mixture, after best-permutation
+matching. Multichannel (binaural) estimates are scored with their channels joined.
+
+Separation uses ``voxsep.inference.separate.separate_mixture`` — the chunked inference
+of ``voxsep separate`` — so long utterances never run out of memory. Utterances of the
+same length that fit in one chunk are separated together in a batch (``batch_size``),
+with the same least-squares output-level rule, which gives the same result.
+
+Outputs: ``results.csv`` (one row per mixture), ``results.json`` (summary: mean,
+median, std, count per metric, plus the model and data), and with ``save_audio=N`` the
+estimates of the first N mixtures under ``results_audio/``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+import torch
+
+SCORE_COLUMNS = ("si_snr", "si_snri", "sdr", "sdri", "snri", "pesq", "stoi")
+
+
+def score_utterance(
+    reference: np.ndarray | torch.Tensor,
+    estimate: np.ndarray | torch.Tensor,
+    mixture: np.ndarray | torch.Tensor,
+    sample_rate: int,
+    quality: bool = True,
+    sdr: bool = True,
+) -> dict[str, float]:
+    """Metrics of one separated mixture, each averaged over sources.
+
+    Args:
+        reference: ``(n_src, [channels,] time)`` true sources.
+        estimate: ``(n_src, [channels,] time)`` estimates in any order.
+        mixture: ``([channels,] time)``.
+        sample_rate: rate of all three (PESQ needs 8 or 16 kHz).
+        quality: also compute PESQ and STOI (skipped when ``voxsep[eval]`` is missing).
+        sdr: also compute BSS-eval SDR/SDRi (the slowest metric).
+
+    Returns:
+        ``{"si_snr", "si_snri", "sdr", "sdri", "snri"[, "pesq", "stoi"]}`` in dB (PESQ in
+        MOS, STOI in 0..1). ``sdr``/``sdri`` are NaN when BSS-eval is undefined (a silent
+        reference), which the summary leaves out.
+    """
+    from voxsep import metrics
+
+    ref = np.asarray(reference, dtype=np.float64)
+    est = np.asarray(estimate, dtype=np.float64)
+    mix = np.asarray(mixture, dtype=np.float64)
+    if ref.shape != est.shape or ref.shape[1:] != mix.shape:
+        raise ValueError(
+            f"reference {ref.shape}, estimate {est.shape} and mixture {mix.shape} do not fit: "
+            "expected (n_src, [channels,] time) twice and ([channels,] time)"
+        )
+    n_src = ref.shape[0]
+    ref, est, mix = ref.reshape(n_src, -1), est.reshape(n_src, -1), mix.reshape(-1)
+    si, perm = metrics.si_snr(ref, est, return_perm=True)
+    row = {
+        "si_snr": float(np.mean(si)),
+        "si_snri": float(np.mean(metrics.si_snr_improvement(ref, est, mix))),
+        "snri": float(np.mean(metrics.snr_improvement(ref, est, mix))),
+    }
+    if sdr:
+        try:
+            row["sdr"] = float(np.mean(metrics.sdr(ref, est)))
+            row["sdri"] = float(np.mean(metrics.sdr_improvement(ref, est, mix)))
+        except ValueError:  # silent reference or estimate: BSS-eval SDR is undefined
+            row["sdr"] = row["sdri"] = math.nan
+    if quality:
+        row.update(_quality(ref, est[np.asarray(perm)], sample_rate, n_channels=1))
+    return row
+
+
+def _quality(ref: np.ndarray, aligned: np.ndarray, sample_rate: int, n_channels: int) -> dict[str, float]:
+    """PESQ and STOI per source (aligned estimates); {} when the eval extra is missing."""
+    try:
+        from voxsep.metrics import quality
+    except ImportError:
+        return {}
+    out: dict[str, float] = {}
+    for name, fn in (("pesq", quality.pesq), ("stoi", quality.stoi)):
+        try:
+            out[name] = float(np.mean(fn(ref, aligned, sample_rate)))
+        except ImportError:
+            continue
+        except ValueError:  # e.g. PESQ found no utterance, or a rate PESQ does not take
+            out[name] = math.nan
+    return out
+
+
+def summarize(rows: Iterable[dict[str, Any]], columns: Iterable[str] = SCORE_COLUMNS) -> dict[str, dict[str, float]]:
+    """Mean, median, std (population) and count of each metric column, NaNs left out."""
+    rows = list(rows)
+    summary: dict[str, dict[str, float]] = {}
+    for column in columns:
+        values = np.array([r[column] for r in rows if column in r and r[column] is not None], dtype=np.float64)
+        values = values[np.isfinite(values)]
+        if values.size == 0:
+            continue
+        summary[column] = {
+            "mean": float(values.mean()),
+            "median": float(np.median(values)),
+            "std": float(values.std()),
+            "count": int(values.size),
+        }
+    return summary
+
+
+def format_summary(summary: dict[str, dict[str, float]]) -> str:
+    """The summary as a fixed-width table."""
+    lines = [f"{'metric':8s} {'mean':>9s} {'median':>9s} {'std':>8s} {'count':>6s}"]
+    for name, s in summary.items():
+        lines.append(f"{name:8s} {s['mean']:9.3f} {s['median']:9.3f} {s['std']:8.3f} {s['count']:6d}")
+    return "\n".join(lines)
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", newline="") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _separate_batch(model: torch.nn.Module, mixtures: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """Whole-utterance separation of equal-length mixtures ``(batch, [C,] T)`` with the
+    least-squares output level of ``separate_mixture``; returns CPU float32 estimates."""
+    from voxsep.inference.separate import least_squares_gains
+
+    with torch.no_grad():
+        estimates = model(mixtures.to(device)).float().cpu()
+    n_src = estimates.shape[1]
+    for b in range(estimates.shape[0]):
+        gains = least_squares_gains(mixtures[b].reshape(-1), estimates[b].reshape(n_src, -1))
+        estimates[b] *= gains.float().view(n_src, *([1] * (estimates.dim() - 2)))
+    return estimates
+
+
+def evaluate(
+    model: torch.nn.Module,
+    data: str | os.PathLike,
+    out: str | os.PathLike,
+    *,
+    save_audio: int = 0,
+    batch_size: int = 1,
+    device: str | torch.device | None = None,
+    overwrite: bool = False,
+    quality: bool = True,
+    sdr: bool = True,
+    chunk_seconds: float | None = None,
+    limit: int = 0,
+    model_path: str | None = None,
+    log: Any = None,
+) -> dict[str, Any]:
+    """Separate every mixture of ``data`` with ``model`` and score it.
+
+    Args:
+        model: a voxsep model (``checkpoint.load``).
+        data: a manifest CSV, wsj0-mix/WHAM! folder or ``.scp`` list; files at another
+            rate than the model's are resampled.
+        out: the per-utterance CSV; the summary goes to the same name with ``.json`` and
+            audio to ``<stem>_audio/``.
+        save_audio: write the estimates of the first N mixtures (float WAV, aligned to the
+            reference order, named ``<mixture_id>_s<k>.wav``).
+        batch_size: mixtures of equal length separated together.
+        device: ``cpu``, ``cuda``... (default: CUDA when available).
+        overwrite: replace existing results.
+        quality: compute PESQ/STOI when the ``eval`` extra is installed.
+        sdr: compute BSS-eval SDR/SDRi.
+        chunk_seconds: chunk length of the chunked inference (default: its own).
+        limit: evaluate only the first N mixtures (0: all).
+        model_path: recorded in the JSON summary.
+        log: a ``print``-like function for progress (default: stderr lines).
+
+    Returns:
+        The summary dict written to the JSON file (``summary``, ``count``, ...).
+
+    Raises:
+        FileExistsError: results exist and ``overwrite`` is false.
+    """
+    from voxsep.data.audio import write_audio
+    from voxsep.data.datasets import MixtureDataset
+    from voxsep.inference.separate import DEFAULT_CHUNK_SECONDS, separate_mixture
+
+    out = Path(out)
+    summary_path = out.with_suffix(".json")
+    audio_dir = out.with_name(f"{out.stem}_audio")
+    if not overwrite:
+        for path in (out, summary_path):
+            if path.exists():
+                raise FileExistsError(f"{path} exists; pass --overwrite to replace the results")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    if log is None:
+        log = lambda message: print(message, file=sys.stderr, flush=True)  # noqa: E731
+    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    model = model.to(device).eval()
+    sample_rate, n_src = int(model.sample_rate), int(model.n_src)
+    dataset = MixtureDataset(data, n_src, sample_rate, segment=None, train=False, resample=True)
+    count = min(limit, len(dataset)) if limit else len(dataset)
+    chunk = int(round((chunk_seconds or DEFAULT_CHUNK_SECONDS) * sample_rate))
+
+    rows: list[dict[str, Any]] = []
+    start_time = time.perf_counter()
+    last_report = start_time
+    index = 0
+    pending = None  # an item read ahead that did not fit the previous batch
+    while index < count:
+        # gather a batch of consecutive equal-length mixtures that fit one chunk
+        batch = [(index, *(pending or dataset[index]))]
+        pending = None
+        length = batch[0][1].shape[-1]
+        while length <= chunk and len(batch) < batch_size and index + len(batch) < count:
+            item = dataset[index + len(batch)]
+            if item[0].shape[-1] != length:
+                pending = item
+                break
+            batch.append((index + len(batch), *item))
+        if len(batch) > 1:
+            estimates = list(_separate_batch(model, torch.stack([b[1] for b in batch]), device))
+        else:
+            estimates = [separate_mixture(model, batch[0][1], chunk_size=chunk, device=device)]
+        for (i, mixture, sources), estimate in zip(batch, estimates):
+            record = dataset.records[i]
+            row: dict[str, Any] = {"mixture_id": record.mixture_id}
+            row.update(score_utterance(sources.numpy(), estimate.numpy(), mixture.numpy(), sample_rate, quality, sdr))
+            rows.append(row)
+            if i < save_audio:
+                _save_estimates(write_audio, audio_dir, record.mixture_id, sources, estimate, sample_rate, overwrite)
+        index += len(batch)
+        now = time.perf_counter()
+        if now - last_report > 10 or index == count:
+            done = np.mean([r["si_snri"] for r in rows])
+            log(f"evaluated {index}/{count} mixtures, mean SI-SNRi so far {done:.2f} dB ({now - start_time:.0f} s)")
+            last_report = now
+
+    columns = ["mixture_id"] + [c for c in SCORE_COLUMNS if any(c in r for r in rows)]
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: (f"{v:.4f}" if isinstance(v, float) else v) for k, v in row.items()})
+    _atomic_write_text(out, buffer.getvalue())
+    result = {
+        "model": model_path,
+        "model_name": getattr(model, "model_name", ""),
+        "data": str(data),
+        "sample_rate": sample_rate,
+        "n_src": n_src,
+        "count": len(rows),
+        "seconds": round(time.perf_counter() - start_time, 2),
+        "summary": summarize(rows, columns[1:]),
+    }
+    _atomic_write_text(summary_path, json.dumps(result, indent=2) + "\n")
+    return result
+
+
+def _save_estimates(write_audio: Any, folder: Path, mixture_id: str, sources: torch.Tensor, estimate: torch.Tensor,
+                    sample_rate: int, overwrite: bool) -> None:
+    """Write the estimates in reference order (best SI-SNR permutation)."""
+    from voxsep import metrics
+
+    n_src = sources.shape[0]
+    _, perm = metrics.si_snr(sources.reshape(n_src, -1).double(), estimate.reshape(n_src, -1).double(), return_perm=True)
+    folder.mkdir(parents=True, exist_ok=True)
+    for k, j in enumerate(perm.tolist()):
+        write_audio(folder / f"{mixture_id}_s{k + 1}.wav", estimate[j].numpy(), sample_rate, overwrite=overwrite, subtype="FLOAT")

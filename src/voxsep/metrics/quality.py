@@ -83,6 +83,8 @@ def pesq(reference: Array, estimate: Array, sample_rate: int) -> float | np.ndar
     mode = "wb" if target == 16000 else "nb"
 
     def one(r: np.ndarray, e: np.ndarray) -> float:
+        if not np.any(r):
+            raise ValueError("PESQ is undefined for a silent (all-zero) reference signal")
         try:
             return float(module.pesq(target, r, e, mode))
         except module.PesqError as error:

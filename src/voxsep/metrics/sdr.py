@@ -44,8 +44,9 @@ __all__ = [
 
 Array = Union[np.ndarray, torch.Tensor]
 
-#: Energy guard of SI-SNR/SNR; in float64 it only matters for (near-)silent signals.
-EPS = 1e-8
+#: Energy guard of SI-SNR/SNR, computed in float64: it only matters for (near-)silent
+#: signals, where it keeps the values finite (a silent estimate scores 0 dB SI-SNR).
+EPS = 1e-12
 
 #: Length of the BSS-eval distortion filter (mir_eval's default, BSS-eval v3).
 SDR_FILTER_LENGTH = 512

@@ -21,6 +21,7 @@ from __future__ import annotations
 from typing import Sequence
 
 import numpy as np
+from scipy.ndimage import maximum_filter1d
 from scipy.signal import lfilter
 
 __all__ = ["active_level", "normalise_active_level", "mix_at_levels"]
@@ -58,17 +59,14 @@ def active_level(signal: np.ndarray, sample_rate: int) -> tuple[float, float]:
     envelope = lfilter([1.0 - g], [1.0, -g], np.abs(x))
     envelope = lfilter([1.0 - g], [1.0, -g], envelope)
     hangover = int(round(_HANGOVER * sample_rate))
-    index = np.arange(x.size)
+    # A sample counts as active for threshold c if the envelope reached c at it or within
+    # the previous `hangover` samples (the sv56 hangover counter), i.e. if the maximum of
+    # the envelope over that trailing window is >= c: one running maximum serves all c.
+    size = hangover + 1
+    padded = np.concatenate([np.zeros(hangover), envelope])
+    trailing_max = maximum_filter1d(padded, size=size, mode="constant", cval=0.0, origin=(size - 1) // 2)[hangover:]
     thresholds = 2.0 ** -np.arange(_N_THRESHOLDS - 1, -1, -1, dtype=np.float64)  # ascending
-    counts = np.zeros(_N_THRESHOLDS)
-    for j, c in enumerate(thresholds):
-        above = envelope >= c
-        if not above.any():
-            break
-        # A sample counts as active if the envelope exceeded c at it or within the
-        # previous `hangover` samples (the sv56 hangover counter).
-        last = np.maximum.accumulate(np.where(above, index, -hangover - 1))
-        counts[j] = np.count_nonzero(index - last <= hangover)
+    counts = np.array([np.count_nonzero(trailing_max >= c) for c in thresholds], dtype=np.float64)
     valid = counts > 0
     level_db = np.full(_N_THRESHOLDS, -np.inf)
     level_db[valid] = 10.0 * np.log10(energy / counts[valid])

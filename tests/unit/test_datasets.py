@@ -260,6 +260,17 @@ def test_dynamic_mix_with_dataloader_workers(pool: dict[str, list[Path]]) -> Non
     assert torch.equal(got, torch.stack([e[0] for e in expected]))
 
 
+def test_set_epoch_reaches_persistent_workers(pool: dict[str, list[Path]]) -> None:
+    dataset = DynamicMixDataset(pool, n_src=2, sample_rate=RATE, segment=0.25, examples_per_epoch=4, seed=2)
+    loader = DataLoader(dataset, batch_size=2, num_workers=2, persistent_workers=True)
+    for epoch in (0, 1):
+        dataset.set_epoch(epoch)
+        got = torch.cat([mixture for mixture, _ in loader])
+        assert torch.equal(got, torch.stack([dataset[i][0] for i in range(4)])), f"epoch {epoch}"
+    assert not torch.equal(got, torch.stack([dataset.__class__(pool, 2, RATE, 0.25, 4, seed=2)[i][0]
+                                             for i in range(4)]))
+
+
 def test_dynamic_mix_room_reverb(pool: dict[str, list[Path]]) -> None:
     mono = DynamicMixDataset(pool, n_src=2, sample_rate=RATE, segment=1.0, examples_per_epoch=2,
                              spatializer=RoomReverb(RATE, rt60=(0.4, 0.5)))
@@ -297,6 +308,21 @@ def test_room_reverb_geometry_and_rt60() -> None:
         RoomReverb(RATE, rt60=(0.5, 0.2))
     with pytest.raises(ValueError, match="dry sources"):
         reverb(np.zeros((2, 2, 100)), np.random.default_rng(0))
+
+
+def test_room_reverb_bank_is_deterministic_per_process() -> None:
+    import pickle
+
+    dry = 0.1 * np.stack([read_audio(prompts(s)[0])[0][0][:4000] for s in ("en", "fr")])
+    reverb = RoomReverb(RATE, rt60=(0.2, 0.3), bank_size=2)
+    first = [reverb(dry, np.random.default_rng(i)) for i in range(6)]
+    assert len(reverb._bank) <= 2 and first[0].shape == (2, 1, 4000)
+    fresh = pickle.loads(pickle.dumps(reverb))  # what a spawned DataLoader worker gets
+    assert fresh._bank == {}
+    assert all(np.array_equal(a, fresh(dry, np.random.default_rng(i))) for i, a in enumerate(first))
+    assert len({a.tobytes() for a in first}) > 1  # rooms and positions vary between calls
+    with pytest.raises(ValueError, match="bank_size"):
+        RoomReverb(RATE, bank_size=0)
 
 
 def test_dynamic_mix_bad_input(pool: dict[str, list[Path]], tmp_path: Path) -> None:

@@ -6,7 +6,8 @@ Both return ``(mixture, sources)`` float32 tensors: mixture ``(time,)`` and sour
 ``(n_src, channels, time)``. Both are deterministic for a given ``(seed, epoch, index)``
 -- the random generator of an example is ``numpy.random.default_rng([seed, epoch,
 index])`` -- so a resumed run sees the same data, DataLoader workers share no random
-state, and calling ``set_epoch(epoch)`` before each epoch gives new crops/mixtures.
+state, and calling ``set_epoch(epoch)`` before each epoch gives new crops/mixtures (the
+epoch lives in shared memory, so persistent DataLoader workers see it too).
 
 Dynamic mixing follows Zeghidour & Grangier (2021, "Wavesplit") and the SpeechBrain /
 Asteroid recipes: every example draws ``n_src`` different speakers, a random utterance
@@ -75,6 +76,21 @@ def _example_rng(seed: int, epoch: int, index: int) -> np.random.Generator:
     return np.random.default_rng([int(seed) & 0xFFFFFFFF, int(epoch), int(index)])
 
 
+class _SharedEpoch:
+    """The current epoch in shared memory, so that ``set_epoch`` also reaches DataLoader
+    workers that outlive an epoch (``persistent_workers=True``), which hold copies of
+    the dataset."""
+
+    def __init__(self) -> None:
+        self.value = torch.zeros((), dtype=torch.int64).share_memory_()
+
+    def get(self) -> int:
+        return int(self.value)
+
+    def set(self, epoch: int) -> None:
+        self.value.fill_(int(epoch))
+
+
 def _to_tensors(mixture: np.ndarray, sources: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
     return (torch.from_numpy(np.ascontiguousarray(mixture, dtype=np.float32)),
             torch.from_numpy(np.ascontiguousarray(sources, dtype=np.float32)))
@@ -138,7 +154,8 @@ class MixtureDataset(Dataset):
                                  "add_noise=True; use a manifest with a noise_path column")
         self.n_src, self.sample_rate = int(n_src), int(sample_rate)
         self.segment, self.train, self.short = segment, bool(train), short
-        self.add_noise, self.resample, self.seed, self.epoch = add_noise, resample, int(seed), 0
+        self.add_noise, self.resample, self.seed = add_noise, resample, int(seed)
+        self._epoch = _SharedEpoch()
         self.segment_samples = int(round(segment * sample_rate)) if segment else None
         if self.cropping and short == "skip":
             kept = [r for r in records if self._duration(r) >= segment]
@@ -160,9 +177,14 @@ class MixtureDataset(Dataset):
         info = audio_info(record.mixture_path)
         return info.frames / info.sample_rate
 
+    @property
+    def epoch(self) -> int:
+        """The epoch whose crops are returned (shared with DataLoader workers)."""
+        return self._epoch.get()
+
     def set_epoch(self, epoch: int) -> None:
-        """Choose the crops of ``epoch`` (call before each epoch; workers copy it)."""
-        self.epoch = int(epoch)
+        """Choose the crops of ``epoch`` (call before each epoch, before iterating the loader)."""
+        self._epoch.set(epoch)
 
     def __len__(self) -> int:
         return len(self.records)
@@ -330,14 +352,20 @@ class DynamicMixDataset(Dataset):
                 raise FileNotFoundError(f"noise file not found: {path}")
         self.n_src, self.sample_rate, self.segment = int(n_src), int(sample_rate), float(segment)
         self.segment_samples = int(round(segment * sample_rate))
-        self.examples_per_epoch, self.seed, self.epoch = int(examples_per_epoch), int(seed), 0
+        self.examples_per_epoch, self.seed = int(examples_per_epoch), int(seed)
+        self._epoch = _SharedEpoch()
         self.gain_db, self.speed_perturb, self.snr_db = tuple(gain_db), speed_perturb, tuple(snr_db)
         self.spatializer, self.level_db, self.gain_mode = spatializer, float(level_db), gain_mode
         self._cache = _AudioCache(self.sample_rate, int(cache_mb * 2**20))
 
+    @property
+    def epoch(self) -> int:
+        """The epoch whose mixtures are drawn (shared with DataLoader workers)."""
+        return self._epoch.get()
+
     def set_epoch(self, epoch: int) -> None:
-        """Draw the mixtures of ``epoch`` (call before each epoch)."""
-        self.epoch = int(epoch)
+        """Draw the mixtures of ``epoch`` (call before each epoch, before iterating the loader)."""
+        self._epoch.set(epoch)
 
     def __len__(self) -> int:
         return self.examples_per_epoch

@@ -37,6 +37,13 @@ class RoomReverb:
         source_distance: ``(low, high)`` distance of each source to the array centre (m).
         max_order: cap on the image-source order (speed); ``None`` uses the order
             pyroomacoustics derives from the RT60.
+        bank_size: ``None`` simulates a new room for every call (about 0.05-0.3 s on
+            one core). An integer keeps a bank of that many rooms, each with
+            ``2 * n_src`` source positions: a call picks a room and ``n_src`` of its
+            positions with ``rng``. Room ``k`` is always the same (drawn from
+            ``default_rng([bank_seed, k, n_src])``), so results stay deterministic; each
+            process simulates a room the first time it is picked and then only convolves.
+        bank_seed: seed of the room bank.
 
     Shapes:
         ``__call__(sources (n_src, time), rng) -> images (n_src, n_mics, time)``.
@@ -53,6 +60,8 @@ class RoomReverb:
         wall_distance: float = 0.5,
         source_distance: tuple[float, float] = (0.75, 2.5),
         max_order: int | None = 40,
+        bank_size: int | None = None,
+        bank_seed: int = 0,
     ) -> None:
         if not 0 < rt60[0] <= rt60[1]:
             raise ValueError(f"rt60 must be (low, high) seconds with 0 < low <= high, got {rt60}")
@@ -71,6 +80,20 @@ class RoomReverb:
         self.room_min, self.room_max = room_min, room_max
         self.n_mics, self.mic_spacing, self.wall_distance = int(n_mics), float(mic_spacing), float(wall_distance)
         self.source_distance, self.max_order = (float(source_distance[0]), float(source_distance[1])), max_order
+        if bank_size is not None and bank_size < 1:
+            raise ValueError(f"bank_size must be a positive number of rooms or None, got {bank_size}")
+        self.bank_size, self.bank_seed = bank_size, int(bank_seed)
+        self._bank: dict[tuple[int, int], list[list[np.ndarray]]] = {}
+
+    def __getstate__(self) -> dict[str, Any]:  # each DataLoader worker starts with an empty bank
+        return {**self.__dict__, "_bank": {}}
+
+    def _bank_rirs(self, room: int, n_src: int) -> list[list[np.ndarray]]:
+        key = (room, n_src)
+        if key not in self._bank:
+            geometry = self.sample_geometry(2 * n_src, np.random.default_rng([self.bank_seed, room, n_src]))
+            self._bank[key] = [[r.astype(np.float32) for r in mic] for mic in self.impulse_responses(geometry)]
+        return self._bank[key]
 
     def sample_geometry(self, n_src: int, rng: np.random.Generator) -> dict[str, Any]:
         """Draw a room: ``{"room": (3,), "rt60": float, "mics": (3, n_mics), "sources": (3, n_src)}``."""
@@ -120,7 +143,12 @@ class RoomReverb:
         if sources.ndim != 2:
             raise ValueError(f"RoomReverb expects dry sources (n_src, time), got shape {sources.shape}")
         n_src, length = sources.shape
-        rirs = self.impulse_responses(self.sample_geometry(n_src, rng))
+        if self.bank_size is None:
+            rirs = self.impulse_responses(self.sample_geometry(n_src, rng))
+        else:
+            bank = self._bank_rirs(int(rng.integers(self.bank_size)), n_src)
+            slots = rng.choice(2 * n_src, size=n_src, replace=False)
+            rirs = [[mic[k] for k in slots] for mic in bank]
         images = np.zeros((n_src, self.n_mics, length), dtype=np.float64)
         for m in range(self.n_mics):
             for s in range(n_src):

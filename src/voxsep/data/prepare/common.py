@@ -150,27 +150,23 @@ def write_csv_atomic(path: Path, header: Sequence[str], rows: Iterable[Sequence[
 
 
 def write_mixture_manifest(path: Path, rows: Sequence[dict[str, Any]], n_src: int, noise: bool = False) -> Path:
-    """Write a LibriMix-format mixture manifest, paths relative to the manifest's folder.
+    """Write a LibriMix-format mixture manifest (paths relative to it) with ``voxsep.data.manifest``.
 
     Args:
-        path: the CSV to write.
-        rows: dicts with ``mixture_ID``, ``mixture_path`` (Path), ``source_paths``
-            (list of Paths), optional ``noise_path`` (Path) and ``length`` (samples).
-        n_src: number of sources per mixture.
-        noise: write a ``noise_path`` column.
+        path: the CSV to write (replaced if it exists: preparers rewrite their manifests).
+        rows: dicts with ``mixture_ID``, ``mixture_path``, ``source_paths`` (``n_src`` paths),
+            ``noise_path`` (used when ``noise``) and ``length`` (samples).
+        n_src: number of sources per mixture (for the header of an empty manifest).
+        noise: write the ``noise_path`` column.
     """
-    base = Path(path).parent
-    header = ["mixture_ID", "mixture_path"] + [f"source_{i + 1}_path" for i in range(n_src)]
-    header += ["noise_path"] if noise else []
-    header += ["length"]
-    table = []
-    for row in rows:
-        line = [row["mixture_ID"], relpath(row["mixture_path"], base)]
-        line += [relpath(p, base) for p in row["source_paths"]]
-        line += [relpath(row["noise_path"], base)] if noise else []
-        line += [int(row["length"])]
-        table.append(line)
-    return write_csv_atomic(path, header, table)
+    from voxsep.data.manifest import MixtureRecord, write_manifest
+
+    if not rows:  # a requested set of 0 mixtures: header only
+        header = ["mixture_ID", "mixture_path"] + [f"source_{i + 1}_path" for i in range(n_src)]
+        return write_csv_atomic(path, header + (["noise_path"] if noise else []) + ["length"], [])
+    records = [MixtureRecord(row["mixture_ID"], row["mixture_path"], tuple(row["source_paths"]),
+                             row.get("noise_path") if noise else None, int(row["length"])) for row in rows]
+    return write_manifest(path, records, overwrite=True)
 
 
 def write_utterance_list(path: Path, rows: Sequence[tuple[str, str, Path, int, int]]) -> Path:

@@ -105,6 +105,7 @@ def main() -> None:
         ("room reverb (RT60 0.2-0.6 s, 1 mic), new room per example", {"spatializer": RoomReverb(8000)}),
         ("room reverb, bank of 20 pre-simulated rooms", {"spatializer": warm_bank(RoomReverb(8000, bank_size=20))}),
     ]
+    load_before = os.getloadavg()[0]
     rows = []
     for name, extra in configs:
         for workers in (2, 0):
@@ -120,7 +121,8 @@ def main() -> None:
         "",
         f"DynamicMixDataset, 2 speakers, 4 s at 8 kHz, batch {args.batch_size}, pool: {source}.",
         f"Machine: {cpu_model()}, {os.cpu_count()} cores (shared); torch {torch.__version__}; "
-        f"measured {datetime.date.today().isoformat()}.",
+        f"measured {datetime.date.today().isoformat()}; load average {load_before:.1f} before / "
+        f"{os.getloadavg()[0]:.1f} after (other jobs on the machine lower the numbers).",
         f"Command: `.venv/bin/python benchmarks/bench_data.py --examples {args.examples}`",
         "",
         "| mixing | DataLoader workers | examples/s | audio s/s |",

@@ -65,7 +65,7 @@ def window_start(whole: np.ndarray, window: np.ndarray, atol: float = 0.0) -> in
 
 def test_mixture_dataset_eval_whole_utterances(tmp_path: Path) -> None:
     root = make_folder(tmp_path / "tt")
-    dataset = MixtureDataset(root, n_src=2, sample_rate=RATE, segment=0.5, train=False)
+    dataset = MixtureDataset(root, n_src=2, sample_rate=RATE, train=False)
     assert len(dataset) == 4
     for index, record in enumerate(dataset.records):
         mixture, sources = dataset[index]
@@ -89,6 +89,18 @@ def test_mixture_dataset_crops_are_deterministic_windows(tmp_path: Path) -> None
     assert not all(torch.equal(a[0], dataset[i][0]) for i, a in enumerate(first))
     dataset.set_epoch(0)
     assert all(torch.equal(a[0], dataset[i][0]) for i, a in enumerate(first))
+
+
+def test_mixture_dataset_eval_centre_crop(tmp_path: Path) -> None:
+    root = make_folder(tmp_path / "cv")
+    dataset = MixtureDataset(root, n_src=2, sample_rate=RATE, segment=0.5, train=False)
+    first = [dataset[i] for i in range(len(dataset))]
+    dataset.set_epoch(3)
+    for index, (mixture, sources) in enumerate(first):
+        whole = read_audio(dataset.records[index].mixture_path)[0][0]
+        assert mixture.shape == (4000,) and sources.shape == (2, 4000)
+        assert window_start(whole, mixture.numpy()) == (len(whole) - 4000) // 2
+        assert torch.equal(dataset[index][0], mixture)  # the same crop every epoch
 
 
 def test_mixture_dataset_short_pad_or_skip(tmp_path: Path) -> None:
@@ -273,7 +285,7 @@ def test_set_epoch_reaches_persistent_workers(pool: dict[str, list[Path]]) -> No
 
 def test_dynamic_mix_room_reverb(pool: dict[str, list[Path]]) -> None:
     mono = DynamicMixDataset(pool, n_src=2, sample_rate=RATE, segment=1.0, examples_per_epoch=2,
-                             spatializer=RoomReverb(RATE, rt60=(0.4, 0.5)))
+                             spatializer=RoomReverb(RATE, rt60=(0.3, 0.4), max_order=20))
     dry = DynamicMixDataset(pool, n_src=2, sample_rate=RATE, segment=1.0, examples_per_epoch=2)
     mixture, sources = mono[0]
     assert mixture.shape == (8000,) and sources.shape == (2, 8000)
@@ -285,7 +297,8 @@ def test_dynamic_mix_room_reverb(pool: dict[str, list[Path]]) -> None:
         corr = torch.dot(image, clean) / (image.norm() * clean.norm())
         assert corr < 0.95
     stereo = DynamicMixDataset(pool, n_src=3, sample_rate=RATE, segment=1.0, examples_per_epoch=1,
-                               spatializer=RoomReverb(RATE, n_mics=2), noise_pool=prompts("ru", 2))
+                               spatializer=RoomReverb(RATE, rt60=(0.2, 0.3), n_mics=2, max_order=10),
+                               noise_pool=prompts("ru", 2))
     mixture, sources = stereo[0]
     assert mixture.shape == (2, 8000) and sources.shape == (3, 2, 8000)
     assert not torch.equal(sources[:, 0], sources[:, 1])

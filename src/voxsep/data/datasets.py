@@ -99,20 +99,21 @@ def _to_tensors(mixture: np.ndarray, sources: np.ndarray) -> tuple[torch.Tensor,
 class MixtureDataset(Dataset):
     """Precomputed mixtures from a manifest (LibriMix CSV, wsj0-mix folder or ``.scp``).
 
-    Training mode (``train=True`` with a ``segment``) returns a random crop of
-    ``segment`` seconds, the same window of the mixture, every source and the noise;
-    utterances shorter than the segment are zero-padded at the end (``short="pad"``) or
-    left out (``short="skip"``). Evaluation mode (``train=False`` or ``segment=None``)
-    returns whole utterances.
+    With ``segment=None`` every example is a whole utterance. With a ``segment``, training
+    mode (``train=True``) returns a random crop of ``segment`` seconds -- the same window
+    of the mixture, every source and the noise -- and evaluation mode (``train=False``)
+    a fixed centre crop (the same every epoch, for validation batches of equal length).
+    Utterances shorter than the segment are zero-padded at the end (``short="pad"``) or
+    left out (``short="skip"``).
 
     Args:
         manifest: a manifest path (see :func:`voxsep.data.manifest.load_manifest`) or records.
         n_src: number of sources (2 or 3); every record must have this many.
         sample_rate: the rate the model works at. Files at another rate raise a
             ``ValueError`` unless ``resample=True`` (then they are resampled with soxr).
-        segment: crop length in seconds for training, or ``None``.
-        train: random crops (``True``) or whole utterances (``False``).
-        short: ``"pad"`` or ``"skip"`` utterances shorter than ``segment`` (training).
+        segment: crop length in seconds, or ``None`` for whole utterances.
+        train: random crops (``True``) or fixed centre crops (``False``).
+        short: ``"pad"`` or ``"skip"`` utterances shorter than ``segment``.
         add_noise: add the record's ``noise_path`` to the mixture, as WHAM! does when the
             manifest's mixture is ``mix_clean``; the sources stay clean.
         resample: allow on-the-fly resampling of files at another rate.
@@ -170,8 +171,8 @@ class MixtureDataset(Dataset):
 
     @property
     def cropping(self) -> bool:
-        """Whether examples are random crops (training with a segment)."""
-        return self.train and self.segment_samples is not None
+        """Whether examples are cut to ``segment`` seconds."""
+        return self.segment_samples is not None
 
     def _duration(self, record: MixtureRecord) -> float:
         info = audio_info(record.mixture_path)
@@ -209,8 +210,11 @@ class MixtureDataset(Dataset):
         if self.cropping:
             wanted = int(math.ceil(self.segment_samples * info.sample_rate / self.sample_rate))
             if info.frames > wanted:
-                rng = _example_rng(self.seed, self.epoch, index)
-                start, frames = int(rng.integers(0, info.frames - wanted + 1)), wanted
+                if self.train:
+                    start = int(_example_rng(self.seed, self.epoch, index).integers(0, info.frames - wanted + 1))
+                else:
+                    start = (info.frames - wanted) // 2
+                frames = wanted
         mixture = self._read(record.mixture_path, record, start, frames, info.sample_rate)
         sources = [self._read(p, record, start, frames, info.sample_rate) for p in record.source_paths]
         for path, source in zip(record.source_paths, sources):

@@ -205,6 +205,21 @@ def test_check_reports_problems(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert "3 sources, expected 3" not in out and "2 sources, expected 3" in out
 
 
+def test_check_counts_speakers_through_utterance_lists(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # Offline-corpus layout: wav8k/utterances_train.csv above wav8k/2speakers/train/.
+    names = ["ast_en-0001_1.5_espeak_m3-0002_-1.5", "ast_en-0003_0_ast_fr-0001_0"]
+    root = make_wsj0mix(tmp_path / "wav8k" / "2speakers" / "train", names=names)
+    (tmp_path / "wav8k" / "utterances_train.csv").write_text(
+        "utterance_id,speaker,path,length,sample_rate\n"
+        + "".join(f"{u},{u.rsplit('-', 1)[0]},speech/{u}.wav,100,8000\n"
+                  for u in ("ast_en-0001", "ast_en-0003", "espeak_m3-0002", "ast_fr-0001")))
+    assert cli_main(["prepare", "check", str(root)]) == 0
+    assert "speakers: 3" in capsys.readouterr().out
+    (tmp_path / "wav8k" / "utterances_train.csv").unlink()
+    assert cli_main(["prepare", "check", str(root)]) == 0
+    assert "speakers: unknown" in capsys.readouterr().out
+
+
 def test_check_utterance_list_and_unreadable(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     rows = ["utterance_id,speaker,path,length,sample_rate"]
     for speaker in SPEAKER_DIRS[:3]:

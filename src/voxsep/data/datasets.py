@@ -18,7 +18,6 @@ WHAMR!, Maciejewski et al. 2020, with the reverberant images as targets).
 
 from __future__ import annotations
 
-import csv
 import math
 import os
 from collections import OrderedDict
@@ -30,47 +29,12 @@ import torch
 from torch.utils.data import Dataset
 
 from voxsep.data.audio import active_rms, audio_info, read_audio, resample
-from voxsep.data.manifest import MixtureRecord, load_manifest
+from voxsep.data.manifest import MixtureRecord, load_manifest, load_speaker_pool
 
 __all__ = ["MixtureDataset", "DynamicMixDataset", "load_speaker_pool", "Spatializer"]
 
 #: ``spatializer(sources (n_src, time), rng) -> images (n_src, channels, time)``.
 Spatializer = Callable[[np.ndarray, np.random.Generator], np.ndarray]
-
-_POOL_COLUMNS = ("utterance_id", "speaker", "path", "length", "sample_rate")
-
-
-def load_speaker_pool(csv_path: str | os.PathLike) -> dict[str, list[Path]]:
-    """Read an utterance list into ``{speaker: [utterance paths]}``.
-
-    The CSV has the header ``utterance_id,speaker,path,length,sample_rate`` with paths
-    relative to the CSV's folder (or absolute). Speakers and their utterances keep
-    file order.
-
-    Raises:
-        FileNotFoundError: the CSV does not exist.
-        ValueError: wrong header or an empty field; the message names the line.
-    """
-    csv_path = Path(csv_path)
-    if not csv_path.is_file():
-        raise FileNotFoundError(f"utterance list not found: {csv_path}")
-    pool: dict[str, list[Path]] = {}
-    with open(csv_path, newline="", encoding="utf-8") as handle:
-        reader = csv.DictReader(handle)
-        if reader.fieldnames is None or not {"speaker", "path"} <= {c.strip() for c in reader.fieldnames}:
-            raise ValueError(f"utterance list {csv_path} line 1: header {reader.fieldnames} should be "
-                             f"{','.join(_POOL_COLUMNS)}")
-        reader.fieldnames = [c.strip() for c in reader.fieldnames]
-        for line_no, row in enumerate(reader, start=2):
-            speaker, path = (row.get("speaker") or "").strip(), (row.get("path") or "").strip()
-            if not speaker or not path:
-                raise ValueError(f"utterance list {csv_path} line {line_no}: empty speaker or path")
-            full = Path(path) if Path(path).is_absolute() else csv_path.parent / path
-            pool.setdefault(speaker, []).append(full)
-    if not pool:
-        raise ValueError(f"utterance list {csv_path} has no utterances")
-    return pool
-
 
 def _example_rng(seed: int, epoch: int, index: int) -> np.random.Generator:
     return np.random.default_rng([int(seed) & 0xFFFFFFFF, int(epoch), int(index)])

@@ -17,6 +17,10 @@ Three on-disk forms load into the same list of :class:`MixtureRecord`:
   ``mix_path s1_path s2_path [s3_path]`` (absolute, or relative to the list's folder);
   blank lines and lines starting with ``#`` are ignored.
 
+It also reads **utterance lists** (speaker-labelled pools for dynamic mixing), CSVs with
+the header ``utterance_id,speaker,path,length,sample_rate`` (:func:`load_speaker_pool`,
+re-exported by :mod:`voxsep.data.datasets`).
+
 Errors name the manifest and the line (or file) at fault.
 """
 
@@ -30,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Sequence
 
-__all__ = ["MixtureRecord", "load_manifest", "write_manifest", "AUDIO_EXTENSIONS"]
+__all__ = ["MixtureRecord", "load_manifest", "write_manifest", "load_speaker_pool", "AUDIO_EXTENSIONS"]
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".aiff", ".aif", ".au", ".snd", ".w64", ".caf")
 _SOURCE_COLUMN = re.compile(r"^source_(\d+)_path$")
@@ -285,3 +289,38 @@ def write_manifest(
         Path(tmp_name).unlink(missing_ok=True)
         raise
     return path
+
+
+_POOL_COLUMNS = ("utterance_id", "speaker", "path", "length", "sample_rate")
+
+
+def load_speaker_pool(csv_path: str | os.PathLike) -> dict[str, list[Path]]:
+    """Read an utterance list into ``{speaker: [utterance paths]}``.
+
+    The CSV has the header ``utterance_id,speaker,path,length,sample_rate`` with paths
+    relative to the CSV's folder (or absolute). Speakers and their utterances keep
+    file order.
+
+    Raises:
+        FileNotFoundError: the CSV does not exist.
+        ValueError: wrong header or an empty field; the message names the line.
+    """
+    csv_path = Path(csv_path)
+    if not csv_path.is_file():
+        raise FileNotFoundError(f"utterance list not found: {csv_path}")
+    pool: dict[str, list[Path]] = {}
+    with open(csv_path, newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        if reader.fieldnames is None or not {"speaker", "path"} <= {c.strip() for c in reader.fieldnames}:
+            raise ValueError(f"utterance list {csv_path} line 1: header {reader.fieldnames} should be "
+                             f"{','.join(_POOL_COLUMNS)}")
+        reader.fieldnames = [c.strip() for c in reader.fieldnames]
+        for line_no, row in enumerate(reader, start=2):
+            speaker, path = (row.get("speaker") or "").strip(), (row.get("path") or "").strip()
+            if not speaker or not path:
+                raise ValueError(f"utterance list {csv_path} line {line_no}: empty speaker or path")
+            full = Path(path) if Path(path).is_absolute() else csv_path.parent / path
+            pool.setdefault(speaker, []).append(full)
+    if not pool:
+        raise ValueError(f"utterance list {csv_path} has no utterances")
+    return pool

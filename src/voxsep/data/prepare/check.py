@@ -42,20 +42,66 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="decode every file completely (finds corrupt data and NaN/inf samples; slower)")
     parser.add_argument("--mix-folder", default=None,
                         help="for folders: the mixture sub-folder (default mix, or mix_both/mix_clean for WHAM!)")
+    parser.add_argument("--utterances", type=Path, action="append", default=None, metavar="CSV",
+                        help="utterance list(s) naming the speakers of the mixtures' utterances (default: "
+                             "utterances_*.csv beside the manifest or up to two folders above it)")
     parser.add_argument("--max-problems", type=int, default=20, help="print at most this many problems (default 20)")
 
 
-def speakers_from_ids(mixture_ids: list[str], n_src: int) -> set[str] | None:
+def _speakers_from_list(mixture_id: str, utterance_speakers: dict[str, str]) -> list[str] | None:
+    """Speakers of a wsj0-style ID ``<utt1>_<gain1>_<utt2>_<gain2>...`` whose utterance IDs
+    (which may contain ``_``) are keys of ``utterance_speakers``."""
+    tokens, i, speakers = mixture_id.split("_"), 0, []
+    while i < len(tokens):
+        for j in range(i + 1, len(tokens) + 1):
+            speaker = utterance_speakers.get("_".join(tokens[i:j]))
+            if speaker is not None:
+                speakers.append(speaker)
+                i = j + 1  # skip the gain token
+                break
+        else:
+            return None
+    return speakers or None
+
+
+def find_utterance_lists(path: Path, levels: int = 2) -> list[Path]:
+    """``utterances_*.csv`` beside ``path`` or up to ``levels`` folders above it (the
+    offline corpus keeps them in ``wav8k/`` above ``wav8k/2speakers/train.csv``)."""
+    folder = path if path.is_dir() else path.parent
+    for candidate in [folder, *list(folder.parents)[:levels]]:
+        found = sorted(candidate.glob("utterances_*.csv"))
+        if found:
+            return found
+    return []
+
+
+def read_utterance_speakers(lists: list[Path]) -> dict[str, str]:
+    """``{utterance_id: speaker}`` from utterance lists."""
+    mapping: dict[str, str] = {}
+    for listing in lists:
+        with open(listing, newline="", encoding="utf-8") as handle:
+            for row in csv.DictReader(handle):
+                if row.get("utterance_id") and row.get("speaker"):
+                    mapping[row["utterance_id"].strip()] = row["speaker"].strip()
+    return mapping
+
+
+def speakers_from_ids(mixture_ids: list[str], n_src: int,
+                      utterance_speakers: dict[str, str] | None = None) -> set[str] | None:
     """Speakers named by standard mixture IDs, or ``None`` when the IDs do not tell.
 
     LibriMix IDs join LibriSpeech utterance IDs ``speaker-chapter-utterance`` with ``_``;
     wsj0-mix IDs alternate 8-character WSJ0 utterance IDs (speaker = first 3 characters)
-    and gains (``011a0101_0.06_401c020r_-0.06``).
+    and gains (``011a0101_0.06_401c020r_-0.06``); other wsj0-style IDs (the offline
+    corpus's) are resolved through ``utterance_speakers`` from the utterance lists.
     """
     speakers: set[str] = set()
     for mixture_id in mixture_ids:
         tokens = mixture_id.split("_")
-        if len(tokens) == n_src and all(_LIBRISPEECH_ID.match(t) for t in tokens):
+        listed = _speakers_from_list(mixture_id, utterance_speakers) if utterance_speakers else None
+        if listed is not None and len(listed) == n_src:
+            speakers.update(listed)
+        elif len(tokens) == n_src and all(_LIBRISPEECH_ID.match(t) for t in tokens):
             speakers.update(_LIBRISPEECH_ID.match(t).group(1) for t in tokens)
         elif len(tokens) == 2 * n_src and all(_WSJ0_ID.match(t) for t in tokens[::2]) and all(
                 _is_number(t) for t in tokens[1::2]):
@@ -105,7 +151,7 @@ def run(args: argparse.Namespace) -> int:
     problems: list[str] = []
     rates: Counter[int] = Counter()
     if _is_utterance_list(path):
-        from voxsep.data.datasets import load_speaker_pool
+        from voxsep.data.manifest import load_speaker_pool
 
         pool = load_speaker_pool(path)
         seconds = 0.0
@@ -157,7 +203,9 @@ def run(args: argparse.Namespace) -> int:
                 problems.append(f"{label}: length column says {record.length} samples, the mixture has {frames}")
         if len(n_src_seen) > 1:
             problems.append(f"mixtures with different numbers of sources: {dict(n_src_seen)}")
-        speakers = speakers_from_ids([r.mixture_id for r in records], records[0].n_src)
+        lists = args.utterances or find_utterance_lists(path)
+        speakers = speakers_from_ids([r.mixture_id for r in records], records[0].n_src,
+                                     read_utterance_speakers(lists) if lists else None)
         kind = "folder" if path.is_dir() else ("list" if path.suffix.lower() == ".scp" else "manifest")
         rate = rates.most_common(1)[0][0] if rates else 0
         print(f"{path}: {kind}, {len(records)} mixtures of {'/'.join(map(str, sorted(n_src_seen)))} sources, "

@@ -1,0 +1,110 @@
+"""``voxsep prepare wsj0mix`` on a tiny WSJ0 tree + mixing lists made from the offline audio."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from voxsep.data.audio import read_audio
+from voxsep.data.manifest import load_manifest
+from voxsep.data.prepare.levels import active_level
+from voxsep.data.prepare.wsj0mix import build_wsj0mix, matlab_num2str, parse_mixing_list, resolve_wsj_path
+
+QUANTUM = 1.0 / 32768
+
+
+@pytest.fixture(scope="module")
+def wsj0_2mix(tiny_wsj0, tmp_path_factory):
+    root, lists = tiny_wsj0
+    out = tmp_path_factory.mktemp("wsj0mix") / "wsj0-2mix"
+    counts = build_wsj0mix(root, lists, out, n_src=2, sample_rates=(8000,), modes=("min", "max"), jobs=1)
+    return out, counts
+
+
+def _digest(root: Path) -> dict[str, str]:
+    return {p.relative_to(root).as_posix(): hashlib.sha1(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*.wav"))}
+
+
+def test_layout_names_and_mixing_rule(wsj0_2mix, tiny_wsj0):
+    out, counts = wsj0_2mix
+    root, lists = tiny_wsj0
+    assert counts == {f"wav8k/{m}/{s}": n for m in ("min", "max") for s, n in (("tr", 3), ("cv", 3), ("tt", 3))}
+    for split in ("tr", "cv", "tt"):
+        entries = parse_mixing_list(lists / f"mix_2_spk_{split}.txt", 2)
+        # The published layout loads as is (wsj0-mix folder), and so does our manifest.
+        folder_records = {r.mixture_id: r for r in load_manifest(out / "wav8k" / "min" / split)}
+        assert len(load_manifest(out / "wav8k" / "min" / f"{split}.csv")) == len(entries)
+        for paths, snrs in entries:
+            name = f"{Path(paths[0]).stem}_{matlab_num2str(snrs[0])}_{Path(paths[1]).stem}_{matlab_num2str(snrs[1])}"
+            assert name in folder_records
+            utterances = [read_audio(resolve_wsj_path(root, p), sample_rate=8000)[0][0] for p in paths]
+            for mode in ("min", "max"):
+                base = out / "wav8k" / mode / split
+                mixture = read_audio(base / "mix" / f"{name}.wav")[0][0]
+                s1, s2 = (read_audio(base / s / f"{name}.wav")[0][0] for s in ("s1", "s2"))
+                lengths = [u.size for u in utterances]
+                assert mixture.size == (min(lengths) if mode == "min" else max(lengths))
+                assert np.abs(s1 + s2 - mixture).max() <= 3 * QUANTUM
+                assert max(np.abs(mixture).max(), np.abs(s1).max(), np.abs(s2).max()) == pytest.approx(
+                    0.9, abs=2 * QUANTUM)
+                if mode == "max":  # the list's SNRs between the sources, over each one's own extent
+                    ratio = active_level(s1[: lengths[0]].astype(np.float64), 8000)[0] / active_level(
+                        s2[: lengths[1]].astype(np.float64), 8000)[0]
+                    assert 10 * np.log10(ratio) == pytest.approx(float(snrs[0]) - float(snrs[1]), abs=0.05)
+
+
+def test_three_speakers_and_16k(tiny_wsj0, tmp_path):
+    root, lists = tiny_wsj0
+    out = tmp_path / "wsj0-3mix"
+    counts = build_wsj0mix(root, lists, out, n_src=3, sample_rates=(16000,), modes=("max",), splits=("tt",))
+    assert counts == {"wav16k/max/tt": 2}
+    records = load_manifest(out / "wav16k" / "max" / "tt")
+    assert all(r.n_src == 3 for r in records)
+    for record in records:
+        mixture, rate = read_audio(record.mixture_path)
+        assert rate == 16000
+        sources = np.stack([read_audio(p)[0][0] for p in record.source_paths])
+        assert np.abs(sources.sum(axis=0) - mixture[0]).max() <= 4 * QUANTUM
+
+
+def test_resume_gives_identical_files(wsj0_2mix, tiny_wsj0, tmp_path):
+    import shutil
+
+    out, _ = wsj0_2mix
+    root, lists = tiny_wsj0
+    copy = tmp_path / "copy"
+    shutil.copytree(out, copy)
+    before = _digest(copy)
+    wavs = sorted(copy.rglob("*.wav"))
+    for path in wavs[::5]:
+        path.unlink()
+    build_wsj0mix(root, lists, copy, n_src=2, sample_rates=(8000,), modes=("min", "max"))
+    assert _digest(copy) == before
+    with pytest.raises(FileExistsError, match="--overwrite"):
+        build_wsj0mix(root, lists, copy, n_src=2, sample_rates=(8000,), modes=("max",))
+
+
+def test_bad_inputs(tiny_wsj0, tmp_path):
+    root, lists = tiny_wsj0
+    bad = tmp_path / "lists"
+    bad.mkdir()
+    (bad / "mix_2_spk_tt.txt").write_text("wsj0/si_et_05/x00/missing.wv1 1.0 wsj0/si_et_05/x01/gone.wv1 -1.0\n")
+    with pytest.raises(FileNotFoundError, match="missing.wv1"):
+        build_wsj0mix(root, bad, tmp_path / "out", splits=("tt",))
+    assert not (tmp_path / "out").exists()  # checked before writing anything
+    (bad / "mix_2_spk_tt.txt").write_text("a.wv1 1.0 b.wv1\n")
+    with pytest.raises(ValueError, match=r"mix_2_spk_tt.txt:1: expected 4 fields"):
+        build_wsj0mix(root, bad, tmp_path / "out", splits=("tt",))
+    with pytest.raises(FileNotFoundError, match="mix_2_spk_cv.txt"):
+        build_wsj0mix(root, bad, tmp_path / "out", splits=("cv",))
+    with pytest.raises(ValueError, match="inside the WSJ0 folder"):
+        build_wsj0mix(root, lists, root / "wsj0-2mix", splits=("tt",))
+
+
+def test_num2str():
+    assert [matlab_num2str(x) for x in ("0.26058", "-1.9857", "2.0000", "-0.0", "1.234567")] == [
+        "0.26058", "-1.9857", "2", "0", "1.2346"]

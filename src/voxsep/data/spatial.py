@@ -405,13 +405,19 @@ class BinauralSpatializer:
         sources = np.asarray(sources)
         if sources.ndim != 2:
             raise ValueError(f"sources must be (n_src, time), got shape {sources.shape}")
-        indices = self.sample_directions(sources.shape[0], rng)
+        return self.render_directions(sources, self.sample_directions(sources.shape[0], rng), rng)
+
+    def render_directions(self, sources: np.ndarray, indices: Sequence[int], rng: np.random.Generator) -> np.ndarray:
+        """Render ``sources (n_src, time)`` at the HRIR directions ``indices`` → ``(n_src, 2, time)``.
+
+        ``rng`` draws the room when ``rt60`` is set.
+        """
         self.last_directions = [(float(self.hrirs.azimuths[i]), float(self.hrirs.elevations[i])) for i in indices]
         if self.rt60 is None:
             filters = [self.hrirs.irs[i] for i in indices]
         else:
-            filters = self._room_filters(indices, rng)
-        return np.stack([render(s, h) for s, h in zip(sources, filters)])
+            filters = self._room_filters(list(indices), rng)
+        return np.stack([render(s, h) for s, h in zip(np.asarray(sources), filters)])
 
     def _room_filters(self, indices: list[int], rng: np.random.Generator) -> list[np.ndarray]:
         room = rng.uniform(self.room_min, self.room_max)

@@ -15,6 +15,7 @@ from voxsep.metrics.sdr import (
     snr,
     snr_improvement,
 )
+from voxsep.metrics.spatial import binaural_scores, delta_ild, delta_itd, ild, itd
 
 __all__ = [
     "sdr",
@@ -23,4 +24,9 @@ __all__ = [
     "si_snr_improvement",
     "snr",
     "snr_improvement",
+    "itd",
+    "ild",
+    "delta_itd",
+    "delta_ild",
+    "binaural_scores",
 ]

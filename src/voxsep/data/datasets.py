@@ -36,6 +36,7 @@ __all__ = ["MixtureDataset", "DynamicMixDataset", "load_speaker_pool", "Spatiali
 #: ``spatializer(sources (n_src, time), rng) -> images (n_src, channels, time)``.
 Spatializer = Callable[[np.ndarray, np.random.Generator], np.ndarray]
 
+
 def _example_rng(seed: int, epoch: int, index: int) -> np.random.Generator:
     return np.random.default_rng([int(seed) & 0xFFFFFFFF, int(epoch), int(index)])
 

@@ -101,7 +101,8 @@ class RoomReverb:
         rt60 = float(rng.uniform(*self.rt60))
         margin = self.wall_distance
         half = (self.n_mics - 1) * self.mic_spacing / 2
-        centre = np.array([*rng.uniform(margin + half, room[:2] - margin - half), rng.uniform(1.0, min(2.0, room[2] - margin))])
+        height = rng.uniform(1.0, min(2.0, room[2] - margin))
+        centre = np.array([*rng.uniform(margin + half, room[:2] - margin - half), height])
         angle = rng.uniform(0, np.pi)
         offsets = (np.arange(self.n_mics) - (self.n_mics - 1) / 2) * self.mic_spacing
         mics = centre[:, None] + np.stack([np.cos(angle) * offsets, np.sin(angle) * offsets, 0 * offsets])

@@ -150,16 +150,20 @@ def test_checkpoint_round_trip(tmp_path):
 
 def test_tiny_model_overfits_real_mixtures():
     torch.manual_seed(0)
-    mixtures, sources = real_mixtures(3)
+    mixtures, sources = real_mixtures(2)
     model = models.build("mossformer2", **TINY)
-    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
-    with torch.no_grad():
-        before = pit_si_snr(model(mixtures), sources).item()
-    for _ in range(30):
-        loss = -pit_si_snr(model(mixtures), sources)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    baseline = pit_si_snr(mixtures[:, None].expand(-1, 2, -1), sources).item()  # no separation
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny ops: one thread is several times faster on a busy CPU
+    try:
+        for _ in range(40):
+            loss = -pit_si_snr(model(mixtures), sources)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+    finally:
+        torch.set_num_threads(threads)
     with torch.no_grad():
         after = pit_si_snr(model(mixtures), sources).item()
-    assert after > before + 4.0, (before, after)
+    assert after > baseline + 3.0, (baseline, after)

@@ -79,9 +79,12 @@ def test_write_read_round_trip(tmp_path: Path) -> None:
     back, _ = read_audio(tmp_path / "b.flac")
     assert back.shape == (2, audio.shape[1]) and np.abs(back - stereo).max() < 1e-6
     write_audio(tmp_path / "c.wav", 1.5 * audio, 8000, subtype="FLOAT")  # > 1 kept in float
+    write_audio(tmp_path / "d.ogg", audio, 8000, subtype="VORBIS")
+    back, _ = read_audio(tmp_path / "d.ogg")
+    assert back.shape[0] == 1 and abs(back.shape[1] - audio.shape[1]) < 100
     back, _ = read_audio(tmp_path / "c.wav")
     np.testing.assert_array_equal(back, 1.5 * audio)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.wav", "b.flac", "c.wav"]  # no temp files left
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.wav", "b.flac", "c.wav", "d.ogg"]  # no temp files
 
 
 def test_downmix_and_channel_mismatch(tmp_path: Path) -> None:
@@ -151,6 +154,8 @@ def test_write_refuses_overwrite_and_bad_input(tmp_path: Path) -> None:
         write_audio(tmp_path / "u.wav", audio, 8000, subtype="MP3")
     with pytest.raises(ValueError, match="extension"):
         write_audio(tmp_path / "u.xyz", audio, 8000)
+    with pytest.raises(ValueError, match=r"cannot write .*v\.ogg as OGG with subtype PCM_16"):
+        write_audio(tmp_path / "v.ogg", audio, 8000)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["x.wav"]
 
 

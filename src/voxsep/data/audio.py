@@ -34,7 +34,7 @@ __all__ = [
     "write_audio",
 ]
 
-_SUBTYPES = ("PCM_16", "PCM_24", "PCM_32", "FLOAT")
+_SUBTYPES = ("PCM_16", "PCM_24", "PCM_32", "FLOAT", "VORBIS")
 
 
 class AudioError(ValueError):
@@ -214,7 +214,8 @@ def write_audio(
         audio: ``(time,)`` or ``(channels, time)`` float array (or torch tensor).
         sample_rate: samples per second.
         overwrite: replace an existing file; otherwise an existing file raises.
-        subtype: ``"PCM_16"`` (default), ``"PCM_24"``, ``"PCM_32"`` or ``"FLOAT"``.
+        subtype: ``"PCM_16"`` (default), ``"PCM_24"``, ``"PCM_32"``, ``"FLOAT"``, or
+            ``"VORBIS"`` for ``.ogg``.
 
     Returns:
         The written path.
@@ -238,7 +239,7 @@ def write_audio(
     if not np.isfinite(audio).all():
         raise ValueError(f"audio for {path} contains NaN or infinite samples; nothing was written")
     data = audio.T.astype(np.float32 if subtype == "FLOAT" else np.float64, copy=False)
-    if subtype != "FLOAT":
+    if subtype.startswith("PCM"):
         peak = float(np.abs(data).max())
         if peak > 1.0:
             warnings.warn(f"clipping {path}: peak {peak:.3f} > 1.0 (rescale, or write with subtype='FLOAT')",
@@ -251,7 +252,10 @@ def write_audio(
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
-        sf.write(tmp_name, data, int(sample_rate), subtype=subtype, format=extension)
+        try:
+            sf.write(tmp_name, data, int(sample_rate), subtype=subtype, format=extension)
+        except (sf.LibsndfileError, ValueError, TypeError) as error:
+            raise ValueError(f"cannot write {path} as {extension} with subtype {subtype}: {error}") from error
         os.chmod(tmp_name, 0o644)  # mkstemp creates 0600; give the file ordinary permissions
         if not overwrite and path.exists():
             raise FileExistsError(f"{path} appeared while writing; pass overwrite=True to replace it")

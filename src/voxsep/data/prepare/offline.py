@@ -198,12 +198,16 @@ def trim_silence(signal: np.ndarray, sample_rate: int, threshold_db: float = -40
     return signal[start:stop]
 
 
+_WAV_HEADER_BYTES = 64  # a RIFF/WAVE header with no samples
+
+
 def _asterisk_prompts(folders: str, sample_rate: int) -> list[Path]:
     prompts = []
     for folder in folders.split(","):
         for path in sorted((ASTERISK_ROOT / folder).rglob("*.wav")):
             relative = path.relative_to(ASTERISK_ROOT / folder).as_posix()
-            if not any(word in relative for word in _NOT_SPEECH):
+            # Debian ships a few header-only prompts (e.g. ru_RU_f_IvrvoiceRU/is.wav): skip them.
+            if not any(word in relative for word in _NOT_SPEECH) and path.stat().st_size > _WAV_HEADER_BYTES:
                 prompts.append(path)
     return prompts
 

@@ -205,6 +205,20 @@ def test_check_reports_problems(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert "3 sources, expected 3" not in out and "2 sources, expected 3" in out
 
 
+def test_check_sum_of_sources(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = make_wsj0mix(tmp_path / "tt")
+    wham = make_wsj0mix(tmp_path / "wham", wham=True)
+    assert cli_main(["prepare", "check", str(root), "--check-sum"]) == 0
+    assert cli_main(["prepare", "check", str(wham), "--check-sum"]) == 0  # mix_both = s1 + s2 + noise
+    assert cli_main(["prepare", "check", str(wham), "--check-sum", "--mix-folder", "mix_clean"]) == 0
+    capsys.readouterr()
+    s2 = root / "s2" / f"{WSJ0_IDS[0]}.wav"
+    write_audio(s2, 0.5 * read_audio(s2)[0], 8000, overwrite=True, subtype="FLOAT")  # a wrong level
+    assert cli_main(["prepare", "check", str(root), "--check-sum"]) == 1
+    out = capsys.readouterr().out
+    assert f"{WSJ0_IDS[0]}: the sources do not add up to the mixture" in out and out.count("do not add up") == 1
+
+
 def test_check_counts_speakers_through_utterance_lists(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     # Offline-corpus layout: wav8k/utterances_train.csv above wav8k/2speakers/train/.
     names = ["ast_en-0001_1.5_espeak_m3-0002_-1.5", "ast_en-0003_0_ast_fr-0001_0"]

@@ -24,6 +24,7 @@ EPILOG = """examples:
   voxsep prepare check /corpora/wsj0-mix/2speakers/wav8k/min/tt
   voxsep prepare check /corpora/Libri2Mix/wav8k/min/metadata/mixture_test_mix_both.csv --decode
   voxsep prepare check data/offline/wav8k/utterances_train.csv
+  voxsep prepare check data/offline/wav8k/3speakers/test --check-sum   # s1+s2+s3 == mix?
 
 exit status: 0 when valid, 1 when problems were found (they are listed), 2 when the
 path cannot be read as a dataset at all.
@@ -40,6 +41,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sample-rate", type=int, default=None, help="expected sample rate in Hz")
     parser.add_argument("--decode", action="store_true",
                         help="decode every file completely (finds corrupt data and NaN/inf samples; slower)")
+    parser.add_argument("--check-sum", action="store_true",
+                        help="also check that the sources (plus the noise, if any) add up to the mixture; not for "
+                             "sets whose targets differ from the mixture's components (e.g. dry targets of "
+                             "reverberant mixtures)")
+    parser.add_argument("--sum-tolerance-db", type=float, default=30.0,
+                        help="largest allowed residual of --check-sum, in dB below the mixture (default 30)")
     parser.add_argument("--mix-folder", default=None,
                         help="for folders: the mixture sub-folder (default mix, or mix_both/mix_clean for WHAM!)")
     parser.add_argument("--utterances", type=Path, action="append", default=None, metavar="CSV",
@@ -140,6 +147,22 @@ def _inspect(path: Path, decode: bool) -> tuple[tuple[int, int, int] | None, str
     return (info.sample_rate, info.frames, info.channels), None
 
 
+def _sum_residual_db(record) -> float:
+    """Energy of ``mixture - sum(sources) [- noise]`` relative to the mixture, in dB (the
+    smaller of with and without the noise, as a manifest may list the clean mixture)."""
+    import numpy as np
+
+    from voxsep.data.audio import read_audio
+
+    mixture = read_audio(record.mixture_path)[0].astype(np.float64)
+    residual = mixture - sum(read_audio(p)[0].astype(np.float64) for p in record.source_paths)
+    energies = [np.sum(residual**2)]
+    if record.noise_path is not None:
+        energies.append(np.sum((residual - read_audio(record.noise_path)[0]) ** 2))
+    reference = max(np.sum(mixture**2), 1e-20)
+    return float(10 * np.log10(max(min(energies), 1e-20) / reference))
+
+
 def _hours(frames: int, rate: int) -> float:
     return frames / rate / 3600 if rate else 0.0
 
@@ -201,6 +224,11 @@ def run(args: argparse.Namespace) -> int:
                     problems.append(f"{label}: {file} has {f_channels} channel(s), the mixture {channels}")
             if record.length is not None and record.length != frames:
                 problems.append(f"{label}: length column says {record.length} samples, the mixture has {frames}")
+            if args.check_sum and len(infos) == len(record.paths) and len({i[1] for i in infos.values()}) == 1:
+                residual_db = _sum_residual_db(record)
+                if residual_db > -args.sum_tolerance_db:
+                    problems.append(f"{label}: the sources{' (+ noise)' if record.noise_path else ''} do not add up "
+                                    f"to the mixture: residual {residual_db:.1f} dB relative to the mixture")
         if len(n_src_seen) > 1:
             problems.append(f"mixtures with different numbers of sources: {dict(n_src_seen)}")
         lists = args.utterances or find_utterance_lists(path)

@@ -7,7 +7,7 @@ attention and convolution modules, ``voxsep.nn.mossformer``) with the RNN-free r
 module (gated dilated FSMN with dense connections, ``voxsep.nn.fsmn``).
 
 Masker: gLN → 1x1 conv (no bias) → + scaled sinusoidal position code → 24 x
-(MossFormer layer → FSMN block) → gLN + residual → PReLU → 1x1 conv to n_src x C →
+(MossFormer layer → FSMN block) → LayerNorm → gLN + residual → PReLU → 1x1 conv to n_src x C →
 gated output (tanh x sigmoid) → 1x1 conv to N → ReLU mask.
 
 Paper configuration (and the authors' release in ClearerVoice-Studio, ``MossFormer2_SS``):
@@ -34,7 +34,7 @@ from voxsep.nn.norms import make_norm
 
 
 class MossFormerStack(nn.Module):
-    """``n_layers`` x (``GatedAttentionUnit`` → ``GatedFSMNBlock``) on ``(B, T, C)``.
+    """``n_layers`` x (``GatedAttentionUnit`` → ``GatedFSMNBlock``) → LayerNorm, on ``(B, T, C)``.
 
     One ``RotaryEmbedding`` is shared by all attention layers.
     """
@@ -59,11 +59,12 @@ class MossFormerStack(nn.Module):
         self.fsmn = nn.ModuleList(
             GatedFSMNBlock(dim, fsmn_inner, fsmn_order, fsmn_depth, dropout) for _ in range(n_layers)
         )
+        self.norm = nn.LayerNorm(dim, eps=1e-6)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         for attention, fsmn in zip(self.attention, self.fsmn):
             x = fsmn(attention(x))
-        return x
+        return self.norm(x)
 
 
 class MossFormer2Masker(nn.Module):

@@ -1,0 +1,358 @@
+"""Speed, memory and fidelity of SepFormer and MossFormer2 against reference implementations.
+
+For each implementation, in a fresh subprocess (so peak memory is its own):
+
+* inference real-time factor (wall time / audio duration) of a 10-s 8-kHz mixture,
+  batch 1, ``torch.inference_mode``, best of ``--repeats`` after one warm-up run;
+* peak resident memory of that process during inference (``ru_maxrss``) and its growth
+  over the memory held after building the model;
+* one forward + backward pass on a ``--train-seconds`` mixture (batch 1, SI-SNR loss).
+
+References, run side by side in the same invocation when importable from
+``--reference-path`` (a folder made with ``pip install --no-deps --target DIR
+speechbrain hyperpyyaml ruamel.yaml einops rotary-embedding-torch clearvoice torchinfo``):
+
+* SpeechBrain 1.x ``Encoder`` + ``Dual_Path_Model`` (``SBTransformerBlock``) +
+  ``Decoder`` in the ``sepformer-wsj02mix`` configuration;
+* ClearerVoice-Studio's ``MossFormer2_SS_16K`` (the authors' release; the same
+  architecture serves 8 and 16 kHz).
+
+``--check`` also loads the references' random weights into voxsep models and reports
+the largest output difference: MossFormer2 end to end, SepFormer one dual-path block (the
+two codes pad the chunk sequence differently, so whole-model outputs differ by design).
+
+Usage::
+
+    python benchmarks/bench_attention_models.py --repeats 2 --check \\
+        --reference-path /tmp/sbenv --markdown bench_attention.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+import types
+from pathlib import Path
+
+IMPLEMENTATIONS = ("voxsep:sepformer", "speechbrain:sepformer", "voxsep:mossformer2", "clearvoice:mossformer2")
+
+
+# --------------------------------------------------------------------------- references
+def _import_references(path: str) -> None:
+    sys.path.insert(0, path)
+    sys.path.insert(0, os.path.join(path, "clearvoice", "models"))
+    # SpeechBrain imports torchaudio at package import; its dual-path and transformer
+    # modules never call it, and no torchaudio wheel matches this torch, so an empty
+    # module stands in for it in this benchmark process only.
+    sys.modules.setdefault("torchaudio", types.ModuleType("torchaudio"))
+
+
+def speechbrain_sepformer(n_src: int = 2, layers: int = 8, repeats: int = 2):
+    """SpeechBrain's SepFormer (``sepformer-wsj02mix`` hparams) as ``(B, T) -> (B, n_src, T)``."""
+    import torch
+    from speechbrain.lobes.models.dual_path import Decoder, Dual_Path_Model, Encoder, SBTransformerBlock
+
+    def block():
+        return SBTransformerBlock(num_layers=layers, d_model=256, nhead=8, d_ffn=1024, dropout=0,
+                                  use_positional_encoding=True, norm_before=True)
+
+    class SBSepFormer(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.encoder = Encoder(kernel_size=16, out_channels=256)
+            self.masknet = Dual_Path_Model(in_channels=256, out_channels=256, intra_model=block(),
+                                           inter_model=block(), num_layers=repeats, norm="ln", K=250,
+                                           num_spks=n_src, skip_around_intra=True,
+                                           linear_layer_after_inter_intra=False)
+            self.decoder = Decoder(in_channels=256, out_channels=1, kernel_size=16, stride=8, bias=False)
+
+        def forward(self, mix):  # as speechbrain.inference.separation.SepformerSeparation
+            mix_w = self.encoder(mix)
+            est_mask = self.masknet(mix_w)
+            sep_h = torch.stack([mix_w] * n_src) * est_mask
+            est = torch.cat([self.decoder(sep_h[i]).unsqueeze(-1) for i in range(n_src)], dim=-1)
+            length = mix.shape[1]
+            est = torch.nn.functional.pad(est, (0, 0, 0, max(0, length - est.shape[1])))[:, :length]
+            return est.transpose(1, 2)
+
+    return SBSepFormer()
+
+
+def clearvoice_mossformer2(n_src: int = 2, dim: int = 512, layers: int = 24):
+    """ClearerVoice-Studio's MossFormer2 separator as ``(B, T) -> (B, n_src, T)``."""
+    import torch
+    from mossformer2_ss.mossformer2 import MossFormer2_SS_16K
+
+    args = argparse.Namespace(encoder_embedding_dim=dim, mossformer_sequence_dim=dim,
+                              num_mossformer_layer=layers, encoder_kernel_size=16, num_spks=n_src)
+
+    class Wrapped(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.net = MossFormer2_SS_16K(args)
+
+        def forward(self, mix):
+            return torch.stack(self.net(mix), dim=1)
+
+    return Wrapped()
+
+
+def build(implementation: str):
+    from voxsep import models
+
+    kind, name = implementation.split(":")
+    if kind == "voxsep":
+        return models.build(name, n_src=2)
+    if kind == "speechbrain":
+        return speechbrain_sepformer()
+    return clearvoice_mossformer2()
+
+
+# ----------------------------------------------------------------------- measurements
+def _rss_mb() -> float:
+    with open("/proc/self/statm") as handle:
+        return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def measure(implementation: str, seconds: float, train_seconds: float, repeats: int, threads: int) -> dict:
+    import torch
+
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    model = build(implementation).eval()
+    params = sum(p.numel() for p in model.parameters())
+    mixture = torch.randn(1, int(seconds * 8000))
+    held = _rss_mb()
+    times = []
+    with torch.inference_mode():
+        for i in range(repeats + 1):
+            start = time.perf_counter()
+            model(mixture)
+            if i:  # the first run warms up allocator and kernels
+                times.append(time.perf_counter() - start)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    model.train()
+    train_mixture = torch.randn(1, int(train_seconds * 8000))
+    step_times = []
+    for _ in range(max(1, repeats - 1)):
+        start = time.perf_counter()
+        estimates = model(train_mixture)
+        loss = -(estimates.pow(2).mean(-1) / (train_mixture.unsqueeze(1) - estimates).pow(2).mean(-1)).log10().mean()
+        loss.backward()
+        step_times.append(time.perf_counter() - start)
+        model.zero_grad(set_to_none=True)
+    return {"implementation": implementation, "params": params, "rtf": min(times) / seconds,
+            "infer_s": min(times), "peak_rss_mb": peak, "activation_mb": peak - held,
+            "fwd_bwd_s": min(step_times)}
+
+
+# ------------------------------------------------------------------ weight conversion
+def _cat(*tensors):
+    import torch
+
+    return torch.cat(tensors, dim=0)
+
+
+def mossformer2_from_clearvoice(reference) -> dict:
+    """voxsep ``mossformer2`` state dict holding the weights of a ClearerVoice model."""
+    src = {k.removeprefix("net.model."): v for k, v in reference.state_dict().items()}
+    mask = "mask_net."
+    out = {
+        "encoder.conv.weight": src["enc.conv1d.weight"],
+        "decoder.conv.weight": src["dec.weight"],
+        "masker.input_norm.weight": src[mask + "norm.weight"].view(1, -1, 1),
+        "masker.input_norm.bias": src[mask + "norm.bias"].view(1, -1, 1),
+        "masker.input_proj.weight": src[mask + "conv1d_encoder.weight"],
+        "masker.position.scale": src[mask + "pos_enc.scale"],
+        "masker.stack.norm.weight": src[mask + "mdl.intra_mdl.norm.weight"],
+        "masker.stack.norm.bias": src[mask + "mdl.intra_mdl.norm.bias"],
+        "masker.stack_norm.weight": src[mask + "mdl.intra_norm.weight"].view(1, -1, 1),
+        "masker.stack_norm.bias": src[mask + "mdl.intra_norm.bias"].view(1, -1, 1),
+        "masker.to_sources.0.weight": src[mask + "prelu.weight"],
+        "masker.to_sources.1.weight": src[mask + "conv1d_out.weight"],
+        "masker.to_sources.1.bias": src[mask + "conv1d_out.bias"],
+        "masker.output.gate.weight": _cat(src[mask + "output.0.weight"], src[mask + "output_gate.0.weight"]),
+        "masker.output.gate.bias": _cat(src[mask + "output.0.bias"], src[mask + "output_gate.0.bias"]),
+        "masker.output.mask_conv.weight": src[mask + "conv1_decoder.weight"],
+    }
+    n_layers = len({k.split(".")[5] for k in src if ".mossformerM.layers." in k})
+    for i in range(n_layers):
+        a = f"{mask}mdl.intra_mdl.mossformerM.layers.{i}."
+        o = f"masker.stack.attention.{i}."
+        # Fold each ScaleNorm gain into its linear layer (our fused projection has one).
+        out[o + "to_hidden_qk.norm.gain"] = src[a + "to_hidden.mdl.0.g"] * 0 + 1
+        out[o + "to_hidden_qk.linear.weight"] = _cat(src[a + "to_hidden.mdl.1.weight"] * src[a + "to_hidden.mdl.0.g"],
+                                                     src[a + "to_qk.mdl.1.weight"] * src[a + "to_qk.mdl.0.g"])
+        out[o + "to_hidden_qk.linear.bias"] = _cat(src[a + "to_hidden.mdl.1.bias"], src[a + "to_qk.mdl.1.bias"])
+        out[o + "to_hidden_qk.conv.conv.weight"] = _cat(src[a + "to_hidden.mdl.3.sequential.1.conv.weight"],
+                                                        src[a + "to_qk.mdl.3.sequential.1.conv.weight"])
+        out[o + "offset_scale.gamma"] = src[a + "qk_offset_scale.gamma"]
+        out[o + "offset_scale.beta"] = src[a + "qk_offset_scale.beta"]
+        out[o + "to_out.norm.gain"] = src[a + "to_out.mdl.0.g"]
+        out[o + "to_out.linear.weight"] = src[a + "to_out.mdl.1.weight"]
+        out[o + "to_out.linear.bias"] = src[a + "to_out.mdl.1.bias"]
+        out[o + "to_out.conv.conv.weight"] = src[a + "to_out.mdl.3.sequential.1.conv.weight"]
+        f = f"{mask}mdl.intra_mdl.mossformerM.fsmn.{i}."
+        o = f"masker.stack.fsmn.{i}."
+        out[o + "bottleneck.0.weight"] = src[f + "conv1.0.weight"].squeeze(-1)
+        out[o + "bottleneck.0.bias"] = src[f + "conv1.0.bias"]
+        out[o + "bottleneck.1.weight"] = src[f + "conv1.1.weight"]
+        for name in ("norm1", "norm2"):
+            out[o + name + ".weight"] = src[f + name + ".weight"]
+            out[o + name + ".bias"] = src[f + name + ".bias"]
+        out[o + "output.weight"] = src[f + "conv2.weight"].squeeze(-1)
+        out[o + "output.bias"] = src[f + "conv2.bias"]
+        g = f + "gated_fsmn."
+        # Fold the u/v LayerNorm affines into one fused projection: W(n*w + b) + c.
+        weights, biases = [], []
+        for branch in ("to_u", "to_v"):
+            w, b = src[g + branch + ".mdl.0.weight"], src[g + branch + ".mdl.0.bias"]
+            lin_w, lin_b = src[g + branch + ".mdl.1.weight"], src[g + branch + ".mdl.1.bias"]
+            weights.append(lin_w * w)
+            biases.append(lin_w @ b + lin_b)
+        out[o + "gated_fsmn.to_uv.norm.weight"] = src[g + "to_u.mdl.0.weight"] * 0 + 1
+        out[o + "gated_fsmn.to_uv.norm.bias"] = src[g + "to_u.mdl.0.bias"] * 0
+        out[o + "gated_fsmn.to_uv.linear.weight"] = _cat(*weights)
+        out[o + "gated_fsmn.to_uv.linear.bias"] = _cat(*biases)
+        out[o + "gated_fsmn.to_uv.conv.conv.weight"] = _cat(src[g + "to_u.mdl.3.sequential.1.conv.weight"],
+                                                            src[g + "to_v.mdl.3.sequential.1.conv.weight"])
+        out[o + "gated_fsmn.fsmn.linear.weight"] = src[g + "fsmn.linear.weight"]
+        out[o + "gated_fsmn.fsmn.linear.bias"] = src[g + "fsmn.linear.bias"]
+        out[o + "gated_fsmn.fsmn.project.weight"] = src[g + "fsmn.project.weight"]
+        depth = len({k for k in src if k.startswith(g + "fsmn.conv.conv")})
+        import torch
+
+        out[o + "gated_fsmn.fsmn.memory.norm_weight"] = torch.stack(
+            [src[g + f"fsmn.conv.norm{d + 1}.weight"].view(-1, 1) for d in range(depth)])
+        out[o + "gated_fsmn.fsmn.memory.norm_bias"] = torch.stack(
+            [src[g + f"fsmn.conv.norm{d + 1}.bias"].view(-1, 1) for d in range(depth)])
+        for d in range(depth):
+            out[o + f"gated_fsmn.fsmn.memory.convs.{d}.weight"] = src[g + f"fsmn.conv.conv{d + 1}.weight"].squeeze(-1)
+            out[o + f"gated_fsmn.fsmn.memory.activations.{d}.weight"] = src[g + f"fsmn.conv.prelu{d + 1}.weight"]
+    return out
+
+
+def sepformer_block_from_speechbrain(reference_block) -> dict:
+    """State dict of a voxsep ``SepFormerBlock`` from a SpeechBrain ``Dual_Computation_Block``."""
+    src = reference_block.state_dict()
+    out = {}
+    for path in ("intra", "inter"):
+        out[f"{path}_norm.weight"] = src[f"{path}_norm.weight"].view(1, -1, 1)
+        out[f"{path}_norm.bias"] = src[f"{path}_norm.bias"].view(1, -1, 1)
+        out[f"{path}.norm.weight"] = src[f"{path}_mdl.mdl.norm.norm.weight"]
+        out[f"{path}.norm.bias"] = src[f"{path}_mdl.mdl.norm.norm.bias"]
+        n_layers = len({k.split(".")[3] for k in src if k.startswith(f"{path}_mdl.mdl.layers.")})
+        for i in range(n_layers):
+            a, o = f"{path}_mdl.mdl.layers.{i}.", f"{path}.layers.{i}."
+            out[o + "attention.in_proj.weight"] = src[a + "self_att.att.in_proj_weight"]
+            out[o + "attention.in_proj.bias"] = src[a + "self_att.att.in_proj_bias"]
+            out[o + "attention.out_proj.weight"] = src[a + "self_att.att.out_proj.weight"]
+            out[o + "attention.out_proj.bias"] = src[a + "self_att.att.out_proj.bias"]
+            for ours, theirs in (("ffn.0", "pos_ffn.ffn.0"), ("ffn.3", "pos_ffn.ffn.3"),
+                                 ("norm1", "norm1.norm"), ("norm2", "norm2.norm")):
+                out[o + ours + ".weight"] = src[a + theirs + ".weight"]
+                out[o + ours + ".bias"] = src[a + theirs + ".bias"]
+    return out
+
+
+def check_fidelity() -> dict:
+    """Largest |voxsep - reference| with the reference's random weights loaded into voxsep."""
+    import torch
+
+    from voxsep import models
+    from voxsep.models.sepformer import SepFormerBlock
+
+    results = {}
+    torch.manual_seed(0)
+    reference = clearvoice_mossformer2(dim=64, layers=2).eval()
+    with torch.no_grad():  # non-trivial norms and gains
+        for name, p in reference.named_parameters():
+            if p.dim() <= 1 and p.requires_grad:  # not the rotary frequencies
+                p.add_(0.1 * torch.randn_like(p))
+    ours = models.build("mossformer2", n_filters=64, dim=64, n_layers=2).eval()
+    ours.load_state_dict(mossformer2_from_clearvoice(reference))
+    x = torch.randn(2, 16 + 8 * 999)  # a length the reference's encoder tiles exactly
+    with torch.no_grad():
+        expected, got = reference(x), ours(x)
+    results["mossformer2 (dim 64, 2 layers, 1000 frames)"] = (got - expected).abs().max().item() / expected.abs().max().item()
+
+    _import_speechbrain_block = speechbrain_sepformer(layers=2, repeats=1).masknet.dual_mdl[0].eval()
+    with torch.no_grad():
+        for name, p in _import_speechbrain_block.named_parameters():
+            if p.dim() == 1:
+                p.add_(0.1 * torch.randn_like(p))
+    block = SepFormerBlock(256, 2, 8, 1024, 0.0).eval()
+    block.load_state_dict(sepformer_block_from_speechbrain(_import_speechbrain_block))
+    chunks = torch.randn(1, 256, 250, 9)
+    with torch.no_grad():
+        expected, got = _import_speechbrain_block(chunks), block(chunks)
+    results["sepformer block (2+2 layers, 9 chunks of 250)"] = (got - expected).abs().max().item() / expected.abs().max().item()
+    return results
+
+
+# ----------------------------------------------------------------------------- driver
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--implementations", nargs="+", default=list(IMPLEMENTATIONS), choices=IMPLEMENTATIONS)
+    parser.add_argument("--seconds", type=float, default=10.0, help="inference input length (8 kHz)")
+    parser.add_argument("--train-seconds", type=float, default=4.0, help="forward+backward input length")
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--reference-path", default="/tmp/sbenv", help="folder with speechbrain/clearvoice")
+    parser.add_argument("--check", action="store_true", help="load reference weights into voxsep and compare")
+    parser.add_argument("--markdown", help="write the results table to this file")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+
+    if args.worker:
+        if not args.worker.startswith("voxsep") or args.worker == "check":
+            _import_references(args.reference_path)
+        if args.worker == "check":
+            print(json.dumps(check_fidelity()))
+        else:
+            print(json.dumps(measure(args.worker, args.seconds, args.train_seconds, args.repeats, args.threads)))
+        return 0
+
+    def run(worker: str) -> dict | None:
+        command = [sys.executable, __file__, "--worker", worker, "--seconds", str(args.seconds),
+                   "--train-seconds", str(args.train_seconds), "--repeats", str(args.repeats),
+                   "--threads", str(args.threads), "--reference-path", args.reference_path]
+        done = subprocess.run(command, capture_output=True, text=True)
+        if done.returncode:
+            print(f"{worker}: failed\n{done.stderr[-1500:]}", file=sys.stderr)
+            return None
+        return json.loads(done.stdout.strip().splitlines()[-1])
+
+    rows = []
+    for implementation in args.implementations:
+        result = run(implementation)
+        if result:
+            rows.append(result)
+            print(json.dumps(result), flush=True)
+    load = os.getloadavg()[0]
+    lines = [f"{args.seconds:g}-s 8-kHz input, batch 1, fp32, {args.threads} threads, best of {args.repeats}; "
+             f"forward+backward on {args.train_seconds:g} s; load average {load:.1f} at the end.", "",
+             "| implementation | params | RTF (10 s) | peak RSS MB | activations MB | fwd+bwd s |",
+             "|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['implementation']} | {r['params'] / 1e6:.2f} M | {r['rtf']:.3f} | "
+                     f"{r['peak_rss_mb']:.0f} | {r['activation_mb']:.0f} | {r['fwd_bwd_s']:.2f} |")
+    if args.check:
+        check = run("check")
+        if check:
+            lines += ["", "Fidelity (reference weights loaded into voxsep, max |diff| / max |reference|):", ""]
+            lines += [f"- {name}: {value:.1e}" for name, value in check.items()]
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if args.markdown:
+        Path(args.markdown).write_text(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -51,7 +51,7 @@ def active_level(signal: np.ndarray, sample_rate: int) -> tuple[float, float]:
     x = np.asarray(signal, dtype=np.float64)
     if x.ndim != 1 or x.size == 0:
         raise ValueError(f"active_level expects a non-empty (time,) signal, got shape {x.shape}")
-    energy = float(np.dot(x, x))
+    energy = float(np.square(x).sum())  # not np.dot: a BLAS call spins up threads for little work
     if energy == 0.0:
         return 0.0, 0.0
     g = np.exp(-1.0 / (sample_rate * _TIME_CONSTANT))

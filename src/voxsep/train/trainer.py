@@ -406,8 +406,10 @@ def _train(config, exp_dir, resume, init_from, overwrite, train_set, valid_set, 
 
     ddp_model = model
     if info.enabled:
+        # find_unused_parameters: e.g. Conv-TasNet's last residual 1x1 conv feeds nothing
+        # when the skip path is the output; DDP must not wait for its gradient.
         ddp_model = torch.nn.parallel.DistributedDataParallel(
-            model, device_ids=[device.index] if device.type == "cuda" else None
+            model, device_ids=[device.index] if device.type == "cuda" else None, find_unused_parameters=True
         )
 
     # ---- data

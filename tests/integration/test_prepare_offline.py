@@ -163,3 +163,16 @@ def test_help_has_examples(capsys):
         main(["prepare", "offline", "--help"])
     out = capsys.readouterr().out
     assert "examples:" in out and "--tiny" in out and "--jobs" in out
+
+
+def test_16k_uses_wideband_g722_prompts():
+    def high_band_share(signal: np.ndarray) -> float:
+        spectrum = np.abs(np.fft.rfft(signal)) ** 2
+        frequencies = np.fft.rfftfreq(signal.size, 1 / 16000)
+        return spectrum[frequencies > 4500].sum() / spectrum.sum()
+
+    english = offline._load_prompt(offline.ASTERISK_ROOT / "en_US_f_Allison" / "privacy-prompt.wav", 16000)
+    french = offline._load_prompt(offline.ASTERISK_ROOT / "fr_CA_f_June" / "privacy-prompt.wav", 16000)
+    assert english.size == pytest.approx(2 * read_audio(offline.ASTERISK_ROOT / "en_US_f_Allison"
+                                                        / "privacy-prompt.wav")[0].shape[-1], abs=2)
+    assert high_band_share(english) > 1e-4 > high_band_share(french) * 10  # G.722 is wideband, the 8 kHz wav not

@@ -464,7 +464,8 @@ def _readme(config: dict[str, Any], speakers: list[Speaker], stats: dict[str, An
 # --------------------------------------------------------------------------- CLI
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``voxsep prepare offline``."""
-    parser.add_argument("output", type=Path, help="output folder (created; refused if it holds something else)")
+    parser.add_argument("output", type=Path, nargs="?",
+                        help="output folder (created; refused if it holds something else)")
     parser.add_argument("--sample-rate", type=int, choices=(8000, 16000), default=8000)
     parser.add_argument("--n-train-mixtures", type=int, default=None,
                         help=f"mixtures per training set (default {DEFAULTS['n_train_mixtures']})")
@@ -583,6 +584,9 @@ def run(args: argparse.Namespace) -> int:
     if args.list_packages:
         print(apt_install_line(required_packages(args.sample_rate)))
         return 0
+    if args.output is None:
+        print("error: give the output folder, e.g. voxsep prepare offline data/offline")
+        return 2
     try:
         stats = build_offline(args.output, sample_rate=args.sample_rate, n_train_mixtures=args.n_train_mixtures,
                               n_valid_mixtures=args.n_valid_mixtures, n_test_mixtures=args.n_test_mixtures,

@@ -86,6 +86,10 @@ def test_resume_gives_identical_files(wsj0_2mix, tiny_wsj0, tmp_path):
     assert _digest(copy) == before
     with pytest.raises(FileExistsError, match="--overwrite"):
         build_wsj0mix(root, lists, copy, n_src=2, sample_rates=(8000,), modes=("max",))
+    # --overwrite replaces the previous build: the min-mode files of the old settings are gone.
+    build_wsj0mix(root, lists, copy, n_src=2, sample_rates=(8000,), modes=("max",), splits=("tt",), overwrite=True)
+    assert not (copy / "wav8k" / "min").exists()
+    assert _digest(copy) == {k: v for k, v in before.items() if k.startswith("wav8k/max/tt/")}
 
 
 def test_bad_inputs(tiny_wsj0, tmp_path):

@@ -5,7 +5,7 @@ Speakers (see ``SPEAKERS``):
 * **real** — the professional voices of the asterisk prompt packages (8 kHz wav; the
   English prompts also as 16 kHz G.722, decoded with the ``G722`` package for 16 kHz
   builds). The ``en`` and ``es`` folders are the same person and count as one speaker.
-  An utterance is 4–6 s of consecutive prompts of one speaker with short pauses.
+  An utterance is ~4.5–7 s of consecutive prompts of one speaker with short pauses.
 * **derived** — each real voice sped down (x0.8: lower pitch and formants) and up
   (x1.18) by resampling; a derived speaker always stays in its origin's split and is
   never mixed with its origin.
@@ -60,7 +60,7 @@ FORMAT_VERSION = 1
 DEFAULTS = {"utterances_per_speaker": 120, "n_train_mixtures": 5000, "n_valid_mixtures": 500,
             "n_test_mixtures": 500}
 TINY = {"utterances_per_speaker": 3, "n_train_mixtures": 12, "n_valid_mixtures": 4, "n_test_mixtures": 4}
-UTTERANCE_SECONDS = (4.0, 6.0)
+UTTERANCE_SECONDS = (4.5, 7.0)  # planned from untrimmed prompts; min-mode mixtures of ~4-6 s
 DERIVED_FACTORS = (0.8, 1.18)
 GAIN_DB = 2.5
 # Prompts that are not speech (tones, beeps, silence, animal noises).
@@ -414,7 +414,7 @@ def _readme(config: dict[str, Any], speakers: list[Speaker], stats: dict[str, An
         "",
         "* Real recorded speech: the professional voices of the asterisk prompt packages",
         "  (one speaker per language folder; `en` and `es` are one person and count as one",
-        "  speaker). These are mostly female; Carlo (Italian) is male. Utterances are 4-6 s",
+        "  speaker). These are mostly female; Carlo (Italian) is male. Utterances are ~4.5-7 s",
         "  of consecutive prompts. The prompts are 8 kHz telephone-band recordings; in a",
         "  16 kHz build only the English prompts are wideband (decoded from G.722), the others",
         "  are upsampled 8 kHz audio.",

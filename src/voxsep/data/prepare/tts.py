@@ -51,7 +51,7 @@ _TEMPLATES = [
 ]
 
 
-def make_sentence_text(rng: np.random.Generator, n_sentences: int = 1, tail_probability: float = 0.9) -> str:
+def make_sentence_text(rng: np.random.Generator, n_sentences: int = 1, tail_probability: float = 1.0) -> str:
     """Compose ``n_sentences`` random English sentences (8–12 words each, ~4–6 s spoken).
 
     Args:

@@ -1,0 +1,316 @@
+"""``Separator``: the Python API for separating arrays and files.
+
+::
+
+    from voxsep import Separator
+    sep = Separator.from_pretrained()              # the bundled model
+    estimates = sep.separate(audio, sample_rate)   # (n_src, time) at sample_rate
+    paths = sep.separate_file("meeting.wav", "out/")
+
+Audio at any sample rate is resampled to the model's rate (soxr) and the estimates are
+resampled back to the input's rate, same length as the input. Multichannel audio given
+to a single-channel model is downmixed (mean of the channels) with a warning; binaural
+models keep their channels. Separation runs through ``separate_mixture`` (chunked,
+speaker-aligned, least-squares output level; see ``voxsep.inference.separate``).
+
+**Writing files.** Estimates are written as 16-bit wav ``<stem>_spk1.wav``, ... . They
+are never clipped: if the loudest estimate of a file peaks above 0.999, *all* estimates
+of that file are scaled down by the same factor (so their sum still matches the
+mixture's shape and their relative levels are kept) and a warning says by how many dB.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from voxsep.inference.separate import DEFAULT_CHUNK_SECONDS, DEFAULT_OVERLAP_SECONDS, separate_mixture
+
+logger = logging.getLogger(__name__)
+
+PEAK_LIMIT = 0.999
+BACKENDS = ("torch", "onnxruntime")
+
+
+def output_paths(path: str | os.PathLike, out_dir: str | os.PathLike, n_src: int) -> list[Path]:
+    """The files ``separate_file`` writes for ``path``: ``out_dir/<stem>_spk<i>.wav``."""
+    stem = Path(path).stem
+    return [Path(out_dir) / f"{stem}_spk{i + 1}.wav" for i in range(n_src)]
+
+
+def check_writable_dir(out_dir: str | os.PathLike) -> Path:
+    """Create ``out_dir`` if needed and prove it is writable with a temporary file.
+
+    Raises:
+        PermissionError / OSError: with a message naming the folder.
+    """
+    out_dir = Path(out_dir)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".voxsep-write-test.", dir=out_dir)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as error:
+        raise type(error)(
+            error.errno, f"cannot write to the output folder {out_dir}: {error.strerror}; choose another --out"
+        ) from error
+    return out_dir
+
+
+def peak_normalise(estimates: np.ndarray, path_hint: str = "") -> tuple[np.ndarray, float]:
+    """Scale all estimates down together if their peak exceeds ``PEAK_LIMIT``.
+
+    Returns:
+        ``(estimates, gain)`` where ``gain <= 1`` is the factor applied (1: unchanged).
+    """
+    peak = float(np.abs(estimates).max()) if estimates.size else 0.0
+    if peak <= PEAK_LIMIT:
+        return estimates, 1.0
+    gain = PEAK_LIMIT / peak
+    warnings.warn(
+        f"{path_hint or 'estimates'}: peak {peak:.3f} would clip; all estimates of this file were scaled "
+        f"down together by {20 * np.log10(gain):.1f} dB",
+        stacklevel=3,
+    )
+    return estimates * gain, gain
+
+
+class Separator:
+    """Separate talkers in arrays or files with a voxsep model.
+
+    Args:
+        model: a voxsep model (``nn.Module``), or an ``OnnxModel``.
+        device: ``"cpu"``/``"cuda"`` for torch models (default CPU).
+        chunk_seconds: chunk length for long inputs (at the model's rate).
+        overlap_seconds: overlap between chunks.
+        fast: use the fast inference path when one exists for the model
+            (``voxsep.inference.fast.optimize``; holds the 40 dB bound to the fp32 model).
+        name: a label for messages (model name or file).
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        device: str | torch.device | None = None,
+        chunk_seconds: float = DEFAULT_CHUNK_SECONDS,
+        overlap_seconds: float = DEFAULT_OVERLAP_SECONDS,
+        fast: bool = True,
+        name: str = "",
+    ) -> None:
+        if chunk_seconds <= 0 or overlap_seconds < 0 or overlap_seconds > chunk_seconds / 2:
+            raise ValueError(
+                f"need chunk_seconds > 0 and 0 <= overlap_seconds <= chunk_seconds / 2, got "
+                f"chunk_seconds={chunk_seconds}, overlap_seconds={overlap_seconds}"
+            )
+        self.device = torch.device(device or "cpu")
+        if self.device.type == "cuda" and not torch.cuda.is_available():
+            raise ValueError("device 'cuda' was asked for but no CUDA GPU is available; use --device cpu")
+        if isinstance(model, torch.nn.Module):
+            model = model.eval().to(self.device)
+            if fast:
+                from voxsep.inference.fast import optimize
+
+                model = optimize(model, self.device)
+        self.model = model
+        self.name = name or getattr(model, "model_name", type(model).__name__)
+        self.sample_rate = int(model.sample_rate)
+        self.n_src = int(model.n_src)
+        self.in_channels = int(getattr(model, "in_channels", 1))
+        self.chunk_seconds = float(chunk_seconds)
+        self.overlap_seconds = float(overlap_seconds)
+
+    # ---------------------------------------------------------------- constructors
+    @classmethod
+    def from_checkpoint(cls, path: str | os.PathLike, **kwargs: Any) -> "Separator":
+        """Load a voxsep checkpoint (``.pt``); ``kwargs`` go to ``Separator``."""
+        from voxsep import checkpoint
+
+        model, _ = checkpoint.load(path)
+        kwargs.setdefault("name", str(path))
+        return cls(model, **kwargs)
+
+    @classmethod
+    def from_pretrained(cls, name: str | None = None, **kwargs: Any) -> "Separator":
+        """Load a model bundled with voxsep (default: ``voxsep.pretrained.DEFAULT_MODEL``).
+
+        Raises:
+            FileNotFoundError: the bundled file is missing (the message names it).
+        """
+        from voxsep import pretrained
+
+        path = pretrained.pretrained_path(name)
+        kwargs.setdefault("name", name or pretrained.DEFAULT_MODEL)
+        return cls.from_checkpoint(path, **kwargs)
+
+    @classmethod
+    def from_onnx(cls, path: str | os.PathLike, **kwargs: Any) -> "Separator":
+        """Run an exported ONNX model with onnxruntime (``voxsep export``)."""
+        from voxsep.inference.export import OnnxModel
+
+        kwargs.pop("fast", None)
+        kwargs.setdefault("name", str(path))
+        device = kwargs.pop("device", None)
+        return cls(OnnxModel(path, device=device), **kwargs)
+
+    @classmethod
+    def load(cls, spec: str | os.PathLike | None = None, backend: str = "torch", **kwargs: Any) -> "Separator":
+        """A bundled model name, a checkpoint ``.pt`` or an ``.onnx`` file (CLI ``--model``).
+
+        With ``backend="onnxruntime"`` a ``.pt`` checkpoint or bundled model is exported to
+        a temporary ONNX file first and run with onnxruntime.
+        """
+        if backend not in BACKENDS:
+            raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+        from voxsep import pretrained
+
+        spec_str = str(spec) if spec is not None else None
+        if spec_str is None or spec_str in pretrained.BUNDLED:
+            path = pretrained.pretrained_path(spec_str)
+        else:
+            path = Path(spec_str)
+            if not path.exists():
+                raise FileNotFoundError(
+                    f"--model {spec_str!r} is neither a bundled model ({', '.join(pretrained.BUNDLED)}) "
+                    "nor an existing checkpoint/ONNX file"
+                )
+        if path.suffix == ".onnx":
+            if backend != "onnxruntime":
+                logger.info("%s is an ONNX file: running it with onnxruntime", path)
+            return cls.from_onnx(path, **kwargs)
+        if backend == "onnxruntime":
+            from voxsep import checkpoint
+            from voxsep.inference.export import export_onnx
+
+            model, _ = checkpoint.load(path)
+            tmp_dir = Path(tempfile.mkdtemp(prefix="voxsep-onnx-"))
+            onnx_path = export_onnx(model, tmp_dir / f"{path.stem}.onnx")
+            kwargs.setdefault("name", str(path))
+            return cls.from_onnx(onnx_path, **kwargs)
+        return cls.from_checkpoint(path, **kwargs)
+
+    # ---------------------------------------------------------------- separation
+    def _prepare(self, audio: np.ndarray, sample_rate: int, source: str) -> np.ndarray:
+        """Check and downmix ``audio`` to what the model takes, at the input's rate."""
+        if audio.ndim == 1:
+            audio = audio[None]
+        if audio.ndim != 2:
+            raise ValueError(f"{source}: audio must be (time,) or (channels, time), got shape {audio.shape}")
+        if audio.shape[-1] == 0:
+            raise ValueError(f"{source}: the audio is empty (0 samples)")
+        if not np.isfinite(audio).all():
+            raise ValueError(f"{source}: the audio contains NaN or infinite samples")
+        if self.in_channels == 1 and audio.shape[0] > 1:
+            warnings.warn(
+                f"{source}: {audio.shape[0]}-channel audio given to the single-channel model "
+                f"{self.name}; downmixed to mono (mean of the channels)",
+                stacklevel=3,
+            )
+            audio = audio.mean(axis=0, keepdims=True)
+        elif self.in_channels > 1 and audio.shape[0] != self.in_channels:
+            raise ValueError(
+                f"{source}: the model {self.name} takes {self.in_channels}-channel audio, got "
+                f"{audio.shape[0]} channel(s)"
+            )
+        if sample_rate <= 0:
+            raise ValueError(f"{source}: sample_rate must be positive, got {sample_rate}")
+        return audio
+
+    def separate(
+        self, audio: np.ndarray | torch.Tensor, sample_rate: int, keep_model_rate: bool = False, source: str = "audio"
+    ) -> np.ndarray | torch.Tensor:
+        """Separate ``audio`` recorded at ``sample_rate``.
+
+        Args:
+            audio: ``(time,)`` or ``(channels, time)``, numpy or torch.
+            sample_rate: its rate; resampled to the model's and back.
+            keep_model_rate: return the estimates at the model's rate instead.
+            source: name used in messages.
+
+        Returns:
+            Estimates of the input's type (float32): ``(n_src, time)`` for single-channel
+            models, ``(n_src, channels, time)`` for multichannel ones.
+        """
+        from voxsep.data.audio import resample
+
+        is_torch = isinstance(audio, torch.Tensor)
+        array = audio.detach().cpu().float().numpy() if is_torch else np.asarray(audio, dtype=np.float32)
+        array = self._prepare(array, int(sample_rate), source)
+        length = array.shape[-1]
+        model_input = resample(array, int(sample_rate), self.sample_rate)
+        if model_input.shape[-1] == 0:
+            raise ValueError(f"{source}: too short to resample from {sample_rate} Hz to {self.sample_rate} Hz")
+        mixture = model_input[0] if self.in_channels == 1 else model_input
+        estimates = separate_mixture(
+            self.model,
+            torch.from_numpy(np.ascontiguousarray(mixture)),
+            chunk_size=int(round(self.chunk_seconds * self.sample_rate)),
+            overlap=int(round(self.overlap_seconds * self.sample_rate)),
+            device=self.device,
+        ).numpy()
+        if not keep_model_rate and int(sample_rate) != self.sample_rate:
+            estimates = resample(estimates, self.sample_rate, int(sample_rate))
+            # soxr rounds the length; pad/trim to the input's exact length.
+            if estimates.shape[-1] >= length:
+                estimates = estimates[..., :length]
+            else:
+                pad = [(0, 0)] * (estimates.ndim - 1) + [(0, length - estimates.shape[-1])]
+                estimates = np.pad(estimates, pad)
+        estimates = np.ascontiguousarray(estimates, dtype=np.float32)
+        return torch.from_numpy(estimates) if is_torch else estimates
+
+    def separate_file(
+        self,
+        path: str | os.PathLike,
+        out_dir: str | os.PathLike,
+        force: bool = False,
+        keep_model_rate: bool = False,
+    ) -> list[Path]:
+        """Separate an audio file into ``out_dir/<stem>_spk1.wav``, ``..._spk2.wav``, ...
+
+        Everything is checked before anything is written: the input is read and
+        validated, the output folder proven writable, and existing outputs refused
+        unless ``force``. Each output is written atomically.
+
+        Returns:
+            The written paths, in speaker order.
+
+        Raises:
+            FileNotFoundError: no such input file.
+            ValueError (``AudioError``): corrupt, empty or NaN-containing input, or
+                wrong channel count for a multichannel model.
+            FileExistsError: an output exists and ``force`` is false.
+            OSError: the output folder cannot be written.
+        """
+        from voxsep.data.audio import read_audio, write_audio
+
+        path = Path(path)
+        targets = output_paths(path, out_dir, self.n_src)
+        if not force:
+            existing = [str(p) for p in targets if p.exists()]
+            if existing:
+                raise FileExistsError(
+                    f"{', '.join(existing)} already exist(s); pass --force (force=True) to overwrite"
+                )
+        audio, sample_rate = read_audio(path)
+        check_writable_dir(out_dir)
+        estimates = self.separate(audio, sample_rate, keep_model_rate=keep_model_rate, source=str(path))
+        out_rate = self.sample_rate if keep_model_rate else sample_rate
+        estimates, _ = peak_normalise(estimates, str(path))
+        written = []
+        for target, estimate in zip(targets, estimates):
+            write_audio(target, estimate, out_rate, overwrite=force, subtype="PCM_16")
+            written.append(target)
+        return written
+
+    def __repr__(self) -> str:
+        return (
+            f"Separator({self.name!r}, n_src={self.n_src}, sample_rate={self.sample_rate}, "
+            f"in_channels={self.in_channels}, device={self.device})"
+        )

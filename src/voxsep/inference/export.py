@@ -1,0 +1,193 @@
+"""ONNX export (``export_onnx``) and an onnxruntime-backed model (``OnnxModel``).
+
+The graph is captured with ``torch.export`` (``torch.onnx.export(dynamo=True)``) so the
+batch and time axes stay symbolic: one file serves every input length, not only the
+trace length. The file's ``metadata_props`` carry what is needed to use it without
+voxsep's Python code: ``sample_rate``, ``n_src``, ``in_channels``, ``model_name``,
+``model_config`` (JSON) and ``voxsep_version``.
+
+Input ``mixture``: ``(batch, time)`` (or ``(batch, channels, time)`` for multichannel
+models), float32, at least ``min_length`` samples (the encoder's kernel size, also in
+the metadata). Output ``estimates``: ``(batch, n_src, time)`` (``(batch, n_src, channels,
+time)``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from voxsep import __version__
+
+DEFAULT_OPSET = 18
+
+
+class _ExportWrapper(nn.Module):
+    """Pads the input to a length the encoder tiles exactly, then trims the output back.
+
+    The models do the same internally with Python integer arithmetic; doing it here with
+    a modulo keeps the padding symbolic in the exported graph, so it is right for every
+    input length (the model's own padding is then zero).
+    """
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+        self.kernel_size = int(getattr(model, "kernel_size", 1))
+        self.stride = int(getattr(model, "stride", 1))
+
+    def forward(self, mixture: torch.Tensor) -> torch.Tensor:
+        length = mixture.shape[-1]
+        extra = (self.stride - (length - self.kernel_size) % self.stride) % self.stride
+        estimates = self.model(F.pad(mixture, (0, extra)))
+        return estimates[..., :length]
+
+
+def export_onnx(
+    model: nn.Module,
+    path: str | os.PathLike,
+    overwrite: bool = False,
+    opset: int = DEFAULT_OPSET,
+    example_seconds: float = 1.0,
+) -> Path:
+    """Export a voxsep model to ONNX with dynamic batch and time axes.
+
+    Args:
+        model: a voxsep model (registered, with ``sample_rate``/``n_src``).
+        path: destination ``.onnx`` file, written atomically.
+        overwrite: replace an existing file.
+        opset: ONNX opset version (default 18).
+        example_seconds: length of the example input used to capture the graph.
+
+    Returns:
+        The written path.
+
+    Raises:
+        FileExistsError: ``path`` exists and ``overwrite`` is false.
+    """
+    import onnx
+
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"{path} already exists; pass overwrite=True (--overwrite) to replace it")
+    model = model.eval().cpu()
+    in_channels = int(getattr(model, "in_channels", 1))
+    sample_rate = int(getattr(model, "sample_rate", 0))
+    length = max(int(example_seconds * (sample_rate or 8000)), 4 * int(getattr(model, "kernel_size", 16)) + 1)
+    shape = (2, length) if in_channels == 1 else (2, in_channels, length)
+    example = torch.randn(*shape)
+    dims: dict[int, Any] = {0: torch.export.Dim.DYNAMIC, len(shape) - 1: torch.export.Dim.DYNAMIC}
+    wrapper = _ExportWrapper(model).eval()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp.onnx", dir=path.parent)
+    os.close(fd)
+    try:
+        with torch.no_grad():
+            program = torch.onnx.export(
+                wrapper,
+                (example,),
+                dynamo=True,
+                opset_version=opset,
+                input_names=["mixture"],
+                output_names=["estimates"],
+                dynamic_shapes={"mixture": dims},
+                verbose=False,
+            )
+        proto = program.model_proto
+        metadata = {
+            "sample_rate": str(sample_rate),
+            "n_src": str(int(model.n_src)),
+            "in_channels": str(in_channels),
+            "model_name": str(getattr(model, "model_name", type(model).__name__)),
+            "model_config": json.dumps(getattr(model, "config", {}), default=str),
+            "min_length": str(int(getattr(model, "kernel_size", 1))),
+            "voxsep_version": __version__,
+        }
+        del proto.metadata_props[:]
+        for key, value in metadata.items():
+            entry = proto.metadata_props.add()
+            entry.key, entry.value = key, value
+        onnx.save_model(proto, tmp_name)
+        if path.exists() and not overwrite:
+            raise FileExistsError(f"{path} appeared while exporting; pass overwrite=True to replace it")
+        os.replace(tmp_name, path)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+    return path
+
+
+class OnnxModel:
+    """An exported voxsep model run with onnxruntime; callable on numpy arrays.
+
+    ``model(mixture)`` with ``mixture`` ``(batch, time)`` float32 returns
+    ``(batch, n_src, time)`` (multichannel: ``(batch, channels, time)`` →
+    ``(batch, n_src, channels, time)``). Attributes ``sample_rate``, ``n_src``,
+    ``in_channels``, ``model_name`` and ``metadata`` come from the file.
+
+    Args:
+        path: an ``.onnx`` file written by ``export_onnx``.
+        device: ``"cuda"`` to use onnxruntime's CUDA provider when available.
+        threads: intra-op threads (default: onnxruntime's choice).
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: not a readable ONNX file, or one without voxsep metadata.
+    """
+
+    def __init__(self, path: str | os.PathLike, device: str | None = None, threads: int | None = None) -> None:
+        import onnxruntime as ort
+
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise FileNotFoundError(f"ONNX model not found: {self.path}")
+        options = ort.SessionOptions()
+        if threads:
+            options.intra_op_num_threads = threads
+        providers = ["CPUExecutionProvider"]
+        if device and str(device).startswith("cuda"):
+            providers.insert(0, "CUDAExecutionProvider")
+        try:
+            self.session = ort.InferenceSession(str(self.path), options, providers=providers)
+        except Exception as error:  # onnxruntime raises its own exception types
+            raise ValueError(f"{self.path} is not a loadable ONNX model: {error}") from error
+        self.metadata = dict(self.session.get_modelmeta().custom_metadata_map)
+        missing = [k for k in ("sample_rate", "n_src") if k not in self.metadata]
+        if missing:
+            raise ValueError(
+                f"{self.path} has no voxsep metadata ({', '.join(missing)} missing); export it with "
+                "'voxsep export' / voxsep.inference.export.export_onnx"
+            )
+        self.sample_rate = int(self.metadata["sample_rate"])
+        self.n_src = int(self.metadata["n_src"])
+        self.in_channels = int(self.metadata.get("in_channels", 1))
+        self.model_name = self.metadata.get("model_name", "")
+        self.min_length = int(self.metadata.get("min_length", 1))
+        self._input = self.session.get_inputs()[0].name
+
+    def __call__(self, mixture: np.ndarray) -> np.ndarray:
+        mixture = np.ascontiguousarray(mixture, dtype=np.float32)
+        expected = 2 if self.in_channels == 1 else 3
+        if mixture.ndim != expected:
+            raise ValueError(
+                f"{self.path.name} expects a mixture of {expected} dims "
+                f"({'(batch, time)' if expected == 2 else f'(batch, {self.in_channels}, time)'}), "
+                f"got shape {mixture.shape}"
+            )
+        length = mixture.shape[-1]
+        if length < self.min_length:
+            # Too short for the encoder's kernel: zero-pad, then trim the estimates.
+            pad = [(0, 0)] * (mixture.ndim - 1) + [(0, self.min_length - length)]
+            return self.session.run(None, {self._input: np.pad(mixture, pad)})[0][..., :length]
+        return self.session.run(None, {self._input: mixture})[0]
+
+    def __repr__(self) -> str:
+        return f"OnnxModel({str(self.path)!r}, model_name={self.model_name!r}, n_src={self.n_src}, sample_rate={self.sample_rate})"

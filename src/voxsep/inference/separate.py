@@ -1,0 +1,224 @@
+"""Chunked separation of recordings of any length: ``separate_mixture``.
+
+One function serves the Python API (``voxsep.Separator``), the ``voxsep separate``
+command and the evaluator (DESIGN.md §3.11).
+
+Long recordings are cut into overlapping chunks at the model's rate. Each chunk is
+separated on its own, so memory is bounded by the chunk length, not the file length
+(only the input, the preallocated output and one chunk's overlap are held). Because a
+separation model may emit its talkers in any order, the order of every chunk is aligned
+to the previous chunk on their common overlap: the permutation maximising the summed
+normalised correlation between the two chunks' estimates there (exhaustive for up to
+``EXHAUSTIVE_MAX_SOURCES`` sources, Hungarian assignment beyond). The two chunks are
+then cross-faded over the overlap with complementary raised-cosine (Hann) windows that
+sum to one. Files no longer than one chunk are separated whole.
+
+**Output level rule.** Models trained with a scale-invariant loss (SI-SNR) return
+estimates of arbitrary gain and sign. Every chunk's estimates are rescaled by the
+least-squares gains ``g`` that make their sum best match the chunk's mixture,
+``g = argmin ||mixture - sum_i g_i * estimate_i||^2`` (one gain per source, shared by all
+channels of a multichannel estimate so interaural level differences are kept; a tiny
+ridge term keeps silent chunks at zero). The estimates therefore come out at the level
+of the talkers in the input, the same in every chunk, and with the right sign. Nothing
+is clipped here; writers that need ``[-1, 1]`` (16-bit wav) scale all estimates of a
+file down together (see ``voxsep.inference.api``).
+
+The model is any ``torch.nn.Module`` with the voxsep contract
+(``(batch, [channels,] time) -> (batch, n_src, [channels,] time)``) or any object with
+``n_src``/``sample_rate`` that is callable on numpy arrays of that shape (``OnnxModel``).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+EXHAUSTIVE_MAX_SOURCES = 3
+DEFAULT_CHUNK_SECONDS = 10.0
+DEFAULT_OVERLAP_SECONDS = 2.0
+_RIDGE = 1e-6
+
+
+def chunk_bounds(length: int, chunk_size: int, overlap: int) -> list[tuple[int, int]]:
+    """Start/end sample of each chunk covering ``length`` samples.
+
+    Chunks are ``chunk_size`` long with hop ``chunk_size - overlap``; the last chunk ends
+    at ``length``. A last chunk shorter than half a chunk is merged into the one before
+    it (which then grows to at most 1.5 chunks), so no chunk is tiny and no sample lies
+    in more than two chunks.
+
+    Raises:
+        ValueError: ``overlap`` not in ``[0, chunk_size / 2]``.
+    """
+    if chunk_size < 1:
+        raise ValueError(f"chunk_size must be >= 1 sample, got {chunk_size}")
+    if not 0 <= overlap <= chunk_size // 2:
+        raise ValueError(
+            f"overlap must be between 0 and half the chunk size ({chunk_size // 2} samples), got {overlap}"
+        )
+    if length <= chunk_size:
+        return [(0, length)]
+    hop = chunk_size - overlap
+    n_chunks = max(1, math.ceil((length - overlap) / hop))
+    if n_chunks > 1 and length - (n_chunks - 1) * hop < chunk_size // 2:
+        n_chunks -= 1
+    bounds = [(i * hop, i * hop + chunk_size) for i in range(n_chunks)]
+    bounds[-1] = (bounds[-1][0], length)
+    return bounds
+
+
+def best_permutation(reference: torch.Tensor, estimate: torch.Tensor) -> list[int]:
+    """Order of ``estimate``'s sources that best matches ``reference``'s.
+
+    Args:
+        reference: ``(n_src, samples)`` (channels flattened into samples).
+        estimate: ``(n_src, samples)``.
+
+    Returns:
+        ``perm`` such that ``estimate[perm[i]]`` goes with ``reference[i]``; it maximises
+        the sum of normalised correlations (exhaustive for <= 3 sources, Hungarian beyond).
+    """
+    ref = reference.double()
+    est = estimate.double()
+    ref = ref / ref.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+    est = est / est.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+    score = (ref @ est.T).cpu().numpy()  # score[i, j]: reference i vs estimate j
+    n_src = score.shape[0]
+    if n_src <= EXHAUSTIVE_MAX_SOURCES:
+        best = max(itertools.permutations(range(n_src)), key=lambda p: sum(score[i, p[i]] for i in range(n_src)))
+        return list(best)
+    from scipy.optimize import linear_sum_assignment
+
+    rows, cols = linear_sum_assignment(-score)
+    return [int(c) for _, c in sorted(zip(rows, cols))]
+
+
+def least_squares_gains(mixture: torch.Tensor, estimates: torch.Tensor) -> torch.Tensor:
+    """Gains ``g`` (n_src,) minimising ``||mixture - sum_i g_i estimates_i||^2``.
+
+    Args:
+        mixture: ``(samples,)`` (channels flattened).
+        estimates: ``(n_src, samples)``.
+    """
+    est = estimates.double()
+    gram = est @ est.T
+    ridge = _RIDGE * (gram.diagonal().sum() / est.shape[0] + 1e-12)
+    gram = gram + ridge * torch.eye(est.shape[0], dtype=gram.dtype, device=gram.device)
+    return torch.linalg.solve(gram, est @ mixture.double())
+
+
+def _fade_in(length: int, device: torch.device) -> torch.Tensor:
+    """Raised-cosine fade-in of ``length`` samples; ``1 - fade_in`` is its fade-out."""
+    n = torch.arange(length, dtype=torch.float32, device=device)
+    return 0.5 - 0.5 * torch.cos(math.pi * (n + 0.5) / length)
+
+
+def _model_runner(model: Any, device: torch.device) -> Callable[[torch.Tensor], torch.Tensor]:
+    """A function mapping a ``(1, [channels,] time)`` tensor to the model's estimates."""
+    if isinstance(model, torch.nn.Module):
+        model.to(device)
+        model.eval()
+        return lambda chunk: model(chunk.to(device)).float()
+
+    def run_numpy(chunk: torch.Tensor) -> torch.Tensor:
+        return torch.from_numpy(np.asarray(model(chunk.cpu().numpy()), dtype=np.float32)).to(device)
+
+    return run_numpy
+
+
+def _check_mixture(model: Any, mixture: torch.Tensor) -> int:
+    channels = int(getattr(model, "in_channels", 1))
+    if channels == 1 and mixture.dim() != 1:
+        raise ValueError(
+            f"this single-channel model expects a mixture of shape (time,), got {tuple(mixture.shape)}; "
+            "downmix multichannel audio first (voxsep.Separator does this for you)"
+        )
+    if channels > 1 and (mixture.dim() != 2 or mixture.shape[0] != channels):
+        raise ValueError(
+            f"this {channels}-channel model expects a mixture of shape ({channels}, time), "
+            f"got {tuple(mixture.shape)}"
+        )
+    if mixture.shape[-1] < 1:
+        raise ValueError("the mixture is empty (0 samples)")
+    if not torch.isfinite(mixture).all():
+        raise ValueError("the mixture contains NaN or infinite samples")
+    return channels
+
+
+def separate_mixture(
+    model: Any,
+    mixture: torch.Tensor | np.ndarray,
+    chunk_size: int | None = None,
+    overlap: int | None = None,
+    device: str | torch.device | None = None,
+) -> torch.Tensor:
+    """Separate one recording of any length in overlapping, speaker-aligned chunks.
+
+    Args:
+        model: a voxsep model (``nn.Module``) or a numpy-callable such as ``OnnxModel``;
+            it must have ``n_src`` and ``sample_rate`` and the mixture must be at that rate.
+        mixture: ``(time,)`` for single-channel models or ``(channels, time)`` for
+            multichannel (binaural) models, at ``model.sample_rate``.
+        chunk_size: samples per chunk (default ``DEFAULT_CHUNK_SECONDS`` at the model's
+            rate); recordings no longer than this are separated whole.
+        overlap: samples shared by consecutive chunks, at most ``chunk_size / 2``
+            (default ``DEFAULT_OVERLAP_SECONDS``, capped at half a chunk).
+        device: where the model runs (default: the model's device, or CPU).
+
+    Returns:
+        Estimates on CPU, float32, ``(n_src, time)`` or ``(n_src, channels, time)``,
+        scaled by the least-squares output level rule of the module docstring.
+
+    Raises:
+        ValueError: wrong shape, empty mixture, NaN/inf samples, bad chunk settings.
+    """
+    if isinstance(mixture, np.ndarray):
+        mixture = torch.from_numpy(np.ascontiguousarray(mixture))
+    mixture = mixture.detach().to("cpu", torch.float32)
+    _check_mixture(model, mixture)
+    sample_rate = int(model.sample_rate)
+    n_src = int(model.n_src)
+    if chunk_size is None:
+        chunk_size = int(round(DEFAULT_CHUNK_SECONDS * sample_rate))
+    if overlap is None:
+        overlap = min(int(round(DEFAULT_OVERLAP_SECONDS * sample_rate)), chunk_size // 2)
+    if device is None:
+        params = next(model.parameters(), None) if isinstance(model, torch.nn.Module) else None
+        device = params.device if params is not None else torch.device("cpu")
+    device = torch.device(device)
+    run = _model_runner(model, device)
+
+    length = mixture.shape[-1]
+    bounds = chunk_bounds(length, chunk_size, overlap)
+    output = torch.zeros((n_src, *mixture.shape), dtype=torch.float32)
+    previous_tail: torch.Tensor | None = None  # previous chunk's estimates on the next overlap
+    with torch.inference_mode():
+        for index, (start, end) in enumerate(bounds):
+            chunk = mixture[..., start:end]
+            estimates = run(chunk.unsqueeze(0))[0].cpu()  # (n_src, [channels,] samples)
+            if estimates.shape != (n_src, *chunk.shape):
+                raise ValueError(
+                    f"the model returned estimates of shape {tuple(estimates.shape)} for a chunk of "
+                    f"shape {tuple(chunk.shape)}; expected {(n_src, *chunk.shape)}"
+                )
+            gains = least_squares_gains(chunk.reshape(-1), estimates.reshape(n_src, -1))
+            estimates = estimates * gains.float().view(n_src, *([1] * chunk.dim()))
+            if previous_tail is None:
+                output[..., start:end] = estimates
+            else:
+                shared = previous_tail.shape[-1]
+                head = estimates[..., :shared]
+                perm = best_permutation(previous_tail.reshape(n_src, -1), head.reshape(n_src, -1))
+                estimates = estimates[perm]
+                fade = _fade_in(shared, estimates.device)
+                output[..., start : start + shared] = previous_tail * (1 - fade) + estimates[..., :shared] * fade
+                output[..., start + shared : end] = estimates[..., shared:]
+            if index + 1 < len(bounds):
+                next_start = bounds[index + 1][0]
+                previous_tail = estimates[..., next_start - start :].clone()
+            del estimates
+    return output

@@ -200,7 +200,11 @@ def build_datasets(config: Config) -> tuple[Dataset, Dataset]:
             raise ValueError("data.train is empty: give a training manifest or folder (data.train=PATH)")
         train_set = MixtureDataset(data.train, data.n_src, data.sample_rate, segment=data.segment, train=True,
                                    seed=config.train.seed)
-    valid_set = MixtureDataset(data.valid, data.n_src, data.sample_rate, segment=data.valid_segment, train=False)
+    # With valid_segment, validation examples are crops (train=True crops; their
+    # positions are fixed because the trainer reads validation examples with fixed seeds
+    # and epoch 0); without it, whole utterances.
+    valid_set = MixtureDataset(data.valid, data.n_src, data.sample_rate, segment=data.valid_segment,
+                               train=data.valid_segment is not None, seed=config.train.seed + 1)
     return train_set, valid_set
 
 

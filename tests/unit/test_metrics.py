@@ -242,3 +242,20 @@ def test_missing_quality_package_names_the_extra(monkeypatch, speech_3s, module,
     monkeypatch.setitem(sys.modules, module, None)  # makes `import module` fail
     with pytest.raises(ImportError, match=r"pip install 'voxsep\[eval\]'"):
         getattr(quality, fn)(speech_3s, speech_3s, RATE)
+
+
+def test_sdr_on_long_batched_input_restores_thread_count():
+    # Batched float64 solves on >1 torch thread hit an MKL bug in torch 2.13 (see
+    # voxsep.metrics.sdr._single_torch_thread); 4 s at 8 kHz reproduced it.
+    sources = np.stack([_read("en", "demo-congrats", 4 * RATE), _read("fr", "demo-congrats", 4 * RATE)])
+    estimates = _imperfect(sources, [1, 0], seed=5)
+    previous = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        batched = metrics.sdr(np.stack([sources, sources]), np.stack([estimates, estimates[::-1]]))
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(previous)
+    assert batched.shape == (2, 2)
+    np.testing.assert_allclose(batched[0], batched[1], atol=1e-9)
+    assert np.all(batched > 5.0)

@@ -12,8 +12,8 @@ ordered like the *references*: ``out[..., j]`` scores the estimate matched to re
   ``mir_eval.separation.bss_eval_sources`` computes it, including its choice of the
   permutation with the highest mean SIR; it is computed by ``fast_bss_eval``
   (Scheibler, "SDR — Medium Rare with Fast Computations", ICASSP 2022) with its torch
-  backend in float64, which agrees with mir_eval to well under 0.05 dB and runs about
-  30× faster.
+  backend in float64 on one CPU thread (see :func:`_single_torch_thread`), which agrees
+  with mir_eval to well under 0.05 dB and is much faster (see BENCHMARKS.md).
 
 Numpy inputs give float64 numpy outputs; if either input is a torch tensor the output is
 a float64 tensor on the estimate's device. Everything is computed in float64.
@@ -26,7 +26,8 @@ References:
 
 from __future__ import annotations
 
-from typing import Callable, Union
+from contextlib import contextmanager
+from typing import Callable, Iterator, Union
 
 import numpy as np
 import torch
@@ -177,11 +178,35 @@ def sdr(reference: Array, estimate: Array, *, filter_length: int = SDR_FILTER_LE
                 f"{name}{list(index)} is all zeros: BSS-eval SDR is undefined for silent "
                 "signals; use si_snr/snr, which handle silence, or drop the example"
             )
-    values, _, _, perm = fast_bss_eval.bss_eval_sources(ref, est, filter_length=filter_length)
+    with _single_torch_thread(ref.device):
+        values, _, _, perm = fast_bss_eval.bss_eval_sources(ref, est, filter_length=filter_length)
     values = _output(values, want_torch)
     if return_perm:
         return values, _output(perm, want_torch)
     return values
+
+
+@contextmanager
+def _single_torch_thread(device: torch.device) -> Iterator[None]:
+    """Run the fast_bss_eval solves on one CPU thread, then restore the thread count.
+
+    Two reasons: with torch 2.13 (CPU, MKL) a *batched* float64 ``torch.linalg.solve``
+    run on more than one intra-op thread can corrupt its LAPACK call ("Intel oneMKL
+    ERROR: Parameter 6 was incorrect on entry to DLASWP") and hang; reproduced here with
+    ``torch.linalg.solve`` on a (2, 512, 512) batch and 2 threads. And the systems are
+    small (512 and n_src x 512 unknowns), so one thread is about as fast and does not
+    spin-wait on a busy, shared CPU. ``torch.set_num_threads`` is process-wide, so do not
+    call :func:`sdr` concurrently with other torch work in threads of the same process.
+    """
+    if device.type != "cpu":
+        yield
+        return
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 def _improvement(metric: Callable[..., Array], reference: Array, estimate: Array,

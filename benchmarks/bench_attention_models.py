@@ -286,11 +286,12 @@ def check_fidelity() -> dict:
         for name, p in _import_speechbrain_block.named_parameters():
             if p.dim() == 1:
                 p.add_(0.1 * torch.randn_like(p))
-    block = SepFormerBlock(256, 2, 8, 1024, 0.0).eval()
+    block = SepFormerBlock(256, 2, 8, 1024, 0.0).eval()  # channels-last: (B, S, K, C)
     block.load_state_dict(sepformer_block_from_speechbrain(_import_speechbrain_block))
     chunks = torch.randn(1, 256, 250, 9)
     with torch.no_grad():
-        expected, got = _import_speechbrain_block(chunks), block(chunks)
+        expected = _import_speechbrain_block(chunks)
+        got = block(chunks.permute(0, 3, 2, 1).contiguous()).permute(0, 3, 2, 1)
     results["sepformer block (2+2 layers, 9 chunks of 250)"] = (got - expected).abs().max().item() / expected.abs().max().item()
     return results
 

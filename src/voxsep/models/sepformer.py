@@ -29,16 +29,19 @@ from voxsep.nn.gated_output import GatedMaskOutput
 from voxsep.nn.norms import make_norm
 
 
-def _norm4d(norm: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """Apply a ``(B, C, T)`` norm to chunks ``(B, C, K, S)`` (gLN: statistics over C, K, S)."""
-    return norm(x.flatten(2)).view(x.shape)
+def _gln_channels_last(norm: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """Apply a ``(B, C, T)`` gLN to channels-last ``(B, ..., C)`` (statistics over all but B)."""
+    flat = x.reshape(x.shape[0], -1, x.shape[-1])
+    return norm(flat.transpose(1, 2)).transpose(1, 2).reshape(x.shape)
 
 
 class SepFormerBlock(nn.Module):
     """One dual-path block: intra-chunk transformer, then inter-chunk transformer.
 
     Each path is ``x + gLN(Transformer(x))`` (SpeechBrain's ``skip_around_intra`` layout,
-    with the same residual on the inter path). Shapes: ``(B, C, K, S)`` → same.
+    with the same residual on the inter path). Works channels-last on chunks
+    ``(B, S, K, C)`` — S chunks of K frames — so the intra path needs no transpose and
+    the inter path one each way. Shapes: ``(B, S, K, C)`` → same.
 
     Args:
         d_model: C, feature size.
@@ -56,15 +59,14 @@ class SepFormerBlock(nn.Module):
         self.inter_norm = make_norm("gLN", d_model)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        batch, channels, chunk, n_chunks = x.shape
+        batch, n_chunks, chunk, channels = x.shape
         # Intra-chunk: B*S sequences of K frames.
-        intra = x.permute(0, 3, 2, 1).reshape(batch * n_chunks, chunk, channels)
-        intra = self.intra(intra).view(batch, n_chunks, chunk, channels).permute(0, 3, 2, 1)
-        x = x + _norm4d(self.intra_norm, intra)
+        intra = self.intra(x.reshape(batch * n_chunks, chunk, channels)).view(x.shape)
+        x = x + _gln_channels_last(self.intra_norm, intra)
         # Inter-chunk: B*K sequences of S chunks.
-        inter = x.permute(0, 2, 3, 1).reshape(batch * chunk, n_chunks, channels)
-        inter = self.inter(inter).view(batch, chunk, n_chunks, channels).permute(0, 3, 1, 2)
-        return x + _norm4d(self.inter_norm, inter)
+        inter = x.transpose(1, 2).reshape(batch * chunk, n_chunks, channels)
+        inter = _gln_channels_last(self.inter_norm, self.inter(inter).view(batch, chunk, n_chunks, channels))
+        return x + inter.transpose(1, 2)
 
 
 class SepFormerMasker(nn.Module):
@@ -101,7 +103,8 @@ class SepFormerMasker(nn.Module):
     def forward(self, representation: torch.Tensor) -> torch.Tensor:
         batch, n_filters, frames = representation.shape
         x = self.input_proj(self.input_norm(representation))
-        chunks = self.to_sources(self.blocks(segment(x, self.chunk_size)))  # (B, n_src*C, K, S)
+        chunks = segment(x, self.chunk_size).permute(0, 3, 2, 1)  # (B, S, K, C)
+        chunks = self.to_sources(self.blocks(chunks.contiguous()).permute(0, 3, 2, 1))  # (B, n_src*C, K, S)
         chunks = chunks.reshape(batch * self.n_src, -1, *chunks.shape[-2:])
         return self.output(overlap_add(chunks, frames), self.n_src)
 

@@ -178,8 +178,11 @@ class GatedAttentionUnit(nn.Module):
         hidden_p = F.pad(hidden, (0, 0, 0, padding)).view(batch, -1, g, self.hidden)
         qk = F.pad(qk, (0, 0, 0, 0, 0, padding)).view(batch, hidden_p.shape[1], g, 4, self.query_key_dim)
         local_q, global_q, local_k, global_k = qk.unbind(3)  # each (B, groups, G, d)
+        groups = hidden_p.shape[1]
         weights = torch.relu(local_q @ local_k.transpose(-1, -2) * (1.0 / g)).square()
-        out = self.attention_dropout(weights) @ hidden_p  # (B, groups, G, H)
-        global_kv = global_k.flatten(1, 2).transpose(1, 2) @ hidden_p.flatten(1, 2) / length  # (B, d, H)
-        out = out + global_q @ global_kv.unsqueeze(1)
-        return out.flatten(1, 2)[:, :length]
+        weights = self.attention_dropout(weights).flatten(0, 1)  # (B*groups, G, G)
+        global_kv = global_k.flatten(1, 2).transpose(1, 2) @ hidden_p.flatten(1, 2) * (1.0 / length)  # (B, d, H)
+        out = global_q.flatten(1, 2) @ global_kv  # (B, groups*G, H)
+        # Local attention accumulated into the global result: one pass over (T, H), not three.
+        out = out.view(batch * groups, g, self.hidden).baddbmm_(weights, hidden_p.flatten(0, 1))
+        return out.view(batch, groups * g, self.hidden)[:, :length]

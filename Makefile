@@ -39,6 +39,11 @@ test: setup
 	@echo "== running the test suite"
 	$(PY) -m pytest -x tests
 
+# Separate the bundled example mixture with the bundled model; prints output paths and SI-SNRi.
+demo: setup
+	@echo "== separating the bundled example mixture (src/voxsep/pretrained/example_mix.wav)"
+	$(PY) -m voxsep.pretrained.demo --out demo_out --force
+
 bench: setup
 	$(PY) benchmarks/run_all.py
 

@@ -105,10 +105,12 @@ def least_squares_gains(mixture: torch.Tensor, estimates: torch.Tensor) -> torch
         estimates: ``(n_src, samples)``.
     """
     est = estimates.double()
-    gram = est @ est.T
-    ridge = _RIDGE * (gram.diagonal().sum() / est.shape[0] + 1e-12)
-    gram = gram + ridge * torch.eye(est.shape[0], dtype=gram.dtype, device=gram.device)
-    return torch.linalg.solve(gram, est @ mixture.double())
+    # Solve on unit-norm columns (estimates may differ in level by orders of magnitude),
+    # with a small ridge so silent or duplicate estimates get finite gains.
+    norms = est.norm(dim=-1).clamp_min(1e-12)
+    unit = est / norms[:, None]
+    gram = unit @ unit.T + _RIDGE * torch.eye(est.shape[0], dtype=est.dtype, device=est.device)
+    return torch.linalg.solve(gram, unit @ mixture.double()) / norms
 
 
 def _fade_in(length: int, device: torch.device) -> torch.Tensor:

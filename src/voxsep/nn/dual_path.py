@@ -37,7 +37,9 @@ def segment(x: torch.Tensor, chunk_size: int) -> torch.Tensor:
     """
     hop = _check_chunk_size(chunk_size)
     batch, channels, frames = x.shape
-    n_blocks = -(-frames // hop) + 2  # one block of padding in front, at least one behind
+    # ceil(frames / hop) written with a non-negative floor division: ONNX integer Div
+    # truncates, so -(-a // b) exports wrongly when the time axis is dynamic.
+    n_blocks = (frames + hop - 1) // hop + 2  # one block of padding in front, at least one behind
     x = F.pad(x, (hop, n_blocks * hop - frames - hop))
     blocks = x.reshape(batch, channels, n_blocks, hop)
     chunks = torch.cat([blocks[:, :, :-1], blocks[:, :, 1:]], dim=-1)  # (B, C, S, K)

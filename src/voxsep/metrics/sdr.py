@@ -12,11 +12,12 @@ ordered like the *references*: ``out[..., j]`` scores the estimate matched to re
   ``mir_eval.separation.bss_eval_sources`` computes it, including its choice of the
   permutation with the highest mean SIR; it is computed by ``fast_bss_eval``
   (Scheibler, "SDR — Medium Rare with Fast Computations", ICASSP 2022) with its torch
-  backend in float64 on one CPU thread (see :func:`_single_torch_thread`), which agrees
+  backend in float64, which agrees
   with mir_eval to well under 0.05 dB and is much faster (see BENCHMARKS.md).
 
 Numpy inputs give float64 numpy outputs; if either input is a torch tensor the output is
-a float64 tensor on the estimate's device. Everything is computed in float64.
+a float64 tensor on the estimate's device. Everything is computed in float64, on one CPU
+thread (see :func:`_single_torch_thread`).
 
 References:
     - SI-SNR: J. Le Roux et al., "SDR – half-baked or well done?", ICASSP 2019.
@@ -26,8 +27,8 @@ References:
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-from typing import Callable, Iterator, Union
+import functools
+from typing import Any, Callable, Union
 
 import numpy as np
 import torch
@@ -51,6 +52,35 @@ EPS = 1e-12
 
 #: Length of the BSS-eval distortion filter (mir_eval's default, BSS-eval v3).
 SDR_FILTER_LENGTH = 512
+
+
+def _single_torch_thread(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Run a metric on one CPU torch thread, then restore the thread count.
+
+    Two reasons. With torch 2.13 (CPU, MKL) a *batched* float64 ``torch.linalg.solve``
+    (which fast_bss_eval uses) on more than one intra-op thread can corrupt its LAPACK
+    call ("Intel oneMKL ERROR: Parameter 6 was incorrect on entry to DLASWP") and hang;
+    reproduced here with a (2, 512, 512) batch on 2 threads. And per-utterance metrics
+    are small (a few 10^4 samples, 512 to n_src x 512 unknowns): on a busy shared CPU,
+    multi-threaded element-wise ops spend far more time waiting at barriers than
+    computing (measured 5-10x slower on 2 threads under load). ``torch.set_num_threads``
+    is process-wide, so do not call these metrics concurrently with other torch work in
+    threads of the same process. Estimates on a GPU are left alone.
+    """
+
+    @functools.wraps(fn)
+    def wrapper(reference: Array, estimate: Array, *args: Any, **kwargs: Any) -> Any:
+        on_cpu = not any(isinstance(x, torch.Tensor) and x.device.type != "cpu" for x in (reference, estimate))
+        previous = torch.get_num_threads()
+        if not on_cpu or previous == 1:
+            return fn(reference, estimate, *args, **kwargs)
+        torch.set_num_threads(1)
+        try:
+            return fn(reference, estimate, *args, **kwargs)
+        finally:
+            torch.set_num_threads(previous)
+
+    return wrapper
 
 
 def _to_float64(reference: Array, estimate: Array, name: str = "estimate"
@@ -99,6 +129,7 @@ def _matched(pairwise_loss: Callable[..., torch.Tensor], reference: Array, estim
     return values
 
 
+@_single_torch_thread
 def si_snr(reference: Array, estimate: Array, *, return_perm: bool = False
            ) -> Array | tuple[Array, Array]:
     """Scale-invariant SNR (SI-SDR of Le Roux et al. 2019) after best-permutation matching.
@@ -121,6 +152,7 @@ def si_snr(reference: Array, estimate: Array, *, return_perm: bool = False
     return _matched(pairwise_neg_si_snr, reference, estimate, return_perm)
 
 
+@_single_torch_thread
 def snr(reference: Array, estimate: Array, *, return_perm: bool = False
         ) -> Array | tuple[Array, Array]:
     """Plain SNR ``10 log10(|s|^2 / |s - e|^2)`` after best-permutation matching.
@@ -139,6 +171,7 @@ def snr(reference: Array, estimate: Array, *, return_perm: bool = False
     return _matched(pairwise_neg_snr, reference, estimate, return_perm)
 
 
+@_single_torch_thread
 def sdr(reference: Array, estimate: Array, *, filter_length: int = SDR_FILTER_LENGTH,
         return_perm: bool = False) -> Array | tuple[Array, Array]:
     """BSS-eval SDR, as ``mir_eval.separation.bss_eval_sources`` (Vincent et al. 2006).
@@ -178,35 +211,11 @@ def sdr(reference: Array, estimate: Array, *, filter_length: int = SDR_FILTER_LE
                 f"{name}{list(index)} is all zeros: BSS-eval SDR is undefined for silent "
                 "signals; use si_snr/snr, which handle silence, or drop the example"
             )
-    with _single_torch_thread(ref.device):
-        values, _, _, perm = fast_bss_eval.bss_eval_sources(ref, est, filter_length=filter_length)
+    values, _, _, perm = fast_bss_eval.bss_eval_sources(ref, est, filter_length=filter_length)
     values = _output(values, want_torch)
     if return_perm:
         return values, _output(perm, want_torch)
     return values
-
-
-@contextmanager
-def _single_torch_thread(device: torch.device) -> Iterator[None]:
-    """Run the fast_bss_eval solves on one CPU thread, then restore the thread count.
-
-    Two reasons: with torch 2.13 (CPU, MKL) a *batched* float64 ``torch.linalg.solve``
-    run on more than one intra-op thread can corrupt its LAPACK call ("Intel oneMKL
-    ERROR: Parameter 6 was incorrect on entry to DLASWP") and hang; reproduced here with
-    ``torch.linalg.solve`` on a (2, 512, 512) batch and 2 threads. And the systems are
-    small (512 and n_src x 512 unknowns), so one thread is about as fast and does not
-    spin-wait on a busy, shared CPU. ``torch.set_num_threads`` is process-wide, so do not
-    call :func:`sdr` concurrently with other torch work in threads of the same process.
-    """
-    if device.type != "cpu":
-        yield
-        return
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 def _improvement(metric: Callable[..., Array], reference: Array, estimate: Array,
@@ -225,6 +234,7 @@ def _improvement(metric: Callable[..., Array], reference: Array, estimate: Array
     return _output(gain, want_torch)
 
 
+@_single_torch_thread
 def si_snr_improvement(reference: Array, estimate: Array, mixture: Array) -> Array:
     """SI-SNRi: ``si_snr(reference, estimate) - si_snr(reference, mixture)``.
 
@@ -239,11 +249,13 @@ def si_snr_improvement(reference: Array, estimate: Array, mixture: Array) -> Arr
     return _improvement(si_snr, reference, estimate, mixture)
 
 
+@_single_torch_thread
 def snr_improvement(reference: Array, estimate: Array, mixture: Array) -> Array:
     """SNRi: ``snr(reference, estimate) - snr(reference, mixture)``; shapes as :func:`si_snr_improvement`."""
     return _improvement(snr, reference, estimate, mixture)
 
 
+@_single_torch_thread
 def sdr_improvement(reference: Array, estimate: Array, mixture: Array) -> Array:
     """SDRi: ``sdr(reference, estimate) - sdr(reference, mixture)``; shapes as :func:`si_snr_improvement`.
 

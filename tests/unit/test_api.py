@@ -1,0 +1,176 @@
+"""Separator API, file separation, bad inputs, the CLI and the demo script."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from voxsep import checkpoint, cli, models, pretrained
+from voxsep.data.audio import read_audio, resample
+from voxsep.inference.api import Separator, peak_normalise
+
+SOUNDS = "/usr/share/asterisk/sounds"
+TINY = dict(n_filters=16, kernel_size=8, bottleneck=8, hidden=16, skip=8, n_blocks=2, n_repeats=1)
+
+
+def speech(language: str, name: str) -> np.ndarray:
+    return read_audio(f"{SOUNDS}/{language}/{name}.wav", channels=1)[0][0]
+
+
+class PassThrough(torch.nn.Module):
+    """Test-only 8 kHz model: source 1 is the input, source 2 silence."""
+
+    n_src, sample_rate, in_channels = 2, 8000, 1
+
+    def forward(self, mixture: torch.Tensor) -> torch.Tensor:
+        return torch.stack([mixture, torch.zeros_like(mixture)], dim=1)
+
+
+class Cancelling(torch.nn.Module):
+    """Test-only model whose estimates sum to the mixture but each peak far above 1."""
+
+    n_src, sample_rate, in_channels = 2, 8000, 1
+
+    def forward(self, mixture: torch.Tensor) -> torch.Tensor:
+        tone = 3 * torch.sin(torch.arange(mixture.shape[-1]) * 0.05)
+        return torch.stack([mixture + tone, -tone.expand_as(mixture)], dim=1)
+
+
+@pytest.fixture(scope="module")
+def mixture_file(tmp_path_factory):
+    a, b = speech("en", "agent-alreadyon"), speech("fr", "agent-alreadyon")
+    length = min(len(a), len(b))
+    path = tmp_path_factory.mktemp("audio") / "talk.wav"
+    sf.write(path, (a[:length] + b[:length]) * 0.5, 8000)
+    return path
+
+
+@pytest.fixture(scope="module")
+def tiny_checkpoint(tmp_path_factory):
+    torch.manual_seed(0)
+    model = models.build("conv_tasnet", n_src=2, **TINY)
+    return checkpoint.save(tmp_path_factory.mktemp("ckpt") / "tiny.pt", model, sample_rate=8000)
+
+
+def test_resampling_round_trip_keeps_the_length_and_the_signal():
+    voice = speech("en", "agent-incorrect")  # 8 kHz speech, band-limited to 4 kHz
+    wide = resample(voice, 8000, 16000)
+    estimates = Separator(PassThrough(), fast=False).separate(wide, 16000)
+    assert estimates.shape == (2, wide.shape[0]) and estimates.dtype == np.float32
+    error = estimates[0] - wide
+    assert 10 * math.log10(np.sum(wide**2) / np.sum(error**2)) > 30
+    at_model_rate = Separator(PassThrough(), fast=False).separate(torch.from_numpy(wide), 16000, keep_model_rate=True)
+    assert isinstance(at_model_rate, torch.Tensor) and at_model_rate.shape == (2, voice.shape[0])
+
+
+def test_stereo_input_to_a_mono_model_is_downmixed_with_a_warning():
+    voice = speech("en", "agent-incorrect")
+    with pytest.warns(UserWarning, match="downmixed to mono"):
+        estimates = Separator(PassThrough(), fast=False).separate(np.stack([voice, 0.5 * voice]), 8000)
+    np.testing.assert_allclose(estimates[0], 0.75 * voice, atol=1e-5)
+
+
+def test_separate_file_writes_outputs_and_never_overwrites_without_force(tmp_path, mixture_file, tiny_checkpoint):
+    separator = Separator.from_checkpoint(tiny_checkpoint)
+    written = separator.separate_file(mixture_file, tmp_path / "out")
+    assert [p.name for p in written] == ["talk_spk1.wav", "talk_spk2.wav"]
+    info = sf.info(written[0])
+    assert info.samplerate == 8000 and info.frames == sf.info(mixture_file).frames
+    before = [p.read_bytes() for p in written]
+    with pytest.raises(FileExistsError, match="--force"):
+        separator.separate_file(mixture_file, tmp_path / "out")
+    assert [p.read_bytes() for p in written] == before
+    assert separator.separate_file(mixture_file, tmp_path / "out", force=True) == written
+
+
+def test_loud_estimates_are_scaled_down_together_not_clipped(tmp_path, mixture_file):
+    with pytest.warns(UserWarning, match="scaled down together"):
+        written = Separator(Cancelling(), fast=False).separate_file(mixture_file, tmp_path)
+    outputs = np.stack([sf.read(p)[0] for p in written])
+    assert np.abs(outputs).max() <= 1.0 and np.abs(outputs).max() > 0.99
+    # One common gain: the outputs still sum to a scaled copy of the mixture.
+    mixture = sf.read(mixture_file)[0]
+    total = outputs.sum(0)
+    gain = np.dot(total, mixture) / np.dot(mixture, mixture)
+    assert 0.05 < gain < 0.5
+    assert 10 * np.log10(np.sum((gain * mixture) ** 2) / np.sum((total - gain * mixture) ** 2)) > 25
+    assert peak_normalise(np.full((2, 4), 0.5))[1] == 1.0
+
+
+def make_bad_inputs(folder):
+    folder.mkdir()
+    (folder / "corrupt.wav").write_bytes(b"RIFF\x00\x00\x00\x00WAVEjunkjunk")
+    sf.write(folder / "empty.wav", np.zeros(0, dtype=np.float32), 8000)
+    nan = np.zeros(800, dtype=np.float32)
+    nan[100] = np.nan
+    sf.write(folder / "nan.wav", nan, 8000, subtype="FLOAT")
+    return {
+        "missing": (folder / "missing.wav", FileNotFoundError, "missing.wav"),
+        "corrupt": (folder / "corrupt.wav", ValueError, "corrupt.wav"),
+        "empty": (folder / "empty.wav", ValueError, "empty"),
+        "nan": (folder / "nan.wav", ValueError, "NaN"),
+    }
+
+
+def test_every_bad_input_gets_a_clear_error_and_leaves_existing_files_untouched(tmp_path, mixture_file):
+    out = tmp_path / "out"
+    out.mkdir()
+    separator = Separator(PassThrough(), fast=False)
+    existing = {}
+    for case, (path, error, message) in make_bad_inputs(tmp_path / "in").items():
+        for target in (out / f"{path.stem}_spk1.wav", out / f"{path.stem}_spk2.wav"):
+            target.write_bytes(b"previous result " + case.encode())
+            existing[target] = target.read_bytes()
+        with pytest.raises(error, match=message):
+            separator.separate_file(path, out, force=True)
+    assert {p: p.read_bytes() for p in existing} == existing
+    blocker = tmp_path / "not_a_folder"
+    blocker.write_text("a file where the output folder should be")
+    with pytest.raises(OSError, match="not_a_folder"):
+        separator.separate_file(mixture_file, blocker / "out")
+    assert blocker.read_text() == "a file where the output folder should be"
+
+
+def test_from_pretrained_names_the_missing_file(monkeypatch):
+    monkeypatch.setitem(pretrained.BUNDLED, "not_shipped", ("not_shipped.pt", "test entry"))
+    with pytest.raises(FileNotFoundError, match="not_shipped.pt"):
+        Separator.from_pretrained("not_shipped")
+    with pytest.raises(ValueError, match="bundled models"):
+        Separator.from_pretrained("no_such_model")
+
+
+def test_cli_goes_on_after_a_failure_and_reports_it(tmp_path, mixture_file, tiny_checkpoint, capsys):
+    bad = make_bad_inputs(tmp_path / "in")
+    empty_folder = tmp_path / "no_audio"
+    empty_folder.mkdir()
+    (empty_folder / "notes.txt").write_text("no audio here")
+    out = tmp_path / "out"
+    code = cli.main(["separate", str(bad["corrupt"][0]), str(mixture_file), str(empty_folder),
+                     "--out", str(out), "--model", str(tiny_checkpoint)])
+    captured = capsys.readouterr()
+    assert code == 1
+    assert "corrupt.wav" in captured.err and "no audio files" in captured.err
+    assert sorted(p.name for p in out.iterdir()) == ["talk_spk1.wav", "talk_spk2.wav"]
+    assert cli.main(["separate", str(mixture_file), "--out", str(out), "--model", str(tiny_checkpoint)]) == 1
+    assert "--force" in capsys.readouterr().err
+    assert cli.main(["separate", str(mixture_file), "--out", str(out), "--model", str(tiny_checkpoint), "--force"]) == 0
+
+
+def test_demo_separates_and_scores_the_example(tmp_path, tiny_checkpoint, capsys):
+    from voxsep.pretrained import demo
+
+    a, b = speech("en", "agent-loggedoff"), speech("ru", "agent-loggedoff")
+    length = min(len(a), len(b))
+    for name, audio in (("mix", a[:length] + b[:length]), ("s1", a[:length]), ("s2", b[:length])):
+        sf.write(tmp_path / f"example_{name}.wav", audio * 0.5, 8000)
+    code = demo.main(["--model", str(tiny_checkpoint), "--mixture", str(tmp_path / "example_mix.wav"),
+                      "--references", str(tmp_path / "example_s1.wav"), str(tmp_path / "example_s2.wav"),
+                      "--out", str(tmp_path / "demo_out")])
+    printed = capsys.readouterr().out
+    assert code == 0
+    assert "example_mix_spk1.wav" in printed and "mean SI-SNRi" in printed
+    assert (tmp_path / "demo_out" / "example_mix_spk2.wav").is_file()

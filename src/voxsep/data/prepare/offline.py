@@ -226,11 +226,19 @@ def _load_prompt(path: Path, sample_rate: int) -> np.ndarray:
     return audio[0]
 
 
-def _level_and_clip(signal: np.ndarray, rng: np.random.Generator, sample_rate: int) -> np.ndarray:
-    """Set a random active level in [-28, -20] dBFS (varied levels), keeping the peak below 0.95."""
+def _vary_channel_and_level(signal: np.ndarray, rng: np.random.Generator, sample_rate: int) -> np.ndarray:
+    """Random channel colouration and level, so talkers do not all sound like one studio.
+
+    The colouration is a first-order FIR ``y[n] = x[n] + a x[n-1]``, ``a`` uniform in
+    [-0.3, 0.3]: a spectral tilt of up to ±5.4 dB between DC and Nyquist. The level is a
+    random active level in [-28, -20] dBFS, with the peak kept below 0.95.
+    """
+    from scipy.signal import lfilter
+
     from voxsep.data.prepare.levels import normalise_active_level
 
-    out = normalise_active_level(signal, sample_rate) * 10 ** (rng.uniform(-28.0, -20.0) / 20)
+    coloured = lfilter([1.0, rng.uniform(-0.3, 0.3)], [1.0], np.asarray(signal, dtype=np.float64))
+    out = normalise_active_level(coloured, sample_rate) * 10 ** (rng.uniform(-28.0, -20.0) / 20)
     peak = np.abs(out).max()
     if peak > 0.95:
         out *= 0.95 / peak
@@ -303,7 +311,7 @@ def _make_speaker(task: dict[str, Any]) -> list[tuple[str, str, str, int, int]]:
                 # Speed change by resampling: played back at the original rate, a signal
                 # resampled to rate/factor is 1/factor longer with pitch and formants x factor.
                 signal = resample(signal, sample_rate, int(round(sample_rate / factor)))
-            write_audio(targets[k][1], _level_and_clip(signal, rng, sample_rate), sample_rate, overwrite=True)
+            write_audio(targets[k][1], _vary_channel_and_level(signal, rng, sample_rate), sample_rate, overwrite=True)
     elif todo:
         texts, stretches = [], []
         for k in todo:
@@ -314,7 +322,7 @@ def _make_speaker(task: dict[str, Any]) -> list[tuple[str, str, str, int, int]]:
         for k, (signal, rate) in zip(todo, voices):
             rng = _speaker_rng(seed, index, 6, k)
             signal = trim_silence(resample(signal, rate, sample_rate), sample_rate)
-            write_audio(targets[k][1], _level_and_clip(signal, rng, sample_rate), sample_rate, overwrite=True)
+            write_audio(targets[k][1], _vary_channel_and_level(signal, rng, sample_rate), sample_rate, overwrite=True)
     rows = []
     for utterance_id, path in targets:
         if path.exists():
@@ -424,6 +432,8 @@ def _readme(config: dict[str, Any], speakers: list[Speaker], stats: dict[str, An
         "* Synthetic voices: espeak-ng variants, flite (kal16, awb, rms, slt) and festival",
         "  (kal, ked, slt HTS) speaking generated English sentences. The male voices are",
         "  mostly synthetic, so a model trained here meets real male talkers poorly.",
+        "* Every utterance has a random level (active level -28 to -20 dBFS) and a random",
+        "  channel colouration (first-order spectral tilt of up to +-5 dB).",
         "* No noise recordings of any kind.",
         "",
         "Splits are speaker-disjoint (see `speakers.csv`). Mixtures follow wsj0-2mix: each",

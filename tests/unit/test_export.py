@@ -1,0 +1,104 @@
+"""ONNX export: parity with PyTorch on several input lengths, metadata, the CLI.
+
+Other teams add their model's tiny configuration to ``TINY_CONFIGS`` to have its
+export tested the same way (single-channel: input ``(batch, time)``; multichannel
+models are recognised by ``in_channels``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from voxsep import checkpoint, cli, models
+from voxsep.data.audio import read_audio
+from voxsep.inference.export import OnnxModel, export_onnx
+
+pytest.importorskip("onnxruntime", reason="pip install 'voxsep[export]'")
+
+TINY_CONFIGS: dict[str, dict] = {
+    "conv_tasnet": dict(n_filters=16, kernel_size=8, bottleneck=8, hidden=16, skip=8, n_blocks=2, n_repeats=1),
+    "dprnn": dict(n_filters=16, kernel_size=4, bottleneck=16, hidden=16, chunk_size=20, n_blocks=1),
+}
+LENGTHS = (8000, 1237, 20011, 5)  # the traced length is 8000; the others are not
+
+
+def parity_db(reference: np.ndarray, estimate: np.ndarray) -> float:
+    error = np.sum((reference.astype(np.float64) - estimate) ** 2)
+    return float(10 * np.log10(np.sum(reference.astype(np.float64) ** 2) / max(error, 1e-30)))
+
+
+@pytest.fixture(scope="module")
+def speech() -> np.ndarray:
+    a = read_audio("/usr/share/asterisk/sounds/en/agent-incorrect.wav", channels=1)[0][0]
+    b = read_audio("/usr/share/asterisk/sounds/fr/agent-incorrect.wav", channels=1)[0][0]
+    n = min(len(a), len(b))
+    return np.tile(a[:n] + b[:n], 2)
+
+
+@pytest.fixture(scope="module", params=sorted(TINY_CONFIGS))
+def exported(request, tmp_path_factory):
+    name = request.param
+    torch.manual_seed(0)
+    model = models.build(name, **TINY_CONFIGS[name]).eval()
+    path = export_onnx(model, tmp_path_factory.mktemp("onnx") / f"{name}.onnx")
+    return model, path
+
+
+def test_onnx_matches_pytorch_for_any_length(exported, speech):
+    model, path = exported
+    onnx_model = OnnxModel(path)
+    channels = getattr(model, "in_channels", 1)
+    for length in LENGTHS:
+        mono = speech[:length]
+        mixture = np.stack([mono, mono]) if channels == 1 else np.stack([np.stack([mono] * channels)] * 2)
+        mixture[1] *= 0.3  # a batch of two different inputs
+        with torch.inference_mode():
+            reference = model(torch.from_numpy(mixture)).numpy()
+        estimate = onnx_model(mixture)
+        assert estimate.shape == reference.shape
+        assert np.abs(estimate - reference).max() <= 1e-4 or parity_db(reference, estimate) >= 60, length
+
+
+def test_metadata_and_overwrite_protection(exported):
+    model, path = exported
+    onnx_model = OnnxModel(path)
+    assert onnx_model.sample_rate == model.sample_rate and onnx_model.n_src == model.n_src
+    assert onnx_model.model_name == model.model_name
+    assert set(onnx_model.metadata) >= {"sample_rate", "n_src", "model_name", "voxsep_version", "model_config"}
+    before = path.read_bytes()
+    with pytest.raises(FileExistsError, match="overwrite"):
+        export_onnx(model, path)
+    assert path.read_bytes() == before
+
+
+def test_onnx_model_refuses_foreign_files_and_bad_shapes(tmp_path, exported):
+    _, path = exported
+    junk = tmp_path / "junk.onnx"
+    junk.write_bytes(b"not an onnx file")
+    with pytest.raises(ValueError, match="not a loadable ONNX model"):
+        OnnxModel(junk)
+    with pytest.raises(FileNotFoundError):
+        OnnxModel(tmp_path / "missing.onnx")
+    with pytest.raises(ValueError, match="dims"):
+        OnnxModel(path)(np.zeros((2, 3, 4, 100), dtype=np.float32))
+
+
+def test_export_cli_and_onnxruntime_backend(tmp_path, speech, capsys):
+    import soundfile as sf
+
+    torch.manual_seed(0)
+    model = models.build("conv_tasnet", **TINY_CONFIGS["conv_tasnet"])
+    ckpt = checkpoint.save(tmp_path / "tiny.pt", model, sample_rate=8000)
+    assert cli.main(["export", str(ckpt), str(tmp_path / "tiny.onnx")]) == 0
+    assert "parity" in capsys.readouterr().out
+    assert cli.main(["export", str(ckpt), str(tmp_path / "tiny.onnx")]) == 2  # exists, no --overwrite
+    sf.write(tmp_path / "talk.wav", speech * 0.5, 8000)
+    for backend, spec, out in (("torch", ckpt, "a"), ("onnxruntime", tmp_path / "tiny.onnx", "b")):
+        code = cli.main(["separate", str(tmp_path / "talk.wav"), "--out", str(tmp_path / out),
+                         "--model", str(spec), "--backend", backend])
+        assert code == 0
+    a = np.stack([sf.read(tmp_path / "a" / f"talk_spk{i}.wav")[0] for i in (1, 2)])
+    b = np.stack([sf.read(tmp_path / "b" / f"talk_spk{i}.wav")[0] for i in (1, 2)])
+    assert np.abs(a - b).max() <= 2 / 32768  # same outputs up to 16-bit rounding

@@ -56,7 +56,7 @@ Needs the Debian packages listed by `voxsep prepare offline --list-packages`.
 ASTERISK_ROOT = Path("/usr/share/asterisk/sounds")
 FESTIVAL_VOICES = Path("/usr/share/festival/voices")
 SPLITS = ("train", "valid", "test")
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # bump when the generated audio changes, so old partial builds are not resumed
 DEFAULTS = {"utterances_per_speaker": 120, "n_train_mixtures": 5000, "n_valid_mixtures": 500,
             "n_test_mixtures": 500}
 TINY = {"utterances_per_speaker": 3, "n_train_mixtures": 12, "n_valid_mixtures": 4, "n_test_mixtures": 4}

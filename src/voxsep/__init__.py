@@ -1,3 +1,24 @@
 """voxsep: speech separation — data, models, training, evaluation, inference, export."""
 
+from __future__ import annotations
+
+from typing import Any
+
 __version__ = "0.1.0"
+
+__all__ = ["__version__", "Separator", "load_model"]
+
+
+def load_model(path: str, map_location: str = "cpu") -> Any:
+    """Load a voxsep checkpoint and return the model in eval mode (``checkpoint.load``)."""
+    from voxsep import checkpoint
+
+    return checkpoint.load(path, map_location=map_location)[0]
+
+
+def __getattr__(name: str) -> Any:  # lazy, so ``import voxsep`` stays light
+    if name == "Separator":
+        from voxsep.inference.api import Separator
+
+        return Separator
+    raise AttributeError(f"module 'voxsep' has no attribute {name!r}")

@@ -197,3 +197,23 @@ def test_batch_si_snri_matches_a_direct_computation(sets):
     got = batch_si_snri(estimates[None], sources[None], mixture[None])
     assert got.shape == (1,)
     assert float(got[0]) == pytest.approx(float(expected), abs=1e-3)
+
+
+def test_tensorboard_gets_scalars_audio_and_spectrogram(tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from voxsep.train.logging import TensorBoard, spectrogram_image
+
+    speech = _speech("en", 1, 8000)[0]
+    image = spectrogram_image(speech, 8000)
+    assert image.dtype == np.uint8 and image.shape[2] == 3 and image.shape[0] == 129
+    assert image.std() > 10  # speech gives structure, not a flat picture
+    board = TensorBoard(tmp_path, enabled=True)
+    board.scalars({"valid/si_snri": 3.5}, 10)
+    board.audio_example("example0", speech, np.stack([speech * 0.5, speech * 0.1]), 8000, 10)
+    board.close()
+    events = EventAccumulator(str(tmp_path / "tensorboard"), size_guidance={"audio": 0, "images": 0})
+    events.Reload()
+    tags = events.Tags()
+    assert tags["scalars"] == ["valid/si_snri"] and tags["images"] == ["example0/spectrograms"]
+    assert sorted(tags["audio"]) == ["example0/estimate1", "example0/estimate2", "example0/mixture"]

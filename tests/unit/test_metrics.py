@@ -69,6 +69,10 @@ def test_sdr_matches_mir_eval_on_real_speech(voices, prompt, seconds, order, che
     np.testing.assert_allclose(ours, ref_sdr, atol=0.05)
     np.testing.assert_array_equal(perm, ref_perm)
     assert perm.tolist() == np.argsort(order).tolist()
+    # matching by SDR instead of SIR gives the same assignment here, hence the same values
+    by_sdr, perm_by_sdr = metrics.sdr(sources, estimates, permutation="sdr", return_perm=True)
+    np.testing.assert_allclose(by_sdr, ours, atol=1e-9)
+    np.testing.assert_array_equal(perm_by_sdr, perm)
     if not check_mixture:
         return
     # the mixture as every estimate: SDRi is the gain over it
@@ -180,6 +184,8 @@ def test_bad_inputs_raise_clear_errors(pair):
         metrics.sdr(np.stack([sources[0], np.zeros_like(sources[1])]), estimates)
     with pytest.raises(ValueError, match="all zeros"):
         metrics.sdr(sources, np.stack([estimates[0], np.zeros_like(estimates[1])]))
+    with pytest.raises(ValueError, match="permutation"):
+        metrics.sdr(sources, estimates, permutation="snr")
     with pytest.raises(ValueError, match="filter"):
         metrics.sdr(sources[:, :100], estimates[:, :100])
     with pytest.raises(ValueError, match="NaN"):

@@ -28,7 +28,7 @@ References:
 from __future__ import annotations
 
 import functools
-from typing import Any, Callable, Union
+from typing import Any, Callable, Literal, Union
 
 import numpy as np
 import torch
@@ -173,17 +173,24 @@ def snr(reference: Array, estimate: Array, *, return_perm: bool = False
 
 @_single_torch_thread
 def sdr(reference: Array, estimate: Array, *, filter_length: int = SDR_FILTER_LENGTH,
-        return_perm: bool = False) -> Array | tuple[Array, Array]:
+        permutation: Literal["sir", "sdr"] = "sir", return_perm: bool = False
+        ) -> Array | tuple[Array, Array]:
     """BSS-eval SDR, as ``mir_eval.separation.bss_eval_sources`` (Vincent et al. 2006).
 
     The estimate may be distorted by a ``filter_length``-tap filter of its reference
-    without penalty. Estimates are matched to references by the permutation with the
-    highest mean SIR, as bss_eval does. Computed with ``fast_bss_eval`` in float64.
+    without penalty. By default estimates are matched to references by the permutation
+    with the highest mean SIR, as bss_eval does; that needs the projection of each
+    estimate on *all* references (an ``n_src * filter_length`` system).
+    ``permutation="sdr"`` matches by the highest mean SDR instead and skips that system
+    (about 3x faster; the same values whenever SIR and SDR prefer the same assignment,
+    which is the usual case for separated speech). Computed with ``fast_bss_eval`` in
+    float64.
 
     Args:
         reference: ``(..., n_src, time)`` true sources; none may be all zeros.
         estimate: ``(..., n_src, time)`` separated signals, in any order; none all zeros.
         filter_length: distortion filter length in samples (512 in BSS-eval v3).
+        permutation: ``"sir"`` (mir_eval's rule, default) or ``"sdr"``.
         return_perm: also return ``perm`` ``(..., n_src)``, the estimate index matched to
             each reference (mir_eval's ``perm``).
 
@@ -197,6 +204,8 @@ def sdr(reference: Array, estimate: Array, *, filter_length: int = SDR_FILTER_LE
     """
     import fast_bss_eval
 
+    if permutation not in ("sir", "sdr"):
+        raise ValueError(f"permutation must be 'sir' (as mir_eval) or 'sdr', got {permutation!r}")
     ref, est, want_torch, _ = _to_float64(reference, estimate)
     if ref.shape[-1] < filter_length:
         raise ValueError(
@@ -211,7 +220,10 @@ def sdr(reference: Array, estimate: Array, *, filter_length: int = SDR_FILTER_LE
                 f"{name}{list(index)} is all zeros: BSS-eval SDR is undefined for silent "
                 "signals; use si_snr/snr, which handle silence, or drop the example"
             )
-    values, _, _, perm = fast_bss_eval.bss_eval_sources(ref, est, filter_length=filter_length)
+    if permutation == "sir":
+        values, _, _, perm = fast_bss_eval.bss_eval_sources(ref, est, filter_length=filter_length)
+    else:
+        values, perm = fast_bss_eval.sdr(ref, est, filter_length=filter_length, return_perm=True)
     values = _output(values, want_torch)
     if return_perm:
         return values, _output(perm, want_torch)

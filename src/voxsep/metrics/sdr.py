@@ -60,7 +60,8 @@ def _single_torch_thread(fn: Callable[..., Any]) -> Callable[..., Any]:
     Two reasons. With torch 2.13 (CPU, MKL) a *batched* float64 ``torch.linalg.solve``
     (which fast_bss_eval uses) on more than one intra-op thread can corrupt its LAPACK
     call ("Intel oneMKL ERROR: Parameter 6 was incorrect on entry to DLASWP") and hang;
-    reproduced here with a (2, 512, 512) batch on 2 threads. And per-utterance metrics
+    reproduced here with a (2, 512, 512) batch on 2 threads (pytorch/pytorch#142815, open
+    since torch 2.5). And per-utterance metrics
     are small (a few 10^4 samples, 512 to n_src x 512 unknowns): on a busy shared CPU,
     multi-threaded element-wise ops spend far more time waiting at barriers than
     computing (measured 5-10x slower on 2 threads under load). ``torch.set_num_threads``

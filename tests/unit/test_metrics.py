@@ -83,6 +83,27 @@ def test_sdr_matches_mir_eval_on_real_speech(voices, prompt, seconds, order, che
     np.testing.assert_allclose(metrics.sdr_improvement(sources, estimates, mixture), ref_sdr - mix_sdr, atol=0.05)
 
 
+def test_sdr_uses_mir_evals_sir_permutation_where_sdr_disagrees():
+    # Estimate 0 leans towards talker 0 but is buried in noise (low SAR); estimate 1 is clean
+    # and leans towards talker 0 less strongly. Mean SIR prefers estimate 0 -> talker 0,
+    # mean SDR prefers estimate 1 -> talker 0: mir_eval follows SIR, and so must we.
+    mir_eval = pytest.importorskip("mir_eval")
+    n_time = 2 * RATE
+    sources = np.stack([_read("en", "vm-options", n_time), _read("ru", "vm-options", n_time)])
+    sources /= np.sqrt((sources ** 2).sum(-1, keepdims=True))
+    noise = np.random.default_rng(0).standard_normal(n_time)
+    noise *= np.sqrt(3.0 / (noise ** 2).sum())
+    estimates = np.stack([sources[0] + 0.3 * sources[1] + noise, sources[0] + 0.6 * sources[1]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        ref_sdr, _, _, ref_perm = mir_eval.separation.bss_eval_sources(sources, estimates)
+    ours, perm = metrics.sdr(sources, estimates, return_perm=True)
+    _, perm_by_sdr = metrics.sdr(sources, estimates, permutation="sdr", return_perm=True)
+    assert perm.tolist() == ref_perm.tolist() == [0, 1]
+    assert perm_by_sdr.tolist() == [1, 0]
+    np.testing.assert_allclose(ours, ref_sdr, atol=0.05)
+
+
 @pytest.fixture(scope="module")
 def pair() -> tuple[np.ndarray, np.ndarray]:
     """Two real talkers (1.5 s at 8 kHz) and imperfect estimates in swapped order."""

@@ -114,8 +114,7 @@ def pairwise_neg_si_snr(estimates: torch.Tensor, sources: torch.Tensor, eps: flo
 
     Returns:
         ``(batch, n_src, n_src)`` float32 (float64 for float64 inputs),
-        ``m[b, i, j] = -SI-SNR(estimates[b, i],
-        sources[b, j])`` in dB.
+        ``m[b, i, j] = -SI-SNR(estimates[b, i], sources[b, j])`` in dB.
 
     Raises:
         ValueError: shapes differ or have fewer than 3 axes, or ``snr_max`` is not finite.
@@ -149,8 +148,7 @@ def pairwise_neg_snr(estimates: torch.Tensor, sources: torch.Tensor, eps: float 
 
     Returns:
         ``(batch, n_src, n_src)`` float32 (float64 for float64 inputs),
-        ``m[b, i, j] = -SNR(estimates[b, i],
-        sources[b, j])`` in dB.
+        ``m[b, i, j] = -SNR(estimates[b, i], sources[b, j])`` in dB.
 
     Raises:
         ValueError: shapes differ or have fewer than 3 axes, or ``snr_max`` is not finite.

@@ -147,3 +147,21 @@ def test_bad_mixtures_are_refused():
         separate_mixture(model, torch.zeros(0))
     with pytest.raises(ValueError, match=r"shape \(time,\)"):
         separate_mixture(model, torch.zeros(2, 100))
+
+
+def test_fast_conv_tasnet_path_matches_the_model_and_leaves_it_unchanged():
+    from voxsep.inference.fast import FastTCNMasker, optimize, output_snr_db
+
+    torch.manual_seed(0)
+    model = models.build("conv_tasnet", n_src=2, **TINY).eval()
+    fast = optimize(model)
+    assert isinstance(fast.masker, FastTCNMasker) and not isinstance(model.masker, FastTCNMasker)
+    a = speech("en", ["agent-alreadyon"])
+    b = speech("ru", ["agent-alreadyon"])
+    n = min(len(a), len(b))
+    mixture = torch.from_numpy(np.stack([a[:n] + b[:n], 0.1 * a[:n] - b[:n]]))
+    with torch.inference_mode():
+        assert output_snr_db(model(mixture), fast(mixture)) > 80
+        assert output_snr_db(model(mixture[0, :777]), fast(mixture[0, :777])) > 80
+    causal = models.build("conv_tasnet", n_src=2, causal=True, **TINY).eval()
+    assert optimize(causal) is causal

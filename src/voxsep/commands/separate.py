@@ -94,6 +94,7 @@ def run(args: argparse.Namespace) -> int:
         device=args.device,
         chunk_seconds=args.chunk_seconds or DEFAULT_CHUNK_SECONDS,
         overlap_seconds=args.overlap_seconds if args.overlap_seconds is not None else DEFAULT_OVERLAP_SECONDS,
+        progress=sys.stderr.isatty(),
         **({} if args.backend == "onnxruntime" else {"fast": not args.no_fast}),
     )
     print(f"model: {separator!r}", file=sys.stderr)

@@ -93,6 +93,7 @@ class Separator:
         fast: use the fast inference path when one exists for the model
             (``voxsep.inference.fast.optimize``; holds the 40 dB bound to the fp32 model).
         name: a label for messages (model name or file).
+        progress: show a progress bar over the chunks of long inputs.
     """
 
     def __init__(
@@ -103,6 +104,7 @@ class Separator:
         overlap_seconds: float = DEFAULT_OVERLAP_SECONDS,
         fast: bool = True,
         name: str = "",
+        progress: bool = False,
     ) -> None:
         if chunk_seconds <= 0 or overlap_seconds < 0 or overlap_seconds > chunk_seconds / 2:
             raise ValueError(
@@ -125,6 +127,7 @@ class Separator:
         self.in_channels = int(getattr(model, "in_channels", 1))
         self.chunk_seconds = float(chunk_seconds)
         self.overlap_seconds = float(overlap_seconds)
+        self.progress = progress
 
     # ---------------------------------------------------------------- constructors
     @classmethod
@@ -188,11 +191,16 @@ class Separator:
             from voxsep import checkpoint
             from voxsep.inference.export import export_onnx
 
+            import shutil
+            import weakref
+
             model, _ = checkpoint.load(path)
             tmp_dir = Path(tempfile.mkdtemp(prefix="voxsep-onnx-"))
             onnx_path = export_onnx(model, tmp_dir / f"{path.stem}.onnx")
             kwargs.setdefault("name", str(path))
-            return cls.from_onnx(onnx_path, **kwargs)
+            separator = cls.from_onnx(onnx_path, **kwargs)
+            weakref.finalize(separator, shutil.rmtree, tmp_dir, True)  # remove the temporary export
+            return separator
         return cls.from_checkpoint(path, **kwargs)
 
     # ---------------------------------------------------------------- separation
@@ -253,6 +261,7 @@ class Separator:
             chunk_size=int(round(self.chunk_seconds * self.sample_rate)),
             overlap=int(round(self.overlap_seconds * self.sample_rate)),
             device=self.device,
+            progress=self.progress,
         ).numpy()
         if not keep_model_rate and int(sample_rate) != self.sample_rate:
             estimates = resample(estimates, self.sample_rate, int(sample_rate))

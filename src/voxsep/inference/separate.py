@@ -157,6 +157,8 @@ def separate_mixture(
     chunk_size: int | None = None,
     overlap: int | None = None,
     device: str | torch.device | None = None,
+    *,
+    progress: bool = False,
 ) -> torch.Tensor:
     """Separate one recording of any length in overlapping, speaker-aligned chunks.
 
@@ -170,6 +172,7 @@ def separate_mixture(
         overlap: samples shared by consecutive chunks, at most ``chunk_size / 2``
             (default ``DEFAULT_OVERLAP_SECONDS``, capped at half a chunk).
         device: where the model runs (default: the model's device, or CPU).
+        progress: show a tqdm progress bar over the chunks (long recordings).
 
     Returns:
         Estimates on CPU, float32, ``(n_src, time)`` or ``(n_src, channels, time)``,
@@ -198,8 +201,14 @@ def separate_mixture(
     bounds = chunk_bounds(length, chunk_size, overlap)
     output = torch.zeros((n_src, *mixture.shape), dtype=torch.float32)
     previous_tail: torch.Tensor | None = None  # previous chunk's estimates on the next overlap
+    if progress and len(bounds) > 1:
+        from tqdm import tqdm
+
+        chunks = tqdm(bounds, desc="chunks", unit="chunk", leave=False)
+    else:
+        chunks = bounds
     with torch.inference_mode():
-        for index, (start, end) in enumerate(bounds):
+        for index, (start, end) in enumerate(chunks):
             chunk = mixture[..., start:end]
             estimates = run(chunk.unsqueeze(0))[0].cpu()  # (n_src, [channels,] samples)
             if estimates.shape != (n_src, *chunk.shape):

@@ -174,3 +174,20 @@ def test_demo_separates_and_scores_the_example(tmp_path, tiny_checkpoint, capsys
     assert code == 0
     assert "example_mix_spk1.wav" in printed and "mean SI-SNRi" in printed
     assert (tmp_path / "demo_out" / "example_mix_spk2.wav").is_file()
+
+
+def test_binaural_model_keeps_its_channels(tmp_path):
+    torch.manual_seed(0)
+    model = models.build("binaural_parallel", n_filters=16, bottleneck=8, hidden=16, n_blocks=2, n_repeats=1,
+                         feature_channels=8)
+    separator = Separator(model)
+    voice = speech("en", "agent-incorrect")[:6000]
+    stereo = np.stack([voice, 0.6 * np.roll(voice, 3)])
+    estimates = separator.separate(resample(stereo, 8000, 16000), 16000)
+    assert estimates.shape == (2, 2, 12000)
+    path = tmp_path / "binaural.wav"
+    sf.write(path, stereo.T, 8000)
+    written = separator.separate_file(path, tmp_path / "out")
+    assert sf.info(written[0]).channels == 2
+    with pytest.raises(ValueError, match="2-channel"):
+        separator.separate(voice, 8000)

@@ -108,6 +108,7 @@ def _scores(model, folder: Path) -> dict[str, float]:
     return {key: float(np.mean(values)) for key, values in totals.items()}
 
 
+@pytest.mark.slow
 def test_short_training_of_the_mimo_tasnet_improves_snri(binaural_sets, tmp_path):
     from voxsep import checkpoint, models
     from voxsep.config import Config, DataConfig, LogConfig, LossConfig, ModelConfig, OptimConfig, TrainConfig

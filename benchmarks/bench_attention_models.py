@@ -40,6 +40,9 @@ import types
 from pathlib import Path
 
 IMPLEMENTATIONS = ("voxsep:sepformer", "speechbrain:sepformer", "voxsep:mossformer2", "clearvoice:mossformer2")
+# bf16 autocast variants (AMX on recent Xeons); their rows add the SNR of the bf16
+# output against the fp32 output of the same weights.
+BF16 = ("voxsep:sepformer@bf16", "voxsep:mossformer2@bf16")
 
 
 # --------------------------------------------------------------------------- references
@@ -105,7 +108,7 @@ def clearvoice_mossformer2(n_src: int = 2, dim: int = 512, layers: int = 24):
 def build(implementation: str):
     from voxsep import models
 
-    kind, name = implementation.split(":")
+    kind, name = implementation.split("@")[0].split(":")
     if kind == "voxsep":
         return models.build(name, n_src=2)
     if kind == "speechbrain":
@@ -127,16 +130,26 @@ def measure(implementation: str, seconds: float, train_seconds: float, repeats: 
     model = build(implementation).eval()
     params = sum(p.numel() for p in model.parameters())
     mixture = torch.randn(1, int(seconds * 8000))
+    bf16 = implementation.endswith("@bf16")
     held = _rss_mb()
     times = []
-    with torch.inference_mode():
+    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
         for i in range(repeats + 1):
             start = time.perf_counter()
-            model(mixture)
+            output = model(mixture).float()
             if i:  # the first run warms up allocator and kernels
                 times.append(time.perf_counter() - start)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    snr_vs_fp32 = None
+    if bf16:
+        with torch.inference_mode():
+            reference = model(mixture)
+        snr_vs_fp32 = (10 * torch.log10(reference.pow(2).sum() / (reference - output).pow(2).sum())).item()
     model.train()
+    if bf16:  # training speed is measured in fp32 only
+        return {"implementation": implementation, "params": params, "rtf": min(times) / seconds,
+                "infer_s": min(times), "peak_rss_mb": peak, "activation_mb": peak - held,
+                "fwd_bwd_s": float("nan"), "snr_vs_fp32_db": snr_vs_fp32}
     train_mixture = torch.randn(1, int(train_seconds * 8000))
     step_times = []
     for _ in range(max(1, repeats - 1)):
@@ -299,7 +312,7 @@ def check_fidelity() -> dict:
 # ----------------------------------------------------------------------------- driver
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--implementations", nargs="+", default=list(IMPLEMENTATIONS), choices=IMPLEMENTATIONS)
+    parser.add_argument("--implementations", nargs="+", default=list(IMPLEMENTATIONS), choices=IMPLEMENTATIONS + BF16)
     parser.add_argument("--seconds", type=float, default=10.0, help="inference input length (8 kHz)")
     parser.add_argument("--train-seconds", type=float, default=4.0, help="forward+backward input length")
     parser.add_argument("--repeats", type=int, default=2)
@@ -338,11 +351,13 @@ def main() -> int:
     load = os.getloadavg()[0]
     lines = [f"{args.seconds:g}-s 8-kHz input, batch 1, fp32, {args.threads} threads, best of {args.repeats}; "
              f"forward+backward on {args.train_seconds:g} s; load average {load:.1f} at the end.", "",
-             "| implementation | params | RTF (10 s) | peak RSS MB | activations MB | fwd+bwd s |",
-             "|---|---|---|---|---|---|"]
+             "| implementation | params | RTF (10 s) | peak RSS MB | activations MB | fwd+bwd s | bf16 vs fp32 |",
+             "|---|---|---|---|---|---|---|"]
     for r in rows:
+        snr = r.get("snr_vs_fp32_db")
         lines.append(f"| {r['implementation']} | {r['params'] / 1e6:.2f} M | {r['rtf']:.3f} | "
-                     f"{r['peak_rss_mb']:.0f} | {r['activation_mb']:.0f} | {r['fwd_bwd_s']:.2f} |")
+                     f"{r['peak_rss_mb']:.0f} | {r['activation_mb']:.0f} | {r['fwd_bwd_s']:.2f} | "
+                     f"{'' if snr is None else f'{snr:.1f} dB SNR'} |")
     if args.check:
         check = run("check")
         if check:

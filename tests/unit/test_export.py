@@ -23,7 +23,7 @@ TINY_CONFIGS: dict[str, dict] = {
     "conv_tasnet": dict(n_filters=16, kernel_size=8, bottleneck=8, hidden=16, skip=8, n_blocks=2, n_repeats=1),
     "dprnn": dict(n_filters=16, kernel_size=4, bottleneck=16, hidden=16, chunk_size=20, n_blocks=1),
     "binaural_parallel": dict(n_filters=16, kernel_size=8, bottleneck=8, hidden=16, n_blocks=2, n_repeats=1,
-                              feature_window=32, feature_channels=8, causal=True),
+                              spatial_features=False),
 }
 # Models whose dynamic-time export is known not to work yet, with the reason. Measured
 # with torch 2.13: the DPRNN graph captured by torch.export takes ~3 min to export here

@@ -111,7 +111,13 @@ class InterauralFeatures(nn.Module):
         if window < kernel_size:
             raise ValueError(f"feature window ({window}) must be >= the encoder kernel ({kernel_size})")
         self.kernel_size, self.stride, self.window = kernel_size, stride, window
-        self.register_buffer("hann", torch.hann_window(window), persistent=False)
+        # The STFT as a strided convolution with a windowed DFT basis (real and imaginary
+        # rows): the same numbers as torch.stft, but real-valued, so it exports to ONNX.
+        n_bins = window // 2 + 1
+        phase = 2 * torch.pi * torch.arange(n_bins, dtype=torch.float64)[:, None] * torch.arange(window) / window
+        hann = torch.hann_window(window, dtype=torch.float64)
+        basis = torch.cat([torch.cos(phase) * hann, -torch.sin(phase) * hann]).unsqueeze(1)
+        self.register_buffer("basis", basis.float(), persistent=False)
 
     @property
     def channels(self) -> int:
@@ -119,15 +125,16 @@ class InterauralFeatures(nn.Module):
 
     def forward(self, mixture: torch.Tensor) -> torch.Tensor:
         batch, ears, length = mixture.shape
-        x = F.pad(mixture.float().reshape(batch * ears, length), (self.window - self.kernel_size, 0))
-        spec = torch.stft(
-            x, self.window, self.stride, window=self.hann, center=False, return_complex=True
-        ).reshape(batch, ears, self.window // 2 + 1, -1)
-        cross = spec[:, 0] * spec[:, 1].conj()
-        magnitude = cross.abs() + EPS
-        power = spec.abs().pow(2)
+        x = F.pad(mixture.float().reshape(batch * ears, 1, length), (self.window - self.kernel_size, 0))
+        spec = F.conv1d(x, self.basis, stride=self.stride).reshape(batch, ears, 2, self.window // 2 + 1, -1)
+        real, imag = spec[:, :, 0], spec[:, :, 1]  # (B, ears, bins, frames)
+        # X_left * conj(X_right)
+        cross_real = real[:, 0] * real[:, 1] + imag[:, 0] * imag[:, 1]
+        cross_imag = imag[:, 0] * real[:, 1] - real[:, 0] * imag[:, 1]
+        magnitude = torch.sqrt(cross_real.pow(2) + cross_imag.pow(2) + EPS**2) + EPS
+        power = real.pow(2) + imag.pow(2)
         ild = 10 * torch.log10((power[:, 0] + EPS) / (power[:, 1] + EPS))
-        features = torch.cat([cross.real / magnitude, cross.imag / magnitude, ild / 10], dim=1)
+        features = torch.cat([cross_real / magnitude, cross_imag / magnitude, ild / 10], dim=1)
         return features.to(mixture.dtype)
 
     def mirror(self, features: torch.Tensor) -> torch.Tensor:

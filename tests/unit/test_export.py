@@ -57,10 +57,14 @@ def _params():
 
 @pytest.fixture(scope="module", params=list(_params()))
 def exported(request, tmp_path_factory):
+    """Each model exported once, through ``voxsep export`` (so the CLI is tested too)."""
     name = request.param
+    folder = tmp_path_factory.mktemp("onnx")
     torch.manual_seed(0)
-    model = models.build(name, **TINY_CONFIGS[name]).eval()
-    path = export_onnx(model, tmp_path_factory.mktemp("onnx") / f"{name}.onnx")
+    ckpt = checkpoint.save(folder / f"{name}.pt", models.build(name, **TINY_CONFIGS[name]), sample_rate=8000)
+    path = folder / f"{name}.onnx"
+    assert cli.main(["export", str(ckpt), str(path)]) == 0
+    model, _ = checkpoint.load(ckpt)
     return model, path
 
 
@@ -103,20 +107,21 @@ def test_onnx_model_refuses_foreign_files_and_bad_shapes(tmp_path, exported):
         OnnxModel(path)(np.zeros((2, 3, 4, 100), dtype=np.float32))
 
 
-def test_export_cli_and_onnxruntime_backend(tmp_path, speech, capsys):
+def test_export_cli_and_onnxruntime_backend(tmp_path, exported, speech, capsys):
     import soundfile as sf
 
-    torch.manual_seed(0)
-    model = models.build("conv_tasnet", **TINY_CONFIGS["conv_tasnet"])
-    ckpt = checkpoint.save(tmp_path / "tiny.pt", model, sample_rate=8000)
-    assert cli.main(["export", str(ckpt), str(tmp_path / "tiny.onnx")]) == 0
-    assert "parity" in capsys.readouterr().out
-    assert cli.main(["export", str(ckpt), str(tmp_path / "tiny.onnx")]) == 2  # exists, no --overwrite
-    sf.write(tmp_path / "talk.wav", speech * 0.5, 8000)
-    for backend, spec, out in (("torch", ckpt, "a"), ("onnxruntime", tmp_path / "tiny.onnx", "b")):
+    model, onnx_path = exported
+    ckpt = onnx_path.with_suffix(".pt")
+    capsys.readouterr()
+    assert cli.main(["export", str(ckpt), str(onnx_path)]) == 2  # exists, no --overwrite
+    assert "--overwrite" in capsys.readouterr().err
+    channels = getattr(model, "in_channels", 1)
+    audio = speech * 0.5 if channels == 1 else np.stack([speech * 0.5] * channels, axis=1)
+    sf.write(tmp_path / "talk.wav", audio, 8000)
+    for backend, spec, out in (("torch", ckpt, "a"), ("onnxruntime", onnx_path, "b")):
         code = cli.main(["separate", str(tmp_path / "talk.wav"), "--out", str(tmp_path / out),
                          "--model", str(spec), "--backend", backend])
         assert code == 0
-    a = np.stack([sf.read(tmp_path / "a" / f"talk_spk{i}.wav")[0] for i in (1, 2)])
-    b = np.stack([sf.read(tmp_path / "b" / f"talk_spk{i}.wav")[0] for i in (1, 2)])
+    a = np.stack([sf.read(tmp_path / "a" / f"talk_spk{i}.wav")[0] for i in range(1, model.n_src + 1)])
+    b = np.stack([sf.read(tmp_path / "b" / f"talk_spk{i}.wav")[0] for i in range(1, model.n_src + 1)])
     assert np.abs(a - b).max() <= 2 / 32768  # same outputs up to 16-bit rounding

@@ -68,7 +68,7 @@ def test_train_cli_errors(tmp_path, capsys):
     assert "recipe not found" in capsys.readouterr().err
     recipe = tmp_path / "r.yaml"
     recipe.write_text("optim: {lr: 1.0e-3}\n")
-    assert main(["train", str(recipe), "optim.learning_rate=1", "--exp-dir", str(tmp_path / "e")]) == 2
+    assert main(["train", str(recipe), "optim.lrr=1", "--exp-dir", str(tmp_path / "e")]) == 2
     assert "did you mean 'lr'" in capsys.readouterr().err
     (tmp_path / "busy").mkdir()
     (tmp_path / "busy" / "notes.txt").write_text("x")

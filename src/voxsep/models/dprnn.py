@@ -15,8 +15,8 @@ from torch import nn
 
 from voxsep.models import register
 from voxsep.models.base import EncoderMaskerDecoder
-from voxsep.nn.activations import MaskActivation
 from voxsep.nn.dual_path import overlap_add, segment
+from voxsep.nn.gated_output import GatedMaskOutput
 from voxsep.nn.norms import make_norm
 
 
@@ -100,23 +100,17 @@ class DualPathMasker(nn.Module):
             *(DualPathRNNBlock(bottleneck, hidden, rnn_type, not causal, norm, dropout) for _ in range(n_blocks))
         )
         self.to_sources = nn.Sequential(nn.PReLU(), nn.Conv2d(bottleneck, n_src * bottleneck, 1))
-        # Gated output (tanh × sigmoid) then a 1×1 conv back to N mask channels.
-        self.output_tanh = nn.Sequential(nn.Conv1d(bottleneck, bottleneck, 1), nn.Tanh())
-        self.output_gate = nn.Sequential(nn.Conv1d(bottleneck, bottleneck, 1), nn.Sigmoid())
-        self.mask_conv = nn.Conv1d(bottleneck, n_filters, 1, bias=False)
-        self.activation = MaskActivation(mask_activation)
+        self.output = GatedMaskOutput(bottleneck, n_filters, mask_activation)
 
     def forward(self, representation: torch.Tensor) -> torch.Tensor:
-        batch, n_filters, frames = representation.shape
+        batch, _, frames = representation.shape
         x = self.bottleneck(self.input_norm(representation))
         chunks = self.blocks(segment(x, self.chunk_size))
         chunks = self.to_sources(chunks)  # (B, n_src * bottleneck, K, S)
         _, _, chunk, n_chunks = chunks.shape
         chunks = chunks.reshape(batch * self.n_src, -1, chunk, n_chunks)
         features = overlap_add(chunks, frames)  # (B * n_src, bottleneck, frames)
-        features = self.output_tanh(features) * self.output_gate(features)
-        masks = self.mask_conv(features).reshape(batch, self.n_src, n_filters, frames)
-        return self.activation(masks)
+        return self.output(features, self.n_src)
 
 
 @register("dprnn")

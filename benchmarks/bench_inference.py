@@ -35,6 +35,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from markdown_section import write_section
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_RATE = 8000
@@ -223,21 +224,6 @@ def markdown(results: dict, args: argparse.Namespace, load_before: float, load_a
     return "\n".join(lines)
 
 
-def write_section(path: Path, section: str) -> None:
-    """Replace (or append) the '## Inference' section of ``path``, keeping the rest."""
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    title = "## Inference"
-    if title in text:
-        before, rest = text.split(title, 1)
-        after = rest.split("\n## ", 1)
-        text = before + section + ("\n## " + after[1] if len(after) > 1 else "")
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", nargs="*", default=list(CONFIGS), choices=list(CONFIGS))
@@ -265,7 +251,7 @@ def main() -> int:
         print("long", json.dumps(results["long"]), file=sys.stderr)
     section = markdown(results, args, load_before, os.getloadavg()[0])
     print(section)
-    write_section(args.output, section)
+    write_section(args.output, "## Inference", section)
     return 0
 
 

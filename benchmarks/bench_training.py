@@ -30,6 +30,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from markdown_section import write_section
 
 CONFIG = dict(n_filters=256, kernel_size=16, bottleneck=128, hidden=256, skip=128, conv_kernel=3, n_blocks=8, n_repeats=2)
 BATCH, SECONDS, SAMPLE_RATE = 4, 2.0, 8000
@@ -152,21 +153,6 @@ def markdown(results: dict, args: argparse.Namespace) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_section(path: Path, section: str) -> None:
-    """Replace (or append) the '## Training speed' section of ``path``, keeping the rest."""
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    title = "## Training speed"
-    if title in text:
-        before, rest = text.split(title, 1)
-        after = rest.split("\n## ", 1)
-        text = before + section + ("\n## " + after[1] if len(after) > 1 else "")
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=5)
@@ -185,7 +171,7 @@ def main() -> int:
     section = markdown(results, args)
     print(section)
     if args.write:
-        write_section(args.write, section)
+        write_section(args.write, "## Training speed", section)
     return 0
 
 

@@ -9,7 +9,13 @@ model's estimates are scored against the reference sources with ``voxsep.metrics
 * ``snri`` — plain SNR improvement (meaningful because the estimates come out at the
   mixture's level, see below);
 * ``pesq``, ``stoi`` — when the ``eval`` extra is installed (``pip install
-  'voxsep[eval]'``); computed on the estimates matched to each reference.
+  'voxsep[eval]'``); computed on the estimates matched to each reference;
+* for two-ear (binaural) estimates ``(n_src, 2, time)`` also ``delta_itd_us`` (ΔITD in
+  µs, GCC-PHAT with sub-sample interpolation), ``delta_itd_int_us`` (ΔITD from the
+  integer-lag peak, the SpeechBrain Binaural-WSJ0Mix recipe's variant, so numbers
+  compare with published ones) and ``delta_ild_db`` (ΔILD in dB) — Han, Luo &
+  Mesgarani, ICASSP 2020, §4 — from :func:`voxsep.metrics.spatial.binaural_scores`
+  (talkers matched by best SNR over both ears).
 
 Each value is the mean over the sources of one mixture, after best-permutation
 matching. Multichannel (binaural) estimates are scored with their channels joined.
@@ -40,7 +46,8 @@ from typing import Any, Iterable
 import numpy as np
 import torch
 
-SCORE_COLUMNS = ("si_snr", "si_snri", "sdr", "sdri", "snri", "pesq", "stoi")
+BINAURAL_COLUMNS = ("delta_itd_us", "delta_itd_int_us", "delta_ild_db")
+SCORE_COLUMNS = ("si_snr", "si_snri", "sdr", "sdri", "snri", "pesq", "stoi", *BINAURAL_COLUMNS)
 
 
 def score_utterance(
@@ -63,8 +70,9 @@ def score_utterance(
 
     Returns:
         ``{"si_snr", "si_snri", "sdr", "sdri", "snri"[, "pesq", "stoi"]}`` in dB (PESQ in
-        MOS, STOI in 0..1). ``sdr``/``sdri`` are NaN when BSS-eval is undefined (a silent
-        reference), which the summary leaves out.
+        MOS, STOI in 0..1), plus ``"delta_itd_us", "delta_itd_int_us", "delta_ild_db"``
+        when the signals are two-ear images (``channels == 2``). ``sdr``/``sdri`` are NaN
+        when BSS-eval is undefined (a silent reference), which the summary leaves out.
     """
     from voxsep import metrics
 
@@ -77,6 +85,12 @@ def score_utterance(
             "expected (n_src, [channels,] time) twice and ([channels,] time)"
         )
     n_src = ref.shape[0]
+    binaural = {}
+    if ref.ndim == 3 and ref.shape[1] == 2:  # two-ear images: interaural cue errors
+        from voxsep.metrics.spatial import binaural_scores
+
+        scores = binaural_scores(ref, est, mix, sample_rate)
+        binaural = {name: float(np.mean(scores[name])) for name in BINAURAL_COLUMNS}
     ref, est, mix = ref.reshape(n_src, -1), est.reshape(n_src, -1), mix.reshape(-1)
     si, perm = metrics.si_snr(ref, est, return_perm=True)
     row = {
@@ -92,6 +106,7 @@ def score_utterance(
             row["sdr"] = row["sdri"] = math.nan
     if quality:
         row.update(_quality(ref, est[np.asarray(perm)], sample_rate, n_channels=1))
+    row.update(binaural)
     return row
 
 
@@ -132,9 +147,10 @@ def summarize(rows: Iterable[dict[str, Any]], columns: Iterable[str] = SCORE_COL
 
 def format_summary(summary: dict[str, dict[str, float]]) -> str:
     """The summary as a fixed-width table."""
-    lines = [f"{'metric':8s} {'mean':>9s} {'median':>9s} {'std':>8s} {'count':>6s}"]
+    width = max([8, *(len(name) for name in summary)])
+    lines = [f"{'metric':{width}s} {'mean':>9s} {'median':>9s} {'std':>8s} {'count':>6s}"]
     for name, s in summary.items():
-        lines.append(f"{name:8s} {s['mean']:9.3f} {s['median']:9.3f} {s['std']:8.3f} {s['count']:6d}")
+        lines.append(f"{name:{width}s} {s['mean']:9.3f} {s['median']:9.3f} {s['std']:8.3f} {s['count']:6d}")
     return "\n".join(lines)
 
 

@@ -139,3 +139,57 @@ def test_cli_writes_results_audio_and_refuses_to_overwrite(tmp_path, wsj_folder,
     assert main(args + ["--overwrite"]) == 0
     assert main(["evaluate", "--model", str(ckpt), str(tmp_path / "nope"), "--out", str(tmp_path / "x.csv")]) == 2
     assert "test data not found" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- binaural
+@pytest.fixture(scope="module")
+def binaural_folder(tmp_path_factory) -> Path:
+    """Binaural-WSJ0Mix layout (mix/ s1/ s2/ stereo), 8 kHz: two talkers rendered with the
+    KEMAR HRIRs at +60 and -45 degrees azimuth, 3 mixtures of 1 s."""
+    from voxsep.data.spatial import KEMAR_SOFA, load_hrirs, render_at
+
+    hrirs = load_hrirs(KEMAR_SOFA, sample_rate=8000)
+    root = tmp_path_factory.mktemp("binaural") / "tt"
+    for sub in ("mix", "s1", "s2"):
+        (root / sub).mkdir(parents=True)
+    for i, (a, b) in enumerate(zip(_prompts("en", 3), _prompts("ru", 3))):
+        left = render_at(0.4 * a[:8000], hrirs, 60.0).T
+        right = render_at(0.3 * b[:8000], hrirs, -45.0).T
+        name = f"b{i}.wav"
+        sf.write(root / "s1" / name, left, 8000, subtype="FLOAT")
+        sf.write(root / "s2" / name, right, 8000, subtype="FLOAT")
+        sf.write(root / "mix" / name, left + right, 8000, subtype="FLOAT")
+    return root
+
+
+def test_binaural_estimates_get_interaural_cue_columns(tmp_path, binaural_folder, wsj_folder, tiny_model):
+    from voxsep.metrics.spatial import binaural_scores
+
+    torch.manual_seed(0)
+    model = models.build("binaural_parallel", n_src=2, n_filters=16, bottleneck=8, hidden=16, n_blocks=2,
+                         n_repeats=1, feature_window=64, feature_channels=8).eval()
+    result = evaluate(model, binaural_folder, tmp_path / "bin.csv", batch_size=1, quality=False, sdr=False,
+                      log=lambda m: None)
+    rows = _rows(tmp_path / "bin.csv")
+    columns = ("delta_itd_us", "delta_itd_int_us", "delta_ild_db")
+    assert len(rows) == 3 and all(c in rows[0] for c in columns)
+    for row in rows:
+        mixture = sf.read(binaural_folder / "mix" / f"{row['mixture_id']}.wav", dtype="float32")[0].T
+        refs = np.stack([sf.read(binaural_folder / s / f"{row['mixture_id']}.wav", dtype="float32")[0].T
+                         for s in ("s1", "s2")])
+        est = separate_mixture(model, torch.from_numpy(np.ascontiguousarray(mixture))).numpy()
+        expected = binaural_scores(refs, est, mixture, 8000)
+        for column in columns:
+            value = float(row[column])
+            assert np.isfinite(value) and value >= 0
+            assert value == pytest.approx(float(np.mean(expected[column])), abs=1e-3), column
+        assert float(row["snri"]) == pytest.approx(float(np.mean(expected["snri"])), abs=1e-3)
+    summary = json.loads((tmp_path / "bin.json").read_text())["summary"]
+    for column in columns:
+        values = np.array([float(r[column]) for r in rows])
+        assert summary[column]["mean"] == pytest.approx(values.mean(), abs=1e-3)
+        assert summary[column]["median"] == pytest.approx(np.median(values), abs=1e-3)
+    assert result["summary"]["delta_ild_db"]["count"] == 3
+    # single-channel evaluation has no interaural columns
+    evaluate(tiny_model, wsj_folder, tmp_path / "mono.csv", quality=False, sdr=False, limit=1, log=lambda m: None)
+    assert not any(c in _rows(tmp_path / "mono.csv")[0] for c in columns)

@@ -15,16 +15,22 @@ EPILOG = """examples:
   voxsep evaluate --model exp/ctn/best.pt data/Libri2Mix/wav8k/min/metadata/mixture_test_mix_clean.csv \\
       --out /tmp/quick.csv --limit 50 --no-quality
 
+  # a binaural model on a Binaural-WSJ0Mix test folder: adds the interaural cue errors
+  voxsep evaluate --model exp/binaural_parallel/best.pt data/binaural/2speakers/wav8k/min/tt --out exp/binaural_parallel/tt.csv
+
 Writes OUT (one row per mixture: mixture_id, si_snr, si_snri, sdr, sdri, snri, and pesq,
 stoi when 'pip install voxsep[eval]' is done) and OUT with .json (mean, median, std,
-count per metric). Existing results are kept unless --overwrite is given.
+count per metric). For two-ear (binaural) estimates the rows also hold delta_itd_us
+(ITD error in microseconds, sub-sample GCC-PHAT), delta_itd_int_us (integer-lag
+GCC-PHAT, as the SpeechBrain recipe) and delta_ild_db (ILD error in dB).
+Existing results are kept unless --overwrite is given.
 """
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "evaluate",
-        help="score a model on a test set (SI-SNRi, SDRi, SNRi, PESQ, STOI)",
+        help="score a model on a test set (SI-SNRi, SDRi, SNRi, PESQ, STOI; ΔITD, ΔILD for binaural)",
         description="Separate every mixture of a manifest or wsj0-mix folder and score the estimates.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,

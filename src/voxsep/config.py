@@ -65,6 +65,17 @@ class DataConfig:
         gain_db: dynamic mixing: per-source gain range in dB.
         speed_perturb: dynamic mixing: speed factor range, e.g. ``[0.95, 1.05]``.
         snr_db: dynamic mixing: speech-to-noise ratio range in dB (with ``noise_pool``).
+        hrtf: dynamic binaural mixing: a SOFA file (e.g. the MIT KEMAR set of Debian's
+            ``libmysofa1``) or a CIPIC-style folder of per-direction wav files; each talker
+            is rendered at a distinct random direction as a two-ear image
+            (:class:`voxsep.data.spatial.BinauralSpatializer`). Needs ``kind: dynamic``
+            and a two-channel model (``binaural_*``). Empty: single-channel mixing.
+        min_separation: binaural mixing: smallest angle between talkers, degrees.
+        azimuth_range: binaural mixing: ``[low, high]`` azimuths in degrees (+90 = left).
+        elevation_range: binaural mixing: ``[low, high]`` elevations in degrees.
+        rt60: binaural mixing: ``[low, high]`` reverberation time in seconds of a random
+            shoebox room (image-source method), or ``null`` for anechoic mixtures as in
+            Binaural-WSJ0Mix.
     """
 
     kind: str = "manifest"
@@ -84,6 +95,11 @@ class DataConfig:
     gain_db: list[float] = field(default_factory=lambda: [-5.0, 5.0])
     speed_perturb: Optional[list[float]] = None
     snr_db: list[float] = field(default_factory=lambda: [-5.0, 5.0])
+    hrtf: str = ""
+    min_separation: float = 10.0
+    azimuth_range: list[float] = field(default_factory=lambda: [-90.0, 90.0])
+    elevation_range: list[float] = field(default_factory=lambda: [-45.0, 45.0])
+    rt60: Optional[list[float]] = None
 
 
 @dataclass
@@ -350,6 +366,8 @@ def validate_config(config: Config) -> None:
             "data.batch_size=1 or give a segment length in seconds"
         )
 
+    _validate_binaural_mixing(config)
+
     from voxsep import models
 
     valid_args = list(models.model_arguments(config.model.name))  # ValueError on unknown names
@@ -362,6 +380,34 @@ def validate_config(config: Config) -> None:
                 f"model.args.{key}={config.model.args[key]} disagrees with data.{key}={expected}; "
                 f"drop model.args.{key} (it is taken from data.{key})"
             )
+
+
+def _validate_binaural_mixing(config: Config) -> None:
+    """Dynamic binaural mixing keys (``data.hrtf``, ``min_separation``, ranges, ``rt60``)."""
+    data = config.data
+
+    def pair(key: str, value: Any, low: float, high: float) -> None:
+        if value is None or len(value) != 2 or not low <= value[0] <= value[1] <= high:
+            raise ValueError(f"config key 'data.{key}' must be [low, high] with {low} <= low <= high <= {high}, got {value}")
+
+    if not data.hrtf:
+        if data.rt60 is not None:
+            raise ValueError("config key 'data.rt60' is the room of dynamic binaural mixing and needs data.hrtf "
+                             "(a SOFA file or CIPIC-style wav folder); drop data.rt60 or set data.hrtf")
+        return
+    if data.kind != "dynamic":
+        raise ValueError(
+            f"config key 'data.hrtf' renders talkers on the fly and needs data.kind=dynamic (got {data.kind!r}); "
+            "a prepared binaural set ('voxsep prepare binaural') is read with data.kind=folder and no data.hrtf"
+        )
+    if not 0 <= data.min_separation < 180:
+        raise ValueError(f"config key 'data.min_separation' must be in [0, 180) degrees, got {data.min_separation}")
+    pair("azimuth_range", data.azimuth_range, -180.0, 180.0)
+    pair("elevation_range", data.elevation_range, -90.0, 90.0)
+    if data.rt60 is not None:
+        pair("rt60", data.rt60, 0.0, 10.0)
+        if data.rt60[0] <= 0:
+            raise ValueError(f"config key 'data.rt60' needs positive reverberation times in seconds, got {data.rt60}")
 
 
 def model_kwargs(config: Config) -> dict[str, Any]:

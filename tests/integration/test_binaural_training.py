@@ -135,3 +135,36 @@ def test_short_training_of_the_mimo_tasnet_improves_snri(binaural_sets, tmp_path
     assert after["snri"] > before["snri"] + 2.0, (before, after)
     assert after["snri"] > 1.0, after
     assert np.isfinite(after["delta_itd_us"]) and np.isfinite(after["delta_ild_db"])
+
+
+def test_dynamic_binaural_mixing_recipe_trains(binaural_sets, offline_corpus, tmp_path):
+    """recipes/binaural/parallel_dynamic.yaml (KEMAR SOFA + offline pool) with a tiny model:
+    the datasets are two-ear and a couple of optimiser steps run and save a checkpoint."""
+    from voxsep import checkpoint
+    from voxsep.config import load_config
+    from voxsep.train.trainer import build_datasets, train
+
+    recipe = Path(__file__).resolve().parents[2] / "recipes" / "binaural" / "parallel_dynamic.yaml"
+    overrides = [
+        f"data.pool={offline_corpus / 'wav8k' / 'utterances_train.csv'}",
+        f"data.valid={binaural_sets / '2speakers' / 'wav8k' / 'min' / 'cv'}",
+        "data.segment=0.5", "data.examples_per_epoch=8", "data.num_workers=0", "data.min_separation=30",
+        "model.args.n_filters=16", "model.args.bottleneck=8", "model.args.hidden=16", "model.args.n_blocks=2",
+        "model.args.n_repeats=1", "model.args.feature_window=64", "model.args.feature_channels=8",
+        "train.max_steps=2", "train.valid_every_steps=2", "train.device=cpu", "train.num_threads=1",
+        "log.tensorboard=false", "log.audio_examples=0",
+    ]
+    config = load_config(recipe, overrides)
+    assert config.data.hrtf.endswith(".sofa") and config.model.name == "binaural_parallel"
+    train_set, valid_set = build_datasets(config)
+    mixture, sources = train_set[0]
+    assert mixture.shape == (2, 4000) and sources.shape == (2, 2, 4000)
+    torch.testing.assert_close(mixture, sources.sum(0), atol=1e-5, rtol=0)
+    spatializer = train_set.spatializer
+    azimuths = [a for a, _ in spatializer.last_directions]
+    elevations = [e for _, e in spatializer.last_directions]
+    assert angular_distance(azimuths[0], elevations[0], azimuths[1], elevations[1]) >= 30 - 1e-6
+    result = train(config, tmp_path / "exp")
+    assert result.step == 2 and result.history and np.isfinite(result.history[-1]["snri"])
+    model, meta = checkpoint.load(tmp_path / "exp" / "last.pt")
+    assert model.in_channels == 2 and meta["train_config"]["data"]["hrtf"] == config.data.hrtf

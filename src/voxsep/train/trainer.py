@@ -4,8 +4,11 @@ What it does, in order: pick the device and (under torchrun) join the process gr
 seed everything; build the model (or fine-tune from ``init_from``), the optimiser and
 the plateau/warm-up schedule; restore ``last.pt`` when resuming; then for each epoch
 draw batches from a ``ResumableSampler``, run forward/backward under autocast, clip,
-step, and every ``valid_every_steps`` (or at each epoch end) validate SI-SNRi, adjust
-the learning rate, and write ``last.pt`` / ``best.pt``.
+step, and every ``valid_every_steps`` (or at each epoch end) validate SI-SNRi and SNRi,
+adjust the learning rate, and write ``last.pt`` / ``best.pt``. The score that selects
+``best.pt``, halves the learning rate and stops early follows the loss
+(:func:`selection_metric`): SI-SNRi for the SI-SNR loss, SNRi for the SNR loss
+(binaural recipes); the log line and the checkpoint meta (``valid_metric``) name it.
 
 Resumption is exact on CPU: ``last.pt`` holds the model, optimiser, schedule, gradient
 scaler, the RNG states (torch, CUDA, NumPy, Python — as tensors/lists, loadable with
@@ -58,7 +61,10 @@ class TrainResult:
         step: optimiser steps done.
         epoch: epochs completed.
         best_si_snri: best validation SI-SNRi in dB (``-inf`` if never validated).
-        history: one dict per validation (step, epoch, si_snri, loss, lr).
+        history: one dict per validation (step, epoch, si_snri, snri, metric, loss, lr).
+        metric: the validation score that selected ``best.pt`` and drove the learning-rate
+            halving (:func:`selection_metric`: ``si_snri`` or ``snri``).
+        best_score: its best value in dB (``-inf`` if never validated).
     """
 
     status: str
@@ -66,6 +72,8 @@ class TrainResult:
     epoch: int
     best_si_snri: float
     history: list[dict[str, float]] = field(default_factory=list)
+    metric: str = "si_snri"
+    best_score: float = -math.inf
 
 
 # --------------------------------------------------------------------------- schedule
@@ -172,8 +180,54 @@ def configure_threads(num_threads: int, local_world_size: int) -> int:
     return num_threads
 
 
+def build_spatializer(config: Config) -> Any:
+    """The :class:`~voxsep.data.spatial.BinauralSpatializer` of ``config.data.hrtf``, or ``None``.
+
+    Dynamic binaural mixing (Binaural-WSJ0Mix style, Han et al. 2020): every talker at a
+    random HRIR direction, ``data.min_separation`` degrees apart, optionally in a random
+    room (``data.rt60``). The model must take two-ear mixtures, and conversely a
+    two-channel model trained by dynamic mixing needs ``data.hrtf``.
+
+    Raises:
+        FileNotFoundError: ``data.hrtf`` does not exist.
+        ValueError: the model's input channels and the mixing disagree.
+    """
+    data = config.data
+    in_channels = int(getattr(models.model_class(config.model.name), "in_channels", 1))
+    if not data.hrtf:
+        if data.kind == "dynamic" and in_channels != 1:
+            raise ValueError(
+                f"model {config.model.name!r} takes {in_channels}-channel mixtures but dynamic mixing without "
+                "data.hrtf makes single-channel ones; set data.hrtf (a SOFA file, e.g. "
+                "/usr/share/libmysofa/MIT_KEMAR_normal_pinna.sofa, or a CIPIC-style wav folder)"
+            )
+        return None
+    if in_channels != 2:
+        raise ValueError(
+            f"data.hrtf makes two-ear (binaural) mixtures but model {config.model.name!r} takes {in_channels}-channel "
+            "input; use a binaural model (binaural_independent, binaural_cross, binaural_parallel) or drop data.hrtf"
+        )
+    from voxsep.data.spatial import BinauralSpatializer, load_hrirs
+
+    path = Path(data.hrtf)
+    if not path.exists():
+        raise FileNotFoundError(
+            f"data.hrtf={data.hrtf} does not exist; give a SOFA file (Debian's libmysofa1 ships "
+            "/usr/share/libmysofa/MIT_KEMAR_normal_pinna.sofa) or a CIPIC-style folder of per-direction wav files"
+        )
+    return BinauralSpatializer(
+        load_hrirs(path),
+        data.sample_rate,
+        min_separation=data.min_separation,
+        azimuth_range=tuple(data.azimuth_range),
+        elevation_range=tuple(data.elevation_range),
+        rt60=tuple(data.rt60) if data.rt60 is not None else None,
+    )
+
+
 def build_datasets(config: Config) -> tuple[Dataset, Dataset]:
-    """Training and validation datasets described by ``config.data``."""
+    """Training and validation datasets described by ``config.data`` (with ``data.hrtf``,
+    dynamic mixing renders two-ear mixtures through :func:`build_spatializer`)."""
     from voxsep.data.datasets import DynamicMixDataset, MixtureDataset, load_speaker_pool
 
     data = config.data
@@ -183,6 +237,7 @@ def build_datasets(config: Config) -> tuple[Dataset, Dataset]:
         if not data.pool:
             raise ValueError("data.kind=dynamic needs data.pool (an utterance list CSV from 'voxsep prepare')")
         noise_pool = [p for paths in load_speaker_pool(data.noise_pool).values() for p in paths] if data.noise_pool else None
+        spatializer = build_spatializer(config)
         train_set: Dataset = DynamicMixDataset(
             load_speaker_pool(data.pool),
             data.n_src,
@@ -194,6 +249,7 @@ def build_datasets(config: Config) -> tuple[Dataset, Dataset]:
             speed_perturb=tuple(data.speed_perturb) if data.speed_perturb else None,
             noise_pool=noise_pool,
             snr_db=tuple(data.snr_db),
+            spatializer=spatializer,
         )
     else:
         if not data.train:
@@ -205,6 +261,11 @@ def build_datasets(config: Config) -> tuple[Dataset, Dataset]:
     # and epoch 0); without it, whole utterances.
     valid_set = MixtureDataset(data.valid, data.n_src, data.sample_rate, segment=data.valid_segment,
                                train=data.valid_segment is not None, seed=config.train.seed + 1)
+    if data.kind == "dynamic" and data.hrtf and len(valid_set) and valid_set[0][0].dim() != 2:
+        raise ValueError(
+            f"data.valid={data.valid} holds single-channel mixtures but data.hrtf trains a binaural model; "
+            "validate on a binaural set ('voxsep prepare binaural', e.g. data/binaural/2speakers/wav8k/min/cv)"
+        )
     return train_set, valid_set
 
 
@@ -241,6 +302,16 @@ def load_init_weights(model: torch.nn.Module, path: str | os.PathLike) -> None:
         raise ValueError(f"--init-from {path}: the weights do not fit the model: {error}") from error
 
 
+def _batch_improvement(pairwise: Callable[..., torch.Tensor], estimates: torch.Tensor, sources: torch.Tensor,
+                       mixture: torch.Tensor) -> torch.Tensor:
+    from voxsep.losses import pit_from_pairwise
+
+    estimate_loss, _ = pit_from_pairwise(pairwise(estimates, sources))
+    repeated = mixture.unsqueeze(1).expand_as(sources)
+    mixture_loss = torch.diagonal(pairwise(repeated, sources), dim1=1, dim2=2).mean(-1)
+    return mixture_loss - estimate_loss
+
+
 def batch_si_snri(estimates: torch.Tensor, sources: torch.Tensor, mixture: torch.Tensor) -> torch.Tensor:
     """SI-SNR improvement per example, in dB, averaged over sources (best permutation).
 
@@ -253,12 +324,34 @@ def batch_si_snri(estimates: torch.Tensor, sources: torch.Tensor, mixture: torch
         SI-SNR(source, mixture). Computed on the device with ``voxsep.losses`` (no copy to
         the host), so validation costs no more than a forward pass.
     """
-    from voxsep.losses import pairwise_neg_si_snr, pit_from_pairwise
+    from voxsep.losses import pairwise_neg_si_snr
 
-    estimate_loss, _ = pit_from_pairwise(pairwise_neg_si_snr(estimates, sources))
-    repeated = mixture.unsqueeze(1).expand_as(sources)
-    mixture_loss = torch.diagonal(pairwise_neg_si_snr(repeated, sources), dim1=1, dim2=2).mean(-1)
-    return mixture_loss - estimate_loss
+    return _batch_improvement(pairwise_neg_si_snr, estimates, sources, mixture)
+
+
+def batch_snri(estimates: torch.Tensor, sources: torch.Tensor, mixture: torch.Tensor) -> torch.Tensor:
+    """SNR improvement per example, in dB, averaged over sources (best-SNR permutation).
+
+    As :func:`batch_si_snri` with the plain (scale-dependent) SNR; multichannel
+    ``dims`` (e.g. the two ears of a binaural image) are scored together, as the
+    binaural SNR loss and ``voxsep.metrics.spatial.binaural_scores`` do.
+    """
+    from voxsep.losses import pairwise_neg_snr
+
+    return _batch_improvement(pairwise_neg_snr, estimates, sources, mixture)
+
+
+VALID_METRIC_NAMES = {"si_snri": "SI-SNRi", "snri": "SNRi"}
+
+
+def selection_metric(config: Config) -> str:
+    """The validation score that picks ``best.pt``, halves the learning rate and stops early.
+
+    It follows the training loss: ``si_snri`` for the SI-SNR loss, ``snri`` for the SNR
+    loss (binaural recipes: SI-SNR's scale invariance would hide a wrong level per ear,
+    i.e. a wrong ILD, that the SNR loss trains against; Han et al. 2020 report SNRi).
+    """
+    return "snri" if config.loss.kind == "snr" else "si_snri"
 
 
 def _pit_loss(loss_fn: torch.nn.Module, estimates: torch.Tensor, sources: torch.Tensor) -> torch.Tensor:
@@ -385,6 +478,8 @@ def _train(config, exp_dir, resume, init_from, overwrite, train_set, valid_set, 
     scaler = torch.amp.GradScaler("cuda", enabled=tc.precision == "fp16")
     autocast_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(tc.precision)
     loss_fn = build_loss(config)
+    metric = selection_metric(config)
+    metric_name = VALID_METRIC_NAMES[metric]
 
     # ---- state to resume
     epoch, step, batch_in_epoch, nan_streak = 0, 0, 0, 0
@@ -405,7 +500,7 @@ def _train(config, exp_dir, resume, init_from, overwrite, train_set, valid_set, 
         epoch, step, batch_in_epoch = int(state["epoch"]), int(state["step"]), int(state["batch_in_epoch"])
         history = list(state["history"])
         set_rng_state(state["rng"])
-        log.info(f"resumed from {last_path}: epoch {epoch}, step {step}, best SI-SNRi {schedule.best:.2f} dB")
+        log.info(f"resumed from {last_path}: epoch {epoch}, step {step}, best {metric_name} {schedule.best:.2f} dB")
     boundary_rng = rng_state()
 
     ddp_model = model
@@ -450,6 +545,8 @@ def _train(config, exp_dir, resume, init_from, overwrite, train_set, valid_set, 
 
     tensorboard = TensorBoard(exp_dir, config.log.tensorboard and info.is_main)
     example_ids = list(range(min(config.log.audio_examples, len(valid_set)))) if info.is_main else []
+    log.info(f"best.pt, learning-rate halving and early stopping follow validation {metric_name} "
+             f"(loss.kind={config.loss.kind})")
     log.info(
         f"{config.model.name}: {n_params / 1e6:.2f} M parameters | {device} x {info.world_size} process(es), "
         f"{threads} thread(s) each | {tc.precision} | {len(train_set)} training / {len(valid_set)} validation examples | "
@@ -457,10 +554,10 @@ def _train(config, exp_dir, resume, init_from, overwrite, train_set, valid_set, 
     )
 
     # ---- helpers closed over the state above
-    def validate() -> tuple[float, float]:
-        """Mean validation SI-SNRi (dB) and PIT loss over all ranks' shards."""
+    def validate() -> tuple[dict[str, float], float]:
+        """Mean validation ``{"si_snri", "snri"}`` (dB) and PIT loss over all ranks' shards."""
         model.eval()
-        total_snri, total_loss, count = 0.0, 0.0, 0
+        total_si_snri, total_snri, total_loss, count = 0.0, 0.0, 0.0, 0
         with torch.no_grad():
             for i, (mixture, sources) in enumerate(valid_loader):
                 if tc.max_valid_batches and i >= tc.max_valid_batches:
@@ -470,14 +567,16 @@ def _train(config, exp_dir, resume, init_from, overwrite, train_set, valid_set, 
                     estimates = model(mixture)
                 estimates = estimates.float()
                 loss, _ = loss_fn(estimates, sources)
-                total_snri += float(batch_si_snri(estimates, sources, mixture).sum())
+                total_si_snri += float(batch_si_snri(estimates, sources, mixture).sum())
+                total_snri += float(batch_snri(estimates, sources, mixture).sum())
                 total_loss += float(loss) * mixture.shape[0]
                 count += mixture.shape[0]
-        total_snri, total_loss, count = D.all_reduce_sum([total_snri, total_loss, count], device, info)
+        total_si_snri, total_snri, total_loss, count = D.all_reduce_sum(
+            [total_si_snri, total_snri, total_loss, count], device, info)
         model.train()
         if count == 0:
             raise ValueError("the validation set is empty; check data.valid")
-        return total_snri / count, total_loss / count
+        return {"si_snri": total_si_snri / count, "snri": total_snri / count}, total_loss / count
 
     def log_audio_examples() -> None:
         model.eval()
@@ -491,15 +590,23 @@ def _train(config, exp_dir, resume, init_from, overwrite, train_set, valid_set, 
                 tensorboard.audio_example(f"example{i}", mixture.numpy(), estimates.numpy(), data.sample_rate, step)
         model.train()
 
-    def save_checkpoint(path: Path, rng: dict[str, Any], with_state: bool, valid_si_snri: float | None) -> bool:
-        """Rank 0 writes ``path`` atomically; on failure the old file stays and we say so."""
+    def save_checkpoint(path: Path, rng: dict[str, Any], with_state: bool, scores: dict[str, float] | None) -> bool:
+        """Rank 0 writes ``path`` atomically; on failure the old file stays and we say so.
+
+        ``scores``: this step's validation scores (``None``: not validated); the meta
+        names the selection metric (``valid_metric``) and its value (``valid_score``).
+        """
         if not info.is_main:
             return True
+        scores = scores or {}
         meta: dict[str, Any] = {
             "sample_rate": data.sample_rate,
             "epoch": epoch,
             "step": step,
-            "valid_si_snri": valid_si_snri,
+            "valid_metric": metric,
+            "valid_score": scores.get(metric),
+            "valid_si_snri": scores.get("si_snri"),
+            "valid_snri": scores.get("snri"),
             "train_config": config_to_dict(config),
         }
         if with_state:
@@ -609,21 +716,25 @@ def _train(config, exp_dir, resume, init_from, overwrite, train_set, valid_set, 
                         epoch, batch_in_epoch = epoch + 1, 0
                     due = (tc.valid_every_steps and step % tc.valid_every_steps == 0) or (not tc.valid_every_steps and end_of_epoch)
                     if due:
-                        si_snri, valid_loss = validate()
+                        scores, valid_loss = validate()
                         last_valid_step = step
-                        improved = schedule.validated(si_snri)
-                        record = {"step": step, "epoch": epoch, "si_snri": si_snri, "loss": valid_loss, "lr": schedule.lr}
+                        improved = schedule.validated(scores[metric])
+                        record = {"step": step, "epoch": epoch, **scores, "metric": metric, "loss": valid_loss,
+                                  "lr": schedule.lr}
                         history.append(record)
-                        tensorboard.scalars({"valid/si_snri": si_snri, "valid/loss": valid_loss, "train/lr_after_valid": schedule.lr}, step)
+                        tensorboard.scalars({"valid/si_snri": scores["si_snri"], "valid/snri": scores["snri"],
+                                             "valid/loss": valid_loss, "train/lr_after_valid": schedule.lr}, step)
                         log_audio_examples()
                         tensorboard.flush()
+                        other = "snri" if metric == "si_snri" else "si_snri"
                         progress.write(
-                            f"validation at step {step} (epoch {epoch}): SI-SNRi {si_snri:.2f} dB, loss {valid_loss:.3f}"
-                            f"{' (best)' if improved else ''}, lr {schedule.lr:.3g}"
+                            f"validation at step {step} (epoch {epoch}): {metric_name} {scores[metric]:.2f} dB"
+                            f"{' (best)' if improved else ''}, "
+                            f"{VALID_METRIC_NAMES[other]} {scores[other]:.2f} dB, loss {valid_loss:.3f}, lr {schedule.lr:.3g}"
                         )
                         if improved:
-                            save_checkpoint(best_path, boundary_rng, False, si_snri)
-                        save_checkpoint(last_path, boundary_rng, True, si_snri)
+                            save_checkpoint(best_path, boundary_rng, False, scores)
+                        save_checkpoint(last_path, boundary_rng, True, scores)
                         if sched.early_stop_patience and schedule.since_best >= sched.early_stop_patience:
                             status = "early_stop"
                     elif end_of_epoch:
@@ -648,7 +759,9 @@ def _train(config, exp_dir, resume, init_from, overwrite, train_set, valid_set, 
     if status in ("interrupted", "max_steps") or last_valid_step != step:
         if save_checkpoint(last_path, boundary_rng, True, None) and status == "interrupted":
             log.info(f"interrupted: wrote {last_path} at step {step}; continue with --resume")
-    log.info(f"training {status} at step {step}, epoch {epoch}; best validation SI-SNRi {schedule.best:.2f} dB")
+    log.info(f"training {status} at step {step}, epoch {epoch}; best validation {metric_name} {schedule.best:.2f} dB")
     tensorboard.close()
     close_logger(log)
-    return TrainResult(status=status, step=step, epoch=epoch, best_si_snri=schedule.best, history=history)
+    best_si_snri = max((h["si_snri"] for h in history if "si_snri" in h), default=-math.inf)
+    return TrainResult(status=status, step=step, epoch=epoch, best_si_snri=best_si_snri, history=history,
+                       metric=metric, best_score=schedule.best)

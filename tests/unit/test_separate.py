@@ -149,19 +149,48 @@ def test_bad_mixtures_are_refused():
         separate_mixture(model, torch.zeros(2, 100))
 
 
-def test_fast_conv_tasnet_path_matches_the_model_and_leaves_it_unchanged():
-    from voxsep.inference.fast import FastTCNMasker, optimize, output_snr_db
-
-    torch.manual_seed(0)
-    model = models.build("conv_tasnet", n_src=2, **TINY).eval()
-    fast = optimize(model)
-    assert isinstance(fast.masker, FastTCNMasker) and not isinstance(model.masker, FastTCNMasker)
+def _two_talkers() -> torch.Tensor:
     a = speech("en", ["agent-alreadyon"])
     b = speech("ru", ["agent-alreadyon"])
     n = min(len(a), len(b))
-    mixture = torch.from_numpy(np.stack([a[:n] + b[:n], 0.1 * a[:n] - b[:n]]))
+    return torch.from_numpy(np.stack([a[:n] + b[:n], 0.1 * a[:n] - b[:n]]))
+
+
+def test_fast_conv_tasnet_kernels_match_the_model_and_leave_it_unchanged():
+    from voxsep.inference.fast import output_snr_db
+    from voxsep.inference.fast_conv_tasnet import FastTCNMasker, accelerate
+
+    torch.manual_seed(0)
+    # Dilations 1, 2, 4, 8 with kernel 3: the 20-sample input has fewer frames than the
+    # largest dilation, so every edge case of the folded depthwise padding is exercised.
+    model = models.build("conv_tasnet", n_src=2, **{**TINY, "n_blocks": 4}).eval()
+    fast = accelerate(model, torch.float32)
+    assert isinstance(fast.masker, FastTCNMasker) and not isinstance(model.masker, FastTCNMasker)
+    mixture = _two_talkers()
     with torch.inference_mode():
         assert output_snr_db(model(mixture), fast(mixture)) > 80
-        assert output_snr_db(model(mixture[0, :777]), fast(mixture[0, :777])) > 80
+        for length in (777, 20, 1):
+            assert output_snr_db(model(mixture[0, :length]), fast(mixture[0, :length])) > 80
+        low = accelerate(model, torch.bfloat16)
+        assert output_snr_db(model(mixture), low(mixture)) > 25  # bf16 operands, fp32 accumulation
+
+
+def test_optimize_keeps_bf16_only_when_it_holds_the_quality_bound(monkeypatch):
+    from voxsep.inference import fast
+    from voxsep.inference.fast_conv_tasnet import FastTCNMasker
+
+    torch.manual_seed(0)
+    model = models.build("conv_tasnet", n_src=2, **TINY).eval()
+    monkeypatch.setattr(fast, "cpu_has_fast_bf16", lambda: True)
+    monkeypatch.setattr(fast, "QUALITY_BOUND_DB", 500.0)  # nothing but fp32 can hold this
+    strict = fast.optimize(model)
+    assert strict.masker.product.dtype == torch.float32 and "only" in strict.fast_path
+    monkeypatch.setattr(fast, "QUALITY_BOUND_DB", -500.0)
+    lenient = fast.optimize(model)
+    assert isinstance(lenient.masker, FastTCNMasker) and lenient.masker.product.dtype == torch.bfloat16
+    assert "bf16" in lenient.fast_path
+    monkeypatch.setattr(fast, "cpu_has_fast_bf16", lambda: False)
+    assert fast.optimize(model).masker.product.dtype == torch.float32
     causal = models.build("conv_tasnet", n_src=2, causal=True, **TINY).eval()
-    assert optimize(causal) is causal
+    assert fast.optimize(causal) is causal
+    assert fast.optimize(model, "meta") is model  # the kernels are for CPUs

@@ -25,11 +25,10 @@ TINY_CONFIGS: dict[str, dict] = {
     "binaural_parallel": dict(n_filters=16, kernel_size=8, bottleneck=8, hidden=16, n_blocks=2, n_repeats=1,
                               spatial_features=False),
 }
-# Models whose dynamic-time export is known not to work yet, with the reason. Measured
-# with torch 2.13: the DPRNN graph captured by torch.export takes ~3 min to export here
-# and its ONNX file fixes the number of dual-path chunks (a Reshape to {S*K, C} from the
-# trace), so it is right only for the traced length. Set VOXSEP_TEST_KNOWN_BROKEN=1 to run.
-KNOWN_BROKEN = {"dprnn": "dynamic-time ONNX export bakes the dual-path chunk count (torch 2.13 exporter)"}
+# Models whose dynamic-time export is known not to work yet, with the reason; run them
+# anyway with VOXSEP_TEST_KNOWN_BROKEN=1. (DPRNN was here until its LSTMs were exported as
+# opaque operators, see voxsep.inference.export.)
+KNOWN_BROKEN: dict[str, str] = {}
 LENGTHS = (8000, 1237, 20011, 5)  # the traced length is 8000; the others are not
 
 
@@ -118,10 +117,27 @@ def test_export_cli_and_onnxruntime_backend(tmp_path, exported, speech, capsys):
     channels = getattr(model, "in_channels", 1)
     audio = speech * 0.5 if channels == 1 else np.stack([speech * 0.5] * channels, axis=1)
     sf.write(tmp_path / "talk.wav", audio, 8000)
-    for backend, spec, out in (("torch", ckpt, "a"), ("onnxruntime", onnx_path, "b")):
+    # The torch side runs the plain fp32 forward (--no-fast): the fast path may use bf16.
+    for backend, spec, out, extra in (("torch", ckpt, "a", ["--no-fast"]), ("onnxruntime", onnx_path, "b", [])):
         code = cli.main(["separate", str(tmp_path / "talk.wav"), "--out", str(tmp_path / out),
-                         "--model", str(spec), "--backend", backend])
+                         "--model", str(spec), "--backend", backend, *extra])
         assert code == 0
     a = np.stack([sf.read(tmp_path / "a" / f"talk_spk{i}.wav")[0] for i in range(1, model.n_src + 1)])
     b = np.stack([sf.read(tmp_path / "b" / f"talk_spk{i}.wav")[0] for i in range(1, model.n_src + 1)])
     assert np.abs(a - b).max() <= 2 / 32768  # same outputs up to 16-bit rounding
+
+
+@pytest.mark.parametrize("rnn_type,causal", [("LSTM", False), ("GRU", True)])
+def test_exportable_rnn_copy_computes_the_same(rnn_type, causal, speech):
+    """The copy that export captures (RNNs as opaque ops) is the model, not an approximation."""
+    from voxsep.inference.export import _ExportableRNN, _with_exportable_rnns
+
+    torch.manual_seed(0)
+    model = models.build("dprnn", **{**TINY_CONFIGS["dprnn"], "n_blocks": 2, "rnn_type": rnn_type, "causal": causal})
+    model.eval()
+    copy = _with_exportable_rnns(model)
+    assert sum(isinstance(m, _ExportableRNN) for m in copy.modules()) == 4
+    assert not any(isinstance(m, _ExportableRNN) for m in model.modules())  # original untouched
+    mixture = torch.from_numpy(np.stack([speech[:3001], 0.3 * speech[500:3501]]))
+    with torch.inference_mode():
+        assert torch.equal(copy(mixture), model(mixture))

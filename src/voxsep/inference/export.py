@@ -6,6 +6,14 @@ trace length. The file's ``metadata_props`` carry what is needed to use it witho
 voxsep's Python code: ``sample_rate``, ``n_src``, ``in_channels``, ``model_name``,
 ``model_config`` (JSON) and ``voxsep_version``.
 
+Recurrent layers (DPRNN's LSTMs/GRUs) are exported through two small custom operators
+(``voxsep::lstm`` / ``voxsep::gru``) that wrap ``aten.lstm`` / ``aten.gru`` and are translated
+to the ONNX ``LSTM`` / ``GRU`` operators by onnxscript's own translations. Without them
+``torch.export`` computes the output shapes by running PyTorch's step-by-step RNN
+decomposition on symbolic shapes (one step per frame of the traced input): a tiny DPRNN
+took ~4 min to export and the paper configuration far longer. The model itself is not
+changed: a copy with the wrapped layers is exported.
+
 Input ``mixture``: ``(batch, time)`` (or ``(batch, channels, time)`` for multichannel
 models), float32, at least ``min_length`` samples (the encoder's kernel size, also in
 the metadata). Output ``estimates``: ``(batch, n_src, time)`` (``(batch, n_src, channels,
@@ -14,6 +22,7 @@ time)``).
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import tempfile
@@ -28,6 +37,106 @@ from torch import nn
 from voxsep import __version__
 
 DEFAULT_OPSET = 18
+
+
+@torch.library.custom_op("voxsep::lstm", mutates_args=())
+def _lstm_op(
+    input: torch.Tensor,
+    hx: list[torch.Tensor],
+    params: list[torch.Tensor],
+    has_biases: bool,
+    num_layers: int,
+    dropout: float,
+    train: bool,
+    bidirectional: bool,
+    batch_first: bool,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``aten.lstm.input`` as an opaque operator (same schema), so export does not unroll it."""
+    output, h, c = torch.ops.aten.lstm.input(
+        input, hx, params, has_biases, num_layers, dropout, train, bidirectional, batch_first
+    )
+    return output, h, c
+
+
+@_lstm_op.register_fake
+def _lstm_fake(input, hx, params, has_biases, num_layers, dropout, train, bidirectional, batch_first):
+    directions = 2 if bidirectional else 1
+    shape = (*input.shape[:-1], directions * hx[0].shape[-1])
+    return input.new_empty(shape), hx[0].new_empty(hx[0].shape), hx[1].new_empty(hx[1].shape)
+
+
+@torch.library.custom_op("voxsep::gru", mutates_args=())
+def _gru_op(
+    input: torch.Tensor,
+    hx: torch.Tensor,
+    params: list[torch.Tensor],
+    has_biases: bool,
+    num_layers: int,
+    dropout: float,
+    train: bool,
+    bidirectional: bool,
+    batch_first: bool,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``aten.gru.input`` as an opaque operator (same schema), so export does not unroll it."""
+    output, h = torch.ops.aten.gru.input(input, hx, params, has_biases, num_layers, dropout, train, bidirectional, batch_first)
+    return output, h
+
+
+@_gru_op.register_fake
+def _gru_fake(input, hx, params, has_biases, num_layers, dropout, train, bidirectional, batch_first):
+    directions = 2 if bidirectional else 1
+    shape = (*input.shape[:-1], directions * hx.shape[-1])
+    return input.new_empty(shape), hx.new_empty(hx.shape)
+
+
+class _ExportableRNN(nn.Module):
+    """Runs an ``nn.LSTM``/``nn.GRU`` (its own parameters) through the opaque operators above.
+
+    Same call and outputs as the wrapped module for unbatched-free, unpacked inputs with a
+    zero initial state (how voxsep models call their RNNs).
+    """
+
+    def __init__(self, rnn: nn.LSTM | nn.GRU) -> None:
+        super().__init__()
+        self.rnn = rnn
+
+    def forward(self, input: torch.Tensor, hx: Any = None) -> tuple[torch.Tensor, Any]:
+        rnn = self.rnn
+        if hx is not None or input.dim() != 3:
+            raise ValueError("exportable RNN: expects a batched 3-D input and no initial state")
+        directions = 2 if rnn.bidirectional else 1
+        batch = input.shape[0] if rnn.batch_first else input.shape[1]
+        zeros = input.new_zeros(rnn.num_layers * directions, batch, rnn.hidden_size)
+        flags = (rnn.bias, rnn.num_layers, float(rnn.dropout), rnn.training, rnn.bidirectional, rnn.batch_first)
+        if isinstance(rnn, nn.LSTM):
+            output, h, c = torch.ops.voxsep.lstm(input, [zeros, zeros.clone()], rnn._flat_weights, *flags)
+            return output, (h, c)
+        output, h = torch.ops.voxsep.gru(input, zeros, rnn._flat_weights, *flags)
+        return output, h
+
+
+def _with_exportable_rnns(model: nn.Module) -> nn.Module:
+    """A copy of ``model`` whose LSTM/GRU layers go through ``_ExportableRNN`` (shared math)."""
+    targets = [
+        name
+        for name, module in model.named_modules()
+        if type(module) in (nn.LSTM, nn.GRU) and not getattr(module, "proj_size", 0)
+    ]
+    if not targets:
+        return model
+    model = copy.deepcopy(model)
+    for name in targets:
+        parent_name, _, child = name.rpartition(".")
+        parent = model.get_submodule(parent_name) if parent_name else model
+        setattr(parent, child, _ExportableRNN(getattr(parent, child)))
+    return model
+
+
+def _rnn_translations() -> dict:
+    """onnxscript's translations of ``aten.lstm`` / ``aten.gru`` (ONNX LSTM / GRU), for our ops."""
+    from onnxscript.function_libs.torch_lib.ops.core import aten_gru, aten_lstm
+
+    return {torch.ops.voxsep.lstm.default: aten_lstm, torch.ops.voxsep.gru.default: aten_gru}
 
 
 class _ExportWrapper(nn.Module):
@@ -85,7 +194,7 @@ def export_onnx(
     shape = (2, length) if in_channels == 1 else (2, in_channels, length)
     example = torch.randn(*shape)
     dims: dict[int, Any] = {0: torch.export.Dim.DYNAMIC, len(shape) - 1: torch.export.Dim.DYNAMIC}
-    wrapper = _ExportWrapper(model).eval()
+    wrapper = _ExportWrapper(_with_exportable_rnns(model)).eval()
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp.onnx", dir=path.parent)
     os.close(fd)
@@ -99,6 +208,7 @@ def export_onnx(
                 input_names=["mixture"],
                 output_names=["estimates"],
                 dynamic_shapes={"mixture": dims},
+                custom_translation_table=_rnn_translations(),
                 verbose=False,
             )
         proto = program.model_proto

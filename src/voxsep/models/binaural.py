@@ -34,22 +34,31 @@ the algorithmic latency of every causal variant is one encoder window (2 ms).
 Parameter counts (n_src=2, defaults): independent 0.578 M, cross 0.607 M, parallel 0.638 M
 (checked in ``tests/unit/test_binaural_models.py``).
 
-Streaming note: the per-ear variants pick the right-ear talker order from the whole
-input (:func:`align_ears`), so only the parallel model is causal end to end; with
-``causal=True`` the per-ear variants are causal up to that order choice.
+Streaming: with ``causal=True`` all three variants are causal end to end (output at
+``t`` depends on the input up to ``t`` plus one encoder window). The per-ear variants
+then align the right-ear talker order sample by sample from the running interaural
+correlation (:func:`align_ears` with ``causal=True``) instead of from the whole input.
+
+ONNX: every variant, causal or not, exports with a dynamic time axis
+(``voxsep export``); the ear alignment is an exhaustive permutation search in tensor
+ops, and the small epsilons are tensors (the exporter's optimiser deletes tiny scalar
+additions, see :func:`voxsep.nn.norms.onnx_safe_eps`).
 """
 
 from __future__ import annotations
+
+import itertools
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from voxsep.losses import pit_from_pairwise, reorder
+from voxsep.losses import reorder
 from voxsep.models import register
 from voxsep.models.base import SeparationModel
 from voxsep.models.conv_tasnet import ConvTasNet, TCNMasker
 from voxsep.nn.filterbank import Decoder, Encoder, frames_needed
+from voxsep.nn.norms import onnx_safe_eps
 
 EPS = 1e-8
 
@@ -118,6 +127,9 @@ class InterauralFeatures(nn.Module):
         hann = torch.hann_window(window, dtype=torch.float64)
         basis = torch.cat([torch.cos(phase) * hann, -torch.sin(phase) * hann]).unsqueeze(1)
         self.register_buffer("basis", basis.float(), persistent=False)
+        # EPS and EPS**2 as tensors: the ONNX optimiser deletes tiny scalar additions.
+        self.register_buffer("eps", onnx_safe_eps(EPS), persistent=False)
+        self.register_buffer("eps_sq", onnx_safe_eps(EPS**2), persistent=False)
 
     @property
     def channels(self) -> int:
@@ -125,15 +137,16 @@ class InterauralFeatures(nn.Module):
 
     def forward(self, mixture: torch.Tensor) -> torch.Tensor:
         batch, ears, length = mixture.shape
-        x = F.pad(mixture.float().reshape(batch * ears, 1, length), (self.window - self.kernel_size, 0))
+        x = F.pad(mixture.to(self.basis.dtype).reshape(batch * ears, 1, length), (self.window - self.kernel_size, 0))
         spec = F.conv1d(x, self.basis, stride=self.stride).reshape(batch, ears, 2, self.window // 2 + 1, -1)
         real, imag = spec[:, :, 0], spec[:, :, 1]  # (B, ears, bins, frames)
         # X_left * conj(X_right)
         cross_real = real[:, 0] * real[:, 1] + imag[:, 0] * imag[:, 1]
         cross_imag = imag[:, 0] * real[:, 1] - real[:, 0] * imag[:, 1]
-        magnitude = torch.sqrt(cross_real.pow(2) + cross_imag.pow(2) + EPS**2) + EPS
+        eps, eps_sq = self.eps.to(real.dtype), self.eps_sq.to(real.dtype)
+        magnitude = torch.sqrt(cross_real.pow(2) + cross_imag.pow(2) + eps_sq) + eps
         power = real.pow(2) + imag.pow(2)
-        ild = 10 * torch.log10((power[:, 0] + EPS) / (power[:, 1] + EPS))
+        ild = 10 * torch.log10((power[:, 0] + eps) / (power[:, 1] + eps))
         features = torch.cat([cross_real / magnitude, cross_imag / magnitude, ild / 10], dim=1)
         return features.to(mixture.dtype)
 
@@ -143,8 +156,19 @@ class InterauralFeatures(nn.Module):
         return torch.cat([cos_ipd, -sin_ipd, -ild], dim=1)
 
 
+def _lagged(left: torch.Tensor, max_lag: int) -> torch.Tensor:
+    """``(..., time)`` → ``(..., time, 2 * max_lag + 1)`` with ``[..., t, w] = left[..., t - max_lag + w]``
+    (zeros outside): the left ear at every lag within ±max_lag around ``t``."""
+    length = left.shape[-1]
+    padded = F.pad(left, (max_lag, max_lag))
+    return torch.stack([padded[..., w : w + length] for w in range(2 * max_lag + 1)], dim=-1)
+
+
 def ear_similarity(left: torch.Tensor, right: torch.Tensor, max_lag: int) -> torch.Tensor:
     """Normalised cross-correlation of every left/right estimate pair, best lag within ±max_lag.
+
+    The correlation is summed directly over time at the ``2 * max_lag + 1`` lags (no FFT,
+    so that the model exports to ONNX; ~17 lags at 8 kHz).
 
     Args:
         left: ``(batch, n_src, time)`` left-ear estimates.
@@ -155,30 +179,79 @@ def ear_similarity(left: torch.Tensor, right: torch.Tensor, max_lag: int) -> tor
         ``(batch, n_src, n_src)`` with ``[b, i, j]`` the similarity of ``right[b, i]`` and
         ``left[b, j]`` (in [-1, 1]).
     """
+    left, right = left.float(), right.float()
+    # lags beyond the input length correlate zeros (0); no clamp to the length, whose
+    # value would otherwise be baked into an exported graph
+    correlation = torch.einsum("bit,bjtl->bijl", right, _lagged(left, max_lag))
+    eps = onnx_safe_eps(EPS).to(left.device)  # a tensor: kept by the ONNX exporter
+    norm = right.norm(dim=-1).unsqueeze(2) * left.norm(dim=-1).unsqueeze(1) + eps
+    return correlation.amax(dim=-1) / norm
+
+
+def _best_right_permutation(similarity: torch.Tensor) -> torch.Tensor:
+    """Right-ear permutation maximising the summed similarity, by exhaustive search.
+
+    ``similarity[..., i, j]`` is the similarity of right estimate ``i`` and left estimate
+    ``j``; returns ``perm (..., n_src)`` with ``right[perm[j]]`` aligned to ``left[j]``.
+    The same assignment as :func:`voxsep.losses.pit_from_pairwise` on ``-similarity``
+    (same permutation order, first best on ties), written with tensor ops only (no
+    data-dependent Python branch) so that it exports to ONNX and runs per sample.
+    """
+    n_src = similarity.shape[-1]
+    perms = torch.tensor(list(itertools.permutations(range(n_src))), device=similarity.device)  # (P, n)
+    cols = torch.arange(n_src, device=similarity.device)
+    scores = (-similarity)[..., perms, cols].mean(-1)  # (..., P)
+    return perms[scores.argmin(-1)]
+
+
+def causal_ear_similarity(left: torch.Tensor, right: torch.Tensor, max_lag: int) -> torch.Tensor:
+    """Running (causal) version of :func:`ear_similarity`: one similarity per sample.
+
+    At sample ``t`` the normalised cross-correlation of every right/left pair, best lag
+    within ±max_lag, is accumulated over the right-ear samples ``0..t - max_lag`` (so the
+    left-ear samples used end at ``t``: nothing after ``t`` is read). Before ``max_lag``
+    samples every similarity is 0.
+
+    Args:
+        left: ``(batch, n_src, time)`` left-ear estimates.
+        right: ``(batch, n_src, time)`` right-ear estimates.
+        max_lag: largest interaural lag searched, in samples.
+
+    Returns:
+        ``(batch, time, n_src, n_src)`` with ``[b, t, i, j]`` the similarity of
+        ``right[b, i]`` and ``left[b, j]`` up to sample ``t``.
+    """
     length = left.shape[-1]
-    n_fft = 2 * length
-    left_spec = torch.fft.rfft(left.float(), n=n_fft)
-    right_spec = torch.fft.rfft(right.float(), n=n_fft)
-    correlation = torch.fft.irfft(right_spec.unsqueeze(2) * left_spec.unsqueeze(1).conj(), n=n_fft)
-    max_lag = min(max_lag, length - 1)
-    lags = torch.cat([correlation[..., -max_lag:], correlation[..., : max_lag + 1]], -1) if max_lag else correlation[..., :1]
-    norm = right.float().norm(dim=-1).unsqueeze(2) * left.float().norm(dim=-1).unsqueeze(1) + EPS
-    return lags.amax(dim=-1) / norm
+    left, right = left.float(), right.float()
+    products = right[:, :, None, :, None] * _lagged(left, max_lag)[:, None]  # (B, right i, left j, T, lags)
+    correlation = products.cumsum(3).amax(-1)  # (B, i, j, T)
+    energy = right.pow(2).cumsum(-1)[:, :, None] * left.pow(2).cumsum(-1)[:, None]
+    similarity = correlation / (energy.sqrt() + onnx_safe_eps(EPS).to(left.device))
+    # delay by max_lag: the left samples up to t - max_lag + max_lag = t only
+    similarity = F.pad(similarity, (max_lag, 0))[..., :length]
+    return similarity.permute(0, 3, 1, 2)
 
 
-def align_ears(estimates: torch.Tensor, max_lag: int) -> torch.Tensor:
+def align_ears(estimates: torch.Tensor, max_lag: int, causal: bool = False) -> torch.Tensor:
     """Reorder the right-ear talkers so that talker ``i`` is the same person in both ears.
 
     Each ear separated on its own may list the talkers in a different order. A talker's
     two ear signals are the same speech filtered by two HRIRs, so they correlate strongly
     at a lag within the head's ITD range (< 1 ms) while different talkers do not; the
-    right-ear permutation maximising the summed correlation is applied (the PIT
-    assignment of :func:`voxsep.losses.pit_from_pairwise` on the negated similarities). Not differentiable in the choice, differentiable in the
-    values, so training with PIT on both ears sees consistently ordered outputs.
+    right-ear permutation maximising the summed correlation is applied (exhaustive
+    search, as :func:`voxsep.losses.pit_from_pairwise`). Not differentiable in the
+    choice, differentiable in the values, so training with PIT on both ears sees
+    consistently ordered outputs.
+
+    With ``causal=True`` the choice is made at every sample from the running correlation
+    of the samples so far (:func:`causal_ear_similarity`): the output at ``t`` depends on
+    nothing after ``t``, for real-time use. The order may change while the evidence
+    builds up (in the first few tens of ms) and then settles on the whole-input choice.
 
     Args:
         estimates: ``(batch, n_src, 2, time)``.
         max_lag: largest interaural lag, in samples.
+        causal: per-sample running choice instead of one choice for the whole input.
 
     Returns:
         ``(batch, n_src, 2, time)`` with the right ear reordered.
@@ -186,11 +259,17 @@ def align_ears(estimates: torch.Tensor, max_lag: int) -> torch.Tensor:
     n_src = estimates.shape[1]
     if n_src == 1:
         return estimates
+    left, right = estimates[:, :, 0], estimates[:, :, 1]
     with torch.no_grad():
-        similarity = ear_similarity(estimates[:, :, 0], estimates[:, :, 1], max_lag)  # [b, right i, left j]
-        # The PIT assignment on -similarity: right[b, perm[b]] is aligned with left[b].
-        _, perm = pit_from_pairwise(-similarity)
-    return torch.stack([estimates[:, :, 0], reorder(estimates[:, :, 1], perm)], dim=2)
+        if causal:
+            perm = _best_right_permutation(causal_ear_similarity(left, right, max_lag))  # (B, T, n)
+        else:
+            perm = _best_right_permutation(ear_similarity(left, right, max_lag))  # (B, n)
+    if causal:
+        aligned_right = torch.gather(right, 1, perm.transpose(1, 2))
+    else:
+        aligned_right = reorder(right, perm)
+    return torch.stack([left, aligned_right], dim=2)
 
 
 class _BinauralModel(SeparationModel):
@@ -270,7 +349,7 @@ class BinauralIndependent(_BinauralModel):
         batch, ears, length = mixture.shape
         per_ear = self.tasnet.separate(mixture.reshape(batch * ears, 1, length))  # (2B, n_src, 1, T)
         estimates = per_ear.reshape(batch, ears, self.n_src, length).transpose(1, 2)
-        return align_ears(estimates, self.max_lag)
+        return align_ears(estimates, self.max_lag, causal=self.causal)
 
 
 @register("binaural_cross")
@@ -344,8 +423,10 @@ class BinauralCross(_BinauralModel):
         masks = self.masker(torch.cat([encoded, projected.flatten(0, 1)], dim=1))  # (2B, n_src, N, frames)
         masked = masks * encoded.unsqueeze(1)
         waveforms = self.decoder(masked.flatten(0, 1))  # (2B * n_src, 1, T)
-        estimates = waveforms.reshape(batch, ears, self.n_src, -1)[..., :length].transpose(1, 2)
-        return align_ears(estimates, self.max_lag)
+        estimates = waveforms.reshape(batch, ears, self.n_src, -1).transpose(1, 2)
+        # aligned on the encoder-padded length, then trimmed: the same evidence whether the
+        # caller or the model pads (an ONNX export pads outside the model)
+        return align_ears(estimates, self.max_lag, causal=self.causal)[..., :length]
 
 
 @register("binaural_parallel")

@@ -16,11 +16,24 @@ from torch import nn
 EPS = 1e-8
 
 
+def onnx_safe_eps(value: float = EPS) -> torch.Tensor:
+    """``value`` as a one-element tensor, for a non-persistent buffer.
+
+    The ONNX exporter's graph optimiser (onnxscript 0.7) treats adding a *scalar*
+    constant within 1e-8 of zero as adding zero and deletes it, so ``x + 1e-8`` exports
+    as ``x`` and a silent frame turns into ``rsqrt(0) = inf``. A shape-``(1,)`` tensor
+    is not matched by that rule; the arithmetic is the same.
+    """
+    return torch.full((1,), value)
+
+
 class _AffineNorm(nn.Module):
     def __init__(self, channels: int) -> None:
         super().__init__()
         self.weight = nn.Parameter(torch.ones(1, channels, 1))
         self.bias = nn.Parameter(torch.zeros(1, channels, 1))
+        # EPS as a (non-persistent) tensor so that ONNX exports keep it (onnx_safe_eps)
+        self.register_buffer("eps", onnx_safe_eps(), persistent=False)
 
 
 class GlobalLayerNorm(_AffineNorm):
@@ -29,12 +42,15 @@ class GlobalLayerNorm(_AffineNorm):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # var_mean in one pass; computed in fp32 so bf16 autocast stays accurate.
         var, mean = torch.var_mean(x.float(), dim=(1, 2), keepdim=True, correction=0)
-        scale = self.weight * torch.rsqrt(var + EPS)
+        scale = self.weight * torch.rsqrt(var + self.eps.float())
         return (x * scale + (self.bias - mean * scale)).to(x.dtype)
 
 
 class CumulativeLayerNorm(_AffineNorm):
-    """cLN: normalise frame t with the statistics of frames 0..t (causal)."""
+    """cLN: normalise frame t with the statistics of frames 0..t (causal).
+
+    Exports to ONNX with a dynamic time axis (``CumSum``).
+    """
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         xf = x.float()
@@ -44,7 +60,7 @@ class CumulativeLayerNorm(_AffineNorm):
         cum_pow = xf.pow(2).sum(1, keepdim=True).cumsum(-1)
         mean = cum_sum / count
         var = (cum_pow / count - mean.pow(2)).clamp_min(0.0)
-        return ((xf - mean) * torch.rsqrt(var + EPS) * self.weight + self.bias).to(x.dtype)
+        return ((xf - mean) * torch.rsqrt(var + self.eps.float()) * self.weight + self.bias).to(x.dtype)
 
 
 class ChannelLayerNorm(_AffineNorm):
@@ -52,7 +68,7 @@ class ChannelLayerNorm(_AffineNorm):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         var, mean = torch.var_mean(x.float(), dim=1, keepdim=True, correction=0)
-        return ((x - mean) * torch.rsqrt(var + EPS) * self.weight + self.bias).to(x.dtype)
+        return ((x - mean) * torch.rsqrt(var + self.eps.float()) * self.weight + self.bias).to(x.dtype)
 
 
 NORMS = {"gLN": GlobalLayerNorm, "cLN": CumulativeLayerNorm, "chLN": ChannelLayerNorm}

@@ -5,13 +5,16 @@ Measures, in ONE run on the same machine:
 * real-time factor (seconds of compute per second of audio, median of ``--repeats``) of
   paper-config Conv-TasNet (N=512, L=16, B=128, H=512, Sc=128, P=3, X=8, R=3) and
   DPRNN-TasNet (N=64, L=2, B=64, H=128, K=250, 6 blocks) on a 10 s, 8 kHz input:
-  voxsep fp32 eager, voxsep's default inference path (``voxsep.inference.fast.optimize``),
+  voxsep fp32 eager, voxsep's fast Conv-TasNet kernels with fp32 products, voxsep's default
+  inference path (``voxsep.inference.fast.optimize``; on AMX CPUs the kernels with bf16
+  products),
   voxsep bf16 autocast, onnxruntime on the exported graph, and Asteroid 0.7.0's
   ConvTasNet / DPRNNTasNet of the same configuration (run in a subprocess from a separate
-  venv, so the two packages never share an interpreter). Every fast path reports the SNR
-  of its output against voxsep's fp32 output (the bound is 40 dB).
+  venv, so the two packages never share an interpreter). The input is real speech of two
+  talkers; every fast path reports the SNR of its output against voxsep's fp32 output
+  (the bound is 40 dB).
 * peak resident memory and wall time of ``voxsep separate`` on a 1-hour 8 kHz recording
-  (real speech from two talkers, tiled), measured with ``resource.getrusage`` of the child.
+  (real speech from two talkers, tiled), measured with ``os.wait4`` on that child alone.
 
 Writes the "## Inference" section of BENCHMARKS.md (other sections are kept)::
 
@@ -28,7 +31,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import statistics
 import subprocess
 import sys
@@ -101,9 +103,10 @@ def run_voxsep(names: list[str], repeats: int, threads: int, onnx: list[str]) ->
     from voxsep import models
     from voxsep.inference.export import OnnxModel, export_onnx
     from voxsep.inference.fast import optimize
+    from voxsep.inference.fast_conv_tasnet import accelerate, can_accelerate
 
     torch.set_num_threads(threads)
-    x = torch.randn(1, int(SECONDS * SAMPLE_RATE), generator=torch.Generator().manual_seed(0)) * 0.1
+    x = torch.from_numpy(two_talkers(int(SECONDS * SAMPLE_RATE))).float().unsqueeze(0)
     results: dict = {}
     for name in names:
         torch.manual_seed(0)
@@ -111,10 +114,14 @@ def run_voxsep(names: list[str], repeats: int, threads: int, onnx: list[str]) ->
         rows = {}
         rtf, reference = median_rtf(model, x, repeats)
         rows["voxsep fp32 eager"] = {"rtf": rtf, "snr": None}
+        if can_accelerate(model):
+            rtf, out = median_rtf(accelerate(model, torch.float32), x, repeats)
+            rows["voxsep fast kernels, fp32 products"] = {"rtf": rtf, "snr": snr_db(reference, out)}
         fast = optimize(model)
         if fast is not model:
             rtf, out = median_rtf(fast, x, repeats)
-            rows["voxsep default path (fast.optimize)"] = {"rtf": rtf, "snr": snr_db(reference, out)}
+            rows[f"**voxsep default path** (fast.optimize: {fast.fast_path})"] = {
+                "rtf": rtf, "snr": snr_db(reference, out)}
 
         def bf16(inp, model=model):
             with torch.autocast("cpu", dtype=torch.bfloat16):
@@ -144,13 +151,10 @@ def run_asteroid(python: str, names: list[str], repeats: int, threads: int) -> d
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def run_long_file(seconds: float, model_config: dict, workdir: Path) -> dict:
-    """``voxsep separate`` on a ``seconds``-long 8 kHz file in a child process."""
+def two_talkers(total: int):
+    """``total`` samples of two real talkers (asterisk en + ru prompts) mixed, tiled if needed."""
     import numpy as np
-    import soundfile as sf
-    import torch
 
-    from voxsep import checkpoint, models
     from voxsep.data.audio import read_audio
 
     sounds = Path("/usr/share/asterisk/sounds")
@@ -160,21 +164,33 @@ def run_long_file(seconds: float, model_config: dict, workdir: Path) -> dict:
         voices.append(np.concatenate(parts))
     n = min(len(v) for v in voices)
     block = 0.5 * (voices[0][:n] + voices[1][:n])
-    total = int(seconds * SAMPLE_RATE)
-    mixture = np.tile(block, total // n + 1)[:total]
+    return np.tile(block, total // n + 1)[:total].astype(np.float32)
+
+
+def run_long_file(seconds: float, model_config: dict, workdir: Path) -> dict:
+    """``voxsep separate`` on a ``seconds``-long 8 kHz file in a child process."""
+    import soundfile as sf
+    import torch
+
+    from voxsep import checkpoint, models
+
+    mixture = two_talkers(int(seconds * SAMPLE_RATE))
     wav = workdir / "long.wav"
     sf.write(wav, mixture, SAMPLE_RATE, subtype="PCM_16")
     torch.manual_seed(0)
     ckpt = checkpoint.save(workdir / "model.pt", models.build("conv_tasnet", **model_config), sample_rate=SAMPLE_RATE)
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     start = time.perf_counter()
-    result = subprocess.run([str(ROOT / ".venv/bin/voxsep"), "separate", str(wav), "--out", str(workdir / "out"),
-                             "--model", str(ckpt), "--force"], capture_output=True, text=True)
+    # os.wait4 gives this child's own peak RSS (RUSAGE_CHILDREN would be the largest of
+    # every child so far, e.g. the Asteroid run).
+    process = subprocess.Popen([str(ROOT / ".venv/bin/voxsep"), "separate", str(wav), "--out", str(workdir / "out"),
+                                "--model", str(ckpt), "--force"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                               text=True)
+    stderr = process.stderr.read()
+    _, status, usage = os.wait4(process.pid, 0)
     wall = time.perf_counter() - start
-    peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    if result.returncode != 0:
-        raise RuntimeError(f"voxsep separate failed:\n{result.stderr[-3000:]}")
-    return {"seconds": seconds, "wall_s": wall, "peak_rss_mb": max(peak_kb, before) / 1024, "config": model_config}
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError(f"voxsep separate failed:\n{stderr[-3000:]}")
+    return {"seconds": seconds, "wall_s": wall, "peak_rss_mb": usage.ru_maxrss / 1024, "config": model_config}
 
 
 def cpu_name() -> str:

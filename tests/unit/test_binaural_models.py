@@ -9,7 +9,7 @@ import soundfile as sf
 import torch
 
 from voxsep import models
-from voxsep.models.binaural import align_ears
+from voxsep.models.binaural import align_ears, causal_ear_similarity, ear_similarity
 
 NAMES = ("binaural_independent", "binaural_cross", "binaural_parallel")
 TCN_TINY = dict(n_filters=16, kernel_size=8, bottleneck=8, hidden=16, n_blocks=3, n_repeats=1)
@@ -82,12 +82,17 @@ def _first_changed_sample(model, length, t, right_ear_any_order=False):
 @pytest.mark.parametrize("name", NAMES)
 def test_causal_models_never_look_ahead_more_than_one_window(name):
     config = TINY[name]
-    t = 1500
     model = models.build(name, causal=True, **config).eval()
-    per_ear = name != "binaural_parallel"
-    assert _first_changed_sample(model, 3000, t, right_ear_any_order=per_ear) >= t - config["kernel_size"]
+    # every norm of a causal model is cumulative (cLN), none global
+    norms = {type(m).__name__ for m in model.modules() if "LayerNorm" in type(m).__name__}
+    assert norms == {"CumulativeLayerNorm"}, norms
+    # end to end, the per-ear variants' ear alignment included: exact talker order, no
+    # relaxation (the causal alignment decides per sample from the past only)
+    for t in (300, 1500, 2900):
+        assert _first_changed_sample(model, 3000, t) >= t - config["kernel_size"], t
     non_causal = models.build(name, causal=False, **config).eval()
-    assert _first_changed_sample(non_causal, 3000, t, right_ear_any_order=per_ear) < t - 200
+    per_ear = name != "binaural_parallel"
+    assert _first_changed_sample(non_causal, 3000, 1500, right_ear_any_order=per_ear) < 1500 - 200
 
 
 @pytest.fixture(scope="module")
@@ -126,3 +131,29 @@ def test_parallel_model_can_be_checkpointed(tmp_path):
     x = torch.randn(1, 2, 800)
     with torch.no_grad():
         torch.testing.assert_close(loaded(x), model(x))
+
+
+def test_causal_ear_alignment_reads_only_the_past_and_settles_on_the_whole_input_order(two_talkers):
+    a, b = (torch.from_numpy(s) for s in two_talkers)
+    image_a = torch.stack([a, 0.5 * torch.roll(a, 5)])
+    image_b = torch.stack([0.6 * torch.roll(b, 4), b])
+    aligned = torch.stack([image_a, image_b])[None]  # (1, 2, 2, T)
+    swapped = aligned.clone()
+    swapped[:, :, 1] = aligned[:, [1, 0], 1]
+    # the running similarity at the last sample is the whole-input one, up to the
+    # max_lag delay (a few samples of a 12000-sample input)
+    running = causal_ear_similarity(swapped[:, :, 0], swapped[:, :, 1], max_lag=8)
+    assert running.shape == (1, 12000, 2, 2)
+    torch.testing.assert_close(running[:, -1], ear_similarity(swapped[:, :, 0], swapped[:, :, 1], 8), atol=2e-3, rtol=0)
+    out = align_ears(swapped, max_lag=8, causal=True)
+    # after the first 50 ms (400 samples) the order is the right one at every sample
+    torch.testing.assert_close(out[..., 400:], aligned[..., 400:])
+    # changing the input after t changes no output before t, even when the future is
+    # strong enough to flip the whole-input choice (right-ear talkers swapped, louder)
+    t = 3000
+    changed = swapped.clone()
+    changed[:, :, 1, t:] = 3 * swapped[:, [1, 0], 1, t:]
+    changed[:, :, 0, t:] *= 3
+    flipped = align_ears(changed, max_lag=8)  # non-causal: one order for the whole input
+    assert not torch.allclose(flipped[..., :t], align_ears(swapped, max_lag=8)[..., :t])
+    torch.testing.assert_close(align_ears(changed, max_lag=8, causal=True)[..., :t], out[..., :t])

@@ -306,7 +306,9 @@ class BinauralIndependent(_BinauralModel):
         conv_kernel: P (3).
         n_blocks: X (8).
         n_repeats: R (4).
-        causal: real-time configuration (cLN, causal convolutions).
+        causal: real-time configuration (cLN, causal convolutions, per-sample causal
+            ear alignment; cross/parallel: interaural features whose frames end where the
+            encoder frames end).
         mask_activation: "relu" (SpeechBrain), "sigmoid", "softmax" or "linear".
         sample_rate: the rate the model works at.
 

@@ -169,7 +169,8 @@ def test_binaural_estimates_get_interaural_cue_columns(tmp_path, binaural_folder
     model = models.build("binaural_parallel", n_src=2, n_filters=16, bottleneck=8, hidden=16, n_blocks=2,
                          n_repeats=1, feature_window=64, feature_channels=8).eval()
     result = evaluate(model, binaural_folder, tmp_path / "bin.csv", batch_size=1, quality=False, sdr=False,
-                      log=lambda m: None)
+                      save_audio=1, log=lambda m: None)
+    assert sf.info(tmp_path / "bin_audio" / "b0_s1.wav").channels == 2  # two-ear estimates
     rows = _rows(tmp_path / "bin.csv")
     columns = ("delta_itd_us", "delta_itd_int_us", "delta_ild_db")
     assert len(rows) == 3 and all(c in rows[0] for c in columns)

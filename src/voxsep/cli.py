@@ -21,6 +21,37 @@ COMMANDS = ("prepare", "train", "evaluate", "separate", "export", "models")
 USER_ERRORS = (ValueError, FileNotFoundError, FileExistsError, PermissionError, OSError)
 
 
+class IntermixedParser(argparse.ArgumentParser):
+    """A subcommand parser that takes options and positionals in any order.
+
+    Plain argparse stops filling a ``nargs="*"``/``"+"`` positional at the first option,
+    so ``voxsep train r.yaml --exp-dir X lr=1e-3`` failed with "unrecognized arguments";
+    ``parse_known_intermixed_args`` collects all positionals wherever they are. Parsers
+    that intermixed parsing cannot handle (a nested subcommand, a positional inside a
+    mutually exclusive group) keep the ordinary parse; their own subparsers are again
+    ``IntermixedParser``s.
+    """
+
+    _intermixing = False
+
+    def _can_intermix(self) -> bool:
+        if any(action.nargs in (argparse.PARSER, argparse.REMAINDER) for action in self._actions):
+            return False
+        return not any(
+            not action.option_strings for group in self._mutually_exclusive_groups for action in group._group_actions
+        )
+
+    def parse_known_args(self, args=None, namespace=None):  # type: ignore[override]
+        # parse_known_intermixed_args itself calls parse_known_args (Python <= 3.12).
+        if self._intermixing or not self._can_intermix():
+            return super().parse_known_args(args, namespace)
+        self._intermixing = True
+        try:
+            return self.parse_known_intermixed_args(args, namespace)
+        finally:
+            self._intermixing = False
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="voxsep",
@@ -28,7 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Run 'voxsep COMMAND --help' for the options and examples of each command.",
     )
     parser.add_argument("--version", action="version", version=f"voxsep {__version__}")
-    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    subparsers = parser.add_subparsers(
+        dest="command", metavar="COMMAND", required=True, parser_class=IntermixedParser
+    )
     for name in COMMANDS:
         module_name = f"voxsep.commands.{name}"
         if importlib.util.find_spec(module_name) is None:

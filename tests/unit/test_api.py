@@ -191,3 +191,45 @@ def test_binaural_model_keeps_its_channels(tmp_path):
     assert sf.info(written[0]).channels == 2
     with pytest.raises(ValueError, match="2-channel"):
         separator.separate(voice, 8000)
+
+
+def test_cli_exit_codes_for_missing_inputs_unwritable_output_and_clashing_names(
+    tmp_path, mixture_file, tiny_checkpoint, capsys
+):
+    model = ["--model", str(tiny_checkpoint)]
+    out = tmp_path / "out"
+    # A missing file and an empty glob are reported; the good file is still separated.
+    code = cli.main(["separate", str(tmp_path / "gone.wav"), str(tmp_path / "*.flac"), str(mixture_file),
+                     "--out", str(out), *model])
+    err = capsys.readouterr().err
+    assert code == 1 and "gone.wav: no such file" in err and "matches no files" in err
+    assert sorted(p.name for p in out.iterdir()) == ["talk_spk1.wav", "talk_spk2.wav"]
+    # Nothing usable at all: exit code 2, nothing written.
+    assert cli.main(["separate", str(tmp_path / "gone.wav"), "--out", str(tmp_path / "out2"), *model]) == 2
+    assert "nothing to separate" in capsys.readouterr().err and not (tmp_path / "out2").exists()
+    # An output folder that cannot be created: exit code 2, the message names it, nothing lost.
+    blocker = tmp_path / "blocker"
+    blocker.write_text("keep me")
+    assert cli.main(["separate", str(mixture_file), "--out", str(blocker / "sub"), *model]) == 2
+    assert "blocker" in capsys.readouterr().err and blocker.read_text() == "keep me"
+    # Two inputs with the same stem would write the same output names: the second is refused,
+    # even with --force, so the first one's outputs are not replaced in the same run.
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "talk.wav").write_bytes(mixture_file.read_bytes())
+    (tmp_path / "b" / "talk.wav").write_bytes(b"RIFF garbage that must not be read")
+    clash_out = tmp_path / "clash"
+    code = cli.main(["separate", str(tmp_path / "a"), str(tmp_path / "b"), "--out", str(clash_out), "--force", *model])
+    err = capsys.readouterr().err
+    assert code == 1 and "same names" in err and str(tmp_path / "b" / "talk.wav") in err
+    assert sorted(p.name for p in clash_out.iterdir()) == ["talk_spk1.wav", "talk_spk2.wav"]
+
+
+def test_cli_does_not_separate_its_own_outputs_inside_an_input_folder(tmp_path, mixture_file, tiny_checkpoint):
+    folder = tmp_path / "recordings"
+    folder.mkdir()
+    (folder / "talk.wav").write_bytes(mixture_file.read_bytes())
+    for _ in range(2):  # the second run must not find recordings/separated/talk_spk1.wav
+        args = ["separate", str(folder), "--out", str(folder / "separated"), "--model", str(tiny_checkpoint), "--force"]
+        assert cli.main(args) == 0
+    assert sorted(p.name for p in (folder / "separated").iterdir()) == ["talk_spk1.wav", "talk_spk2.wav"]

@@ -49,14 +49,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
-def expand_inputs(inputs: list[str]) -> tuple[list[Path], list[str]]:
-    """Files named by ``inputs`` (files, folders, globs) and one error per input that names none."""
+def expand_inputs(inputs: list[str], exclude: Path | None = None) -> tuple[list[Path], list[str]]:
+    """Files named by ``inputs`` (files, folders, globs) and one error per input that names none.
+
+    Folders are searched recursively for audio files, skipping anything inside ``exclude``
+    (the output folder, so that separating ``recordings/`` into ``recordings/separated/``
+    twice does not separate the previous outputs).
+    """
     files: list[Path] = []
     errors: list[str] = []
+    excluded = exclude.resolve() if exclude is not None else None
     for item in inputs:
         path = Path(item)
         if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_EXTENSIONS)
+            found = sorted(
+                p
+                for p in path.rglob("*")
+                if p.is_file()
+                and p.suffix.lower() in AUDIO_EXTENSIONS
+                and not (excluded is not None and p.resolve().is_relative_to(excluded))
+            )
             if not found:
                 errors.append(f"{path}: folder contains no audio files ({', '.join(AUDIO_EXTENSIONS)})")
             files.extend(found)
@@ -73,6 +85,21 @@ def expand_inputs(inputs: list[str]) -> tuple[list[Path], list[str]]:
     return unique, errors
 
 
+def clashing_names(files: list[Path]) -> dict[Path, Path]:
+    """Files whose outputs (``<stem>_spk<i>.wav`` in one folder) would replace an earlier file's.
+
+    Returns ``{later file: the earlier file with the same stem}``.
+    """
+    first: dict[str, Path] = {}
+    clashes: dict[Path, Path] = {}
+    for path in files:
+        if path.stem in first:
+            clashes[path] = first[path.stem]
+        else:
+            first[path.stem] = path
+    return clashes
+
+
 def run(args: argparse.Namespace) -> int:
     import warnings
 
@@ -81,7 +108,13 @@ def run(args: argparse.Namespace) -> int:
     from voxsep.inference.api import Separator, check_writable_dir
     from voxsep.inference.separate import DEFAULT_CHUNK_SECONDS, DEFAULT_OVERLAP_SECONDS
 
-    files, errors = expand_inputs(args.inputs)
+    files, errors = expand_inputs(args.inputs, exclude=args.out)
+    for later, earlier in clashing_names(files).items():
+        files.remove(later)
+        errors.append(
+            f"{later}: its outputs would have the same names as those of {earlier} "
+            f"({later.stem}_spk1.wav, ...); separate it into another --out folder"
+        )
     for error in errors:
         print(f"voxsep separate: error: {error}", file=sys.stderr)
     if not files:

@@ -91,6 +91,20 @@ def _scripted(values):
     return metric
 
 
+def _selection_config(loss: str, max_steps: int):
+    return config_from_dict({
+        "data": {"kind": "manifest", "train": "in-memory", "valid": "in-memory", "batch_size": 2, "num_workers": 0,
+                 "segment": 0.5, "valid_segment": 0.5, "valid_batch_size": 4},
+        "model": {"name": "conv_tasnet", "args": TINY},
+        "loss": {"kind": loss},
+        "optim": {"lr": 1e-3},
+        "schedule": {"patience": 1, "factor": 0.5, "early_stop_patience": 0},
+        "train": {"epochs": 1, "max_steps": max_steps, "valid_every_steps": 1, "seed": 0, "device": "cpu",
+                  "num_threads": 1},
+        "log": {"tensorboard": False, "log_every": 1000},
+    })
+
+
 @pytest.mark.parametrize("loss", ["snr", "si_snr"])
 def test_best_checkpoint_and_lr_halving_follow_the_loss_metric(tmp_path, monkeypatch, loss):
     # Three validations where SI-SNRi and SNRi disagree: SI-SNRi is best at step 2,
@@ -98,16 +112,7 @@ def test_best_checkpoint_and_lr_halving_follow_the_loss_metric(tmp_path, monkeyp
     si_snri, snri = [5.0, 6.0, 4.0], [1.0, 0.0, 2.0]
     monkeypatch.setattr(trainer, "batch_si_snri", _scripted(si_snri))
     monkeypatch.setattr(trainer, "batch_snri", _scripted(snri))
-    config = config_from_dict({
-        "data": {"kind": "manifest", "train": "in-memory", "valid": "in-memory", "batch_size": 2, "num_workers": 0,
-                 "segment": 0.5, "valid_segment": 0.5, "valid_batch_size": 4},
-        "model": {"name": "conv_tasnet", "args": TINY},
-        "loss": {"kind": loss},
-        "optim": {"lr": 1e-3},
-        "schedule": {"patience": 1, "factor": 0.5, "early_stop_patience": 0},
-        "train": {"epochs": 1, "max_steps": 3, "valid_every_steps": 1, "seed": 0, "device": "cpu", "num_threads": 1},
-        "log": {"tensorboard": False, "log_every": 1000},
-    })
+    config = _selection_config(loss, max_steps=3)
     expected = "snri" if loss == "snr" else "si_snri"
     assert selection_metric(config) == expected
     result = train(config, tmp_path, train_set=SpeechMixtures(6), valid_set=SpeechMixtures(4, offset=40))
@@ -127,3 +132,19 @@ def test_best_checkpoint_and_lr_halving_follow_the_loss_metric(tmp_path, monkeyp
     name = "SNRi" if loss == "snr" else "SI-SNRi"
     assert f"follow validation {name}" in log
     assert f"validation at step 3 (epoch 1): {name} {chosen[2]:.2f} dB" in log
+
+
+def test_resuming_with_another_selection_metric_starts_the_best_score_afresh(tmp_path, monkeypatch):
+    train_set, valid_set = SpeechMixtures(6), SpeechMixtures(4, offset=40)
+    monkeypatch.setattr(trainer, "batch_si_snri", _scripted([5.0, 6.0, 4.0]))
+    monkeypatch.setattr(trainer, "batch_snri", _scripted([1.0, 0.0, -3.0]))
+    train(_selection_config("si_snr", max_steps=2), tmp_path, train_set=train_set, valid_set=valid_set)
+    assert checkpoint.load(tmp_path / "best.pt")[1]["step"] == 2  # SI-SNRi 6.0
+    # the same experiment resumed with the SNR loss: SNRi -3.0 is its first (best) score,
+    # not compared with the SI-SNRi 6.0 of the first part
+    result = train(_selection_config("snr", max_steps=3), tmp_path, resume=True, train_set=train_set,
+                   valid_set=valid_set)
+    _, meta = checkpoint.load(tmp_path / "best.pt")
+    assert meta["step"] == 3 and meta["valid_metric"] == "snri" and meta["valid_score"] == -3.0
+    assert result.best_score == -3.0
+    assert "start afresh" in (tmp_path / "train.log").read_text()

@@ -500,6 +500,11 @@ def _train(config, exp_dir, resume, init_from, overwrite, train_set, valid_set, 
         epoch, step, batch_in_epoch = int(state["epoch"]), int(state["step"]), int(state["batch_in_epoch"])
         history = list(state["history"])
         set_rng_state(state["rng"])
+        saved_metric = saved["meta"].get("valid_metric") or "si_snri"  # checkpoints before the choice: SI-SNRi
+        if saved_metric != metric:
+            log.warning(f"{last_path} selected on validation {VALID_METRIC_NAMES.get(saved_metric, saved_metric)}; "
+                        f"this run selects on {metric_name}: the best score and plateau counters start afresh")
+            schedule.best, schedule.bad_validations, schedule.since_best = -math.inf, 0, 0
         log.info(f"resumed from {last_path}: epoch {epoch}, step {step}, best {metric_name} {schedule.best:.2f} dB")
     boundary_rng = rng_state()
 

@@ -80,13 +80,15 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--checkpoint", action="append", default=[], help="also measure this DPRNN checkpoint")
+    parser.add_argument("--skip-paper", action="store_true", help="only the checkpoints")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     from voxsep import checkpoint, models
 
     mixture = two_talkers(args.seconds)
-    torch.manual_seed(0)
-    measure(models.build("dprnn", **PAPER), "paper DPRNN (random init)", mixture, args.repeats)
+    if not args.skip_paper:
+        torch.manual_seed(0)
+        measure(models.build("dprnn", **PAPER), "paper DPRNN (random init)", mixture, args.repeats)
     for path in args.checkpoint:
         model, _ = checkpoint.load(path)
         measure(model, f"{path} ({sum(p.numel() for p in model.parameters()):,} params)", mixture, args.repeats)

@@ -52,6 +52,13 @@ def probe_signal(sample_rate: int) -> torch.Tensor:
     return torch.from_numpy(audio[start : start + length].copy()).float().unsqueeze(0)
 
 
+def probe_snr_db(model: nn.Module, candidate: nn.Module) -> float:
+    """SNR (dB) of ``candidate``'s output against ``model``'s fp32 output on the probe."""
+    probe = probe_signal(int(model.sample_rate))
+    with torch.inference_mode():
+        return output_snr_db(model(probe), candidate(probe))
+
+
 def _verified_conv_tasnet(model: nn.Module) -> nn.Module:
     """Conv-TasNet's fast kernels, with bf16 products only where they hold the quality bound."""
     from voxsep.inference.fast_conv_tasnet import accelerate
@@ -61,9 +68,7 @@ def _verified_conv_tasnet(model: nn.Module) -> nn.Module:
     if not cpu_has_fast_bf16():
         return fp32
     bf16 = accelerate(model, torch.bfloat16)
-    probe = probe_signal(int(model.sample_rate))
-    with torch.inference_mode():
-        snr = output_snr_db(model(probe), bf16(probe))
+    snr = probe_snr_db(model, bf16)
     if snr < QUALITY_BOUND_DB:
         fp32.fast_path += f" (bf16 products only {snr:.1f} dB from fp32 on the probe)"
         return fp32
@@ -136,9 +141,7 @@ def _verified_dprnn(model: nn.Module) -> nn.Module:
     if not cpu_has_amx_bf16():
         return model
     fast = Bf16Autocast(model).eval()
-    probe = probe_signal(int(model.sample_rate))
-    with torch.inference_mode():
-        snr = output_snr_db(model(probe), fast(probe))
+    snr = probe_snr_db(model, fast)
     if snr < QUALITY_BOUND_DB:
         return model
     fast.fast_path = f"dprnn bf16 autocast ({snr:.1f} dB from fp32 on the probe)"

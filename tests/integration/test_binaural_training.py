@@ -123,7 +123,7 @@ def test_short_training_of_the_mimo_tasnet_improves_snri(binaural_sets, tmp_path
         model=ModelConfig(name="binaural_parallel", args=args),
         loss=LossConfig(kind="snr"),
         optim=OptimConfig(lr=5e-3),
-        train=TrainConfig(epochs=100, max_steps=100, seed=0, valid_every_steps=100, device="cpu"),
+        train=TrainConfig(epochs=100, max_steps=100, seed=0, valid_every_steps=100, device="cpu", num_threads=1),
         log=LogConfig(tensorboard=False, audio_examples=0, log_every=50),
     )
     torch.manual_seed(0)

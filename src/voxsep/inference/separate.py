@@ -30,6 +30,8 @@ The model is any ``torch.nn.Module`` with the voxsep contract
 
 from __future__ import annotations
 
+import ctypes
+import functools
 import itertools
 import math
 from typing import Any, Callable
@@ -111,6 +113,17 @@ def least_squares_gains(mixture: torch.Tensor, estimates: torch.Tensor) -> torch
     unit = est / norms[:, None]
     gram = unit @ unit.T + _RIDGE * torch.eye(est.shape[0], dtype=est.dtype, device=est.device)
     return torch.linalg.solve(gram, unit @ mixture.double()) / norms
+
+
+@functools.lru_cache(maxsize=1)
+def _malloc_trim() -> Callable[[], None]:
+    """glibc's ``malloc_trim(0)``, or a no-op where there is no glibc."""
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        trim = libc.malloc_trim
+    except (OSError, AttributeError):
+        return lambda: None
+    return lambda: trim(0) and None
 
 
 def _fade_in(length: int, device: torch.device) -> torch.Tensor:
@@ -199,6 +212,7 @@ def separate_mixture(
 
     length = mixture.shape[-1]
     bounds = chunk_bounds(length, chunk_size, overlap)
+    release_freed_memory = _malloc_trim() if len(bounds) > 1 else (lambda: None)
     output = torch.zeros((n_src, *mixture.shape), dtype=torch.float32)
     previous_tail: torch.Tensor | None = None  # previous chunk's estimates on the next overlap
     if progress and len(bounds) > 1:
@@ -232,4 +246,8 @@ def separate_mixture(
                 next_start = bounds[index + 1][0]
                 previous_tail = estimates[..., next_start - start :].clone()
             del estimates
+            # Each chunk frees and reallocates the same large activation buffers; without
+            # this, glibc's heap fragments and the resident size creeps up chunk after chunk
+            # (measured: +60 MB per 10 minutes of audio with the paper Conv-TasNet).
+            release_freed_memory()
     return output

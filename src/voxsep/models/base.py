@@ -131,7 +131,10 @@ class EncoderMaskerDecoder(SeparationModel):
         x = F.pad(mixture, (0, padded - length))
         representation = self.encoder(x)  # (B, N, frames)
         masks = self.masker(representation)  # (B, n_src, N, frames)
-        masked = masks * representation.unsqueeze(1)
+        if torch.is_grad_enabled():
+            masked = masks * representation.unsqueeze(1)
+        else:  # inference: reuse the masks' memory (one fewer (B, n_src, N, frames) buffer)
+            masked = masks.mul_(representation.unsqueeze(1))
         batch, n_src, n_filters, frames = masked.shape
         waveforms = self.decoder(masked.reshape(batch * n_src, n_filters, frames))
         return waveforms.reshape(batch, n_src, 1, -1)[..., :length]

@@ -17,12 +17,13 @@ replacement for a non-causal gLN ``TCNMasker`` that, per example and per block:
 * computes the dilated depthwise convolution as shifted multiply-adds on whole rows
   (``addcmul`` on slices), about 5× faster than ``conv1d(groups=H)`` here;
 * merges the residual and skip convolutions into one product and reuses two hidden-size
-  buffers across all blocks (no page faults per block).
+  buffers across all blocks (fresh 20-MB allocations page-fault on every use here).
 
 ``FastEncoder`` and ``FastDecoder`` compute the encoder's strided convolution and the
-decoder's transposed one as single matrix products over the signal's frames. With fp32 products the output matches the plain model to float
-rounding (~100 dB SNR); with bf16 products it is ~45 dB on real speech — the choice
-between the two, against the 40 dB bound, is made in ``voxsep.inference.fast``.
+decoder's transposed one as single matrix products over the signal's frames. With fp32
+products the output matches the plain model to float rounding (~100 dB SNR); with bf16
+products it is 45-55 dB from it on real speech — the choice between the two, against
+the 40 dB bound, is made in ``voxsep.inference.fast``. Timings: BENCHMARKS.md "Inference".
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from torch import nn
 
 _EPS = 1e-8  # voxsep.nn.norms.GlobalLayerNorm's epsilon
 # The bias row of a bf16 product's operand is padded with zero rows to keep the inner
-# dimension a multiple of 32 (AMX bf16 tiles; an odd inner size is ~4x slower here).
+# dimension a multiple of 32 (AMX bf16 tiles): 129 was ~15% slower than 160 here.
 _K_PAD = 32
 
 
@@ -64,8 +65,9 @@ class _Product:
     """``weight @ x + bias`` for 1×1 convolutions, in fp32 or with bf16 operands (AMX on CPUs).
 
     With bf16 operands the bias rides in the product: ``[W | b] @ [x; 1]``, the operand
-    written into a caller's buffer whose row ``rows`` is ones (then zero rows, see ``_K_PAD``). That saves a conversion pass
-    and a bias pass over the output; the product stays bf16 (fp32 accumulation inside).
+    written into a caller's buffer whose row ``rows`` is ones (then zero rows, see
+    ``_K_PAD``). That saves a conversion pass and a bias pass over the output; the
+    product stays bf16 (fp32 accumulation inside).
     """
 
     def __init__(self, dtype: torch.dtype) -> None:

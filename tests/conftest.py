@@ -1,4 +1,5 @@
-"""Shared test fixtures: a tiny offline corpus of real and synthetic speech (DESIGN.md §5).
+"""Shared test fixtures: a tiny offline corpus of real and synthetic speech (DESIGN.md §5),
+and an ONNX round-trip check for models exported on one length only.
 
 The corpus is built once per test session with ``voxsep prepare offline --tiny``
 (about 10–30 s on 2 cores): 8 kHz, 3 utterances per speaker, 2- and 3-speaker
@@ -138,3 +139,27 @@ def tiny_wsj0(offline_corpus: Path, tmp_path_factory: pytest.TempPathFactory) ->
                 lines.append(" ".join(f"{p} {g}" for p, g in zip(picks, snrs)))
             (lists / f"mix_{n_src}_spk_{split}.txt").write_text("\n".join(lines) + "\n")
     return root, lists
+
+
+@pytest.fixture
+def check_onnx_for_other_lengths(tmp_path: Path):
+    """A function ``check(model, name)``: export ``model`` to ONNX and compare onnxruntime
+    with PyTorch on random batches of lengths the graph was not captured on."""
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnxscript")
+    import numpy as np
+    import torch
+
+    from voxsep.inference.export import OnnxModel, export_onnx
+
+    def check(model, name: str) -> None:
+        onnx_model = OnnxModel(export_onnx(model, tmp_path / f"{name}.onnx"))
+        assert onnx_model.n_src == 2 and onnx_model.sample_rate == 8000
+        for length in (1, 7, 3001, 12345):
+            x = np.random.default_rng(length).standard_normal((2, length)).astype(np.float32)
+            with torch.no_grad():
+                expected = model(torch.from_numpy(x)).numpy()
+            np.testing.assert_allclose(onnx_model(x), expected, atol=1e-4 * max(1.0, np.abs(expected).max()),
+                                       rtol=0)
+
+    return check

@@ -106,14 +106,21 @@ def two_talkers():
     return signals
 
 
-def test_align_ears_restores_talker_order(two_talkers):
+def ear_images(two_talkers):
+    """Talker a on the left (right ear 5 samples later, quieter), b on the right: the two
+    images, both as estimates ``(1, 2, 2, T)`` in talker order, and with the right ears swapped."""
     a, b = (torch.from_numpy(s) for s in two_talkers)
-    # Talker a on the left (right ear 5 samples later, quieter), b on the right.
     image_a = torch.stack([a, 0.5 * torch.roll(a, 5)])
     image_b = torch.stack([0.6 * torch.roll(b, 4), b])
-    aligned = torch.stack([image_a, image_b])[None]  # (1, 2, 2, T)
+    aligned = torch.stack([image_a, image_b])[None]
     swapped = aligned.clone()
     swapped[:, :, 1] = aligned[:, [1, 0], 1]
+    return image_a, image_b, aligned, swapped
+
+
+def test_align_ears_restores_talker_order(two_talkers):
+    a = torch.from_numpy(two_talkers[0])
+    image_a, image_b, aligned, swapped = ear_images(two_talkers)
     for estimates in (aligned, swapped):
         torch.testing.assert_close(align_ears(estimates, max_lag=8), aligned)
     three = torch.stack([image_a, image_b, torch.stack([a.flip(0), a.flip(0)])])[None]
@@ -134,12 +141,7 @@ def test_parallel_model_can_be_checkpointed(tmp_path):
 
 
 def test_causal_ear_alignment_reads_only_the_past_and_settles_on_the_whole_input_order(two_talkers):
-    a, b = (torch.from_numpy(s) for s in two_talkers)
-    image_a = torch.stack([a, 0.5 * torch.roll(a, 5)])
-    image_b = torch.stack([0.6 * torch.roll(b, 4), b])
-    aligned = torch.stack([image_a, image_b])[None]  # (1, 2, 2, T)
-    swapped = aligned.clone()
-    swapped[:, :, 1] = aligned[:, [1, 0], 1]
+    _, _, aligned, swapped = ear_images(two_talkers)
     # the running similarity at the last sample is the whole-input one, up to the
     # max_lag delay (a few samples of a 12000-sample input)
     running = causal_ear_similarity(swapped[:, :, 0], swapped[:, :, 1], max_lag=8)

@@ -2,7 +2,8 @@
 
 Conv-TasNet with Asteroid's 1.7 M-parameter configuration (N=256, L=16, B=128, H=256,
 Sc=128, P=3, X=8, R=2), batch 4 x 2 s at 8 kHz, fp32 and bf16 autocast, voxsep's
-model and loss (as ``voxsep.train`` runs them) and, when an Asteroid environment is
+model and loss as ``voxsep train`` runs them (the default compiled path, its one-time
+compile time on a row of its own, and the eager path) and, when an Asteroid environment is
 given, Asteroid 0.7.0's ``ConvTasNet`` + ``PITLossWrapper(pairwise_neg_sisdr)`` in the
 same run (as a subprocess, so the two packages never share an interpreter).
 
@@ -84,22 +85,40 @@ print(json.dumps(out))
 '''
 
 
-def run_voxsep(precisions: list[str], steps: int, warmup: int, threads: int) -> dict:
+def run_voxsep(precisions: list[str], steps: int, warmup: int, threads: int, paths: list[str]) -> dict:
+    """voxsep's model and loss as ``voxsep train`` runs them: ``default`` is the compiled path
+    (:func:`voxsep.train.compiled.compile_for_training`, its compile time reported apart),
+    ``eager`` the plain module."""
+    import logging
+
     import torch
 
     from voxsep import models
     from voxsep.losses import PITLoss
+    from voxsep.train.compiled import compile_for_training, training_input_shape
 
     namespace: dict = {}
     exec(TIMER, namespace)  # the same timing code as the Asteroid subprocess
     pit = PITLoss("si_snr")
-    out = {}
-    for precision in precisions:
-        torch.manual_seed(0)
-        model = models.build("conv_tasnet", n_src=2, **CONFIG)
-        out[precision] = namespace["timed_steps"](
-            model, lambda est, src: pit(est, src)[0], precision, steps, warmup, threads, BATCH, int(SECONDS * SAMPLE_RATE)
-        )
+    samples = int(SECONDS * SAMPLE_RATE)
+    log = logging.getLogger("bench_training")
+    out: dict = {}
+    for path in paths:
+        for precision in precisions:
+            torch.set_num_threads(threads)
+            torch.manual_seed(0)
+            model = models.build("conv_tasnet", n_src=2, **CONFIG)
+            compile_s = None
+            step_model = model
+            if path == "default":
+                dtype = torch.bfloat16 if precision == "bf16" else None
+                step_model, compile_s = compile_for_training(
+                    model, training_input_shape(BATCH, samples, 1), torch.device("cpu"), dtype, log)
+            row = namespace["timed_steps"](
+                step_model, lambda est, src: pit(est, src)[0], precision, steps, warmup, threads, BATCH, samples)
+            row["compile_s"] = compile_s
+            out.setdefault(path, {})[precision] = row
+            torch._dynamo.reset()
     import voxsep
 
     out["version"] = voxsep.__version__
@@ -139,15 +158,24 @@ def markdown(results: dict, args: argparse.Namespace) -> str:
         "| implementation | precision | s/step | samples/s | vs Asteroid |",
         "|---|---|---:|---:|---:|",
     ]
+    version = results["voxsep"]["version"]
     for precision in args.precisions:
-        ours = results["voxsep"][precision]
         reference = results.get("asteroid", {}).get(precision)
         if reference:
             lines.append(f"| Asteroid {results['asteroid']['version']} | {precision} | {reference['s_per_step']:.3f} | "
                          f"{reference['samples_per_s']:.2f} | 1.00x |")
-        ratio = f"{ours['samples_per_s'] / reference['samples_per_s']:.2f}x" if reference else "n/a"
-        lines.append(f"| voxsep {results['voxsep']['version']} | {precision} | {ours['s_per_step']:.3f} | "
-                     f"{ours['samples_per_s']:.2f} | {ratio} |")
+        for path in args.paths:
+            ours = results["voxsep"][path][precision]
+            ratio = f"{ours['samples_per_s'] / reference['samples_per_s']:.2f}x" if reference else "n/a"
+            label = "default (compiled)" if path == "default" else "eager"
+            lines.append(f"| voxsep {version} {label} | {precision} | {ours['s_per_step']:.3f} | "
+                         f"{ours['samples_per_s']:.2f} | {ratio} |")
+    for precision in args.precisions:
+        compiled = results["voxsep"].get("default", {}).get(precision)
+        if compiled and compiled["compile_s"] is not None:
+            lines.append(f"| voxsep default: one-time compile | {precision} | {compiled['compile_s']:.1f} s | | |")
+        elif compiled:
+            lines.append(f"| voxsep default: compile FAILED, eager fallback | {precision} | | | |")
     if args.note:
         lines += ["", args.note]
     return "\n".join(lines) + "\n"
@@ -159,12 +187,14 @@ def main() -> int:
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)))
     parser.add_argument("--precisions", nargs="+", default=["fp32", "bf16"], choices=["fp32", "bf16"])
+    parser.add_argument("--paths", nargs="+", default=["default", "eager"], choices=["default", "eager"],
+                        help="voxsep training paths: default (compiled, what voxsep train runs) and eager")
     parser.add_argument("--asteroid-python", help="python of a venv with asteroid 0.7.0 installed")
     parser.add_argument("--write", type=Path, help="update this markdown file's 'Training speed' section")
     parser.add_argument("--note", default="", help="a line added under the table (e.g. machine load)")
     args = parser.parse_args()
 
-    results = {"voxsep": run_voxsep(args.precisions, args.steps, args.warmup, args.threads)}
+    results = {"voxsep": run_voxsep(args.precisions, args.steps, args.warmup, args.threads, args.paths)}
     if args.asteroid_python:
         results["asteroid"] = run_asteroid(args.asteroid_python, args.precisions, args.steps, args.warmup, args.threads)
     print(json.dumps(results, indent=2))

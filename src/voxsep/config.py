@@ -171,6 +171,9 @@ class TrainConfig:
         num_threads: intra-op CPU threads per process (0: the cores available to the
             process divided among the local processes).
         max_valid_batches: cap on validation batches (0: the whole set).
+        compile: run the training steps through ``torch.compile`` (inductor), compiled
+            once per run for the fixed crop shape; if compilation fails the run goes on
+            eager with one warning (``voxsep.train.compiled``). Validation runs eager.
     """
 
     epochs: int = 100
@@ -183,6 +186,7 @@ class TrainConfig:
     device: str = "auto"
     num_threads: int = 0
     max_valid_batches: int = 0
+    compile: bool = True
 
 
 @dataclass

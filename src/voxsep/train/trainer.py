@@ -28,7 +28,6 @@ from __future__ import annotations
 import contextlib
 import math
 import os
-import random
 import signal
 import shutil
 import time
@@ -43,6 +42,8 @@ from torch.utils.data import DataLoader, Dataset, Subset
 from voxsep import checkpoint, models
 from voxsep.config import Config, config_to_dict, model_kwargs, save_config
 from voxsep.train import distributed as D
+from voxsep.train.compiled import compile_for_training, training_input_shape
+from voxsep.train.rng import rng_state, seed_everything, set_rng_state
 from voxsep.train.logging import Progress, TensorBoard, close_logger, setup_logger
 
 CHECKPOINT_NAMES = ("last.pt", "best.pt")
@@ -121,38 +122,6 @@ class PlateauSchedule:
         self.best = float(state["best"])
         self.bad_validations = int(state["bad_validations"])
         self.since_best = int(state["since_best"])
-
-
-# --------------------------------------------------------------------------- RNG state
-
-def rng_state() -> dict[str, Any]:
-    """All RNG states as tensors/lists (safe for ``torch.load(weights_only=True)``)."""
-    np_state = np.random.get_state()
-    py_state = random.getstate()
-    state: dict[str, Any] = {
-        "torch": torch.get_rng_state(),
-        "numpy": [np_state[0], torch.from_numpy(np_state[1].astype(np.int64)), int(np_state[2]), int(np_state[3]), float(np_state[4])],
-        "python": [py_state[0], list(py_state[1]), py_state[2]],
-    }
-    if torch.cuda.is_available() and torch.cuda.is_initialized():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def set_rng_state(state: dict[str, Any]) -> None:
-    torch.set_rng_state(state["torch"])
-    name, keys, pos, has_gauss, cached = state["numpy"]
-    np.random.set_state((name, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
-    version, internal, gauss = state["python"]
-    random.setstate((version, tuple(internal), gauss))
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
-
-
-def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
 
 
 # --------------------------------------------------------------------------- set-up helpers
@@ -393,6 +362,22 @@ class _StopRequest:
             signal.signal(signal.SIGINT, self._previous)
 
 
+def _compiled_or_eager(config: Config, module: torch.nn.Module, device: torch.device,
+                       autocast_dtype: torch.dtype | None, log: Any) -> tuple[Any, float | None]:
+    """The training-step model: compiled when the batch shape is fixed, else ``module``.
+
+    Variable-length crops (``data.segment`` unset) would recompile at every new length,
+    so they train eager, with a note in the log.
+    """
+    data = config.data
+    if data.segment is None:
+        log.info("train.compile: data.segment is unset (whole utterances of varying length); training eager")
+        return module, None
+    in_channels = int(getattr(models.model_class(config.model.name), "in_channels", 1))
+    shape = training_input_shape(data.batch_size, int(round(data.segment * data.sample_rate)), in_channels)
+    return compile_for_training(module, shape, device, autocast_dtype, log)
+
+
 # --------------------------------------------------------------------------- the loop
 
 def train(
@@ -516,6 +501,11 @@ def _train(config, exp_dir, resume, init_from, overwrite, train_set, valid_set, 
             model, device_ids=[device.index] if device.type == "cuda" else None, find_unused_parameters=True
         )
 
+    # ---- the compiled training path (validation stays eager: its crops differ in shape)
+    train_model, compile_seconds = ddp_model, None
+    if tc.compile:
+        train_model, compile_seconds = _compiled_or_eager(config, ddp_model, device, autocast_dtype, log)
+
     # ---- data
     if train_set is None or valid_set is None:
         built_train, built_valid = build_datasets(config)
@@ -637,6 +627,7 @@ def _train(config, exp_dir, resume, init_from, overwrite, train_set, valid_set, 
     model.train()
     progress = Progress(total_steps, step, info.is_main, log, config.log.log_every)
     window_loss, window_count, window_examples, window_start = 0.0, 0, 0, time.perf_counter()
+    window_wait, window_steps = 0.0, 0
     last_valid_step = -1
     in_update = False
     try:
@@ -645,7 +636,9 @@ def _train(config, exp_dir, resume, init_from, overwrite, train_set, valid_set, 
                 sampler.set_epoch(epoch)
                 sampler.set_start_batch(batch_in_epoch)
                 micro, accumulated = 0, torch.zeros((), device=device)
+                fetch_start = time.perf_counter()
                 for mixture, sources in train_loader:
+                    window_wait += time.perf_counter() - fetch_start
                     if batch_in_epoch + micro >= steps_per_epoch * tc.grad_accum:
                         break  # a partial accumulation window at the epoch end is dropped
                     mixture = mixture.to(device, non_blocking=True)
@@ -654,11 +647,12 @@ def _train(config, exp_dir, resume, init_from, overwrite, train_set, valid_set, 
                     sync = micro % tc.grad_accum == 0
                     with ddp_model.no_sync() if info.enabled and not sync else contextlib.nullcontext():
                         with torch.autocast(device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
-                            estimates = ddp_model(mixture)
+                            estimates = train_model(mixture)
                         loss = _pit_loss(loss_fn, estimates.float(), sources)
                         scaler.scale(loss / tc.grad_accum).backward()
                     accumulated += loss.detach()
                     if not sync:
+                        fetch_start = time.perf_counter()
                         continue
 
                     # ---- optimiser step (one host sync: loss and gradient norm)
@@ -704,17 +698,21 @@ def _train(config, exp_dir, resume, init_from, overwrite, train_set, valid_set, 
                         window_loss += loss_value
                         window_count += 1
                     window_examples += data.batch_size * tc.grad_accum * info.world_size
+                    window_steps += 1
                     if step % config.log.log_every == 0 and window_count:
                         elapsed = time.perf_counter() - window_start
                         values = {"loss": window_loss / window_count, "lr": optimizer.param_groups[0]["lr"],
-                                  "grad_norm": norm_value, "examples_per_s": window_examples / max(elapsed, 1e-9)}
+                                  "grad_norm": norm_value, "examples_per_s": window_examples / max(elapsed, 1e-9),
+                                  "data_wait_s": window_wait / max(window_steps, 1)}
                         tensorboard.scalars({f"train/{k}": v for k, v in values.items()}, step)
                         progress.update(step, values)
                         window_loss, window_count, window_examples, window_start = 0.0, 0, 0, time.perf_counter()
+                        window_wait, window_steps = 0.0, 0
                     else:
                         progress.update(step, {"loss": loss_value})
                     if on_step is not None:
                         on_step(step)
+                    fetch_start = time.perf_counter()
 
                     end_of_epoch = batch_in_epoch >= steps_per_epoch * tc.grad_accum
                     if end_of_epoch:

@@ -65,6 +65,9 @@ class DataConfig:
         gain_db: dynamic mixing: per-source gain range in dB.
         speed_perturb: dynamic mixing: speed factor range, e.g. ``[0.95, 1.05]``.
         snr_db: dynamic mixing: speech-to-noise ratio range in dB (with ``noise_pool``).
+        channel_augment: dynamic mixing: probability that a mixture goes through a random
+            recording channel (telephone band, narrower low-pass or EQ;
+            :class:`voxsep.data.channel.RandomChannel`); 0 disables.
         hrtf: dynamic binaural mixing: a SOFA file (e.g. the MIT KEMAR set of Debian's
             ``libmysofa1``) or a CIPIC-style folder of per-direction wav files; each talker
             is rendered at a distinct random direction as a two-ear image
@@ -95,6 +98,7 @@ class DataConfig:
     gain_db: list[float] = field(default_factory=lambda: [-5.0, 5.0])
     speed_perturb: Optional[list[float]] = None
     snr_db: list[float] = field(default_factory=lambda: [-5.0, 5.0])
+    channel_augment: float = 0.0
     hrtf: str = ""
     min_separation: float = 10.0
     azimuth_range: list[float] = field(default_factory=lambda: [-90.0, 90.0])

@@ -278,6 +278,10 @@ class DynamicMixDataset(Dataset):
         level_db: reference active level in dBFS.
         gain_mode: ``"relative"`` or ``"absolute"`` (see above).
         cache_mb: size of each worker's decoded-audio LRU cache.
+        channel: callable ``(images, rng) -> images`` applied to the source images
+            ``(n_src, channels, time)`` after spatialization -- one linear recording
+            channel for the whole mixture (:class:`voxsep.data.channel.RandomChannel`),
+            or ``None``.
     """
 
     def __init__(
@@ -296,6 +300,7 @@ class DynamicMixDataset(Dataset):
         level_db: float = -25.0,
         gain_mode: str = "relative",
         cache_mb: float = 256.0,
+        channel: Callable[[np.ndarray, np.random.Generator], np.ndarray] | None = None,
     ) -> None:
         if isinstance(pool, (str, os.PathLike)):
             pool = load_speaker_pool(pool)
@@ -326,6 +331,7 @@ class DynamicMixDataset(Dataset):
         self.gain_db, self.speed_perturb, self.snr_db = tuple(gain_db), speed_perturb, tuple(snr_db)
         self.spatializer, self.level_db, self.gain_mode = spatializer, float(level_db), gain_mode
         self._cache = _AudioCache(self.sample_rate, int(cache_mb * 2**20))
+        self.channel = channel
 
     @property
     def epoch(self) -> int:
@@ -426,6 +432,8 @@ class DynamicMixDataset(Dataset):
                 images = np.pad(images, [(0, 0), (0, 0), (0, self.segment_samples - images.shape[-1])])
         else:
             images = dry[:, None, :]
+        if self.channel is not None:
+            images = np.asarray(self.channel(images, plan["rng"]), dtype=np.float64)
         mixture = images.sum(axis=0)
         if plan["noise"] is not None:
             noise = self._noise(plan["noise"], plan["noise_position"], self.segment_samples, images.shape[1])

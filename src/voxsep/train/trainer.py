@@ -197,6 +197,7 @@ def build_spatializer(config: Config) -> Any:
 def build_datasets(config: Config) -> tuple[Dataset, Dataset]:
     """Training and validation datasets described by ``config.data`` (with ``data.hrtf``,
     dynamic mixing renders two-ear mixtures through :func:`build_spatializer`)."""
+    from voxsep.data.channel import RandomChannel
     from voxsep.data.datasets import DynamicMixDataset, MixtureDataset, load_speaker_pool
 
     data = config.data
@@ -219,6 +220,7 @@ def build_datasets(config: Config) -> tuple[Dataset, Dataset]:
             noise_pool=noise_pool,
             snr_db=tuple(data.snr_db),
             spatializer=spatializer,
+            channel=RandomChannel(data.sample_rate, data.channel_augment) if data.channel_augment > 0 else None,
         )
     else:
         if not data.train:

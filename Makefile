@@ -8,10 +8,14 @@ export PIP_CONSTRAINT := $(CURDIR)/constraints.txt
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 # Debian packages: real and synthetic speech for the offline corpus (DESIGN.md §5),
-# the KEMAR HRIRs for binaural mixing, and sox.
+# the KEMAR HRIRs for binaural mixing, and sox. asterisk-prompt-es-co and
+# asterisk-prompt-fr-armelle conflict with asterisk-core-sounds-es/-fr, which only make
+# the sounds/es and sounds/fr symlinks: use the es_MX_f_Allison and fr_CA_f_June folders.
 APT_PACKAGES := asterisk-core-sounds-en-wav asterisk-core-sounds-es-wav \
 	asterisk-core-sounds-fr-wav asterisk-core-sounds-it-wav asterisk-core-sounds-ru-wav \
 	asterisk-prompt-it-menardi-wav asterisk-core-sounds-en-g722 \
+	asterisk-prompt-es-co asterisk-prompt-fr-armelle \
+	fillets-ng-data fillets-ng-data-cs fillets-ng-data-nl klettres-data \
 	espeak-ng flite festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts \
 	libmysofa1 sox libsndfile1
 

@@ -37,7 +37,7 @@ def _make_folder(root: Path, offset: int, count: int) -> Path:
 
     for sub in ("mix", "s1", "s2"):
         (root / sub).mkdir(parents=True)
-    for i, (a, b) in enumerate(zip(prompts("en"), prompts("fr"))):
+    for i, (a, b) in enumerate(zip(prompts("en"), prompts("fr_CA_f_June"))):
         sf.write(root / "s1" / f"{i}.wav", 0.5 * a, 8000, subtype="FLOAT")
         sf.write(root / "s2" / f"{i}.wav", 0.3 * b, 8000, subtype="FLOAT")
         sf.write(root / "mix" / f"{i}.wav", 0.5 * a + 0.3 * b, 8000, subtype="FLOAT")

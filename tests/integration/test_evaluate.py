@@ -37,7 +37,7 @@ def _prompts(folder: str, count: int) -> list[np.ndarray]:
 def wsj_folder(tmp_path_factory) -> Path:
     """wsj0-mix layout (mix/ s1/ s2/), 8 kHz: 3 mixtures of 1 s and one of 0.75 s."""
     root = tmp_path_factory.mktemp("wsj") / "tt"
-    first, second = _prompts("en", 4), _prompts("fr", 4)
+    first, second = _prompts("en", 4), _prompts("fr_CA_f_June", 4)
     for sub in ("mix", "s1", "s2"):
         (root / sub).mkdir(parents=True)
     for i, (a, b) in enumerate(zip(first, second)):

@@ -1,5 +1,7 @@
 """``voxsep prepare offline`` on the tiny session corpus (tests/conftest.py): layout, splits,
-mixing rule, resume after interruption, refusal to overwrite, missing Debian packages."""
+mixing rule, the real-voice test/valid sets, resume after interruption, refusal to
+overwrite, missing Debian packages; and the speaker table itself (splits by group,
+held-out real voices, Fish Fillets line labels) without building anything."""
 
 from __future__ import annotations
 
@@ -32,7 +34,8 @@ def _digest(root: Path) -> dict[str, str]:
 
 def test_layout_and_speaker_disjoint_splits(offline_corpus, speech_pool, mix2_manifests):
     speakers = {r["speaker"]: r for r in _rows(offline_corpus / "speakers.csv")}
-    assert set(_rows(offline_corpus / "speakers.csv")[0]) == {"speaker", "sex", "kind", "split", "description"}
+    assert list(_rows(offline_corpus / "speakers.csv")[0]) == ["speaker", "sex", "kind", "split", "group", "engine",
+                                                               "description"]
     split_of = {}
     for split in ("train", "valid", "test"):
         rows = _rows(offline_corpus / "wav8k" / f"utterances_{split}.csv")
@@ -47,9 +50,10 @@ def test_layout_and_speaker_disjoint_splits(offline_corpus, speech_pool, mix2_ma
     for s in offline.SPEAKERS:
         groups.setdefault(s.group, set()).add(speakers[s.name]["split"])
     assert all(len(splits) == 1 for splits in groups.values()), groups
-    # The test split holds a real female voice and synthetic male voices.
+    # The test split holds real female and male voices and synthetic male voices.
     test = [r for r in speakers.values() if r["split"] == "test"]
-    assert any(r["kind"] == "real" and r["sex"] == "F" for r in test)
+    assert any(r["kind"] == "real" and r["engine"] != "derived" and r["sex"] == "F" for r in test)
+    assert any(r["kind"] == "real" and r["engine"] != "derived" and r["sex"] == "M" for r in test)
     assert any(r["kind"] == "synthetic" and r["sex"] == "M" for r in test)
     assert set(speech_pool) == {s for s, r in speakers.items() if r["split"] == "train"}
     # Mixtures only use utterances of their split, from different speaker groups.
@@ -70,11 +74,12 @@ def test_layout_and_speaker_disjoint_splits(offline_corpus, speech_pool, mix2_ma
         assert phrase in readme
 
 
-@pytest.mark.parametrize("n_src", [2, 3])
-def test_mixtures_follow_the_mixing_list(offline_corpus, n_src):
+@pytest.mark.parametrize("n_src,name", [(2, "test"), (3, "test"), (2, "test_real")])
+def test_mixtures_follow_the_mixing_list(offline_corpus, n_src, name):
     set_dir = offline_corpus / "wav8k" / f"{n_src}speakers"
-    lines = (set_dir / f"mix_{n_src}_spk_test.txt").read_text().splitlines()
-    records = {r.mixture_id: r for r in load_manifest(set_dir / "test.csv")}
+    lines = (set_dir / f"mix_{n_src}_spk_{name}.txt").read_text().splitlines()
+    records = {r.mixture_id: r for r in load_manifest(set_dir / f"{name}.csv")}
+    assert len(lines) == len(records) > 0
     for line in lines:
         fields = line.split()
         paths, gains = fields[0::2], [float(g) for g in fields[1::2]]
@@ -147,7 +152,8 @@ def test_missing_debian_package_prints_apt_line(tmp_path, monkeypatch, capsys):
         offline.check_packages(8000)
     message = str(info.value)
     assert "apt-get install -y asterisk-core-sounds-en-wav asterisk-core-sounds-es-wav asterisk-core-sounds-fr-wav " \
-           "asterisk-core-sounds-it-wav asterisk-core-sounds-ru-wav asterisk-prompt-it-menardi-wav" in message
+           "asterisk-core-sounds-it-wav asterisk-core-sounds-ru-wav asterisk-prompt-es-co asterisk-prompt-fr-armelle " \
+           "asterisk-prompt-it-menardi-wav\n" in message + "\n"
     assert "espeak-ng" not in message.split("Install")[0]  # only the missing ones are named
     from voxsep.cli import main
 
@@ -176,3 +182,124 @@ def test_16k_uses_wideband_g722_prompts():
     assert english.size == pytest.approx(2 * read_audio(offline.ASTERISK_ROOT / "en_US_f_Allison"
                                                         / "privacy-prompt.wav")[0].shape[-1], abs=2)
     assert high_band_share(english) > 1e-4 > high_band_share(french) * 10  # G.722 is wideband, the 8 kHz wav not
+
+
+def test_missing_game_and_klettres_packages_are_named(tmp_path, monkeypatch):
+    monkeypatch.setattr(offline, "FILLETS_ROOT", tmp_path / "no-fillets")
+    monkeypatch.setattr(offline, "KLETTRES_ROOT", tmp_path / "no-klettres")
+    with pytest.raises(MissingPackageError) as info:
+        offline.check_packages(8000)
+    assert "apt-get install -y fillets-ng-data fillets-ng-data-cs fillets-ng-data-nl klettres-data" in str(info.value)
+
+
+# --------------------------------------------------------------------------- the speaker table
+def test_speaker_table_splits_by_group_and_holds_out_real_voices():
+    speakers = offline.SPEAKERS
+    by_name = {s.name: s for s in speakers}
+    assert len(by_name) == len(speakers)
+    split_of_group: dict[str, set[str]] = {}
+    for s in speakers:
+        split_of_group.setdefault(s.group, set()).add(s.split)
+        assert s.split in offline.SPLITS and s.sex in ("F", "M") and s.kind in ("real", "synthetic")
+        if s.kind == "real":
+            assert s.package, s.name
+        if s.engine == "derived":  # a copy stays with its origin and is not a human voice
+            origin = by_name[s.voice]
+            assert origin.human and (s.group, s.split, s.sex) == (origin.group, origin.split, origin.sex)
+            assert not s.human
+    assert all(len(splits) == 1 for splits in split_of_group.values()), split_of_group
+    # At least 8 held-out human voices (one group each), at least 3 of each sex.
+    test = [s for s in speakers if s.split == "test" and s.human]
+    assert len({s.group for s in test}) == len(test) >= 8
+    assert sum(s.sex == "M" for s in test) >= 3 and sum(s.sex == "F" for s in test) >= 3
+    valid = [s for s in speakers if s.split == "valid" and s.human]
+    assert len({s.group for s in valid}) >= 3 and {s.sex for s in valid} == {"F", "M"}
+    # Training: most real human voices, and real voices are most of the training speakers.
+    train = [s for s in speakers if s.split == "train"]
+    humans = [s for s in speakers if s.human]
+    assert sum(s.human for s in train) > len(humans) / 2
+    assert sum(s.kind == "real" for s in train) > 2 * sum(s.kind == "synthetic" for s in train)
+    assert {"fillets", "klettres", "asterisk"} <= {s.engine for s in train if s.human}
+    # Sex of the voices labelled by pitch agrees with the measured median F0.
+    for s in humans:
+        if s.engine in ("fillets", "klettres"):
+            assert (s.f0 < offline.MALE_F0_HZ) == (s.sex == "M"), s
+
+
+def test_parse_fillets_dialogs():
+    script = '''
+-- Init
+dialogId("let-m-divna", "font_small", "What kind of strange ship is that?")
+dialogStr("Co je to za divnou loď?")
+
+dialogId("let-v-vrak0", "font_big", "This is the wreck of the civilian airplane LC-10 Lemura.")
+    dialogId( "vit-hs-vitejteA" ,  "font_statue", "Welcome, \\"friends\\"...")
+dialogId("bar-x-gr0", "", "")
+-- dialogId("commented-out", "font_parrot", "Hello")
+local x = dialogId("not-at-line-start", "font_big")
+'''
+    assert offline.parse_fillets_dialogs(script) == {
+        "let-m-divna": "small", "let-v-vrak0": "big", "vit-hs-vitejteA": "statue", "bar-x-gr0": ""}
+
+
+def test_fillets_speakers_use_labelled_lines_only():
+    from voxsep.data.audio import audio_info
+
+    fillets = [s for s in offline.SPEAKERS if s.engine == "fillets"]
+    assert {s.voice for s in fillets} >= {"cs:small", "cs:big", "nl:small", "nl:big"}
+    seen: set[Path] = set()
+    for s in fillets:
+        clips = offline._speaker_clips(s)
+        assert clips and not seen & set(clips), s.name  # no line is given to two speakers
+        seen |= set(clips)
+        language = s.voice.split(":")[0]
+        characters = set(s.voice.split(":")[1].split("@")[0].split("+"))
+        lines = offline.fillets_lines(language, offline.FILLETS_ROOT)
+        for clip in clips:
+            assert clip.parent.name == language and lines[(clip.parent.parent.name, clip.stem)] in characters
+        infos = [audio_info(c) for c in clips]
+        assert all(info.frames > 0 for info in infos)  # fillets-ng-data-nl has two empty files
+        seconds = sum(info.duration for info in infos)
+        assert seconds >= (30 * 60 if s.scale > 1 else 30), (s.name, seconds)
+    # Processed voices (robot dog, parrot) are not used.
+    excluded = {p for p in (offline.FILLETS_ROOT / "sound").glob("*/cs/*.ogg")
+                if offline.fillets_lines("cs", offline.FILLETS_ROOT).get((p.parent.parent.name, p.stem))
+                in ("robodog", "parrot")}
+    assert excluded and not excluded & seen
+
+
+def test_gsm_prompts_decode_and_median_f0_tells_the_sexes_apart():
+    from voxsep.data.audio import audio_info
+
+    path = offline.ASTERISK_ROOT / "fr" / "agent-pass.gsm"
+    audio = offline._load_prompt(path, 8000)
+    assert audio.size == audio_info(path).frames and 0.05 < np.abs(audio).max() <= 1.0
+    assert offline._load_prompt(path, 16000).size == 2 * audio.size
+    t = np.arange(8000) / 8000
+    tone = sum(np.sin(2 * np.pi * 120 * k * t) / k for k in range(1, 6))
+    assert offline.median_f0(tone, 8000) == pytest.approx(120, rel=0.02)
+    assert np.isnan(offline.median_f0(np.zeros(8000), 8000))
+    female = [offline.remove_rumble(offline._load_prompt(p, 8000), 8000)
+              for p in sorted((offline.KLETTRES_ROOT / "uk" / "alpha").glob("*.ogg"))[:6]]
+    male = [offline.remove_rumble(offline._load_prompt(p, 8000), 8000)
+            for p in sorted((offline.KLETTRES_ROOT / "hu" / "alpha").glob("*.ogg"))[:6]]
+    assert offline.median_f0(np.concatenate(male), 8000) < offline.MALE_F0_HZ < \
+        offline.median_f0(np.concatenate(female), 8000)
+
+
+def test_real_sets_mix_two_heldout_human_voices(offline_corpus):
+    speakers = {r["speaker"]: r for r in _rows(offline_corpus / "speakers.csv")}
+    set_dir = offline_corpus / "wav8k" / "2speakers"
+    for split in ("valid", "test"):
+        records = load_manifest(set_dir / f"{split}_real.csv")
+        assert len(records) == offline.TINY[f"n_{split}_mixtures"]
+        groups = set()
+        for line in (set_dir / f"mix_2_spk_{split}_real.txt").read_text().splitlines():
+            talkers = [speakers[Path(p).stem.rsplit("-", 1)[0]] for p in line.split()[0::2]]
+            assert len(talkers) == 2 and talkers[0]["group"] != talkers[1]["group"]
+            for talker in talkers:
+                assert talker["split"] == split and talker["kind"] == "real" and talker["engine"] != "derived"
+            groups |= {t["group"] for t in talkers}
+        assert len(groups) >= 2
+        for record in records:
+            assert record.mixture_path.is_file() and all(p.is_file() for p in record.source_paths)

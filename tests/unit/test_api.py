@@ -42,7 +42,7 @@ class Cancelling(torch.nn.Module):
 
 @pytest.fixture(scope="module")
 def mixture_file(tmp_path_factory):
-    a, b = speech("en", "agent-alreadyon"), speech("fr", "agent-alreadyon")
+    a, b = speech("en", "agent-alreadyon"), speech("fr_CA_f_June", "agent-alreadyon")
     length = min(len(a), len(b))
     path = tmp_path_factory.mktemp("audio") / "talk.wav"
     sf.write(path, (a[:length] + b[:length]) * 0.5, 8000)

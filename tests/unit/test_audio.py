@@ -21,7 +21,7 @@ from voxsep.data.audio import (
 )
 
 SPEECH = Path("/usr/share/asterisk/sounds/en/hello-world.wav")
-SPEECH_FR = Path("/usr/share/asterisk/sounds/fr/added.wav")
+SPEECH_FR = Path("/usr/share/asterisk/sounds/fr_CA_f_June/added.wav")
 
 pytestmark = pytest.mark.skipif(not SPEECH.exists(), reason="asterisk-core-sounds-en-wav is not installed")
 

@@ -31,7 +31,7 @@ def two_ear_speech() -> np.ndarray:
     """Two real talkers, one on each side (interaural delay and level), ``(2, 2, time)``:
     a batch of the mixture and a quieter copy with the right ear silent at the start."""
     a = read_audio("/usr/share/asterisk/sounds/en/agent-incorrect.wav", channels=1)[0][0]
-    b = read_audio("/usr/share/asterisk/sounds/fr/agent-incorrect.wav", channels=1)[0][0]
+    b = read_audio("/usr/share/asterisk/sounds/fr_CA_f_June/agent-incorrect.wav", channels=1)[0][0]
     n = min(len(a), len(b), 6000)
     a, b = a[:n], b[:n]
     left = a + 0.5 * np.roll(b, 4)

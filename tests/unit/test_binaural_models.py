@@ -18,7 +18,7 @@ TINY = {
     "binaural_cross": dict(TCN_TINY, feature_window=32, feature_channels=8),
     "binaural_parallel": dict(TCN_TINY, feature_window=32, feature_channels=8),
 }
-SPEECH = [Path("/usr/share/asterisk/sounds/en/agent-alreadyon.wav"), Path("/usr/share/asterisk/sounds/fr/agent-alreadyon.wav")]
+SPEECH = [Path("/usr/share/asterisk/sounds/en/agent-alreadyon.wav"), Path("/usr/share/asterisk/sounds/fr_CA_f_June/agent-alreadyon.wav")]
 
 
 def n_params(model: torch.nn.Module) -> int:

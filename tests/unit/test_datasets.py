@@ -16,7 +16,7 @@ from voxsep.data.manifest import MixtureRecord, load_manifest, write_manifest
 from voxsep.data.reverb import RoomReverb
 
 SOUNDS = Path("/usr/share/asterisk/sounds")
-SPEAKERS = ["en", "fr", "it", "ru"]
+SPEAKERS = ["en", "fr_CA_f_June", "it", "ru"]
 RATE = 8000
 
 pytestmark = pytest.mark.skipif(not (SOUNDS / "en").is_dir(), reason="asterisk sound packages are not installed")
@@ -326,7 +326,7 @@ def test_room_reverb_geometry_and_rt60() -> None:
 def test_room_reverb_bank_is_deterministic_per_process() -> None:
     import pickle
 
-    dry = 0.1 * np.stack([read_audio(prompts(s)[0])[0][0][:4000] for s in ("en", "fr")])
+    dry = 0.1 * np.stack([read_audio(prompts(s)[0])[0][0][:4000] for s in ("en", "fr_CA_f_June")])
     reverb = RoomReverb(RATE, rt60=(0.2, 0.3), bank_size=2)
     first = [reverb(dry, np.random.default_rng(i)) for i in range(6)]
     assert len(reverb._bank) <= 2 and first[0].shape == (2, 1, 4000)

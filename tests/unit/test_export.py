@@ -40,7 +40,7 @@ def parity_db(reference: np.ndarray, estimate: np.ndarray) -> float:
 @pytest.fixture(scope="module")
 def speech() -> np.ndarray:
     a = read_audio("/usr/share/asterisk/sounds/en/agent-incorrect.wav", channels=1)[0][0]
-    b = read_audio("/usr/share/asterisk/sounds/fr/agent-incorrect.wav", channels=1)[0][0]
+    b = read_audio("/usr/share/asterisk/sounds/fr_CA_f_June/agent-incorrect.wav", channels=1)[0][0]
     n = min(len(a), len(b))
     return np.tile(a[:n] + b[:n], 2)
 

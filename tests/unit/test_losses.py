@@ -21,7 +21,7 @@ from voxsep.losses import (
 
 SOUNDS = Path("/usr/share/asterisk/sounds")
 # Five different professional voices (en and es are one speaker; "it" is Carlo, male).
-VOICES = ["en", "fr", "it", "ru", "it_IT_f_Menardi"]
+VOICES = ["en", "fr_CA_f_June", "it", "ru", "it_IT_f_Menardi"]
 PROMPTS = ["demo-congrats", "demo-echotest", "vm-options"]
 
 

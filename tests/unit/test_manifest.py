@@ -14,7 +14,7 @@ from voxsep.data.audio import read_audio, resample, write_audio
 from voxsep.data.manifest import MixtureRecord, load_manifest, write_manifest
 
 SOUNDS = Path("/usr/share/asterisk/sounds")
-SPEAKER_DIRS = ["en", "fr", "it", "ru"]
+SPEAKER_DIRS = ["en", "fr_CA_f_June", "it", "ru"]
 
 pytestmark = pytest.mark.skipif(not (SOUNDS / "en").is_dir(), reason="asterisk sound packages are not installed")
 

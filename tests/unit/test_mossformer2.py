@@ -26,7 +26,7 @@ def real_mixtures(n: int, seconds: float = 1.0) -> tuple[torch.Tensor, torch.Ten
 
     length = int(seconds * 8000)
     sources = []
-    for lang in ("en", "fr"):
+    for lang in ("en", "fr_CA_f_June"):
         clips = []
         for path in sorted((SOUNDS / lang).glob("*.wav")):
             audio, _ = read_audio(path, sample_rate=8000, channels=1)

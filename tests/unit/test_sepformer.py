@@ -29,7 +29,7 @@ def real_mixtures(n: int, seconds: float = 1.0) -> tuple[torch.Tensor, torch.Ten
     from voxsep.data.audio import read_audio
 
     length = int(seconds * 8000)
-    pools = [sorted((SOUNDS / lang).glob("*.wav")) for lang in ("en", "fr")]
+    pools = [sorted((SOUNDS / lang).glob("*.wav")) for lang in ("en", "fr_CA_f_June")]
     sources = []
     for pool in pools:
         clips = []

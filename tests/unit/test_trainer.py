@@ -47,7 +47,7 @@ class SpeechMixtures(Dataset):
 
     def __init__(self, count: int, length: int = 8000, crop: int = 4000, offset: int = 0) -> None:
         first = _speech("en", count + offset, length)[offset:]
-        second = _speech("fr", count + offset, length)[offset:]
+        second = _speech("fr_CA_f_June", count + offset, length)[offset:]
         self.sources = torch.from_numpy(np.stack([np.stack(first), np.stack(second)], axis=1))
         self.crop = crop
 

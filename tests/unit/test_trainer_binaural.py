@@ -68,7 +68,7 @@ class SpeechMixtures(Dataset):
 
     def __init__(self, count: int, offset: int = 0) -> None:
         talkers = []
-        for folder in ("en", "fr"):
+        for folder in ("en", "fr_CA_f_June"):
             clips = [sf.read(p, dtype="float32")[0] for p in sorted((SOUNDS / folder).glob("*.wav"))[offset:]]
             talkers.append([c[:4000] for c in clips if c.size >= 4000][:count])
         self.sources = torch.from_numpy(np.stack([np.stack(t) for t in talkers], axis=1))

@@ -1,15 +1,15 @@
 """Chunked separation of recordings of any length: ``separate_mixture``.
 
 One function serves the Python API (``voxsep.Separator``), the ``voxsep separate``
-command and the evaluator (DESIGN.md §3.11).
+command and the evaluator (docs/architecture.md, "One chunked inference function").
 
 Long recordings are cut into overlapping chunks at the model's rate. Each chunk is
 separated on its own, so memory is bounded by the chunk length, not the file length
 (only the input, the preallocated output and one chunk's overlap are held). Because a
 separation model may emit its talkers in any order, the order of every chunk is aligned
 to the previous chunk on their common overlap: the permutation maximising the summed
-normalised correlation between the two chunks' estimates there (exhaustive for up to
-``EXHAUSTIVE_MAX_SOURCES`` sources, Hungarian assignment beyond). The two chunks are
+normalised correlation between the two chunks' estimates there
+(:func:`voxsep.core.pit.align_by_correlation`). The two chunks are
 then cross-faded over the overlap with complementary raised-cosine (Hann) windows that
 sum to one. Files no longer than one chunk are separated whole.
 
@@ -32,14 +32,14 @@ from __future__ import annotations
 
 import ctypes
 import functools
-import itertools
 import math
 from typing import Any, Callable
 
 import numpy as np
 import torch
 
-EXHAUSTIVE_MAX_SOURCES = 3
+from voxsep.core.pit import align_by_correlation
+
 DEFAULT_CHUNK_SECONDS = 10.0
 DEFAULT_OVERLAP_SECONDS = 2.0
 _RIDGE = 1e-6
@@ -71,32 +71,6 @@ def chunk_bounds(length: int, chunk_size: int, overlap: int) -> list[tuple[int, 
     bounds = [(i * hop, i * hop + chunk_size) for i in range(n_chunks)]
     bounds[-1] = (bounds[-1][0], length)
     return bounds
-
-
-def best_permutation(reference: torch.Tensor, estimate: torch.Tensor) -> list[int]:
-    """Order of ``estimate``'s sources that best matches ``reference``'s.
-
-    Args:
-        reference: ``(n_src, samples)`` (channels flattened into samples).
-        estimate: ``(n_src, samples)``.
-
-    Returns:
-        ``perm`` such that ``estimate[perm[i]]`` goes with ``reference[i]``; it maximises
-        the sum of normalised correlations (exhaustive for <= 3 sources, Hungarian beyond).
-    """
-    ref = reference.double()
-    est = estimate.double()
-    ref = ref / ref.norm(dim=-1, keepdim=True).clamp_min(1e-12)
-    est = est / est.norm(dim=-1, keepdim=True).clamp_min(1e-12)
-    score = (ref @ est.T).cpu().numpy()  # score[i, j]: reference i vs estimate j
-    n_src = score.shape[0]
-    if n_src <= EXHAUSTIVE_MAX_SOURCES:
-        best = max(itertools.permutations(range(n_src)), key=lambda p: sum(score[i, p[i]] for i in range(n_src)))
-        return list(best)
-    from scipy.optimize import linear_sum_assignment
-
-    rows, cols = linear_sum_assignment(-score)
-    return [int(c) for _, c in sorted(zip(rows, cols))]
 
 
 def least_squares_gains(mixture: torch.Tensor, estimates: torch.Tensor) -> torch.Tensor:
@@ -237,7 +211,7 @@ def separate_mixture(
             else:
                 shared = previous_tail.shape[-1]
                 head = estimates[..., :shared]
-                perm = best_permutation(previous_tail.reshape(n_src, -1), head.reshape(n_src, -1))
+                perm = align_by_correlation(previous_tail.reshape(n_src, -1), head.reshape(n_src, -1))
                 estimates = estimates[perm]
                 fade = _fade_in(shared, estimates.device)
                 output[..., start : start + shared] = previous_tail * (1 - fade) + estimates[..., :shared] * fade

@@ -33,7 +33,8 @@ from typing import Any, Callable, Literal, Union
 import numpy as np
 import torch
 
-from voxsep.losses import pairwise_neg_si_snr, pairwise_neg_snr, pit_from_pairwise
+from voxsep.core.pairwise import pairwise_neg_si_snr, pairwise_neg_snr
+from voxsep.core.pit import pit_from_pairwise
 
 __all__ = [
     "si_snr",

@@ -188,7 +188,7 @@ def binaural_scores(reference: Any, estimate: Any, mixture: Any, sample_rate: in
     """Per-talker scores of one binaural mixture, as the paper reports them.
 
     Talkers are matched by the best-SNR permutation with both ears scored together
-    (``voxsep.losses.pairwise_neg_snr`` flattens the ear axis with time).
+    (``voxsep.core.pairwise.pairwise_neg_snr`` flattens the ear axis with time).
 
     Args:
         reference: ``(n_src, 2, time)`` reference two-ear images.
@@ -202,7 +202,8 @@ def binaural_scores(reference: Any, estimate: Any, mixture: Any, sample_rate: in
         improvement over the mixture (dB, both ears), ΔITD with sub-sample GCC-PHAT and
         with integer lags (the SpeechBrain recipe's variant), ΔILD.
     """
-    from voxsep.losses import pairwise_neg_snr, pit_from_pairwise, reorder
+    from voxsep.core.pairwise import pairwise_neg_snr
+    from voxsep.core.pit import pit_from_pairwise, reorder
 
     ref = torch.as_tensor(np.asarray(reference) if not isinstance(reference, torch.Tensor) else reference).double()
     est = torch.as_tensor(np.asarray(estimate) if not isinstance(estimate, torch.Tensor) else estimate).double()

@@ -47,13 +47,12 @@ additions, see :func:`voxsep.nn.norms.onnx_safe_eps`).
 
 from __future__ import annotations
 
-import itertools
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from voxsep.losses import reorder
+from voxsep.core.pit import best_permutation_tensor, reorder
 from voxsep.models import register
 from voxsep.models.base import SeparationModel
 from voxsep.models.conv_tasnet import ConvTasNet, TCNMasker
@@ -135,9 +134,15 @@ class InterauralFeatures(nn.Module):
     def channels(self) -> int:
         return 3 * (self.window // 2 + 1)
 
-    def forward(self, mixture: torch.Tensor) -> torch.Tensor:
+    def forward(self, mixture: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
+        """``context``: the ``window - kernel_size`` samples before ``mixture`` ``(batch, 2,
+        window - kernel_size)`` (a stream's history); zeros when ``None``."""
         batch, ears, length = mixture.shape
-        x = F.pad(mixture.to(self.basis.dtype).reshape(batch * ears, 1, length), (self.window - self.kernel_size, 0))
+        x = mixture.to(self.basis.dtype).reshape(batch * ears, 1, length)
+        if context is None:
+            x = F.pad(x, (self.window - self.kernel_size, 0))
+        else:
+            x = torch.cat([context.to(self.basis.dtype).reshape(batch * ears, 1, -1), x], dim=-1)
         spec = F.conv1d(x, self.basis, stride=self.stride).reshape(batch, ears, 2, self.window // 2 + 1, -1)
         real, imag = spec[:, :, 0], spec[:, :, 1]  # (B, ears, bins, frames)
         # X_left * conj(X_right)
@@ -188,22 +193,6 @@ def ear_similarity(left: torch.Tensor, right: torch.Tensor, max_lag: int) -> tor
     return correlation.amax(dim=-1) / norm
 
 
-def _best_right_permutation(similarity: torch.Tensor) -> torch.Tensor:
-    """Right-ear permutation maximising the summed similarity, by exhaustive search.
-
-    ``similarity[..., i, j]`` is the similarity of right estimate ``i`` and left estimate
-    ``j``; returns ``perm (..., n_src)`` with ``right[perm[j]]`` aligned to ``left[j]``.
-    The same assignment as :func:`voxsep.losses.pit_from_pairwise` on ``-similarity``
-    (same permutation order, first best on ties), written with tensor ops only (no
-    data-dependent Python branch) so that it exports to ONNX and runs per sample.
-    """
-    n_src = similarity.shape[-1]
-    perms = torch.tensor(list(itertools.permutations(range(n_src))), device=similarity.device)  # (P, n)
-    cols = torch.arange(n_src, device=similarity.device)
-    scores = (-similarity)[..., perms, cols].mean(-1)  # (..., P)
-    return perms[scores.argmin(-1)]
-
-
 def causal_ear_similarity(left: torch.Tensor, right: torch.Tensor, max_lag: int) -> torch.Tensor:
     """Running (causal) version of :func:`ear_similarity`: one similarity per sample.
 
@@ -239,7 +228,7 @@ def align_ears(estimates: torch.Tensor, max_lag: int, causal: bool = False) -> t
     two ear signals are the same speech filtered by two HRIRs, so they correlate strongly
     at a lag within the head's ITD range (< 1 ms) while different talkers do not; the
     right-ear permutation maximising the summed correlation is applied (exhaustive
-    search, as :func:`voxsep.losses.pit_from_pairwise`). Not differentiable in the
+    search, as :func:`voxsep.core.pit.pit_from_pairwise`). Not differentiable in the
     choice, differentiable in the values, so training with PIT on both ears sees
     consistently ordered outputs.
 
@@ -262,9 +251,9 @@ def align_ears(estimates: torch.Tensor, max_lag: int, causal: bool = False) -> t
     left, right = estimates[:, :, 0], estimates[:, :, 1]
     with torch.no_grad():
         if causal:
-            perm = _best_right_permutation(causal_ear_similarity(left, right, max_lag))  # (B, T, n)
+            perm = best_permutation_tensor(-causal_ear_similarity(left, right, max_lag))  # (B, T, n)
         else:
-            perm = _best_right_permutation(ear_similarity(left, right, max_lag))  # (B, n)
+            perm = best_permutation_tensor(-ear_similarity(left, right, max_lag))  # (B, n)
     if causal:
         aligned_right = torch.gather(right, 1, perm.transpose(1, 2))
     else:
@@ -414,21 +403,31 @@ class BinauralCross(_BinauralModel):
         )
 
     def separate(self, mixture: torch.Tensor) -> torch.Tensor:
-        batch, ears, length = mixture.shape
+        length = mixture.shape[-1]
         padded = frames_needed(length, self.kernel_size, self.stride)
-        x = F.pad(mixture, (0, padded - length))
-        features = self.features(x)
-        projected = torch.stack(
-            [self.feature_projection(features), self.feature_projection(self.features.mirror(features))], dim=1
-        )  # (B, 2, C_f, frames)
-        encoded = self.encoder(x.reshape(batch * ears, 1, padded))  # (2B, N, frames)
-        masks = self.masker(torch.cat([encoded, projected.flatten(0, 1)], dim=1))  # (2B, n_src, N, frames)
-        masked = masks * encoded.unsqueeze(1)
-        waveforms = self.decoder(masked.flatten(0, 1))  # (2B * n_src, 1, T)
-        estimates = waveforms.reshape(batch, ears, self.n_src, -1).transpose(1, 2)
+        encoded, masker_input = self.encode(F.pad(mixture, (0, padded - length)))
+        estimates = self.decode(self.masker(masker_input), encoded)
         # aligned on the encoder-padded length, then trimmed: the same evidence whether the
         # caller or the model pads (an ONNX export pads outside the model)
         return align_ears(estimates, self.max_lag, causal=self.causal)[..., :length]
+
+    def encode(self, x: torch.Tensor, context: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """``x`` ``(B, 2, samples)`` tiled by the encoder → (each ear's encoding ``(2B, N,
+        frames)``, the masker's input); ``context``: see :meth:`InterauralFeatures.forward`."""
+        batch, ears, samples = x.shape
+        features = self.features(x, context)
+        projected = torch.stack(
+            [self.feature_projection(features), self.feature_projection(self.features.mirror(features))], dim=1
+        )  # (B, 2, C_f, frames)
+        encoded = self.encoder(x.reshape(batch * ears, 1, samples))  # (2B, N, frames)
+        return encoded, torch.cat([encoded, projected.flatten(0, 1)], dim=1)
+
+    def decode(self, masks: torch.Tensor, encoded: torch.Tensor) -> torch.Tensor:
+        """Masks ``(2B, n_src, N, frames)`` on each ear's encoding → ``(B, n_src, 2, samples)``
+        (before the ear alignment)."""
+        masked = masks * encoded.unsqueeze(1)
+        waveforms = self.decoder(masked.flatten(0, 1))  # (2B * n_src, 1, T)
+        return waveforms.reshape(-1, 2, self.n_src, waveforms.shape[-1]).transpose(1, 2)
 
 
 @register("binaural_parallel")
@@ -498,22 +497,30 @@ class BinauralParallel(_BinauralModel):
         )
 
     def separate(self, mixture: torch.Tensor) -> torch.Tensor:
-        batch, _, length = mixture.shape
+        length = mixture.shape[-1]
         padded = frames_needed(length, self.kernel_size, self.stride)
-        x = F.pad(mixture, (0, padded - length))
+        encoded, masker_input = self.encode(F.pad(mixture, (0, padded - length)))
+        return self.decode(self.masker(masker_input), encoded)[..., :length]
+
+    def encode(self, x: torch.Tensor, context: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """``x`` ``(B, 2, samples)`` tiled by the encoder → (the ears' encodings ``(B, 2, N,
+        frames)``, the masker's input); ``context``: see :meth:`InterauralFeatures.forward`."""
         encoded = torch.stack([enc(x[:, ear : ear + 1]) for ear, enc in enumerate(self.encoders)], 1)  # (B, 2, N, F)
         inputs = [encoded.flatten(1, 2)]
         if self.features is not None:
-            inputs.append(self.feature_projection(self.features(x)))
-        masks = self.masker(torch.cat(inputs, dim=1))  # (B, n_src, 4N, F)
-        frames = masks.shape[-1]
+            inputs.append(self.feature_projection(self.features(x, context)))
+        return encoded, torch.cat(inputs, dim=1)
+
+    def decode(self, masks: torch.Tensor, encoded: torch.Tensor) -> torch.Tensor:
+        """Masks ``(B, n_src, 4N, frames)`` and the ears' encodings → ``(B, n_src, 2, samples)``."""
+        batch, frames = masks.shape[0], masks.shape[-1]
         masks = masks.view(batch, self.n_src, 2, 2, self.n_filters, frames)
         mixed = (masks * encoded[:, None, None]).sum(3)  # (B, n_src, out ear, N, F)
         ears = [
             decoder(mixed[:, :, ear].reshape(batch * self.n_src, self.n_filters, frames)).reshape(batch, self.n_src, -1)
             for ear, decoder in enumerate(self.decoders)
         ]
-        return torch.stack(ears, dim=2)[..., :length]
+        return torch.stack(ears, dim=2)
 
 
 __all__ = [

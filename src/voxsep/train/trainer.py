@@ -275,7 +275,7 @@ def load_init_weights(model: torch.nn.Module, path: str | os.PathLike) -> None:
 
 def _batch_improvement(pairwise: Callable[..., torch.Tensor], estimates: torch.Tensor, sources: torch.Tensor,
                        mixture: torch.Tensor) -> torch.Tensor:
-    from voxsep.losses import pit_from_pairwise
+    from voxsep.core.pit import pit_from_pairwise
 
     estimate_loss, _ = pit_from_pairwise(pairwise(estimates, sources))
     repeated = mixture.unsqueeze(1).expand_as(sources)
@@ -295,7 +295,7 @@ def batch_si_snri(estimates: torch.Tensor, sources: torch.Tensor, mixture: torch
         SI-SNR(source, mixture). Computed on the device with ``voxsep.losses`` (no copy to
         the host), so validation costs no more than a forward pass.
     """
-    from voxsep.losses import pairwise_neg_si_snr
+    from voxsep.core.pairwise import pairwise_neg_si_snr
 
     return _batch_improvement(pairwise_neg_si_snr, estimates, sources, mixture)
 
@@ -307,7 +307,7 @@ def batch_snri(estimates: torch.Tensor, sources: torch.Tensor, mixture: torch.Te
     ``dims`` (e.g. the two ears of a binaural image) are scored together, as the
     binaural SNR loss and ``voxsep.metrics.spatial.binaural_scores`` do.
     """
-    from voxsep.losses import pairwise_neg_snr
+    from voxsep.core.pairwise import pairwise_neg_snr
 
     return _batch_improvement(pairwise_neg_snr, estimates, sources, mixture)
 

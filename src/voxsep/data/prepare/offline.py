@@ -1,25 +1,47 @@
 """``voxsep prepare offline``: a speech-separation corpus built from Debian packages only.
 
-Speakers (see ``SPEAKERS``):
+Speakers (see ``SPEAKERS``, ``speakers.csv`` and the README the build writes):
 
-* **real** — the professional voices of the asterisk prompt packages (8 kHz wav; the
-  English prompts also as 16 kHz G.722, decoded with the ``G722`` package for 16 kHz
-  builds). The ``en`` and ``es`` folders are the same person and count as one speaker.
-  An utterance is ~4.5–7 s of consecutive prompts of one speaker with short pauses.
-* **derived** — each real voice sped down (x0.8: lower pitch and formants) and up
-  (x1.18) by resampling; a derived speaker always stays in its origin's split and is
-  never mixed with its origin.
+* **real** — recorded human voices, one *group* per person:
+
+  - the professional voices of the asterisk prompt packages (8 kHz wav; the English
+    prompts also as 16 kHz G.722, decoded with the ``G722`` package for 16 kHz builds;
+    ``asterisk-prompt-es-co`` (July Jiménez) and ``asterisk-prompt-fr-armelle`` (Armelle
+    Desjardins) as headerless 8 kHz GSM 6.10, read by libsndfile). The ``en`` and ``es``
+    Allison folders are the same person and count as one speaker;
+  - the acted dialogue of the game Fish Fillets NG (``fillets-ng-data-cs``/``-nl``, Ogg
+    Vorbis), speaker of each line from the game's Lua scripts (``fillets-ng-data``):
+    the two fish of the Czech and of the Dutch dubbing (four actors) and three Czech
+    minor characters. Which minor characters were dropped, and why, is in
+    ``_FILLETS_EXCLUDED``; the kept minor characters share the group of the Czech main
+    actor of their sex (the cast is not credited, so they may be the same person);
+  - the letters and syllables of KLettres (``klettres-data``), one native speaker per
+    language folder, clips concatenated into utterances (``_KLETTRES``).
+
+  An utterance is ~4.5–7 s of consecutive prompts/lines/clips of one speaker with short
+  pauses. Sex: from the asterisk folder names, else from the median F0 measured with
+  :func:`median_f0` (< 165 Hz: male), listed in the tables.
+* **derived** (``kind=real``, ``engine=derived``) — some real training voices (and the
+  original asterisk ones) sped down (x0.8: lower pitch and formants) and up (x1.18) by
+  resampling; a derived speaker shares its origin's group and split.
 * **synthetic** — espeak-ng voice variants, flite (kal16, awb, rms, slt) and festival
   (kal, ked, slt HTS) speaking generated English sentences. flite ``kal16`` and festival
   ``kal`` are one speaker's recordings, as are flite ``slt`` and festival ``slt``; each
-  such pair is one *group* and is kept in one split and out of one mixture.
+  such pair is one group.
 
-Splits are fixed by speaker group and disjoint; the test split holds a real female
-voice (Russian prompts) and synthetic male and female voices. Mixtures follow
-wsj0-2mix: each utterance normalised to 0 dB ITU-T P.56 active level, weighted by
-``10 ** (g / 20)`` with ``g`` uniform in [-2.5, 2.5] dB (a relative gain of up to
-±5 dB between two talkers), cut to the shortest (``min``), scaled so the largest peak
-is 0.9 (see :func:`voxsep.data.prepare.levels.mix_at_levels`).
+Splits are fixed by speaker group and disjoint (no person in two splits). The test
+split holds 8 real human voices (4 female, 4 male: Dutch fish actors, asterisk Russian
+and French prompt voices, KLettres Ukrainian, Hungarian, Lithuanian and English), the
+asterisk Russian voice's derived copies and synthetic male and female voices; valid
+holds 4 real voices; training gets the other 19 real voices (real voices, with their
+derived copies, are 31 of the 44 training speakers). ``test_real.csv`` and
+``valid_real.csv`` mix only two held-out *human* voices (no derived or synthetic
+speaker) of different groups: the real-voice benchmark of the bundled model.
+
+Mixtures follow wsj0-2mix: each utterance normalised to 0 dB ITU-T P.56 active level,
+weighted by ``10 ** (g / 20)`` with ``g`` uniform in [-2.5, 2.5] dB (a relative gain of
+up to ±5 dB between two talkers), cut to the shortest (``min``), scaled so the largest
+peak is 0.9 (see :func:`voxsep.data.prepare.levels.mix_at_levels`).
 
 Layout (``OUT/wav8k`` or ``OUT/wav16k``)::
 
@@ -29,22 +51,27 @@ Layout (``OUT/wav8k`` or ``OUT/wav16k``)::
     wav8k/{2speakers,3speakers}/{train,valid,test}/{mix,s1,s2[,s3]}/<name>.wav
     wav8k/{2speakers,3speakers}/{train,valid,test}.csv     LibriMix-format manifests
     wav8k/{2speakers,3speakers}/mix_{2,3}_spk_{split}.txt  wsj0-mix style mixing lists
+    wav8k/2speakers/{valid,test}_real/{mix,s1,s2}/<name>.wav   two held-out human voices
+    wav8k/2speakers/{valid,test}_real.csv, mix_2_spk_{valid,test}_real.txt
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import time
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
-SUMMARY = "build a 2-/3-speaker corpus from real (asterisk) and synthetic (espeak-ng, flite, festival) voices"
+SUMMARY = ("build a 2-/3-speaker corpus from real (asterisk, Fish Fillets, KLettres) and synthetic "
+           "(espeak-ng, flite, festival) voices")
 
 EPILOG = """examples:
-  voxsep prepare offline data/offline                         # default 8 kHz corpus (~10 min on 2 cores)
+  voxsep prepare offline data/offline                         # default 8 kHz corpus (~30 min on 2 cores)
   voxsep prepare offline data/offline16k --sample-rate 16000 --jobs 2
   voxsep prepare offline /tmp/tiny --tiny                     # a few mixtures, for tests
   voxsep prepare offline data/offline --n-train-mixtures 20000 --overwrite
@@ -55,14 +82,19 @@ Needs the Debian packages listed by `voxsep prepare offline --list-packages`.
 
 ASTERISK_ROOT = Path("/usr/share/asterisk/sounds")
 FESTIVAL_VOICES = Path("/usr/share/festival/voices")
+FILLETS_ROOT = Path("/usr/share/games/fillets-ng")
+KLETTRES_ROOT = Path("/usr/share/klettres")
 SPLITS = ("train", "valid", "test")
-FORMAT_VERSION = 2  # bump when the generated audio changes, so old partial builds are not resumed
+FORMAT_VERSION = 3  # bump when the generated audio changes, so old partial builds are not resumed
 DEFAULTS = {"utterances_per_speaker": 120, "n_train_mixtures": 5000, "n_valid_mixtures": 500,
             "n_test_mixtures": 500}
 TINY = {"utterances_per_speaker": 3, "n_train_mixtures": 12, "n_valid_mixtures": 4, "n_test_mixtures": 4}
 UTTERANCE_SECONDS = (4.5, 7.0)  # planned from untrimmed prompts; min-mode mixtures of ~4-6 s
 DERIVED_FACTORS = (0.8, 1.18)
 GAIN_DB = 2.5
+MALE_F0_HZ = 165.0  # median F0 below this: labelled male
+LONG_FORM_SCALE = 3  # the four fish actors (~40 min each) get 3x the utterances per speaker
+KLETTRES_PASSES = 3  # a KLettres clip is used in at most this many utterances
 # Prompts that are not speech (tones, beeps, silence, animal noises).
 _NOT_SPEECH = ("beep", "tone", "silence", "monkeys", "weasels")
 
@@ -76,11 +108,18 @@ class Speaker:
         sex: ``"F"`` or ``"M"`` (for derived speakers: the origin's).
         kind: ``"real"`` (recorded speech, including speed-shifted copies) or ``"synthetic"``.
         split: ``"train"``, ``"valid"`` or ``"test"``.
-        group: speakers of one group are one person (or derived from one) and share a split.
-        engine: ``"asterisk"``, ``"derived"``, ``"espeak"``, ``"flite"`` or ``"festival"``.
-        voice: asterisk folders (comma-separated), origin speaker, or the TTS voice name.
+        group: speakers of one group are (or may be) one person, or derived from one; a
+            group is in one split and never mixed with itself in the mixture sets.
+        engine: ``"asterisk"``, ``"fillets"``, ``"klettres"``, ``"derived"``, ``"espeak"``,
+            ``"flite"`` or ``"festival"``.
+        voice: asterisk folders (comma-separated, ``folder/*.gsm`` for GSM prompt sets),
+            ``<language>:<characters>[@<levels>]`` (fillets), the KLettres folder, the
+            origin speaker (derived) or the TTS voice name.
         description: human-readable origin.
+        package: the Debian package the audio comes from.
         pitch: espeak-ng pitch; rate: espeak-ng words per minute; factor: speed factor.
+        scale: utterances made for this speaker = ``scale`` x utterances per speaker.
+        f0: median F0 (Hz) measured with :func:`median_f0` at 8 kHz (0: not measured).
     """
 
     name: str
@@ -91,19 +130,112 @@ class Speaker:
     engine: str
     voice: str
     description: str
+    package: str = ""
     pitch: int = 50
     rate: int = 160
     factor: float = 1.0
+    scale: int = 1
+    f0: float = 0.0
+
+    @property
+    def human(self) -> bool:
+        """A recording of a person as they spoke (not a speed-shifted copy, not TTS)."""
+        return self.kind == "real" and self.engine != "derived"
 
 
+# (name, sex, split, folders, description, package, derived copies, median F0 Hz)
 _REAL = [
     ("allison", "F", "train", "en_US_f_Allison,es_MX_f_Allison",
-     "Allison, asterisk English and Spanish prompts (one speaker)"),
-    ("menardi", "F", "train", "it_IT_f_Menardi", "Menardi, asterisk Italian prompt set"),
-    ("carlo", "M", "train", "it_IT_m_Carlo", "Carlo, asterisk Italian core prompts"),
-    ("june", "F", "valid", "fr_CA_f_June", "June, asterisk French (Canada) prompts"),
-    ("ivr_ru", "F", "test", "ru_RU_f_IvrvoiceRU", "IvrvoiceRU, asterisk Russian prompts"),
+     "Allison, asterisk English and Spanish prompts (one speaker)", "asterisk-core-sounds-en-wav", True, 200),
+    ("menardi", "F", "train", "it_IT_f_Menardi", "Menardi, asterisk Italian prompt set",
+     "asterisk-prompt-it-menardi-wav", True, 178),
+    # Carlo's median F0 (~190 Hz on these prompts) is above the male threshold; the folder
+    # name (it_IT_m_Carlo) says male, and that label is kept.
+    ("carlo", "M", "train", "it_IT_m_Carlo", "Carlo, asterisk Italian core prompts", "asterisk-core-sounds-it-wav",
+     True, 190),
+    ("june", "F", "valid", "fr_CA_f_June", "June, asterisk French (Canada) prompts", "asterisk-core-sounds-fr-wav",
+     True, 200),
+    ("ivr_ru", "F", "test", "ru_RU_f_IvrvoiceRU", "IvrvoiceRU, asterisk Russian prompts",
+     "asterisk-core-sounds-ru-wav", True, 216),
+    ("july", "F", "train", "es/*.gsm", "July E. Jimenez (Avatar Ltda.), asterisk Colombian Spanish prompts (GSM)",
+     "asterisk-prompt-es-co", True, 222),
+    ("armelle", "F", "test", "fr/*.gsm", "Armelle Desjardins, asterisk French prompts (GSM)",
+     "asterisk-prompt-fr-armelle", False, 200),
 ]
+
+# Fish Fillets NG dialogue. The game names the speaker of every line in
+# script/<level>/dialogs_<lang>.lua: dialogId("<sound stem>", "font_<character>", ...).
+# Only Czech (fillets-ng-data-cs) and Dutch (fillets-ng-data-nl) are dubbed; Dutch has
+# the two fish only. F0: median of voiced 10 ms frames (median_f0) over up to 40 lines.
+# (name, language, characters, levels (None: all), sex, split, group, F0 Hz, description)
+_FILLETS = [
+    ("fillets_cs_small", "cs", ("small",), None, "F", "train", "fillets_cs_small", 276,
+     "small fish (female actor), Czech dubbing of Fish Fillets"),
+    ("fillets_cs_big", "cs", ("big",), None, "M", "train", "fillets_cs_big", 138,
+     "big fish (male actor), Czech dubbing of Fish Fillets"),
+    # Minor characters: the cast is not credited and the main actors may well voice some
+    # of them, so each kept one shares the group of the Czech fish actor of its sex
+    # (same split, never mixed with it in the mixture sets). All are in training.
+    ("fillets_cs_linuxer1", "cs", ("linuxer1",), ("linux",), "M", "train", "fillets_cs_big", 151,
+     "'linuxer 1' (level linux, 54 s), Czech Fish Fillets; may be the big-fish actor"),
+    ("fillets_cs_linuxer2", "cs", ("linuxer2",), ("linux",), "F", "train", "fillets_cs_small", 308,
+     "'linuxer 2' (level linux, 62 s), Czech Fish Fillets; may be the small-fish actor"),
+    ("fillets_cs_statue", "cs", ("statue",), ("city",), "M", "train", "fillets_cs_big", 136,
+     "statue of the city level (138 s), Czech Fish Fillets; may be the big-fish actor"),
+    ("fillets_nl_small", "nl", ("small",), None, "F", "test", "fillets_nl_small", 222,
+     "small fish (female actor), Dutch dubbing of Fish Fillets"),
+    ("fillets_nl_big", "nl", ("big",), None, "M", "test", "fillets_nl_big", 151,
+     "big fish (male actor), Dutch dubbing of Fish Fillets"),
+]
+# (language, character[@level], reason): voiced lines that are NOT used.
+_FILLETS_EXCLUDED = [
+    ("cs", "robodog", "robot voice: constant pitch (F0 IQR 1.2 semitones) with moving formants, processed"),
+    ("cs", "parrot", "squawked/processed: under a quarter of the frames voiced"),
+    ("cs", "cyan, yellow (gods) and unlabelled gods lines", "heavy echo (long reverberant tails)"),
+    ("cs", "viking1..viking8", "several voices (F0 87-235 Hz), each under 60 s, with ambient noise and echo"),
+    ("cs", "statue@pavement, statue@music, statue@bathyscaph",
+     "other statues (pavement: F0 163 Hz, with hum), under 30 s each"),
+    ("cs", "lightgrey, white, darkgrey, green",
+     "the colour names different characters in different levels (skull, elevator, ...), each under 30 s; "
+     "some whispered"),
+    ("cs", "crab, pizla, snail, brown, magenta, both", "under 30 s each"),
+    ("cs", "unlabelled ending lines", "number announcements of the ending credits, no character"),
+    ("en", "all (fillets-ng-data)", "no English dubbing: the 'en' folder holds sound effects, a stylised sung "
+     "elk (Russian phrases, long tails) and the processed parrot; only the Lua scripts are used"),
+]
+
+# KLettres: one native speaker per language folder reading letters (alpha/) and
+# syllables (syllab/); clips concatenated into utterances. F0: median_f0 of up to 40
+# alpha and 40 syllab clips (consistent between the two unless noted); speech: seconds
+# left after remove_rumble + trim_silence at -30 dB, 8 kHz. Voices with under ~22 s
+# of speech are dropped (_KLETTRES_EXCLUDED).
+# (folder, sex, split, F0 Hz, seconds of speech, note)
+_KLETTRES = [
+    ("ar", "F", "train", 276, 50, "Arabic"),
+    ("cs", "F", "train", 250, 30, "Czech"),
+    ("da", "M", "train", 120, 30, "Danish (creaky syllables)"),
+    ("en", "M", "test", 130, 24, "English (US)"),
+    ("en_GB", "F", "train", 240, 29, "English (GB)"),
+    ("es", "F", "train", 185, 62, "Spanish"),
+    ("fr", "M", "valid", 122, 26, "French"),
+    ("he", "M", "train", 155, 47, "Hebrew; F0 150-170 Hz with creak: sex uncertain, kept out of test"),
+    ("hu", "M", "test", 110, 52, "Hungarian"),
+    ("it", "F", "train", 222, 46, "Italian"),
+    ("lt", "M", "test", 113, 68, "Lithuanian"),
+    ("ml", "M", "train", 113, 731, "Malayalam"),
+    ("nds", "M", "valid", 102, 56, "Low German"),
+    ("nl", "F", "train", 213, 34, "Dutch"),
+    ("pt_BR", "F", "train", 270, 57, "Portuguese (Brazil)"),
+    ("ru", "F", "valid", 210, 57, "Russian"),
+    ("uk", "F", "test", 232, 59, "Ukrainian"),
+]
+_KLETTRES_EXCLUDED = [
+    ("de", "alpha (F0 216 Hz, 23 s) and syllab (F0 110 Hz, 20 s) are two voices, each short"),
+    ("nb", "21 s of speech"),
+    ("tn", "19 s of speech; F0 320-364 Hz, probably a child"),
+    ("id, nn", "no sound files"),
+]
+
 _ESPEAK = [  # (voice, sex, split, pitch, rate)
     ("en+m1", "M", "train", 40, 155), ("en-us+m3", "M", "train", 35, 165), ("en-gb-scotland+m2", "M", "train", 45, 150),
     ("en+m5", "M", "train", 30, 160), ("en+f1", "F", "train", 60, 160), ("en-us+f2", "F", "train", 70, 150),
@@ -117,26 +249,46 @@ _FESTIVAL = [("kal_diphone", "M", "train", "kal", "festvox-kallpc16k"),
              ("cmu_us_slt_arctic_hts", "F", "train", "slt", "festvox-us-slt-hts")]
 
 
+def _derived(origin: Speaker) -> list[Speaker]:
+    speakers = []
+    for factor in DERIVED_FACTORS:
+        change = "lowered" if factor < 1 else "raised"
+        speakers.append(Speaker(f"{origin.name}_x{factor:g}".replace(".", "p"), origin.sex, "real", origin.split,
+                                origin.group, "derived", origin.name,
+                                f"{origin.name} resampled x{factor:g} (pitch and formants {change} "
+                                f"{abs(1 - factor) * 100:.0f}%); derived, same split as {origin.name}",
+                                package=origin.package, factor=factor))
+    return speakers
+
+
 def _speaker_table() -> list[Speaker]:
     speakers = []
-    for name, sex, split, folders, description in _REAL:
-        speakers.append(Speaker(name, sex, "real", split, name, "asterisk", folders, description))
-        for factor in DERIVED_FACTORS:
-            change = "lowered" if factor < 1 else "raised"
-            speakers.append(Speaker(f"{name}_x{factor:g}".replace(".", "p"), sex, "real", split, name, "derived", name,
-                                    f"{name} resampled x{factor:g} (pitch and formants {change} "
-                                    f"{abs(1 - factor) * 100:.0f}%); derived, same split as {name}",
-                                    factor=factor))
+    for name, sex, split, folders, description, package, derive, f0 in _REAL:
+        origin = Speaker(name, sex, "real", split, name, "asterisk", folders, description, package=package, f0=f0)
+        speakers += [origin] + (_derived(origin) if derive else [])
+    for name, language, characters, levels, sex, split, group, f0, description in _FILLETS:
+        voice = f"{language}:{'+'.join(characters)}" + (f"@{'+'.join(levels)}" if levels else "")
+        main = levels is None
+        origin = Speaker(name, sex, "real", split, group, "fillets", voice, description,
+                         package=f"fillets-ng-data-{language}", scale=LONG_FORM_SCALE if main else 1, f0=f0)
+        # Derived copies of the Czech fish (training): they add lower and higher voices.
+        speakers += [origin] + (_derived(origin) if main and split == "train" else [])
+    for folder, sex, split, f0, seconds, note in _KLETTRES:
+        name = "klettres_" + folder.lower()
+        speakers.append(Speaker(name, sex, "real", split, name, "klettres", folder,
+                                f"KLettres letters and syllables, {note} ({seconds} s of speech)",
+                                package="klettres-data", f0=f0))
     for voice, sex, split, pitch, rate in _ESPEAK:
         name = "espeak_" + voice.replace("+", "_").replace("-", "_")
         speakers.append(Speaker(name, sex, "synthetic", split, name, "espeak", voice,
-                                f"espeak-ng voice {voice}, pitch {pitch}, {rate} wpm", pitch=pitch, rate=rate))
+                                f"espeak-ng voice {voice}, pitch {pitch}, {rate} wpm", package="espeak-ng",
+                                pitch=pitch, rate=rate))
     for voice, sex, split, group in _FLITE:
         speakers.append(Speaker(f"flite_{voice}", sex, "synthetic", split, group, "flite", voice,
-                                f"flite voice {voice} (CMU)"))
+                                f"flite voice {voice} (CMU)", package="flite"))
     for voice, sex, split, group, package in _FESTIVAL:
         speakers.append(Speaker(f"festival_{group}", sex, "synthetic", split, group, "festival", voice,
-                                f"festival voice {voice} ({package})"))
+                                f"festival voice {voice} ({package})", package=package))
     return speakers
 
 
@@ -153,6 +305,12 @@ def required_packages(sample_rate: int) -> dict[str, Path]:
         "asterisk-core-sounds-it-wav": ASTERISK_ROOT / "it_IT_m_Carlo",
         "asterisk-core-sounds-ru-wav": ASTERISK_ROOT / "ru_RU_f_IvrvoiceRU",
         "asterisk-prompt-it-menardi-wav": ASTERISK_ROOT / "it_IT_f_Menardi",
+        "asterisk-prompt-es-co": ASTERISK_ROOT / "es" / "agent-pass.gsm",
+        "asterisk-prompt-fr-armelle": ASTERISK_ROOT / "fr" / "agent-pass.gsm",
+        "fillets-ng-data": FILLETS_ROOT / "script" / "airplane" / "dialogs_cs.lua",
+        "fillets-ng-data-cs": FILLETS_ROOT / "sound" / "airplane" / "cs",
+        "fillets-ng-data-nl": FILLETS_ROOT / "sound" / "airplane" / "nl",
+        "klettres-data": KLETTRES_ROOT / "en" / "alpha",
         "espeak-ng": Path("/usr/bin/espeak-ng"),
         "flite": Path("/usr/bin/flite"),
         "festival": Path("/usr/bin/festival"),
@@ -169,7 +327,10 @@ def check_packages(sample_rate: int) -> None:
     """Raise :class:`MissingPackageError` with the exact ``apt-get install`` line if anything is missing."""
     from voxsep.data.prepare.common import MissingPackageError, apt_install_line
 
-    missing = [package for package, path in required_packages(sample_rate).items() if not path.exists()]
+    # The GSM prompt packages install straight into sounds/es and sounds/fr; there a symlink
+    # is the asterisk-core-sounds-{es,fr} alternative (Allison, June): not the voice wanted.
+    missing = [package for package, path in required_packages(sample_rate).items()
+               if not path.exists() or (path.suffix == ".gsm" and path.parent.is_symlink())]
     if missing:
         raise MissingPackageError(f"the offline corpus needs Debian package(s) that are not installed: "
                                   f"{', '.join(sorted(missing))}. Install them with:\n  {apt_install_line(missing)}")
@@ -198,13 +359,63 @@ def trim_silence(signal: np.ndarray, sample_rate: int, threshold_db: float = -40
     return signal[start:stop]
 
 
+def remove_rumble(signal: np.ndarray, sample_rate: int, cutoff: float = 70.0) -> np.ndarray:
+    """Remove DC and hum below ``cutoff`` Hz (mean removal + 4th-order Butterworth high-pass).
+
+    Some KLettres clips carry a DC offset of ~-37 dBFS and low hum that hide their silences
+    from :func:`trim_silence`; speech has no energy below ~70 Hz worth keeping.
+    """
+    from scipy.signal import butter, sosfilt
+
+    x = np.asarray(signal, dtype=np.float64)
+    return sosfilt(butter(4, cutoff, "highpass", fs=sample_rate, output="sos"), x - x.mean()).astype(np.float32)
+
+
+def median_f0(signal: np.ndarray, sample_rate: int, fmin: float = 60.0, fmax: float = 400.0) -> float:
+    """Median F0 (Hz) of the voiced frames of ``signal``, by YIN (de Cheveigné & Kawahara 2002).
+
+    40 ms frames every 10 ms; frames more than 30 dB below the loudest are skipped; a
+    frame is voiced when the cumulative-mean-normalised difference dips below 0.15. This
+    is how the F0 column of the speaker tables was measured (on 8 kHz audio); it is a
+    coarse check (sex, obviously processed voices), not a pitch tracker.
+
+    Returns:
+        The median F0, or ``nan`` when no frame is voiced.
+    """
+    x = np.asarray(signal, dtype=np.float64)
+    n, hop = int(0.04 * sample_rate), int(0.01 * sample_rate)
+    tau_min, tau_max = int(sample_rate / fmax), int(sample_rate / fmin)
+    width = n - tau_max
+    if x.size < n or width <= 0:
+        return float("nan")
+    frames = np.lib.stride_tricks.sliding_window_view(x, n)[::hop]
+    energy = (frames[:, :width] ** 2).mean(axis=1)
+    frames = frames[energy > energy.max() * 1e-3]
+    lags = np.arange(tau_max + 1)
+    f0 = []
+    for frame in frames:
+        power = np.concatenate([[0.0], np.cumsum(frame ** 2)])
+        corr = np.correlate(frame, frame[:width], "valid")[: tau_max + 1]
+        diff = power[width] + (power[lags + width] - power[lags]) - 2 * corr
+        cmnd = diff[1:] * lags[1:] / np.maximum(np.cumsum(diff[1:]), 1e-12)
+        dips = np.nonzero(cmnd[tau_min - 1:] < 0.15)[0]
+        if dips.size:
+            tau = dips[0] + tau_min
+            while tau < tau_max and cmnd[tau] < cmnd[tau - 1]:  # cmnd[tau - 1] is lag tau
+                tau += 1
+            f0.append(sample_rate / tau)
+    return float(np.median(f0)) if f0 else float("nan")
+
+
 _WAV_HEADER_BYTES = 64  # a RIFF/WAVE header with no samples
 
 
 def _asterisk_prompts(folders: str, sample_rate: int) -> list[Path]:
+    """Prompt files of comma-separated asterisk folders (``folder`` is ``*.wav``; ``folder/*.gsm`` as given)."""
     prompts = []
-    for folder in folders.split(","):
-        for path in sorted((ASTERISK_ROOT / folder).rglob("*.wav")):
+    for spec in folders.split(","):
+        folder, _, pattern = spec.partition("/")
+        for path in sorted((ASTERISK_ROOT / folder).rglob(pattern or "*.wav")):
             relative = path.relative_to(ASTERISK_ROOT / folder).as_posix()
             # Debian ships a few header-only prompts (e.g. ru_RU_f_IvrvoiceRU/is.wav): skip them.
             if not any(word in relative for word in _NOT_SPEECH) and path.stat().st_size > _WAV_HEADER_BYTES:
@@ -212,8 +423,73 @@ def _asterisk_prompts(folders: str, sample_rate: int) -> list[Path]:
     return prompts
 
 
+_DIALOG_ID = re.compile(r'^\s*dialogId\(\s*"([^"]*)"\s*,\s*"([^"]*)"')
+
+
+def parse_fillets_dialogs(text: str) -> dict[str, str]:
+    """Sound stem -> character of a Fish Fillets ``dialogs_<lang>.lua`` script.
+
+    A line ``dialogId("let-m-oko", "font_small", "This is not a glass eye...")`` says
+    that ``sound/<level>/<lang>/let-m-oko.ogg`` is spoken by ``small``. Lines with an
+    empty font (sound effects: ``dialogId("bar-x-gr0", "", "")``) map to ``""``;
+    Lua comments (``-- ...``) are ignored.
+    """
+    lines = {}
+    for line in text.splitlines():
+        match = _DIALOG_ID.match(line)
+        if match:
+            stem, font = match.groups()
+            lines[stem] = font[len("font_"):] if font.startswith("font_") else font
+    return lines
+
+
+@lru_cache(maxsize=8)
+def fillets_lines(language: str, root: Path | None = None) -> dict[tuple[str, str], str]:
+    """``(level, sound stem) -> character`` for every dialogue line of one language."""
+    root = FILLETS_ROOT if root is None else root
+    lines = {}
+    for script in sorted((root / "script").glob(f"*/dialogs_{language}.lua")):
+        for stem, character in parse_fillets_dialogs(script.read_text(encoding="utf-8", errors="replace")).items():
+            lines[(script.parent.name, stem)] = character
+    return lines
+
+
+def _fillets_clips(voice: str) -> list[Path]:
+    """The Ogg lines of ``<language>:<char>[+<char>...][@<level>[+<level>...]]`` that exist."""
+    language, _, rest = voice.partition(":")
+    characters, _, levels = rest.partition("@")
+    wanted, places = set(characters.split("+")), set(levels.split("+")) if levels else None
+    clips = []
+    for (level, stem), character in sorted(fillets_lines(language, FILLETS_ROOT).items()):
+        if character in wanted and (places is None or level in places):
+            path = FILLETS_ROOT / "sound" / level / language / f"{stem}.ogg"
+            if path.is_file():
+                clips.append(path)
+    return clips
+
+
+def _klettres_clips(folder: str) -> list[Path]:
+    return sorted((KLETTRES_ROOT / folder).rglob("*.ogg"))
+
+
+def _speaker_clips(speaker: Speaker) -> list[Path]:
+    """The source files of a clip-based (asterisk, fillets, klettres) speaker."""
+    from voxsep.data.audio import audio_info
+
+    if speaker.engine == "asterisk":
+        return _asterisk_prompts(speaker.voice, 8000)
+    if speaker.engine == "fillets":
+        clips = _fillets_clips(speaker.voice)
+    elif speaker.engine == "klettres":
+        clips = _klettres_clips(speaker.voice)
+    else:
+        raise ValueError(f"{speaker.name} ({speaker.engine}) is not made of recorded clips")
+    # fillets-ng-data-nl 1.0.1 ships two empty Ogg files (elevator1/zd1-m-cesta, gems/zav-v-sto).
+    return [path for path in clips if audio_info(path).frames > 0]
+
+
 def _load_prompt(path: Path, sample_rate: int) -> np.ndarray:
-    """A prompt at ``sample_rate``; 16 kHz+ builds use the wideband G.722 file when there is one."""
+    """A prompt or clip at ``sample_rate``, mono; 16 kHz+ builds use the wideband G.722 file when there is one."""
     from voxsep.data.audio import read_audio, resample
 
     g722_path = path.with_suffix(".g722")
@@ -222,6 +498,12 @@ def _load_prompt(path: Path, sample_rate: int) -> np.ndarray:
 
         decoded = np.asarray(G722.G722(16000, 64000).decode(g722_path.read_bytes()), dtype=np.float32) / 32768.0
         return resample(decoded, 16000, sample_rate)
+    if path.suffix == ".gsm":
+        # Headerless GSM 6.10 at 8 kHz: libsndfile decodes it but cannot seek in it, which read_audio does.
+        import soundfile as sf
+
+        audio, rate = sf.read(str(path), dtype="float32", always_2d=True)
+        return resample(np.ascontiguousarray(audio.mean(axis=1)), rate, sample_rate)
     audio, _ = read_audio(path, sample_rate=sample_rate, channels=1)
     return audio[0]
 
@@ -255,56 +537,98 @@ def _utterance_path(speech_dir: Path, speaker: str, index: int) -> tuple[str, Pa
     return utterance_id, speech_dir / speaker / f"{utterance_id}.wav"
 
 
+def _plan_utterances(n_clips: int, duration: Callable[[int], float], count: int, seed: int, index: int,
+                     passes: int = 1) -> list[list[int]]:
+    """Group clips (indices) into ``count`` utterances of ~``UTTERANCE_SECONDS`` (fewer if the clips run out).
+
+    Clips are visited in random order (``passes`` successive permutations; a clip is not
+    repeated within an utterance). ``duration(i)`` is clip ``i``'s length plus its pause.
+    The plan of utterance k does not depend on ``count``, so a resumed build (same
+    settings) plans every utterance as the first run did.
+    """
+    order = [int(p) for k in range(passes)
+             for p in _speaker_rng(seed, index, 2, *([k] if k else [])).permutation(n_clips)]
+    plan: list[list[int]] = []
+    current: list[int] = []
+    seconds = 0.0
+    target = _speaker_rng(seed, index, 3, 0).uniform(*UTTERANCE_SECONDS)
+    for p in order:
+        if len(plan) == count:
+            break
+        if p in current:
+            continue
+        length = duration(p)
+        if length > UTTERANCE_SECONDS[1] + 0.5:
+            continue  # longer than an utterance on its own (menus, long announcements)
+        if current and seconds + length > UTTERANCE_SECONDS[1] + 0.5:
+            if seconds < UTTERANCE_SECONDS[0]:
+                continue  # would overshoot, and the utterance is still short: try the next clip
+            plan.append(current)  # long enough: close it and start the next with this clip
+            current, seconds = [], 0.0
+            target = _speaker_rng(seed, index, 3, len(plan)).uniform(*UTTERANCE_SECONDS)
+            if len(plan) == count:
+                break
+        current.append(p)
+        seconds += length
+        if seconds >= target:
+            plan.append(current)
+            current, seconds = [], 0.0
+            target = _speaker_rng(seed, index, 3, len(plan)).uniform(*UTTERANCE_SECONDS)
+    return plan
+
+
 def _make_speaker(task: dict[str, Any]) -> list[tuple[str, str, str, int, int]]:
     """Build (or find) the utterances of one speaker; returns utterance-list rows (paths as str)."""
     from voxsep.data.audio import audio_info, resample, write_audio
     from voxsep.data.prepare.tts import make_sentence_text, synthesize
 
     speaker: Speaker = task["speaker"]
-    index, seed, sample_rate, count = task["index"], task["seed"], task["sample_rate"], task["count"]
+    index, seed, sample_rate = task["index"], task["seed"], task["sample_rate"]
+    count = task["count"] * speaker.scale
     speech_dir = Path(task["speech_dir"])
     targets = [_utterance_path(speech_dir, speaker.name, k) for k in range(count)]
     todo = [k for k, (_, path) in enumerate(targets) if not path.exists()]
 
-    if todo and speaker.engine in ("asterisk", "derived"):
-        origin = speaker if speaker.engine == "asterisk" else next(s for s in SPEAKERS if s.name == speaker.voice)
-        prompts = _asterisk_prompts(origin.voice, sample_rate)
-        order = _speaker_rng(seed, index, 2).permutation(len(prompts))
+    if todo and speaker.engine in ("asterisk", "fillets", "klettres", "derived"):
+        origin = speaker if speaker.engine != "derived" else next(s for s in SPEAKERS if s.name == speaker.voice)
+        clips = _speaker_clips(origin)
         factor = speaker.factor
-        # Plan every utterance from header lengths (cheap), so utterance k is the same
-        # whichever utterances already exist.
-        plan: list[list[Path]] = []
-        current: list[Path] = []
-        seconds = 0.0
-        target = _speaker_rng(seed, index, 3, 0).uniform(*UTTERANCE_SECONDS)
-        for p in order:
-            duration = audio_info(prompts[p]).duration / factor + 0.25
-            if duration > UTTERANCE_SECONDS[1] + 0.5:
-                continue  # longer than an utterance on its own (menus, long announcements)
-            if current and seconds + duration > UTTERANCE_SECONDS[1] + 0.5:
-                if seconds < UTTERANCE_SECONDS[0]:
-                    continue  # would overshoot, and the utterance is still short: try the next prompt
-                plan.append(current)  # long enough: close it and start the next with this prompt
-                current, seconds = [], 0.0
-                target = _speaker_rng(seed, index, 3, len(plan)).uniform(*UTTERANCE_SECONDS)
-                if len(plan) == count:
-                    break
-            current.append(prompts[p])
-            seconds += duration
-            if seconds >= target:
-                plan.append(current)
-                current, seconds = [], 0.0
-                target = _speaker_rng(seed, index, 3, len(plan)).uniform(*UTTERANCE_SECONDS)
-                if len(plan) == count:
-                    break
+        keep = origin.engine == "klettres"  # short clips, reused: keep them decoded
+        decoded: dict[int, np.ndarray] = {}
+        lengths: dict[int, int] = {}
+
+        def load(i: int) -> np.ndarray:
+            if i in decoded:
+                return decoded[i]
+            # KLettres clips: a noise floor ~40 dB below the letter (hiss, hum) -> trim at -30 dB.
+            signal = trim_silence(remove_rumble(_load_prompt(clips[i], sample_rate), sample_rate), sample_rate,
+                                  threshold_db=-30.0 if keep else -40.0)
+            lengths[i] = signal.size
+            if keep:
+                decoded[i] = signal
+            return signal
+
+        def seconds(i: int) -> float:
+            if i not in lengths:
+                load(i)
+            return lengths[i] / sample_rate / factor + 0.25  # + the mean pause
+
+        if origin.engine == "asterisk":
+            # Prompts are mostly speech: plan from header lengths (cheap).
+            plan = _plan_utterances(len(clips), lambda i: audio_info(clips[i]).duration / factor + 0.25, count,
+                                    seed, index)
+        else:
+            # Game lines (the Dutch ones ~20% silence) and letter clips (mostly silence): plan
+            # from trimmed lengths, decoded lazily as far as the plan goes. KLettres clips are
+            # reused in up to KLETTRES_PASSES utterances.
+            plan = _plan_utterances(len(clips), seconds, count, seed, index, passes=KLETTRES_PASSES if keep else 1)
         for k in todo:
             if k >= len(plan):
-                break  # this voice has no more prompts; fewer utterances for it
+                break  # this voice has no more clips; fewer utterances for it
             rng = _speaker_rng(seed, index, 4, k)
             pieces = []
-            for path in plan[k]:
-                prompt = trim_silence(_load_prompt(path, sample_rate), sample_rate)
-                pieces.append(prompt)
+            for i in plan[k]:
+                pieces.append(load(i))
                 pieces.append(np.zeros(int(rng.uniform(0.1, 0.4) * sample_rate), dtype=np.float32))
             signal = np.concatenate(pieces[:-1])
             if factor != 1.0:
@@ -408,6 +732,44 @@ def _make_mixtures(task: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 # --------------------------------------------------------------------------- README
+_LICENCES = [
+    ("asterisk-core-sounds-*", "asterisk core sounds (allison, carlo, june, ivr_ru): Creative Commons "
+     "Attribution-ShareAlike 3.0 (CC BY-SA 3.0), (c) Digium, Inc. and the voice talents; derived files keep that "
+     "licence."),
+    ("asterisk-prompt-it-menardi-wav", "Italian prompts (menardi and the voices derived from it): CC BY-SA 3.0 "
+     "Italy, (c) 2006-2011 Marco Menardi and Paola Dal Zot; attribution required: the voice files were made by "
+     "them, http://www.voip.ammdomus.it (English text of the prompts (c) Digium)."),
+    ("asterisk-prompt-es-co", "Colombian Spanish prompts (july and derived): GNU GPL version 2, (c) 2006 Avatar "
+     "Ltda. (http://www.avatar.com.co/), voice of July E. Jimenez."),
+    ("asterisk-prompt-fr-armelle", "French prompts (armelle): (c) 2006 Michel Gutierrez, voice of Armelle "
+     "Desjardins; BSD-style licence: redistributions must retain the copyright notice, the list of conditions "
+     "and the disclaimer (/usr/share/doc/asterisk-prompt-fr-armelle/copyright)."),
+    ("fillets-ng-data, fillets-ng-data-cs, fillets-ng-data-nl", "Fish Fillets NG (fillets_* voices): GNU GPL "
+     "version 2, (c) ALTAR interactive (original game, 1998, released under the GPL in 2004), Ivo and Pavel "
+     "Danihelka and the translators; Dutch translation by Astrid de Wijn."),
+    ("klettres-data", "KLettres sounds (klettres_* voices): GNU GPL version 2 or later, (c) 2001-2011 Anne-Marie "
+     "Mahfouf and the KDE contributors."),
+    ("espeak-ng", "espeak-ng: GPL-3.0-or-later (its output is not restricted by the GPL)."),
+    ("flite", "flite and its CMU voices (kal16, awb, rms, slt): CMU/BSD-style free licence."),
+    ("festival, festvox-*", "festival and festvox voices (kallpc16k, kdlpc16k, us-slt-hts): free, BSD-like "
+     "licences (Edinburgh/CMU; see /usr/share/doc/<package>/copyright)."),
+]
+
+
+def _speaker_counts(speakers: Sequence[Speaker]) -> list[str]:
+    """Per split: speakers by kind (human / derived / synthetic) and sex."""
+    lines = []
+    for split in SPLITS:
+        parts = []
+        for label, keep in (("real human", lambda s: s.human), ("derived", lambda s: s.engine == "derived"),
+                            ("synthetic", lambda s: s.kind == "synthetic")):
+            chosen = [s for s in speakers if s.split == split and keep(s)]
+            sexes = {sex: sum(s.sex == sex for s in chosen) for sex in ("F", "M")}
+            parts.append(f"{len(chosen)} {label} ({sexes['F']} F, {sexes['M']} M)")
+        lines.append(f"{split}: " + ", ".join(parts))
+    return lines
+
+
 def _readme(config: dict[str, Any], speakers: list[Speaker], stats: dict[str, Any]) -> str:
     rate_dir = f"wav{config['sample_rate'] // 1000}k"
     lines = [
@@ -420,34 +782,75 @@ def _readme(config: dict[str, Any], speakers: list[Speaker], stats: dict[str, An
         "",
         "## What it contains",
         "",
-        "* Real recorded speech: the professional voices of the asterisk prompt packages",
-        "  (one speaker per language folder; `en` and `es` are one person and count as one",
-        "  speaker). These are mostly female; Carlo (Italian) is male. Utterances are ~4.5-7 s",
-        "  of consecutive prompts. The prompts are 8 kHz telephone-band recordings; in a",
-        "  16 kHz build only the English prompts are wideband (decoded from G.722), the others",
-        "  are upsampled 8 kHz audio.",
-        "* Derived voices: each real voice resampled x0.8 and x1.18 (pitch and formants",
-        "  shifted). They are labelled `kind=real` with their origin in the description, stay",
-        "  in their origin's split and are never mixed with their origin.",
+        "* Real recorded speech (`kind=real`, one `group` per person):",
+        "  * the professional voices of the asterisk prompt packages (one speaker per",
+        "    language folder; Allison's `en` and `es` folders are one person), 8 kHz",
+        "    telephone-band recordings (wav, or GSM 6.10 for `july` and `armelle`); in a 16 kHz",
+        "    build only the English prompts are wideband (decoded from G.722);",
+        "  * the acted dialogue of the game Fish Fillets NG: the two fish of the Czech and of",
+        "    the Dutch dubbing (four actors, ~35-45 min each) and three Czech minor characters;",
+        "    the speaker of each line comes from the game's Lua scripts",
+        "    (`dialogId(\"<sound>\", \"font_<character>\", ...)`);",
+        "  * KLettres letters and syllables, one native speaker per language, short clips",
+        "    concatenated into utterances (clips are reused in up to",
+        f"    {KLETTRES_PASSES} utterances, so these utterances are repetitive);",
+        "  * utterances are ~4.5-7 s of consecutive prompts/lines/clips of one speaker with",
+        "    0.1-0.4 s pauses.",
+        "* Derived voices: some real voices resampled x0.8 and x1.18 (pitch and formants",
+        "  shifted). They are labelled `kind=real`, `engine=derived`, share their origin's",
+        "  group and split, and are never used in `*_real.csv`.",
         "* Synthetic voices: espeak-ng variants, flite (kal16, awb, rms, slt) and festival",
-        "  (kal, ked, slt HTS) speaking generated English sentences. The male voices are",
-        "  mostly synthetic, so a model trained here meets real male talkers poorly.",
+        "  (kal, ked, slt HTS) speaking generated English sentences.",
         "* Every utterance has a random level (active level -28 to -20 dBFS) and a random",
         "  channel colouration (first-order spectral tilt of up to +-5 dB).",
-        "* No noise recordings of any kind.",
+        "* No noise recordings of any kind (some game and KLettres clips have a little",
+        "  background hiss of their own).",
         "",
-        "Splits are speaker-disjoint (see `speakers.csv`). Mixtures follow wsj0-2mix: each",
-        "utterance normalised to 0 dB ITU-T P.56 active level, gains uniform in [-2.5, 2.5] dB",
-        "per talker (relative gain up to 5 dB), `min` mode, peak scaled to 0.9.",
+        "Splits are speaker-disjoint by group (see `speakers.csv`). Mixtures follow",
+        "wsj0-2mix: each utterance normalised to 0 dB ITU-T P.56 active level, gains",
+        "uniform in [-2.5, 2.5] dB per talker (relative gain up to 5 dB), `min` mode, peak",
+        "scaled to 0.9. `2speakers/test_real.csv` and `valid_real.csv` are made the same way",
+        "from two held-out *human* voices of different groups only (no derived or synthetic",
+        "voice): judge a model on real speech with `test_real.csv`.",
+        "",
+        "## Speakers",
+        "",
+        *[f"* {line}" for line in _speaker_counts(speakers)],
+        "",
+        "Real human voices (sex: asterisk folder name, else median F0 < "
+        f"{MALE_F0_HZ:.0f} Hz = male; F0 measured by YIN on 8 kHz audio):",
+        "",
+        "| speaker | sex | F0 (Hz) | split | group | package | description |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for s in speakers:
+        if s.human:
+            lines.append(f"| {s.name} | {s.sex} | {s.f0:.0f} | {s.split} | {s.group} | {s.package} | "
+                         f"{s.description} |")
+    lines += [
+        "",
+        "Labelling decisions:",
+        "",
+        "* Fish Fillets minor characters are not credited; the kept ones (`fillets_cs_linuxer1`,",
+        "  `fillets_cs_linuxer2`, `fillets_cs_statue`) share the group of the Czech fish",
+        "  actor of their sex in case the same actor voiced them, and stay in training.",
+        "* Fish Fillets lines not used:",
+        *[f"  * {language} {character}: {reason}" for language, character, reason in _FILLETS_EXCLUDED],
+        "* KLettres folders not used:",
+        *[f"  * {folder}: {reason}" for folder, reason in _KLETTRES_EXCLUDED],
+        "* carlo is labelled male from its folder name although its median F0 (~190 Hz) is",
+        "  above the threshold; klettres_he (150-170 Hz) is uncertain and kept out of test.",
         "",
         "## Layout",
         "",
-        f"* `speakers.csv` - speaker,sex,kind,split,description",
+        "* `speakers.csv` - speaker,sex,kind,split,group,engine,description",
         f"* `{rate_dir}/speech/<speaker>/*.wav` and `{rate_dir}/utterances_<split>.csv`",
-        f"  (utterance_id,speaker,path,length,sample_rate; for dynamic mixing)",
+        "  (utterance_id,speaker,path,length,sample_rate; for dynamic mixing)",
         f"* `{rate_dir}/<n>speakers/<split>/{{mix,s1,s2[,s3]}}/` (wsj0-mix layout),",
         f"  `{rate_dir}/<n>speakers/<split>.csv` (LibriMix-format manifests) and",
         f"  `{rate_dir}/<n>speakers/mix_<n>_spk_<split>.txt` (mixing lists)",
+        f"* `{rate_dir}/2speakers/{{valid,test}}_real/`, `{{valid,test}}_real.csv` and",
+        "  `mix_2_spk_{valid,test}_real.txt`: two held-out human voices per mixture",
         "",
         "## This build",
         "",
@@ -455,22 +858,9 @@ def _readme(config: dict[str, Any], speakers: list[Speaker], stats: dict[str, An
     ]
     for key, value in stats.items():
         lines.append(f"* {key}: {value}")
-    lines += [
-        "",
-        "## Licences",
-        "",
-        "* asterisk core sounds: Creative Commons Attribution-ShareAlike (CC BY-SA 3.0),",
-        "  (c) Digium, Inc. and the voice talents; derived files keep that licence.",
-        "* Italian prompts (menardi, speakers derived from it): CC BY-SA 3.0 Italy, (c) 2006-2011",
-        "  Marco Menardi and Paola Dal Zot; attribution required: the voice files were made by",
-        "  them, http://www.voip.ammdomus.it (English text of the prompts (c) Digium).",
-        "* espeak-ng: GPL-3.0-or-later (its output is not restricted by the GPL).",
-        "* flite and its CMU voices (kal16, awb, rms, slt): CMU/BSD-style free licence.",
-        "* festival and festvox voices (kallpc16k, kdlpc16k, us-slt-hts): free, BSD-like licences",
-        "  (Edinburgh/CMU; see /usr/share/doc/<package>/copyright).",
-        "* Redistribution of this corpus must respect CC BY-SA for the real voices.",
-        "",
-    ]
+    lines += ["", "## Licences", ""]
+    lines += [f"* `{package}` - {text}" for package, text in _LICENCES]
+    lines += ["* Redistribution of this corpus must respect CC BY-SA and the GPL for the real voices.", ""]
     return "\n".join(lines)
 
 
@@ -546,13 +936,14 @@ def build_offline(output: Path, sample_rate: int = 8000, n_train_mixtures: int |
     tasks = [{"speaker": s, "index": i, "seed": seed, "sample_rate": sample_rate,
               "count": counts["utterances_per_speaker"], "speech_dir": str(speech_dir)}
              for i, s in enumerate(SPEAKERS)]
-    # Slow speakers first (festival starts slowly, real voices decode many prompts).
-    order = sorted(range(len(tasks)), key=lambda i: SPEAKERS[i].engine not in ("festival", "asterisk", "derived"))
+    # Slow speakers first (festival starts slowly, real voices decode many clips).
+    order = sorted(range(len(tasks)), key=lambda i: (SPEAKERS[i].kind != "real" and SPEAKERS[i].engine != "festival",
+                                                      -SPEAKERS[i].scale))
     results = run_tasks(_make_speaker, [tasks[i] for i in order], jobs, "speakers")
     rows_by_speaker = {SPEAKERS[i].name: rows for i, rows in zip(order, results)}
 
-    write_csv_atomic(output / "speakers.csv", ["speaker", "sex", "kind", "split", "description"],
-                     [(s.name, s.sex, s.kind, s.split, s.description) for s in SPEAKERS])
+    write_csv_atomic(output / "speakers.csv", ["speaker", "sex", "kind", "split", "group", "engine", "description"],
+                     [(s.name, s.sex, s.kind, s.split, s.group, s.engine, s.description) for s in SPEAKERS])
     groups = {s.name: s.group for s in SPEAKERS}
     stats: dict[str, Any] = {}
     total_samples = 0
@@ -561,28 +952,40 @@ def build_offline(output: Path, sample_rate: int = 8000, n_train_mixtures: int |
         write_utterance_list(rate_dir / f"utterances_{split}.csv",
                              [(u, s, Path(p), n, sr) for u, s, p, n, sr in rows])
         total_samples += sum(r[3] for r in rows)
-        stats[f"{split} utterances"] = f"{len(rows)} from {len({r[1] for r in rows})} speakers"
+        human = {s.name for s in SPEAKERS if s.human}
+        human_hours = sum(r[3] for r in rows if r[1] in human) / sample_rate / 3600
+        stats[f"{split} utterances"] = (f"{len(rows)} from {len({r[1] for r in rows})} speakers "
+                                        f"({human_hours:.2f} h of real human speech)")
 
     split_counts = {"train": counts["n_train_mixtures"], "valid": counts["n_valid_mixtures"],
                     "test": counts["n_test_mixtures"]}
+
+    def mixture_set(set_dir: Path, name: str, n: int, speakers: Sequence[Speaker], count: int,
+                    rng: np.random.Generator) -> None:
+        utterances = {s.name: [(u, Path(p)) for u, _, p, _, _ in rows_by_speaker[s.name]] for s in speakers}
+        plans = plan_mixtures(utterances, groups, n, count, rng)
+        lines = [" ".join(f"{relpath(path, rate_dir)} {_gain_name(g)}" for (_, path), g in zip(picked, gains))
+                 for picked, gains in plans]
+        write_text_atomic(set_dir / f"mix_{n}_spk_{name}.txt", "".join(line + "\n" for line in lines))
+        chunk = 50
+        mix_tasks = [{"plans": plans[i:i + chunk], "sample_rate": sample_rate, "folder": str(set_dir / name),
+                      "n_src": n} for i in range(0, len(plans), chunk)]
+        mixtures = [row for part in run_tasks(_make_mixtures, mix_tasks, jobs, f"{n}spk {name}") for row in part]
+        write_mixture_manifest(set_dir / f"{name}.csv", mixtures, n_src=n)
+        hours = sum(r["length"] for r in mixtures) / sample_rate / 3600
+        stats[f"{n}-speaker {name} mixtures"] = f"{len(mixtures)} ({hours:.2f} h)"
+
     for n in n_src:
-        set_dir = rate_dir / f"{n}speakers"
         for split_index, split in enumerate(SPLITS):
-            utterances = {s.name: [(u, Path(p)) for u, _, p, _, _ in rows_by_speaker[s.name]]
-                          for s in SPEAKERS if s.split == split}
-            rng = np.random.default_rng([seed, 7, n, split_index])
-            plans = plan_mixtures(utterances, groups, n, split_counts[split], rng)
-            lines = [" ".join(f"{relpath(path, rate_dir)} {_gain_name(g)}" for (_, path), g in zip(picked, gains))
-                     for picked, gains in plans]
-            write_text_atomic(set_dir / f"mix_{n}_spk_{split}.txt", "".join(line + "\n" for line in lines))
-            chunk = 50
-            mix_tasks = [{"plans": plans[i:i + chunk], "sample_rate": sample_rate, "folder": str(set_dir / split),
-                          "n_src": n} for i in range(0, len(plans), chunk)]
-            mixtures = [row for part in run_tasks(_make_mixtures, mix_tasks, jobs, f"{n}spk {split}")
-                        for row in part]
-            write_mixture_manifest(set_dir / f"{split}.csv", mixtures, n_src=n)
-            hours = sum(r["length"] for r in mixtures) / sample_rate / 3600
-            stats[f"{n}-speaker {split} mixtures"] = f"{len(mixtures)} ({hours:.2f} h)"
+            mixture_set(rate_dir / f"{n}speakers", split, n, [s for s in SPEAKERS if s.split == split],
+                        split_counts[split], np.random.default_rng([seed, 7, n, split_index]))
+    if 2 in n_src:
+        # The real-voice sets: two held-out human voices (no derived copy, no TTS) of different groups.
+        for split in ("valid", "test"):
+            heldout = [s for s in SPEAKERS if s.split == split and s.human]
+            mixture_set(rate_dir / "2speakers", f"{split}_real", 2, heldout, split_counts[split],
+                        np.random.default_rng([seed, 8, 2, SPLITS.index(split)]))
+    stats["speakers"] = "; ".join(_speaker_counts(SPEAKERS))
     stats["speech"] = f"{total_samples / sample_rate / 3600:.2f} h of utterances"
     stats["build time"] = f"{time.perf_counter() - started:.0f} s with {jobs} job(s)"
     write_text_atomic(output / "README.md", _readme(config, SPEAKERS, stats))

@@ -6,7 +6,7 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "Separator", "load_model"]
+__all__ = ["__version__", "Separator", "StreamingSeparator", "load_model"]
 
 
 def load_model(path: str, map_location: str = "cpu") -> Any:
@@ -21,4 +21,8 @@ def __getattr__(name: str) -> Any:  # lazy, so ``import voxsep`` stays light
         from voxsep.inference.api import Separator
 
         return Separator
+    if name == "StreamingSeparator":
+        from voxsep.inference.streaming import StreamingSeparator
+
+        return StreamingSeparator
     raise AttributeError(f"module 'voxsep' has no attribute {name!r}")

@@ -1,10 +1,10 @@
-"""Inference: chunked separation, the ``Separator`` API, ONNX export, fast paths."""
+"""Inference: chunked separation, the ``Separator`` API, streaming, ONNX export, fast paths."""
 
 from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["Separator", "separate_mixture", "export_onnx", "OnnxModel"]
+__all__ = ["Separator", "StreamingSeparator", "separate_mixture", "export_onnx", "OnnxModel"]
 
 
 def __getattr__(name: str) -> Any:  # lazy: importing voxsep.inference stays cheap
@@ -12,6 +12,10 @@ def __getattr__(name: str) -> Any:  # lazy: importing voxsep.inference stays che
         from voxsep.inference.api import Separator
 
         return Separator
+    if name == "StreamingSeparator":
+        from voxsep.inference.streaming import StreamingSeparator
+
+        return StreamingSeparator
     if name == "separate_mixture":
         from voxsep.inference.separate import separate_mixture
 

@@ -131,10 +131,15 @@ class EncoderMaskerDecoder(SeparationModel):
         x = F.pad(mixture, (0, padded - length))
         representation = self.encoder(x)  # (B, N, frames)
         masks = self.masker(representation)  # (B, n_src, N, frames)
+        return self.decode(masks, representation)[..., :length]
+
+    def decode(self, masks: torch.Tensor, representation: torch.Tensor) -> torch.Tensor:
+        """Masks ``(B, n_src, N, frames)`` times the encoded mixture ``(B, N, frames)``,
+        decoded: ``(B, n_src, 1, (frames - 1) * stride + kernel_size)`` (overlap-added frames)."""
         if torch.is_grad_enabled():
             masked = masks * representation.unsqueeze(1)
         else:  # inference: reuse the masks' memory (one fewer (B, n_src, N, frames) buffer)
             masked = masks.mul_(representation.unsqueeze(1))
         batch, n_src, n_filters, frames = masked.shape
         waveforms = self.decoder(masked.reshape(batch * n_src, n_filters, frames))
-        return waveforms.reshape(batch, n_src, 1, -1)[..., :length]
+        return waveforms.reshape(batch, n_src, 1, -1)

@@ -43,12 +43,30 @@ class TCNMasker(nn.Module):
         out_channels = skip or bottleneck
         self.output = nn.Sequential(nn.PReLU(), nn.Conv1d(out_channels, n_src * n_filters, 1))
         self.activation = MaskActivation(mask_activation)
+        self.mask_channels = n_filters
 
     def forward(self, representation: torch.Tensor) -> torch.Tensor:
-        batch, n_filters, frames = representation.shape
         features = self.tcn(self.bottleneck(self.input_norm(representation)))
-        masks = self.output(features).view(batch, self.n_src, n_filters, frames)
+        return self._masks(features)
+
+    def _masks(self, features: torch.Tensor) -> torch.Tensor:
+        batch, _, frames = features.shape
+        masks = self.output(features).view(batch, self.n_src, self.mask_channels, frames)
         return self.activation(masks)
+
+    def initial_state(self, batch: int, device: torch.device | str | None = None) -> tuple:
+        """State of :meth:`step` at the start of a stream (causal masker only)."""
+        if not hasattr(self.input_norm, "step"):
+            raise ValueError("only a causal masker (causal=True, cLN) can run as a stream")
+        return self.input_norm.initial_state(batch, device), self.tcn.initial_state(batch, device)
+
+    def step(self, representation: torch.Tensor, state: tuple) -> tuple[torch.Tensor, tuple]:
+        """Streaming form of ``forward``: masks of the next frames, and the new state
+        (cumulative-norm statistics and the TCN's per-block histories)."""
+        norm_state, tcn_state = state
+        normalised, norm_state = self.input_norm.step(representation, norm_state)
+        features, tcn_state = self.tcn.step(self.bottleneck(normalised), tcn_state)
+        return self._masks(features), (norm_state, tcn_state)
 
 
 @register("conv_tasnet")

@@ -10,6 +10,8 @@ algorithmic latency is one chunk (K frames).
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import nn
 
@@ -61,6 +63,12 @@ class DualPathRNNBlock(nn.Module):
         return norm(x.reshape(batch, channels, chunk * n_chunks)).reshape(x.shape)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.step(x)[0]
+
+    def step(self, x: torch.Tensor, inter_state: Any = None) -> tuple[torch.Tensor, Any]:
+        """``forward`` that also takes and returns the inter-chunk RNN's state (``None``:
+        zeros), so that a causal model can run a stream a few chunks at a time: the state
+        after chunks ``0..s`` is where chunk ``s + 1`` starts (unidirectional RNN only)."""
         batch, channels, chunk, n_chunks = x.shape
         # Intra-chunk: sequences of K frames, one per (example, chunk).
         intra = x.permute(0, 3, 2, 1).reshape(batch * n_chunks, chunk, channels)
@@ -69,9 +77,10 @@ class DualPathRNNBlock(nn.Module):
         x = x + self._norm4d(self.intra_norm, intra)
         # Inter-chunk: sequences of S chunks, one per (example, position in chunk).
         inter = x.permute(0, 2, 3, 1).reshape(batch * chunk, n_chunks, channels)
-        inter = self.inter_linear(self.dropout(self.inter_rnn(inter)[0]))
+        inter, inter_state = self.inter_rnn(inter) if inter_state is None else self.inter_rnn(inter, inter_state)
+        inter = self.inter_linear(self.dropout(inter))
         inter = inter.reshape(batch, chunk, n_chunks, channels).permute(0, 3, 1, 2)
-        return x + self._norm4d(self.inter_norm, inter)
+        return x + self._norm4d(self.inter_norm, inter), inter_state
 
 
 class DualPathMasker(nn.Module):

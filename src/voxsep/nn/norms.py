@@ -58,9 +58,37 @@ class CumulativeLayerNorm(_AffineNorm):
         count = torch.arange(1, x.shape[-1] + 1, device=x.device, dtype=torch.float32) * channels
         cum_sum = xf.sum(1, keepdim=True).cumsum(-1)
         cum_pow = xf.pow(2).sum(1, keepdim=True).cumsum(-1)
+        return self._normalise(x, cum_sum, cum_pow, count)
+
+    def _normalise(self, x: torch.Tensor, cum_sum: torch.Tensor, cum_pow: torch.Tensor, count: torch.Tensor) -> torch.Tensor:
         mean = cum_sum / count
         var = (cum_pow / count - mean.pow(2)).clamp_min(0.0)
-        return ((xf - mean) * torch.rsqrt(var + self.eps.float()) * self.weight + self.bias).to(x.dtype)
+        return ((x.float() - mean) * torch.rsqrt(var + self.eps.float()) * self.weight + self.bias).to(x.dtype)
+
+    @staticmethod
+    def initial_state(batch: int, device: torch.device | str | None = None) -> tuple[torch.Tensor, ...]:
+        """State of :meth:`step` before the first frame: running sum, running sum of
+        squares (each ``(batch, 1, 1)``) and the number of frames seen (``(1,)``), zeros."""
+        zeros = torch.zeros(batch, 1, 1, device=device)
+        return zeros, zeros.clone(), torch.zeros(1, device=device)
+
+    def step(
+        self, x: torch.Tensor, state: tuple[torch.Tensor, ...]
+    ) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
+        """Streaming form: normalise the next frames ``x`` ``(batch, channels, n)`` of a stream.
+
+        ``state`` carries the statistics of the frames before ``x`` (:meth:`initial_state`
+        at the start); returns the output and the new state. Feeding a sequence block by
+        block gives ``forward`` of the whole sequence (up to float rounding).
+        """
+        sum_before, pow_before, frames_before = state
+        xf = x.float()
+        channels = x.shape[1]
+        frames = frames_before + torch.arange(1, x.shape[-1] + 1, device=x.device, dtype=torch.float32)
+        cum_sum = xf.sum(1, keepdim=True).cumsum(-1) + sum_before
+        cum_pow = xf.pow(2).sum(1, keepdim=True).cumsum(-1) + pow_before
+        y = self._normalise(x, cum_sum, cum_pow, frames * channels)
+        return y, (cum_sum[..., -1:], cum_pow[..., -1:], frames[-1:])
 
 
 class ChannelLayerNorm(_AffineNorm):

@@ -90,6 +90,38 @@ class TemporalBlock(nn.Module):
         y = self.dw_norm(self.dw_act(y))
         return self.residual(y), (self.skip(y) if self.skip is not None else None)
 
+    # ------------------------------------------------------------------ streaming
+    @property
+    def history(self) -> int:
+        """Frames of the depthwise convolution's input a causal stream must keep: (P - 1) * d."""
+        return self.pad[0] + self.pad[1]
+
+    def initial_state(self, batch: int, device: torch.device | str | None = None) -> tuple[torch.Tensor, ...]:
+        """State of :meth:`step` at the start of a stream (the causal zero padding, empty statistics)."""
+        if self.pad[1] != 0 or not hasattr(self.in_norm, "step"):
+            raise ValueError("only a causal TemporalBlock (causal=True, cLN) can run as a stream")
+        history = torch.zeros(batch, self.depthwise.in_channels, self.history, device=device)
+        return (*self.in_norm.initial_state(batch, device), history, *self.dw_norm.initial_state(batch, device))
+
+    def step(
+        self, x: torch.Tensor, state: tuple[torch.Tensor, ...]
+    ) -> tuple[torch.Tensor, torch.Tensor | None, tuple[torch.Tensor, ...]]:
+        """Streaming form of ``forward`` for a causal block: the next frames ``x`` ``(batch, B, n)``.
+
+        ``state`` (from :meth:`initial_state`, then from the previous call) holds the
+        cumulative-norm statistics and the last ``(P - 1) * d`` frames of the depthwise
+        convolution's input (a shift buffer: the frames it needs from before ``x``, in
+        place of the zero padding). Returns ``(residual, skip, new_state)``; the cost is
+        that of ``n + (P - 1) * d`` frames whatever the length of the stream so far.
+        """
+        in_state, history, dw_state = state[:3], state[3], state[4:]
+        y, in_state = self.in_norm.step(self.in_act(self.in_conv(x)), in_state)
+        y = torch.cat([history, y], dim=-1)
+        history = y[..., y.shape[-1] - self.history :]
+        y, dw_state = self.dw_norm.step(self.dw_act(self.depthwise(y)), dw_state)
+        skip = self.skip(y) if self.skip is not None else None
+        return self.residual(y), skip, (*in_state, history, *dw_state)
+
 
 class TCN(nn.Module):
     """R repeats of X dilated blocks (dilations 1, 2, …, 2^(X-1)) on ``(batch, B, frames)``.
@@ -125,3 +157,22 @@ class TCN(nn.Module):
             if skip is not None:
                 skip_sum = skip if skip_sum is None else skip_sum + skip
         return skip_sum if self.use_skip else x
+
+    def initial_state(self, batch: int, device: torch.device | str | None = None) -> list[tuple[torch.Tensor, ...]]:
+        """Per-block states of :meth:`step` at the start of a stream (causal TCN only)."""
+        return [block.initial_state(batch, device) for block in self.blocks]
+
+    def step(
+        self, x: torch.Tensor, state: list[tuple[torch.Tensor, ...]]
+    ) -> tuple[torch.Tensor, list[tuple[torch.Tensor, ...]]]:
+        """Streaming form of ``forward`` (causal TCN): the next frames ``x`` and the state of
+        the frames before them → ``(output, new_state)``; block by block equals ``forward``."""
+        skip_sum = None
+        new_state = []
+        for block, block_state in zip(self.blocks, state):
+            residual, skip, block_state = block.step(x, block_state)
+            new_state.append(block_state)
+            x = x + residual
+            if skip is not None:
+                skip_sum = skip if skip_sum is None else skip_sum + skip
+        return (skip_sum if self.use_skip else x), new_state

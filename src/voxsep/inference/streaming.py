@@ -156,8 +156,14 @@ class _TasNetEngine(_Engine):
     """Causal Conv-TasNet; ``binaural_independent`` runs its Conv-TasNet on both ears as a batch."""
 
     def __init__(self, model: nn.Module, channels: int = 1, tasnet: nn.Module | None = None) -> None:
+        from voxsep.inference.fast_conv_tasnet import FastDecoder, FastEncoder
+
         super().__init__(model, channels)
         self.tasnet = tasnet or model
+        # the encoder and decoder as matrix products (the fast inference path's, same
+        # weights): PyTorch's strided / transposed convolutions cost ~100-200 µs per
+        # call on a few frames
+        self.encoder, self.decoder = FastEncoder(self.tasnet.encoder), FastDecoder(self.tasnet.decoder)
         self.aligner = None
         self.reset()
 
@@ -168,9 +174,10 @@ class _TasNetEngine(_Engine):
             self.aligner = _CausalEarAligner(self.model.n_src, self.model.max_lag)
 
     def push(self, segment: torch.Tensor, frames: int) -> torch.Tensor:
-        representation = self.tasnet.encoder(segment.unsqueeze(1))  # (channels, N, frames)
+        representation = self.encoder(segment.unsqueeze(1))  # (channels, N, frames)
         masks, self.state = self.tasnet.masker.step(representation, self.state)
-        wave = self.tasnet.decode(masks, representation)[:, :, 0].transpose(0, 1)  # (n_src, channels, samples)
+        masked = masks.mul_(representation.unsqueeze(1))  # as EncoderMaskerDecoder.decode
+        wave = self.decoder(masked.flatten(0, 1)).view(self.channels, self.model.n_src, -1).transpose(0, 1)
         return self._align(self.ola.add(wave, frames))
 
     def finish(self) -> torch.Tensor:

@@ -15,7 +15,7 @@ from voxsep.models import register
 from voxsep.models.base import EncoderMaskerDecoder
 from voxsep.nn.activations import MaskActivation
 from voxsep.nn.norms import make_norm
-from voxsep.nn.tcn import TCN
+from voxsep.nn.tcn import TCN, pointwise_conv1d
 
 
 class TCNMasker(nn.Module):
@@ -65,7 +65,7 @@ class TCNMasker(nn.Module):
         (cumulative-norm statistics and the TCN's per-block histories)."""
         norm_state, tcn_state = state
         normalised, norm_state = self.input_norm.step(representation, norm_state)
-        features, tcn_state = self.tcn.step(self.bottleneck(normalised), tcn_state)
+        features, tcn_state = self.tcn.step(pointwise_conv1d(normalised, self.bottleneck), tcn_state)
         return self._masks(features), (norm_state, tcn_state)
 
 

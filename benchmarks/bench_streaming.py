@@ -1,0 +1,142 @@
+"""Streaming separation speed: ``StreamingSeparator.process`` time per block.
+
+For the paper-size causal Conv-TasNet (``build("conv_tasnet", n_src=2, causal=True)``,
+5.05 M parameters) and the causal ``binaural_parallel`` (default sizes, stereo), randomly
+initialised (the time does not depend on the weights), fed ``--seconds`` of 8 kHz noise
+in blocks of 10 ms and 4 ms on ``--threads`` threads, prints per block: the median and
+99th-percentile compute time, the real-time factor (compute time / audio time) and the
+share of blocks that took longer than the block lasts; plus the algorithmic latency
+(``latency_samples``). The first ``--warmup`` seconds are not counted.
+
+Usage::
+
+    .venv/bin/python benchmarks/bench_streaming.py --threads 1 --seconds 20
+    .venv/bin/python benchmarks/bench_streaming.py --write BENCHMARKS.md --note "another job was running"
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+SAMPLE_RATE = 8000
+TITLE = "## Streaming"
+
+
+def cpu_name() -> str:
+    """The CPU's model name (as ``lscpu`` reports it)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def measure(st, block_ms: float, seconds: float, warmup: float) -> dict:
+    block = int(round(block_ms * SAMPLE_RATE / 1000))
+    rng = np.random.default_rng(0)
+    shape = (int((seconds + warmup) * SAMPLE_RATE),) if st.in_channels == 1 else (st.in_channels, int((seconds + warmup) * SAMPLE_RATE))
+    audio = (0.1 * rng.standard_normal(shape)).astype(np.float32)
+    st.reset()
+    times = []
+    skip = int(warmup * SAMPLE_RATE) // block
+    for i, start in enumerate(range(0, audio.shape[-1] - block + 1, block)):
+        piece = audio[..., start : start + block]
+        begin = time.perf_counter()
+        st.process(piece)
+        elapsed = time.perf_counter() - begin
+        if i >= skip:
+            times.append(elapsed)
+    st.flush()
+    times_ms = np.array(times) * 1e3
+    return {
+        "block": block,
+        "median": float(np.median(times_ms)),
+        "p99": float(np.percentile(times_ms, 99)),
+        "rtf": float(times_ms.sum() / (len(times_ms) * block_ms)),
+        "late": float((times_ms > block_ms).mean() * 100),
+        "blocks": len(times_ms),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--seconds", type=float, default=20.0, help="audio timed per row")
+    parser.add_argument("--warmup", type=float, default=1.0, help="seconds streamed first, not timed")
+    parser.add_argument("--blocks-ms", type=float, nargs="+", default=[10.0, 4.0])
+    parser.add_argument("--dprnn", action="store_true", help="also the paper-size causal DPRNN")
+    parser.add_argument("--write", type=Path, help="replace the Streaming section of this markdown file")
+    parser.add_argument("--note", default="", help="a line added under the table (e.g. machine load)")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    from voxsep import __version__, models
+    from voxsep.inference.streaming import StreamingSeparator
+
+    builds = [
+        ("conv_tasnet (paper, causal)", dict(name="conv_tasnet", n_src=2, causal=True)),
+        ("binaural_parallel (causal)", dict(name="binaural_parallel", n_src=2, causal=True)),
+    ]
+    if args.dprnn:
+        builds.append(("dprnn (paper, causal)", dict(name="dprnn", n_src=2, causal=True)))
+    load_before = os.getloadavg()[0]
+    rows = []
+    for label, kwargs in builds:
+        torch.manual_seed(0)
+        kwargs = dict(kwargs)
+        model = models.build(kwargs.pop("name"), **kwargs)
+        params = sum(p.numel() for p in model.parameters()) / 1e6
+        st = StreamingSeparator.from_model(model, sample_rate=SAMPLE_RATE)
+        latency_ms = st.latency_samples / SAMPLE_RATE * 1e3
+        for block_ms in args.blocks_ms:
+            r = measure(st, block_ms, args.seconds, args.warmup)
+            row = (
+                f"| {label} | {params:.2f} M | {block_ms:g} ms ({r['block']}) | {r['median']:.2f} | {r['p99']:.2f} | "
+                f"{r['rtf']:.3f} | {r['late']:.1f} % | {st.latency_samples} ({latency_ms:.2f} ms) |"
+            )
+            print(row, flush=True)
+            rows.append(row)
+    load_after = os.getloadavg()[0]
+    command = "`.venv/bin/python benchmarks/bench_streaming.py " + " ".join(
+        a for a in [f"--threads {args.threads}", f"--seconds {args.seconds:g}"] + (["--dprnn"] if args.dprnn else [])
+    ) + "`"
+    section = "\n".join(
+        [
+            TITLE,
+            "",
+            f"`StreamingSeparator.process` per block, 8 kHz input, {args.threads} thread(s), {args.seconds:g} s of audio "
+            f"per row after {args.warmup:g} s of warm-up; randomly initialised models (time does not depend on the weights). "
+            f"Machine: {cpu_name()}, {os.cpu_count()} cores; torch {torch.__version__}, voxsep {__version__}; "
+            f"load average {load_before:.1f} before / {load_after:.1f} after. Reproduce: {command}.",
+            "RTF = compute time / audio time; late = blocks whose compute took longer than the block lasts; "
+            "latency = `latency_samples` (algorithmic: the output delay at which any block split is exact; the compute "
+            "time of a block adds to it on a device).",
+            "",
+            "| model | params | block (samples) | median ms/block | p99 ms/block | RTF | late | latency samples |",
+            "|---|---:|---|---:|---:|---:|---:|---|",
+            *rows,
+            "",
+            *([args.note, ""] if args.note else []),
+        ]
+    )
+    print(section)
+    if args.write:
+        import sys
+
+        sys.path.insert(0, str(Path(__file__).parent))
+        from markdown_section import write_section
+
+        write_section(args.write, TITLE, section)
+
+
+if __name__ == "__main__":
+    main()

@@ -32,11 +32,11 @@ PAPER = dict(n_src=2, n_filters=64, kernel_size=2, bottleneck=64, hidden=128, ch
 
 def two_talkers(seconds: float) -> torch.Tensor:
     """``seconds`` of an English and a French asterisk speaker talking at once, ``(1, time)``."""
-    from voxsep.data.audio import read_audio
+    from voxsep.core.audio import read_audio
 
     length = int(seconds * SAMPLE_RATE)
     talkers = []
-    for language in ("en", "fr"):
+    for language in ("en", "fr_CA_f_June"):
         pieces, total = [], 0
         for path in sorted((SOUNDS / language).glob("*.wav")):
             audio, rate = read_audio(path, channels=1)

@@ -155,7 +155,7 @@ def two_talkers(total: int):
     """``total`` samples of two real talkers (asterisk en + ru prompts) mixed, tiled if needed."""
     import numpy as np
 
-    from voxsep.data.audio import read_audio
+    from voxsep.core.audio import read_audio
 
     sounds = Path("/usr/share/asterisk/sounds")
     voices = []

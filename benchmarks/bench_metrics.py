@@ -37,8 +37,8 @@ ROOT = Path(__file__).resolve().parents[1]
 SOUNDS = Path("/usr/share/asterisk/sounds")
 SECTION = "## SDR evaluation"
 # distinct professional voices (en and es are one speaker)
-VOICE_PAIRS = [("en", "fr"), ("it", "ru"), ("fr", "it_IT_f_Menardi"), ("en", "ru"),
-               ("it_IT_f_Menardi", "it"), ("ru", "fr"), ("en", "it"), ("fr", "it")]
+VOICE_PAIRS = [("en", "fr_CA_f_June"), ("it", "ru"), ("fr_CA_f_June", "it_IT_f_Menardi"), ("en", "ru"),
+               ("it_IT_f_Menardi", "it"), ("ru", "fr_CA_f_June"), ("en", "it"), ("fr_CA_f_June", "it")]
 PROMPTS = ["demo-congrats", "priv-callee-options", "demo-echotest", "conf-adminmenu",
            "demo-congrats", "priv-callee-options", "demo-echotest", "conf-adminmenu"]
 

@@ -54,7 +54,7 @@ def _speech_by_split(corpus: Path, split: str) -> dict[str, list[Path]]:
 
 
 def _to_16k(path: Path):
-    from voxsep.data.audio import read_audio
+    from voxsep.core.audio import read_audio
 
     return read_audio(path, sample_rate=16000, channels=1)[0][0]
 
@@ -63,7 +63,7 @@ def _to_16k(path: Path):
 def tiny_librispeech(offline_corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A LibriSpeech-layout tree: ``{train-clean-100,dev-clean,test-clean}/<spk>/<chap>/<spk>-<chap>-<utt>.flac``
     (16 kHz, 3 speakers x 2 utterances each) and ``SPEAKERS.TXT``."""
-    from voxsep.data.audio import write_audio
+    from voxsep.core.audio import write_audio
 
     root = tmp_path_factory.mktemp("librispeech") / "LibriSpeech"
     lines = [";ID  |SEX| SUBSET           |MINUTES| NAME"]
@@ -99,7 +99,7 @@ def _babble_noise(paths: list[Path], length: int, seed: int):
 @pytest.fixture(scope="session")
 def tiny_wham_noise(offline_corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A WHAM!-noise layout ``wham_noise/{tr,cv,tt}/noise<k>.wav`` (2 channels, 16 kHz, 12 s)."""
-    from voxsep.data.audio import write_audio
+    from voxsep.core.audio import write_audio
 
     root = tmp_path_factory.mktemp("wham") / "wham_noise"
     babble = [p for paths in _speech_by_split(offline_corpus, "test").values() for p in paths][:3]
@@ -114,7 +114,7 @@ def tiny_wsj0(offline_corpus: Path, tmp_path_factory: pytest.TempPathFactory) ->
     """``(wsj0_root, lists_dir)``: a WSJ0 tree converted to wav, ``wsj0/si_tr_s/<spk>/<utt>.wav`` (16 kHz),
     and mixing lists ``mix_{2,3}_spk_{tr,cv,tt}.txt`` naming ``.wv1`` files as the official ones do."""
     import numpy as np
-    from voxsep.data.audio import write_audio
+    from voxsep.core.audio import write_audio
 
     base = tmp_path_factory.mktemp("wsj0")
     root, lists = base / "wsj0_wav", base / "lists"

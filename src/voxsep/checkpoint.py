@@ -14,13 +14,13 @@ the same folder, then ``os.replace``; a failed write leaves any previous file in
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from voxsep import __version__
+from voxsep.core.files import atomic_write
 
 FORMAT = "voxsep-checkpoint"
 FORMAT_VERSION = 1
@@ -37,23 +37,15 @@ def atomic_torch_save(obj: Any, path: str | os.PathLike) -> None:
         OSError: the write failed (e.g. disk full); ``path`` is left as it was.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp_name, 0o666 & ~umask)  # mkstemp makes 0600; give the file the usual mode
-        with os.fdopen(fd, "wb") as handle:
-            torch.save(obj, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp_name, path)
-    except BaseException as error:
-        Path(tmp_name).unlink(missing_ok=True)
-        if isinstance(error, OSError):
-            raise OSError(error.errno, f"could not write checkpoint {path}: {error.strerror}; "
-                          "any previous file there is unchanged") from error
-        raise
+        with atomic_write(path) as tmp:
+            with open(tmp, "wb") as handle:
+                torch.save(obj, handle)
+                handle.flush()
+                os.fsync(handle.fileno())
+    except OSError as error:
+        raise OSError(error.errno, f"could not write checkpoint {path}: {error.strerror}; "
+                      "any previous file there is unchanged") from error
 
 
 def checkpoint_dict(model: torch.nn.Module, **meta: Any) -> dict[str, Any]:

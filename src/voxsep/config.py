@@ -28,7 +28,6 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import os
-import tempfile
 import types
 import typing
 from dataclasses import dataclass, field
@@ -36,6 +35,8 @@ from pathlib import Path
 from typing import Any, Optional, Union
 
 import yaml
+
+from voxsep.core.files import write_text_atomic
 
 DATA_KINDS = ("manifest", "folder", "dynamic")
 LOSS_KINDS = ("si_snr", "snr")
@@ -520,17 +521,7 @@ def dump_config(config: Config) -> str:
 
 def save_config(config: Config, path: str | os.PathLike) -> Path:
     """Write ``config`` as YAML atomically (temporary file + ``os.replace``)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(dump_config(config))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return write_text_atomic(path, dump_config(config))
 
 
 __all__ = [

@@ -38,13 +38,14 @@ import json
 import math
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any, Iterable
 
 import numpy as np
 import torch
+
+from voxsep.core.files import write_text_atomic
 
 BINAURAL_COLUMNS = ("delta_itd_us", "delta_itd_int_us", "delta_ild_db")
 SCORE_COLUMNS = ("si_snr", "si_snri", "sdr", "sdri", "snri", "pesq", "stoi", *BINAURAL_COLUMNS)
@@ -154,18 +155,6 @@ def format_summary(summary: dict[str, dict[str, float]]) -> str:
     return "\n".join(lines)
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", newline="") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _separate_batch(model: torch.nn.Module, mixtures: torch.Tensor, device: torch.device) -> torch.Tensor:
     """Whole-utterance separation of equal-length mixtures ``(batch, [C,] T)`` with the
     least-squares output level of ``separate_mixture``; returns CPU float32 estimates."""
@@ -222,7 +211,7 @@ def evaluate(
     Raises:
         FileExistsError: results exist and ``overwrite`` is false.
     """
-    from voxsep.data.audio import write_audio
+    from voxsep.core.audio import write_audio
     from voxsep.data.datasets import MixtureDataset
     from voxsep.inference.separate import DEFAULT_CHUNK_SECONDS, separate_mixture
 
@@ -284,7 +273,7 @@ def evaluate(
     writer.writeheader()
     for row in rows:
         writer.writerow({k: (f"{v:.4f}" if isinstance(v, float) else v) for k, v in row.items()})
-    _atomic_write_text(out, buffer.getvalue())
+    write_text_atomic(out, buffer.getvalue())
     result = {
         "model": model_path,
         "model_name": getattr(model, "model_name", ""),
@@ -295,7 +284,7 @@ def evaluate(
         "seconds": round(time.perf_counter() - start_time, 2),
         "summary": summarize(rows, columns[1:]),
     }
-    _atomic_write_text(summary_path, json.dumps(result, indent=2) + "\n")
+    write_text_atomic(summary_path, json.dumps(result, indent=2) + "\n")
     return result
 
 

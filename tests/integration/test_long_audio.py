@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from voxsep.data.audio import read_audio
+from voxsep.core.audio import read_audio
 from voxsep.inference.api import Separator
 from voxsep.inference.separate import DEFAULT_CHUNK_SECONDS, DEFAULT_OVERLAP_SECONDS, chunk_bounds
 

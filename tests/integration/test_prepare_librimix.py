@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from voxsep.data.audio import audio_info, read_audio, resample
+from voxsep.core.audio import audio_info, read_audio, resample
 from voxsep.data.manifest import load_manifest
 from voxsep.data.prepare import librimix
 from voxsep.data.prepare.librimix import build_librimix, extend_noise, integrated_loudness

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from voxsep.data.audio import read_audio
+from voxsep.core.audio import read_audio
 from voxsep.data.manifest import load_manifest
 from voxsep.data.prepare import offline
 from voxsep.data.prepare.common import MissingPackageError
@@ -243,7 +243,7 @@ local x = dialogId("not-at-line-start", "font_big")
 
 
 def test_fillets_speakers_use_labelled_lines_only():
-    from voxsep.data.audio import audio_info
+    from voxsep.core.audio import audio_info
 
     fillets = [s for s in offline.SPEAKERS if s.engine == "fillets"]
     assert {s.voice for s in fillets} >= {"cs:small", "cs:big", "nl:small", "nl:big"}
@@ -269,7 +269,7 @@ def test_fillets_speakers_use_labelled_lines_only():
 
 
 def test_gsm_prompts_decode_and_median_f0_tells_the_sexes_apart():
-    from voxsep.data.audio import audio_info
+    from voxsep.core.audio import audio_info
 
     path = offline.ASTERISK_ROOT / "fr" / "agent-pass.gsm"
     audio = offline._load_prompt(path, 8000)

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from voxsep.data.audio import audio_info, read_audio, write_audio
+from voxsep.core.audio import audio_info, read_audio, write_audio
 from voxsep.data.manifest import load_manifest
 from voxsep.data.prepare.librimix import integrated_loudness
 from voxsep.data.prepare.wham import build_wham, read_mix_params

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from voxsep.data.audio import read_audio
+from voxsep.core.audio import read_audio
 from voxsep.data.manifest import load_manifest
 from voxsep.data.prepare.levels import active_level
 from voxsep.data.prepare.wsj0mix import build_wsj0mix, matlab_num2str, parse_mixing_list, resolve_wsj_path

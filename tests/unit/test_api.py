@@ -10,7 +10,7 @@ import soundfile as sf
 import torch
 
 from voxsep import checkpoint, cli, models, pretrained
-from voxsep.data.audio import read_audio, resample
+from voxsep.core.audio import read_audio, resample
 from voxsep.inference.api import Separator, peak_normalise
 
 SOUNDS = "/usr/share/asterisk/sounds"

@@ -9,8 +9,8 @@ import pytest
 import soundfile as sf
 import torch
 
-from voxsep.data import audio as audio_module
-from voxsep.data.audio import (
+from voxsep.core import audio as audio_module
+from voxsep.core.audio import (
     AudioError,
     AudioFileNotFoundError,
     active_rms,

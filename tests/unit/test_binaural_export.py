@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from voxsep import models
-from voxsep.data.audio import read_audio
+from voxsep.core.audio import read_audio
 
 pytest.importorskip("onnxruntime", reason="pip install 'voxsep[export]'")
 

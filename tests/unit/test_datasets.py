@@ -10,7 +10,7 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from voxsep.data.audio import active_rms, read_audio, write_audio
+from voxsep.core.audio import active_rms, read_audio, write_audio
 from voxsep.data.datasets import DynamicMixDataset, MixtureDataset, load_speaker_pool
 from voxsep.data.manifest import MixtureRecord, load_manifest, write_manifest
 from voxsep.data.reverb import RoomReverb

@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from voxsep import checkpoint, cli, models
-from voxsep.data.audio import read_audio
+from voxsep.core.audio import read_audio
 from voxsep.inference.export import OnnxModel, export_onnx
 
 pytest.importorskip("onnxruntime", reason="pip install 'voxsep[export]'")

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from voxsep import models
-from voxsep.data.audio import read_audio
+from voxsep.core.audio import read_audio
 from voxsep.inference import fast
 from voxsep.inference.api import Separator
 

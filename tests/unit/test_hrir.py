@@ -48,7 +48,7 @@ def test_sofa_file_is_read_with_left_ear_first(kemar):
 @pytest.mark.parametrize("azimuth, side", [(90, 1), (-90, -1), (30, 1), (-60, -1)])
 def test_rendering_puts_the_source_on_the_right_side(kemar, speech, rate, azimuth, side):
     x, speech_rate = speech
-    from voxsep.data.audio import resample
+    from voxsep.core.audio import resample
 
     x = resample(x, speech_rate, rate)
     hrirs = kemar.resample(rate)

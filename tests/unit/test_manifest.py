@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from voxsep.cli import main as cli_main
-from voxsep.data.audio import read_audio, resample, write_audio
+from voxsep.core.audio import read_audio, resample, write_audio
 from voxsep.data.manifest import MixtureRecord, load_manifest, write_manifest
 
 SOUNDS = Path("/usr/share/asterisk/sounds")

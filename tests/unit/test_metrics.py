@@ -14,7 +14,7 @@ import soundfile as sf
 import torch
 
 from voxsep import metrics
-from voxsep.data.audio import resample
+from voxsep.core.audio import resample
 from voxsep.metrics import quality
 
 SOUNDS = Path("/usr/share/asterisk/sounds")

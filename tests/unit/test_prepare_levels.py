@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from voxsep.data.audio import read_audio
+from voxsep.core.audio import read_audio
 from voxsep.data.prepare.levels import active_level, mix_at_levels, normalise_active_level
 
 PROMPTS = Path("/usr/share/asterisk/sounds")

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from voxsep import models
-from voxsep.data.audio import read_audio
+from voxsep.core.audio import read_audio
 from voxsep.core.pit import align_by_correlation
 from voxsep.inference.separate import chunk_bounds, least_squares_gains, separate_mixture
 

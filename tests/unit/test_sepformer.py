@@ -26,7 +26,7 @@ def n_params(model: torch.nn.Module) -> int:
 
 def real_mixtures(n: int, seconds: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
     """``n`` mixtures of an English and a French asterisk prompt (8 kHz, real speech)."""
-    from voxsep.data.audio import read_audio
+    from voxsep.core.audio import read_audio
 
     length = int(seconds * 8000)
     pools = [sorted((SOUNDS / lang).glob("*.wav")) for lang in ("en", "fr_CA_f_June")]

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from voxsep.data.audio import active_rms, audio_info, read_audio, resample
+from voxsep.core.audio import active_rms, audio_info, read_audio, resample
 from voxsep.data.manifest import MixtureRecord, load_manifest, load_speaker_pool
 
 __all__ = ["MixtureDataset", "DynamicMixDataset", "load_speaker_pool", "Spatializer"]
@@ -244,7 +244,7 @@ class DynamicMixDataset(Dataset):
     spatialization and noise, then ``mixture = sum(sources) (+ noise)``.
 
     Levels: each source window is scaled to an active-speech RMS
-    (:func:`voxsep.data.audio.active_rms`) of ``level_db`` dBFS plus a gain. With
+    (:func:`voxsep.core.audio.active_rms`) of ``level_db`` dBFS plus a gain. With
     ``gain_mode="relative"`` (default, as the wsj0-mix MATLAB recipe) source 1 sits at
     ``level_db`` and every other source at ``level_db + g``, ``g ~ U(gain_db)``: the
     relative gain to source 1 is uniform in ``gain_db``. With ``gain_mode="absolute"``

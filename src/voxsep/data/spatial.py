@@ -15,7 +15,7 @@
   the Binaural-WSJ0Mix files are, or as 200 frames × 50 channels). CIPIC's azimuth is
   positive to the listener's **right**; it is converted here.
 * :meth:`HRIRSet.resample` brings a set to the model rate with
-  :func:`voxsep.data.audio.resample`.
+  :func:`voxsep.core.audio.resample`.
 * :func:`render` convolves a source with one HRIR pair (``scipy.signal.oaconvolve``).
 * :class:`BinauralSpatializer` is the ``spatializer`` of
   :class:`voxsep.data.datasets.DynamicMixDataset`: every talker at a distinct random
@@ -89,10 +89,10 @@ class HRIRSet:
         return len(self.irs)
 
     def resample(self, sample_rate: int) -> HRIRSet:
-        """The same set at ``sample_rate`` (soxr via :func:`voxsep.data.audio.resample`)."""
+        """The same set at ``sample_rate`` (soxr via :func:`voxsep.core.audio.resample`)."""
         if int(sample_rate) == int(self.sample_rate):
             return self
-        from voxsep.data.audio import resample
+        from voxsep.core.audio import resample
 
         irs = resample(self.irs, int(self.sample_rate), int(sample_rate))
         return HRIRSet(irs, self.azimuths, self.elevations, int(sample_rate), self.source, self.subjects)

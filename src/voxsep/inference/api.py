@@ -245,7 +245,7 @@ class Separator:
             Estimates of the input's type (float32): ``(n_src, time)`` for single-channel
             models, ``(n_src, channels, time)`` for multichannel ones.
         """
-        from voxsep.data.audio import resample
+        from voxsep.core.audio import resample
 
         is_torch = isinstance(audio, torch.Tensor)
         array = audio.detach().cpu().float().numpy() if is_torch else np.asarray(audio, dtype=np.float32)
@@ -297,7 +297,7 @@ class Separator:
             FileExistsError: an output exists and ``force`` is false.
             OSError: the output folder cannot be written.
         """
-        from voxsep.data.audio import read_audio, write_audio
+        from voxsep.core.audio import read_audio, write_audio
 
         path = Path(path)
         targets = output_paths(path, out_dir, self.n_src)

@@ -25,7 +25,6 @@ from __future__ import annotations
 import copy
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +34,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from voxsep import __version__
+from voxsep.core.files import atomic_write
 
 DEFAULT_OPSET = 18
 
@@ -195,10 +195,7 @@ def export_onnx(
     example = torch.randn(*shape)
     dims: dict[int, Any] = {0: torch.export.Dim.DYNAMIC, len(shape) - 1: torch.export.Dim.DYNAMIC}
     wrapper = _ExportWrapper(_with_exportable_rnns(model)).eval()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp.onnx", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_write(path, overwrite=overwrite, suffix=".tmp.onnx") as tmp_name:
         with torch.no_grad():
             program = torch.onnx.export(
                 wrapper,
@@ -225,13 +222,7 @@ def export_onnx(
         for key, value in metadata.items():
             entry = proto.metadata_props.add()
             entry.key, entry.value = key, value
-        onnx.save_model(proto, tmp_name)
-        if path.exists() and not overwrite:
-            raise FileExistsError(f"{path} appeared while exporting; pass overwrite=True to replace it")
-        os.replace(tmp_name, path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
+        onnx.save_model(proto, str(tmp_name))
     return path
 
 

@@ -42,7 +42,7 @@ def cpu_has_fast_bf16() -> bool:
 
 def probe_signal(sample_rate: int) -> torch.Tensor:
     """``PROBE_SECONDS`` of the bundled example mixture (real speech) at ``sample_rate``, ``(1, time)``."""
-    from voxsep.data.audio import read_audio, resample
+    from voxsep.core.audio import read_audio, resample
     from voxsep.pretrained import EXAMPLE_MIXTURE
 
     audio, rate = read_audio(EXAMPLE_MIXTURE, channels=1)

@@ -71,7 +71,7 @@ def pesq(reference: Array, estimate: Array, sample_rate: int) -> float | np.ndar
             the reference (silent or too short; it needs about 0.25 s or more).
     """
     module = _import("pesq")
-    from voxsep.data.audio import resample
+    from voxsep.core.audio import resample
 
     ref, est = _as_pair(reference, estimate)
     if sample_rate < 8000:

@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import numpy as np
 
-    from voxsep.data.audio import read_audio
+    from voxsep.core.audio import read_audio
     from voxsep.inference.api import Separator
     from voxsep.metrics import si_snr, si_snr_improvement
 

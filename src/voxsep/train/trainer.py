@@ -35,7 +35,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Subset
 
@@ -417,7 +416,7 @@ def train(
         TrainingAborted: ``config.train.nan_tolerance`` non-finite steps in a row.
     """
     exp_dir = Path(exp_dir)
-    tc, data = config.train, config.data
+    tc = config.train
     device = resolve_device(tc.device, int(os.environ.get("LOCAL_RANK", "0")))
     info = D.init_distributed(device)
     try:

@@ -119,7 +119,7 @@ def load_binaural_wsj0mix(root: str | os.PathLike, n_src: int = 2, sample_rate: 
         FileNotFoundError: the split is missing.
         ValueError: wrong number of sources, or a file that is not stereo at ``sample_rate``.
     """
-    from voxsep.data.audio import audio_info
+    from voxsep.core.audio import audio_info
     from voxsep.data.manifest import load_manifest
 
     folder = find_binaural_wsj0mix(root, n_src, sample_rate, mode, split)
@@ -170,7 +170,7 @@ def _split_hrirs(hrirs: Any, split: str) -> Any:
 
 def _make_binaural(task: dict[str, Any]) -> list[dict[str, Any]]:
     """Write one chunk of binaural mixtures (skipping complete ones); returns manifest rows."""
-    from voxsep.data.audio import audio_info, read_audio, write_audio
+    from voxsep.core.audio import audio_info, read_audio, write_audio
     from voxsep.data.prepare.levels import mix_at_levels
 
     rate, folder, n_src = task["sample_rate"], Path(task["folder"]), task["n_src"]
@@ -274,7 +274,8 @@ def build_binaural(
         FileExistsError: the output folder holds something else (see ``overwrite``).
     """
     from voxsep.data.prepare.common import (check_inside, mark_complete, prepare_output_dir, run_tasks,
-                                            write_csv_atomic, write_mixture_manifest, write_text_atomic)
+                                            write_csv_atomic, write_mixture_manifest)
+    from voxsep.core.files import write_text_atomic
     from voxsep.data.spatial import KEMAR_SOFA, BinauralSpatializer, load_hrirs
 
     started = time.perf_counter()

@@ -136,7 +136,7 @@ def _is_utterance_list(path: Path) -> bool:
 
 def _inspect(path: Path, decode: bool) -> tuple[tuple[int, int, int] | None, str | None]:
     """``((sample_rate, frames, channels), None)`` or ``(None, problem)``."""
-    from voxsep.data.audio import audio_info, read_audio
+    from voxsep.core.audio import audio_info, read_audio
 
     try:
         info = audio_info(path)
@@ -152,7 +152,7 @@ def _sum_residual_db(record) -> float:
     smaller of with and without the noise, as a manifest may list the clean mixture)."""
     import numpy as np
 
-    from voxsep.data.audio import read_audio
+    from voxsep.core.audio import read_audio
 
     mixture = read_audio(record.mixture_path)[0].astype(np.float64)
     residual = mixture - sum(read_audio(p)[0].astype(np.float64) for p in record.source_paths)

@@ -17,10 +17,11 @@ import io
 import json
 import os
 import shutil
-import tempfile
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
+
+from voxsep.core.files import write_text_atomic
 
 __all__ = [
     "CONFIG_NAME",
@@ -29,7 +30,6 @@ __all__ = [
     "prepare_output_dir",
     "mark_complete",
     "run_tasks",
-    "write_text_atomic",
     "write_csv_atomic",
     "write_mixture_manifest",
     "write_utterance_list",
@@ -122,22 +122,6 @@ def mark_complete(output: Path, config: dict[str, Any]) -> None:
     """Record in the stored config that the build finished."""
     write_text_atomic(Path(output) / CONFIG_NAME, json.dumps({**config, "complete": True}, indent=2,
                                                              sort_keys=True) + "\n")
-
-
-def write_text_atomic(path: Path, text: str) -> Path:
-    """Write ``text`` to ``path`` through a temporary file in the same folder."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", newline="") as handle:
-            handle.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 def write_csv_atomic(path: Path, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> Path:

@@ -113,7 +113,7 @@ def scan_subset(folder: Path, min_seconds: float = MIN_SECONDS) -> list[tuple[st
     Raises:
         ValueError: the folder holds no ``<speaker>/<chapter>/*.flac`` files.
     """
-    from voxsep.data.audio import audio_info
+    from voxsep.core.audio import audio_info
 
     utterances = []
     for path in sorted(folder.glob("*/*/*.flac")):
@@ -186,7 +186,7 @@ def compute_gains(sources: list[np.ndarray], noise: np.ndarray | None, rng: np.r
 
 def _write_chunk(task: dict[str, Any]) -> list[dict[str, Any]]:
     """Compute the gains of one chunk of mixtures and write the files missing for every rate/mode."""
-    from voxsep.data.audio import audio_info, read_audio, resample, write_audio
+    from voxsep.core.audio import audio_info, read_audio, resample, write_audio
 
     output = Path(task["output"])
     rows = []

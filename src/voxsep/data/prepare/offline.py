@@ -474,7 +474,7 @@ def _klettres_clips(folder: str) -> list[Path]:
 
 def _speaker_clips(speaker: Speaker) -> list[Path]:
     """The source files of a clip-based (asterisk, fillets, klettres) speaker."""
-    from voxsep.data.audio import audio_info
+    from voxsep.core.audio import audio_info
 
     if speaker.engine == "asterisk":
         return _asterisk_prompts(speaker.voice, 8000)
@@ -490,7 +490,7 @@ def _speaker_clips(speaker: Speaker) -> list[Path]:
 
 def _load_prompt(path: Path, sample_rate: int) -> np.ndarray:
     """A prompt or clip at ``sample_rate``, mono; 16 kHz+ builds use the wideband G.722 file when there is one."""
-    from voxsep.data.audio import read_audio, resample
+    from voxsep.core.audio import read_audio, resample
 
     g722_path = path.with_suffix(".g722")
     if sample_rate > 8000 and g722_path.exists():
@@ -579,7 +579,7 @@ def _plan_utterances(n_clips: int, duration: Callable[[int], float], count: int,
 
 def _make_speaker(task: dict[str, Any]) -> list[tuple[str, str, str, int, int]]:
     """Build (or find) the utterances of one speaker; returns utterance-list rows (paths as str)."""
-    from voxsep.data.audio import audio_info, resample, write_audio
+    from voxsep.core.audio import audio_info, resample, write_audio
     from voxsep.data.prepare.tts import make_sentence_text, synthesize
 
     speaker: Speaker = task["speaker"]
@@ -711,7 +711,7 @@ def mixture_name(picked: Sequence[tuple[str, Path]], gains: Sequence[float]) -> 
 
 def _make_mixtures(task: dict[str, Any]) -> list[dict[str, Any]]:
     """Write one chunk of mixtures (skipping complete ones); returns manifest rows."""
-    from voxsep.data.audio import audio_info, read_audio, write_audio
+    from voxsep.core.audio import audio_info, read_audio, write_audio
     from voxsep.data.prepare.levels import mix_at_levels
 
     sample_rate, folder, n_src = task["sample_rate"], Path(task["folder"]), task["n_src"]
@@ -913,7 +913,8 @@ def build_offline(output: Path, sample_rate: int = 8000, n_train_mixtures: int |
         FileExistsError: the output folder holds something else (see ``--overwrite``).
     """
     from voxsep.data.prepare.common import (mark_complete, prepare_output_dir, relpath, run_tasks, write_csv_atomic,
-                                            write_mixture_manifest, write_text_atomic, write_utterance_list)
+                                            write_mixture_manifest, write_utterance_list)
+    from voxsep.core.files import write_text_atomic
 
     started = time.perf_counter()
     if sample_rate not in (8000, 16000):

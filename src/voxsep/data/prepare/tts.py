@@ -78,7 +78,7 @@ def make_sentence_text(rng: np.random.Generator, n_sentences: int = 1, tail_prob
 
 
 def _read_wav(path: Path) -> tuple[np.ndarray, int]:
-    from voxsep.data.audio import read_audio
+    from voxsep.core.audio import read_audio
 
     audio, rate = read_audio(path, channels=1)
     return audio[0], rate

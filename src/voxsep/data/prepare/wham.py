@@ -114,7 +114,7 @@ def mix_with_noise(s1: np.ndarray, s2: np.ndarray, noise: np.ndarray, start: int
 
 
 def _chunk(task: dict[str, Any]) -> list[dict[str, Any]]:
-    from voxsep.data.audio import audio_info, read_audio, write_audio
+    from voxsep.core.audio import audio_info, read_audio, write_audio
 
     wsjmix, noise_root, output = Path(task["wsj0mix"]), Path(task["wham_noise"]), Path(task["output"])
     split = task["split"]

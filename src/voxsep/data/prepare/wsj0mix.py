@@ -113,7 +113,7 @@ def mixture_name(paths: list[str], snrs: list[str]) -> str:
 
 def _mix_chunk(task: dict[str, Any]) -> list[dict[str, Any]]:
     """Write one chunk of mixtures for every (rate, mode) asked; skip complete ones."""
-    from voxsep.data.audio import audio_info, read_audio, write_audio
+    from voxsep.core.audio import audio_info, read_audio, write_audio
     from voxsep.data.prepare.levels import mix_at_levels
 
     root = Path(task["wsj0_root"])

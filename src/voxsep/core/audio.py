@@ -14,7 +14,6 @@ which is both an ``AudioError`` and a ``FileNotFoundError``.
 from __future__ import annotations
 
 import os
-import tempfile
 import warnings
 from pathlib import Path
 from typing import NamedTuple
@@ -22,6 +21,8 @@ from typing import NamedTuple
 import numpy as np
 import soundfile as sf
 import soxr
+
+from voxsep.core.files import atomic_write
 
 __all__ = [
     "AudioError",
@@ -248,21 +249,11 @@ def write_audio(
     extension = path.suffix.lstrip(".").upper()
     if extension not in sf.available_formats():
         raise ValueError(f"cannot tell the audio format of {path} from its extension; use .wav, .flac, ...")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_write(path, overwrite=overwrite) as tmp:
         try:
-            sf.write(tmp_name, data, int(sample_rate), subtype=subtype, format=extension)
+            sf.write(tmp, data, int(sample_rate), subtype=subtype, format=extension)
         except (sf.LibsndfileError, ValueError, TypeError) as error:
             raise ValueError(f"cannot write {path} as {extension} with subtype {subtype}: {error}") from error
-        os.chmod(tmp_name, 0o644)  # mkstemp creates 0600; give the file ordinary permissions
-        if not overwrite and path.exists():
-            raise FileExistsError(f"{path} appeared while writing; pass overwrite=True to replace it")
-        os.replace(tmp_name, path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
     return path
 
 

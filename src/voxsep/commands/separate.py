@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import glob
+import math
+import re
 import sys
 from pathlib import Path
 
@@ -21,11 +23,16 @@ Outputs are written at the input's sample rate (--keep-model-rate: the model's),
 16-bit, scaled by the least-squares level rule (their sum matches the mixture);
 if a file would clip, all its outputs are scaled down together (a warning says so).
 Stereo input to a single-channel model is downmixed (a warning says so).
-Existing outputs are never overwritten without --force. A failure on one file
-is reported and the others go on; the exit code is 0 only if all succeeded.
+Existing outputs are never overwritten without --force, and an input of the run
+is never overwritten at all (that input's separation is refused). The outputs
+of one input appear together or not at all (a full disk leaves none). In a
+folder given as input, files in the --out folder named like outputs
+(<name>_spk<N>.wav) are taken as earlier outputs and skipped. A failure on one
+file is reported and the others go on; the exit code is 0 only if all succeeded.
 """
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".aiff", ".aif", ".mp3", ".opus", ".au", ".sph")
+OUTPUT_NAME = re.compile(r"^.+_spk\d+\.wav$")  # what separate_file writes: <stem>_spk<i>.wav
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -52,25 +59,31 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def expand_inputs(inputs: list[str], exclude: Path | None = None) -> tuple[list[Path], list[str]]:
     """Files named by ``inputs`` (files, folders, globs) and one error per input that names none.
 
-    Folders are searched recursively for audio files, skipping anything inside ``exclude``
-    (the output folder, so that separating ``recordings/`` into ``recordings/separated/``
-    twice does not separate the previous outputs).
+    Folders are searched recursively for audio files, skipping the files in ``exclude``
+    (the output folder) that are named like outputs (``<stem>_spk<i>.wav``), so that
+    separating ``recordings/`` into ``recordings/separated/`` (or into ``recordings/``
+    itself) twice does not separate the previous outputs. Files and globs are taken as
+    given. The same file named twice (under any spelling) is kept once, first spelling.
     """
+    from voxsep.core.files import file_identities
+
     files: list[Path] = []
     errors: list[str] = []
     excluded = exclude.resolve() if exclude is not None else None
+
+    def earlier_output(p: Path) -> bool:
+        return excluded is not None and p.resolve().parent == excluded and bool(OUTPUT_NAME.match(p.name))
+
     for item in inputs:
         path = Path(item)
         if path.is_dir():
-            found = sorted(
-                p
-                for p in path.rglob("*")
-                if p.is_file()
-                and p.suffix.lower() in AUDIO_EXTENSIONS
-                and not (excluded is not None and p.resolve().is_relative_to(excluded))
-            )
-            if not found:
+            audio = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_EXTENSIONS)
+            found = [p for p in audio if not earlier_output(p)]
+            if not audio:
                 errors.append(f"{path}: folder contains no audio files ({', '.join(AUDIO_EXTENSIONS)})")
+            elif not found:
+                errors.append(f"{path}: its {len(audio)} audio file(s) are all earlier outputs in the --out "
+                              f"folder ({exclude}, named <name>_spk<N>.wav); nothing new to separate")
             files.extend(found)
         elif path.exists():
             files.append(path)
@@ -81,8 +94,36 @@ def expand_inputs(inputs: list[str], exclude: Path | None = None) -> tuple[list[
             files.extend(found)
         else:
             errors.append(f"{path}: no such file or folder")
-    unique = list(dict.fromkeys(files))
+    unique: list[Path] = []
+    seen: set[tuple] = set()
+    for path in files:
+        identities = file_identities(path)
+        if not identities & seen:
+            unique.append(path)
+        seen |= identities
     return unique, errors
+
+
+def outputs_replacing_inputs(files: list[Path], out_dir: Path, n_src: int) -> dict[Path, tuple[Path, Path]]:
+    """Files whose outputs would replace an input of the same run.
+
+    Returns ``{file: (its output, the input that output would replace)}``.
+    """
+    from voxsep.core.files import file_identities
+    from voxsep.inference.api import output_paths
+
+    inputs: dict[tuple, Path] = {}
+    for path in files:
+        for identity in file_identities(path):
+            inputs.setdefault(identity, path)
+    found: dict[Path, tuple[Path, Path]] = {}
+    for path in files:
+        for target in output_paths(path, out_dir, n_src):
+            hit = next((inputs[i] for i in file_identities(target) if i in inputs), None)
+            if hit is not None:
+                found[path] = (target, hit)
+                break
+    return found
 
 
 def clashing_names(files: list[Path]) -> dict[Path, Path]:
@@ -105,9 +146,15 @@ def run(args: argparse.Namespace) -> int:
 
     from tqdm import tqdm
 
-    from voxsep.inference.api import Separator, check_writable_dir
-    from voxsep.inference.separate import DEFAULT_CHUNK_SECONDS, DEFAULT_OVERLAP_SECONDS
+    from voxsep.core.files import check_writable_dir
+    from voxsep.inference.api import Separator
+    from voxsep.inference.separate import DEFAULT_CHUNK_SECONDS, DEFAULT_OVERLAP_SECONDS, check_chunking
 
+    chunk_seconds = DEFAULT_CHUNK_SECONDS if args.chunk_seconds is None else args.chunk_seconds
+    overlap_seconds = DEFAULT_OVERLAP_SECONDS if args.overlap_seconds is None else args.overlap_seconds
+    if args.overlap_seconds is None and math.isfinite(chunk_seconds):
+        overlap_seconds = min(overlap_seconds, chunk_seconds / 2)
+    check_chunking(chunk_seconds, overlap_seconds, "--chunk-seconds", "--overlap-seconds")
     files, errors = expand_inputs(args.inputs, exclude=args.out)
     for later, earlier in clashing_names(files).items():
         files.remove(later)
@@ -120,18 +167,28 @@ def run(args: argparse.Namespace) -> int:
     if not files:
         print("voxsep separate: error: nothing to separate", file=sys.stderr)
         return 2
-    check_writable_dir(args.out)
+    # The model and the options are checked before the output folder is created.
     separator = Separator.load(
         args.model,
         backend=args.backend,
         device=args.device,
-        chunk_seconds=args.chunk_seconds or DEFAULT_CHUNK_SECONDS,
-        overlap_seconds=args.overlap_seconds if args.overlap_seconds is not None else DEFAULT_OVERLAP_SECONDS,
+        chunk_seconds=chunk_seconds,
+        overlap_seconds=overlap_seconds,
         progress=sys.stderr.isatty(),
         **({} if args.backend == "onnxruntime" else {"fast": not args.no_fast}),
     )
-    print(f"model: {separator!r}", file=sys.stderr)
     failures = len(errors)
+    for path, (target, victim) in outputs_replacing_inputs(files, args.out, separator.n_src).items():
+        files.remove(path)
+        failures += 1
+        print(f"voxsep separate: error: {path}: its output {target} would replace {victim}, an input of this "
+              "run (not even --force replaces inputs); separate it into another --out folder", file=sys.stderr)
+    if not files:
+        print("voxsep separate: error: nothing to separate", file=sys.stderr)
+        return 2
+    check_writable_dir(args.out)
+    print(f"model: {separator!r}", file=sys.stderr)
+    separated = 0
     show_bar = len(files) > 1 and sys.stderr.isatty()
     for path in tqdm(files, desc="separating", unit="file", disable=not show_bar):
         with warnings.catch_warnings(record=True) as caught:
@@ -140,13 +197,21 @@ def run(args: argparse.Namespace) -> int:
                 written = separator.separate_file(path, args.out, force=args.force, keep_model_rate=args.keep_model_rate)
             except (ValueError, OSError) as error:
                 failures += 1
-                print(f"voxsep separate: error: {path}: {error}", file=sys.stderr)
+                print(f"voxsep separate: error: {path}: {_describe(error)}", file=sys.stderr)
                 continue
             finally:
                 for warning in caught:
                     print(f"voxsep separate: note: {warning.message}", file=sys.stderr)
+        separated += 1
         print(f"{path} -> {', '.join(str(p) for p in written)}")
     if failures:
-        print(f"voxsep separate: {failures} input(s) failed, {len(files) - (failures - len(errors))} of "
-              f"{len(files)} file(s) separated", file=sys.stderr)
+        print(f"voxsep separate: {failures} input(s) failed, {separated} of {len(files)} file(s) separated",
+              file=sys.stderr)
     return 1 if failures else 0
+
+
+def _describe(error: Exception) -> str:
+    """The message of ``error`` without Python's ``[Errno N]`` prefix."""
+    if isinstance(error, OSError) and error.strerror:
+        return f"{error.strerror}" + (f": {error.filename}" if error.filename else "")
+    return str(error)

@@ -9,31 +9,54 @@ overwritten unless ``overwrite=True``.
 Every problem with a file raises :class:`AudioError` (a ``ValueError``) whose message
 names the file and says what to do; a missing file raises :class:`AudioFileNotFoundError`,
 which is both an ``AudioError`` and a ``FileNotFoundError``.
+
+**Sample rates.** voxsep takes audio at ``MIN_SAMPLE_RATE`` (1000 Hz) to
+``MAX_SAMPLE_RATE`` (384000 Hz), the range of real recordings (telephone speech is 8000
+Hz, studio audio at most 384 kHz). A file or array outside it is refused by
+:func:`check_sample_rate` (a header saying 1 Hz is a damaged file, and resampling it
+would make thousands of samples of each one); within it, resampling changes the length
+by a factor of at most 384, which bounds its time and memory.
+
+**Full disks.** Audio is encoded in memory and written with ordinary file writes, so a
+full disk raises ``OSError(errno.ENOSPC)`` ("no space left on device", see
+:class:`voxsep.core.files.DiskFullError`) rather than libsndfile's unspecific "System
+error.", and nothing is left under the destination's name.
 """
 
 from __future__ import annotations
 
+import io
+import numbers
 import os
 import warnings
 from pathlib import Path
-from typing import NamedTuple
+from typing import Iterable, NamedTuple
 
 import numpy as np
 import soundfile as sf
 import soxr
 
-from voxsep.core.files import atomic_write
+from voxsep.core.files import atomic_write_many
 
 __all__ = [
     "AudioError",
     "AudioFileNotFoundError",
     "AudioInfo",
+    "MAX_SAMPLE_RATE",
+    "MIN_SAMPLE_RATE",
     "active_rms",
     "audio_info",
+    "check_sample_rate",
     "read_audio",
     "resample",
     "write_audio",
+    "write_audio_files",
 ]
+
+MIN_SAMPLE_RATE = 1_000
+"""Lowest sample rate voxsep accepts, in Hz."""
+MAX_SAMPLE_RATE = 384_000
+"""Highest sample rate voxsep accepts, in Hz."""
 
 _SUBTYPES = ("PCM_16", "PCM_24", "PCM_32", "FLOAT", "VORBIS")
 
@@ -63,6 +86,38 @@ class AudioInfo(NamedTuple):
     def duration(self) -> float:
         """Length in seconds."""
         return self.frames / self.sample_rate if self.sample_rate else 0.0
+
+
+def check_sample_rate(sample_rate: object, what: str = "sample_rate") -> int:
+    """``sample_rate`` as an ``int``, if it is a whole number of Hz in the accepted range.
+
+    Args:
+        sample_rate: the rate to check (an ``int``, or a float with no fraction).
+        what: how to name it in the message (the argument, or the file it came from).
+
+    Raises:
+        TypeError: not a number (``None``, a string, ...).
+        ValueError: not a whole number, or outside ``MIN_SAMPLE_RATE..MAX_SAMPLE_RATE``.
+    """
+    if isinstance(sample_rate, bool) or not isinstance(sample_rate, numbers.Real):
+        raise TypeError(f"{what} must be a number of samples per second (an int), got {sample_rate!r}")
+    if sample_rate != sample_rate or sample_rate != int(sample_rate):  # NaN or a fraction
+        raise ValueError(f"{what} must be a whole number of Hz, got {sample_rate!r}")
+    rate = int(sample_rate)
+    if not MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE:
+        raise ValueError(
+            f"{what} is {rate} Hz, outside the range voxsep accepts ({MIN_SAMPLE_RATE} to {MAX_SAMPLE_RATE} Hz)"
+        )
+    return rate
+
+
+def _check_file_rate(path: Path, rate: int) -> None:
+    if not MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE:
+        raise AudioError(
+            f"audio file {path} says its sample rate is {rate} Hz, outside the range voxsep accepts "
+            f"({MIN_SAMPLE_RATE} to {MAX_SAMPLE_RATE} Hz); its header is probably damaged: re-create the file "
+            "(or fix its rate with e.g. sox)"
+        )
 
 
 def _check_exists(path: Path) -> None:
@@ -121,7 +176,8 @@ def read_audio(
     Raises:
         AudioFileNotFoundError: the file does not exist.
         AudioError: unreadable/corrupt file, 0 samples, wrong channel count,
-            NaN or infinite samples, or a read window outside the file.
+            NaN or infinite samples, a read window outside the file, or a sample
+            rate outside ``MIN_SAMPLE_RATE..MAX_SAMPLE_RATE``.
     """
     path = Path(path)
     _check_exists(path)
@@ -130,6 +186,7 @@ def read_audio(
     try:
         with sf.SoundFile(str(path)) as handle:
             file_rate, file_channels, total = int(handle.samplerate), int(handle.channels), int(handle.frames)
+            _check_file_rate(path, file_rate)
             if total == 0:
                 raise AudioError(f"audio file {path} is empty (0 samples); re-create or remove it")
             if start > total:
@@ -174,9 +231,13 @@ def resample(audio: np.ndarray, orig_sr: int, target_sr: int, quality: str = "VH
     Returns:
         Array ``(..., round(time * target_sr / orig_sr))`` of the input dtype
         (float32 unless the input was float64).
+
+    Raises:
+        TypeError, ValueError: a rate that is not a whole number of Hz in
+            ``MIN_SAMPLE_RATE..MAX_SAMPLE_RATE`` (:func:`check_sample_rate`).
     """
-    if orig_sr <= 0 or target_sr <= 0:
-        raise ValueError(f"sample rates must be positive, got orig_sr={orig_sr}, target_sr={target_sr}")
+    orig_sr = check_sample_rate(orig_sr, "orig_sr")
+    target_sr = check_sample_rate(target_sr, "target_sr")
     is_torch = type(audio).__module__.startswith("torch")
     if is_torch:
         import torch
@@ -224,12 +285,47 @@ def write_audio(
     Raises:
         FileExistsError: ``path`` exists and ``overwrite`` is false.
         ValueError: bad shape, empty or non-finite audio, unknown subtype/format.
+        OSError: the write failed; a full disk is ``errno.ENOSPC`` ("no space left on
+            device"). Nothing is left under ``path``'s name (a previous file is kept).
     """
-    path = Path(path)
+    return write_audio_files([(path, audio)], sample_rate, overwrite=overwrite, subtype=subtype)[0]
+
+
+def write_audio_files(
+    items: Iterable[tuple[str | os.PathLike, np.ndarray]],
+    sample_rate: int,
+    overwrite: bool = False,
+    subtype: str = "PCM_16",
+) -> list[Path]:
+    """Write several audio files that belong together: all of them, or none.
+
+    Every file is checked and encoded first; then all are written to temporaries and
+    renamed into place only once every one is complete (:func:`voxsep.core.files.
+    atomic_write_many`). A failure -- a full disk included -- leaves none of them
+    behind and any previous files untouched. Arguments and errors as :func:`write_audio`.
+
+    Returns:
+        The written paths, in order.
+    """
+    items = [(Path(path), audio) for path, audio in items]
     if subtype not in _SUBTYPES:
-        raise ValueError(f"unknown subtype {subtype!r} for {path}; use one of {', '.join(_SUBTYPES)}")
-    if path.exists() and not overwrite:
-        raise FileExistsError(f"{path} already exists; pass overwrite=True (or --overwrite) to replace it")
+        raise ValueError(f"unknown subtype {subtype!r} for {items[0][0]}; use one of {', '.join(_SUBTYPES)}")
+    if not overwrite:
+        for path, _ in items:
+            if path.exists():
+                raise FileExistsError(f"{path} already exists; pass overwrite=True (or --overwrite) to replace it")
+    sample_rate = check_sample_rate(sample_rate, f"sample_rate of {items[0][0]}")
+    encoded = [_encode(path, audio, sample_rate, subtype) for path, audio in items]
+    paths = [path for path, _ in items]
+    with atomic_write_many(paths, overwrite=overwrite) as temps:
+        for tmp, data in zip(temps, encoded):
+            with open(tmp, "wb") as handle:
+                handle.write(data)
+    return paths
+
+
+def _encode(path: Path, audio: np.ndarray, sample_rate: int, subtype: str) -> memoryview:
+    """The bytes of ``path``'s audio file (format from the extension); checks the audio."""
     if type(audio).__module__.startswith("torch"):
         audio = audio.detach().cpu().numpy()
     audio = np.asarray(audio)
@@ -244,17 +340,20 @@ def write_audio(
         peak = float(np.abs(data).max())
         if peak > 1.0:
             warnings.warn(f"clipping {path}: peak {peak:.3f} > 1.0 (rescale, or write with subtype='FLOAT')",
-                          stacklevel=2)
+                          stacklevel=4)
             data = np.clip(data, -1.0, 1.0)
     extension = path.suffix.lstrip(".").upper()
     if extension not in sf.available_formats():
         raise ValueError(f"cannot tell the audio format of {path} from its extension; use .wav, .flac, ...")
-    with atomic_write(path, overwrite=overwrite) as tmp:
-        try:
-            sf.write(tmp, data, int(sample_rate), subtype=subtype, format=extension)
-        except (sf.LibsndfileError, ValueError, TypeError) as error:
-            raise ValueError(f"cannot write {path} as {extension} with subtype {subtype}: {error}") from error
-    return path
+    # Encoded in memory (never larger than the float64 copy above for PCM, the float32 one
+    # for FLOAT), so that the file itself is written by Python, whose errors say what
+    # happened (ENOSPC), where libsndfile only says "System error.".
+    buffer = io.BytesIO()
+    try:
+        sf.write(buffer, data, sample_rate, subtype=subtype, format=extension)
+    except (sf.LibsndfileError, ValueError, TypeError) as error:
+        raise ValueError(f"cannot write {path} as {extension} with subtype {subtype}: {error}") from error
+    return buffer.getbuffer()
 
 
 def active_rms(audio: np.ndarray, sample_rate: int, frame: float = 0.02, threshold_db: float = 40.0) -> float:

@@ -26,42 +26,30 @@ import os
 import tempfile
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 import numpy as np
 import torch
 
-from voxsep.inference.separate import DEFAULT_CHUNK_SECONDS, DEFAULT_OVERLAP_SECONDS, separate_mixture
+from voxsep.core.files import MAX_NAME_BYTES, check_distinct, check_writable_dir
+from voxsep.inference.separate import (
+    DEFAULT_CHUNK_SECONDS,
+    DEFAULT_OVERLAP_SECONDS,
+    check_chunking,
+    separate_mixture,
+)
 
 logger = logging.getLogger(__name__)
 
 PEAK_LIMIT = 0.999
 BACKENDS = ("torch", "onnxruntime")
+MAX_CHANNELS = 8  # the most channels an array may have; tells (channels, time) from (time, channels)
 
 
 def output_paths(path: str | os.PathLike, out_dir: str | os.PathLike, n_src: int) -> list[Path]:
     """The files ``separate_file`` writes for ``path``: ``out_dir/<stem>_spk<i>.wav``."""
     stem = Path(path).stem
     return [Path(out_dir) / f"{stem}_spk{i + 1}.wav" for i in range(n_src)]
-
-
-def check_writable_dir(out_dir: str | os.PathLike) -> Path:
-    """Create ``out_dir`` if needed and prove it is writable with a temporary file.
-
-    Raises:
-        PermissionError / OSError: with a message naming the folder.
-    """
-    out_dir = Path(out_dir)
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(prefix=".voxsep-write-test.", dir=out_dir)
-        os.close(fd)
-        os.unlink(probe)
-    except OSError as error:
-        raise type(error)(
-            error.errno, f"cannot write to the output folder {out_dir}: {error.strerror}; choose another --out"
-        ) from error
-    return out_dir
 
 
 def peak_normalise(estimates: np.ndarray, path_hint: str = "") -> tuple[np.ndarray, float]:
@@ -106,11 +94,7 @@ class Separator:
         name: str = "",
         progress: bool = False,
     ) -> None:
-        if chunk_seconds <= 0 or overlap_seconds < 0 or overlap_seconds > chunk_seconds / 2:
-            raise ValueError(
-                f"need chunk_seconds > 0 and 0 <= overlap_seconds <= chunk_seconds / 2, got "
-                f"chunk_seconds={chunk_seconds}, overlap_seconds={overlap_seconds}"
-            )
+        check_chunking(chunk_seconds, overlap_seconds)
         self.device = torch.device(device or "cpu")
         if self.device.type == "cuda" and not torch.cuda.is_available():
             raise ValueError("device 'cuda' was asked for but no CUDA GPU is available; use --device cpu")
@@ -205,13 +189,25 @@ class Separator:
 
     # ---------------------------------------------------------------- separation
     def _prepare(self, audio: np.ndarray, sample_rate: int, source: str) -> np.ndarray:
-        """Check and downmix ``audio`` to what the model takes, at the input's rate."""
+        """Check and downmix ``audio`` to ``(channels, time)`` as the model takes it, at the input's rate.
+
+        ``(time, channels)`` arrays (what ``soundfile.read`` returns) are accepted when the
+        layout is unambiguous: one axis at most ``MAX_CHANNELS`` long, the other longer.
+        """
         if audio.ndim == 1:
             audio = audio[None]
         if audio.ndim != 2:
             raise ValueError(f"{source}: audio must be (time,) or (channels, time), got shape {audio.shape}")
-        if audio.shape[-1] == 0:
-            raise ValueError(f"{source}: the audio is empty (0 samples)")
+        if audio.shape[-1] == 0 or audio.shape[0] == 0:
+            raise ValueError(f"{source}: the audio is empty (shape {audio.shape})")
+        rows, columns = audio.shape
+        if rows > MAX_CHANNELS and columns <= MAX_CHANNELS:
+            audio = audio.T  # (time, channels)
+        elif not (rows <= MAX_CHANNELS < columns):
+            raise ValueError(
+                f"{source}: cannot tell channels from time in audio of shape {audio.shape}: give (channels, time) "
+                f"or (time, channels) with at most {MAX_CHANNELS} channels and more than {MAX_CHANNELS} samples"
+            )
         if not np.isfinite(audio).all():
             raise ValueError(f"{source}: the audio contains NaN or infinite samples")
         if self.in_channels == 1 and audio.shape[0] > 1:
@@ -226,8 +222,6 @@ class Separator:
                 f"{source}: the model {self.name} takes {self.in_channels}-channel audio, got "
                 f"{audio.shape[0]} channel(s)"
             )
-        if sample_rate <= 0:
-            raise ValueError(f"{source}: sample_rate must be positive, got {sample_rate}")
         return audio
 
     def separate(
@@ -236,20 +230,37 @@ class Separator:
         """Separate ``audio`` recorded at ``sample_rate``.
 
         Args:
-            audio: ``(time,)`` or ``(channels, time)``, numpy or torch.
-            sample_rate: its rate; resampled to the model's and back.
+            audio: ``(time,)`` or ``(channels, time)``, numpy or torch; ``(time, channels)``
+                (as ``soundfile.read`` returns it) is accepted with at most ``MAX_CHANNELS``
+                channels. Files: :meth:`separate_file`.
+            sample_rate: its rate in Hz, a whole number from ``voxsep.core.audio.MIN_SAMPLE_RATE``
+                to ``MAX_SAMPLE_RATE`` (1000 to 384000); resampled to the model's and back.
             keep_model_rate: return the estimates at the model's rate instead.
             source: name used in messages.
 
         Returns:
             Estimates of the input's type (float32): ``(n_src, time)`` for single-channel
-            models, ``(n_src, channels, time)`` for multichannel ones.
-        """
-        from voxsep.core.audio import resample
+            models, ``(n_src, channels, time)`` for multichannel ones (channels first, whatever
+            the input's layout).
 
+        Raises:
+            TypeError: ``audio`` is not an array (a path: use ``separate_file``) or
+                ``sample_rate`` not a number.
+            ValueError: bad shape, empty or non-finite audio, a rate outside the range.
+        """
+        from voxsep.core.audio import check_sample_rate, resample
+
+        if isinstance(audio, (str, os.PathLike)):
+            raise TypeError(f"audio must be an array of samples, got the path {str(audio)!r}; "
+                            "use Separator.separate_file(path, out_dir) for files")
+        sample_rate = check_sample_rate(sample_rate, "sample_rate")
         is_torch = isinstance(audio, torch.Tensor)
-        array = audio.detach().cpu().float().numpy() if is_torch else np.asarray(audio, dtype=np.float32)
-        array = self._prepare(array, int(sample_rate), source)
+        try:
+            array = audio.detach().cpu().float().numpy() if is_torch else np.asarray(audio, dtype=np.float32)
+        except (TypeError, ValueError) as error:
+            raise TypeError(f"audio must be an array of samples (numpy or torch), got {type(audio).__name__}: "
+                            f"{error}") from error
+        array = self._prepare(array, sample_rate, source)
         length = array.shape[-1]
         model_input = resample(array, int(sample_rate), self.sample_rate)
         if model_input.shape[-1] == 0:
@@ -280,12 +291,16 @@ class Separator:
         out_dir: str | os.PathLike,
         force: bool = False,
         keep_model_rate: bool = False,
+        protected: Iterable[str | os.PathLike] = (),
     ) -> list[Path]:
         """Separate an audio file into ``out_dir/<stem>_spk1.wav``, ``..._spk2.wav``, ...
 
         Everything is checked before anything is written: the input is read and
         validated, the output folder proven writable, and existing outputs refused
-        unless ``force``. Each output is written atomically.
+        unless ``force``. An output that would replace the input or one of ``protected``
+        (the other inputs of a run) is refused even with ``force``. The outputs are
+        written together (:func:`voxsep.core.audio.write_audio_files`): all of them, or on
+        any failure -- a full disk included -- none.
 
         Returns:
             The written paths, in speaker order.
@@ -295,12 +310,19 @@ class Separator:
             ValueError (``AudioError``): corrupt, empty or NaN-containing input, or
                 wrong channel count for a multichannel model.
             FileExistsError: an output exists and ``force`` is false.
-            OSError: the output folder cannot be written.
+            SameFileError (a ``ValueError``): an output would replace an input.
+            OSError: the output folder cannot be written; a full disk (``errno.ENOSPC``).
         """
-        from voxsep.core.audio import read_audio, write_audio
+        from voxsep.core.audio import read_audio, write_audio_files
 
         path = Path(path)
         targets = output_paths(path, out_dir, self.n_src)
+        for target in targets:
+            if len(os.fsencode(target.name)) > MAX_NAME_BYTES:
+                raise ValueError(f"the output name {target.name} is too long ({len(os.fsencode(target.name))} "
+                                 f"bytes, file systems allow {MAX_NAME_BYTES}); rename {path} to a shorter name")
+        inputs = [("the input being separated", path), *(("an input of this run", p) for p in protected)]
+        check_distinct(targets, inputs, "separate into another --out folder")
         if not force:
             existing = [str(p) for p in targets if p.exists()]
             if existing:
@@ -312,11 +334,7 @@ class Separator:
         estimates = self.separate(audio, sample_rate, keep_model_rate=keep_model_rate, source=str(path))
         out_rate = self.sample_rate if keep_model_rate else sample_rate
         estimates, _ = peak_normalise(estimates, str(path))
-        written = []
-        for target, estimate in zip(targets, estimates):
-            write_audio(target, estimate, out_rate, overwrite=force, subtype="PCM_16")
-            written.append(target)
-        return written
+        return write_audio_files(zip(targets, estimates), out_rate, overwrite=force, subtype="PCM_16")
 
     def __repr__(self) -> str:
         return (

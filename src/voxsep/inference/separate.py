@@ -42,7 +42,29 @@ from voxsep.core.pit import align_by_correlation
 
 DEFAULT_CHUNK_SECONDS = 10.0
 DEFAULT_OVERLAP_SECONDS = 2.0
+MIN_CHUNK_SECONDS = 0.5  # shorter chunks give the model too little context to tell the talkers apart
 _RIDGE = 1e-6
+
+
+def check_chunking(
+    chunk_seconds: float, overlap_seconds: float, chunk_name: str = "chunk_seconds",
+    overlap_name: str = "overlap_seconds",
+) -> None:
+    """Refuse chunk settings that cannot work: ``chunk_seconds`` must be a finite number
+    of at least ``MIN_CHUNK_SECONDS``, ``overlap_seconds`` between 0 and half a chunk.
+
+    Raises:
+        ValueError: naming the setting (``chunk_name`` / ``overlap_name``, e.g. the CLI option).
+    """
+    for name, value in ((chunk_name, chunk_seconds), (overlap_name, overlap_seconds)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise ValueError(f"{name} must be a finite number of seconds, got {value!r}")
+    if chunk_seconds < MIN_CHUNK_SECONDS:
+        raise ValueError(f"{chunk_name} must be at least {MIN_CHUNK_SECONDS} s (shorter chunks give the model too "
+                         f"little context), got {chunk_seconds}")
+    if not 0 <= overlap_seconds <= chunk_seconds / 2:
+        raise ValueError(f"{overlap_name} must be between 0 and half the chunk length ({chunk_seconds / 2:g} s), "
+                         f"got {overlap_seconds}")
 
 
 def chunk_bounds(length: int, chunk_size: int, overlap: int) -> list[tuple[int, int]]:

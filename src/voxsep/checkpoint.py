@@ -9,6 +9,10 @@ A checkpoint is a plain dict of tensors and primitives, loaded with
 
 Writing never imports the trainer. Files are written atomically: a temporary file in
 the same folder, then ``os.replace``; a failed write leaves any previous file intact.
+
+Published models of Asteroid, SpeechBrain and ClearerVoice-Studio (files, folders, Hugging
+Face cache entries) are converted by ``import_model(source)`` (``voxsep.interop``);
+``load_any(source)`` takes a voxsep checkpoint or any of those.
 """
 
 from __future__ import annotations
@@ -40,12 +44,32 @@ def atomic_torch_save(obj: Any, path: str | os.PathLike) -> None:
     try:
         with atomic_write(path) as tmp:
             with open(tmp, "wb") as handle:
-                torch.save(obj, handle)
+                try:
+                    torch.save(obj, handle)
+                except RuntimeError as error:
+                    # torch's zip writer reports a failed write (disk full, I/O error) as
+                    # RuntimeError("[enforce fail at inline_container.cc] unexpected pos ...")
+                    raise _write_error(handle, error) from error
                 handle.flush()
                 os.fsync(handle.fileno())
     except OSError as error:
-        raise OSError(error.errno, f"could not write checkpoint {path}: {error.strerror}; "
+        raise OSError(error.errno, f"could not write checkpoint {path}: {error.strerror or error}; "
                       "any previous file there is unchanged") from error
+
+
+def _write_error(handle: Any, error: RuntimeError) -> OSError:
+    """The OSError behind torch's RuntimeError for a failed write; ENOSPC when the disk is full."""
+    import errno
+    import shutil
+
+    try:
+        free = shutil.disk_usage(Path(handle.name).parent).free
+    except OSError:
+        free = None
+    if free is not None and free < 1 << 20:
+        return OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    first_line = str(error).strip().splitlines()[0] if str(error).strip() else "write failed"
+    return OSError(errno.EIO, f"write failed ({first_line[:200]})")
 
 
 def checkpoint_dict(model: torch.nn.Module, **meta: Any) -> dict[str, Any]:
@@ -97,8 +121,8 @@ def read(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> d
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise CheckpointError(
             f"{path} is a PyTorch file but not a voxsep checkpoint (no 'format': '{FORMAT}' "
-            "entry); convert foreign weights by building the model and calling "
-            "voxsep.checkpoint.save"
+            "entry); for Asteroid, SpeechBrain or ClearerVoice weights use "
+            "voxsep.checkpoint.import_model / voxsep import-model"
         )
     version = data.get("format_version")
     if not isinstance(version, int) or version > FORMAT_VERSION:
@@ -138,3 +162,22 @@ def load(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> t
     meta = {k: v for k, v in data.items() if k not in ("state_dict", "meta", "format")}
     meta.update(data.get("meta", {}))
     return model, meta
+
+
+def import_model(source: str | os.PathLike, sample_rate: int | None = None) -> tuple[torch.nn.Module, dict[str, Any]]:
+    """Convert a published Asteroid / SpeechBrain / ClearerVoice model (a file, a folder, a
+    Hugging Face cache folder or a cached hub id) into ``(voxsep model, meta)``; see
+    ``voxsep.interop.import_model``. Nothing is downloaded and no code from the files runs."""
+    from voxsep.interop import import_model as _import_model
+
+    return _import_model(source, sample_rate=sample_rate)
+
+
+def load_any(source: str | os.PathLike, map_location: str | torch.device = "cpu") -> tuple[torch.nn.Module, dict[str, Any]]:
+    """``load`` for a voxsep checkpoint, ``import_model`` for anything else it supports."""
+    if Path(source).is_file():
+        try:
+            return load(source, map_location)
+        except CheckpointError:
+            pass  # not ours: import_model says what it is (or why it cannot be read)
+    return import_model(source)

@@ -17,7 +17,7 @@ from torch import nn
 
 from voxsep.models import register
 from voxsep.models.base import EncoderMaskerDecoder
-from voxsep.nn.dual_path import overlap_add, segment
+from voxsep.nn.dual_path import CHUNK_PADDINGS, overlap_add, segment
 from voxsep.nn.gated_output import GatedMaskOutput
 from voxsep.nn.norms import make_norm
 
@@ -98,10 +98,14 @@ class DualPathMasker(nn.Module):
         causal: bool,
         dropout: float,
         mask_activation: str,
+        chunk_padding: str = "voxsep",
     ) -> None:
         super().__init__()
         self.n_src = n_src
         self.chunk_size = chunk_size
+        if chunk_padding not in CHUNK_PADDINGS:
+            raise ValueError(f"unknown chunk_padding {chunk_padding!r}; choose one of {CHUNK_PADDINGS}")
+        self.chunk_padding = chunk_padding
         norm = "chLN" if causal else "gLN"
         self.input_norm = make_norm(norm, n_filters)
         self.bottleneck = nn.Conv1d(n_filters, bottleneck, 1)
@@ -114,11 +118,11 @@ class DualPathMasker(nn.Module):
     def forward(self, representation: torch.Tensor) -> torch.Tensor:
         batch, _, frames = representation.shape
         x = self.bottleneck(self.input_norm(representation))
-        chunks = self.blocks(segment(x, self.chunk_size))
+        chunks = self.blocks(segment(x, self.chunk_size, self.chunk_padding))
         chunks = self.to_sources(chunks)  # (B, n_src * bottleneck, K, S)
         _, _, chunk, n_chunks = chunks.shape
         chunks = chunks.reshape(batch * self.n_src, -1, chunk, n_chunks)
-        features = overlap_add(chunks, frames)  # (B * n_src, bottleneck, frames)
+        features = overlap_add(chunks, frames, self.chunk_padding)  # (B * n_src, bottleneck, frames)
         return self.output(features, self.n_src)
 
 
@@ -142,6 +146,8 @@ class DPRNN(EncoderMaskerDecoder):
         mask_activation: "sigmoid" (default), "relu", "softmax" or "linear".
         sample_rate: the rate the model works at.
         encoder_activation: "relu" or None.
+        chunk_padding: "voxsep"; "asteroid" for weights imported from Asteroid (the
+            chunking of its DPRNN masker; ``voxsep.nn.dual_path``). Non-causal only.
     """
 
     def __init__(
@@ -159,9 +165,14 @@ class DPRNN(EncoderMaskerDecoder):
         mask_activation: str = "sigmoid",
         sample_rate: int = 8000,
         encoder_activation: str | None = "relu",
+        chunk_padding: str = "voxsep",
     ) -> None:
         super().__init__(n_src, n_filters, kernel_size, max(kernel_size // 2, 1), sample_rate, encoder_activation)
+        if causal and chunk_padding != "voxsep":
+            raise ValueError(f"chunk_padding={chunk_padding!r} is for non-causal models only (streaming "
+                             "assumes the voxsep chunking)")
         self.causal = causal
         self.masker = DualPathMasker(
-            n_src, n_filters, bottleneck, hidden, chunk_size, n_blocks, rnn_type, causal, dropout, mask_activation
+            n_src, n_filters, bottleneck, hidden, chunk_size, n_blocks, rnn_type, causal, dropout, mask_activation,
+            chunk_padding,
         )

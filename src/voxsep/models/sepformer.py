@@ -24,7 +24,7 @@ from torch import nn
 from voxsep.models import register
 from voxsep.models.base import EncoderMaskerDecoder
 from voxsep.nn.attention import TransformerEncoder
-from voxsep.nn.dual_path import overlap_add, segment
+from voxsep.nn.dual_path import CHUNK_PADDINGS, overlap_add, segment
 from voxsep.nn.gated_output import GatedMaskOutput
 from voxsep.nn.norms import make_norm
 
@@ -88,10 +88,14 @@ class SepFormerMasker(nn.Module):
         d_ffn: int,
         dropout: float,
         mask_activation: str,
+        chunk_padding: str = "voxsep",
     ) -> None:
         super().__init__()
         self.n_src = n_src
         self.chunk_size = chunk_size
+        if chunk_padding not in CHUNK_PADDINGS:
+            raise ValueError(f"unknown chunk_padding {chunk_padding!r}; choose one of {CHUNK_PADDINGS}")
+        self.chunk_padding = chunk_padding
         self.input_norm = make_norm("gLN", n_filters)
         self.input_proj = nn.Conv1d(n_filters, d_model, 1, bias=False)
         self.blocks = nn.Sequential(
@@ -103,10 +107,10 @@ class SepFormerMasker(nn.Module):
     def forward(self, representation: torch.Tensor) -> torch.Tensor:
         batch, n_filters, frames = representation.shape
         x = self.input_proj(self.input_norm(representation))
-        chunks = segment(x, self.chunk_size).permute(0, 3, 2, 1)  # (B, S, K, C)
+        chunks = segment(x, self.chunk_size, self.chunk_padding).permute(0, 3, 2, 1)  # (B, S, K, C)
         chunks = self.to_sources(self.blocks(chunks.contiguous()).permute(0, 3, 2, 1))  # (B, n_src*C, K, S)
         chunks = chunks.reshape(batch * self.n_src, -1, *chunks.shape[-2:])
-        return self.output(overlap_add(chunks, frames), self.n_src)
+        return self.output(overlap_add(chunks, frames, self.chunk_padding), self.n_src)
 
 
 @register("sepformer")
@@ -130,6 +134,8 @@ class SepFormer(EncoderMaskerDecoder):
         mask_activation: "relu" (paper), "sigmoid", "softmax" or "linear".
         sample_rate: the rate the model works at.
         encoder_activation: "relu" (paper) or None.
+        chunk_padding: "voxsep"; "speechbrain" for weights imported from SpeechBrain (the
+            chunking of its ``Dual_Path_Model``; ``voxsep.nn.dual_path``).
     """
 
     def __init__(
@@ -148,8 +154,10 @@ class SepFormer(EncoderMaskerDecoder):
         mask_activation: str = "relu",
         sample_rate: int = 8000,
         encoder_activation: str | None = "relu",
+        chunk_padding: str = "voxsep",
     ) -> None:
         super().__init__(n_src, n_filters, kernel_size, stride, sample_rate, encoder_activation)
         self.masker = SepFormerMasker(
-            n_src, n_filters, d_model, chunk_size, n_repeats, n_layers, n_heads, d_ffn, dropout, mask_activation
+            n_src, n_filters, d_model, chunk_size, n_repeats, n_layers, n_heads, d_ffn, dropout, mask_activation,
+            chunk_padding,
         )

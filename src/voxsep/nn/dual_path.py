@@ -10,6 +10,20 @@ uses the same segmentation.
 Implemented with pad/reshape/concatenate only (no unfold/fold), so it is fast and exports
 to ONNX with a dynamic time axis. Every frame lies in exactly two chunks; overlap-add
 averages the two.
+
+``padding`` chooses how many zero half-chunks go around the sequence, which changes the
+number of chunks S (and so what the inter-chunk layers and the global norms see):
+
+* ``"voxsep"``: one half-chunk in front, ``S = ceil(T / hop) + 1``;
+* ``"asteroid"``: a whole chunk on each side (Asteroid's ``DPRNN`` masker,
+  ``unfold(padding=K)``), ``S = floor(T / hop) + 3``;
+* ``"speechbrain"``: one half-chunk in front and the tail padded to a whole number of
+  chunks (SpeechBrain's ``Dual_Path_Model._Segmentation``),
+  ``S = 2 * floor((T + hop) / K) + 2``.
+
+The last two exist so that weights imported from those toolkits (``voxsep.interop``)
+give their outputs; both toolkits *sum* the two chunk copies where voxsep averages them,
+a factor 2 the importers fold into the next layer's weights.
 """
 
 from __future__ import annotations
@@ -18,38 +32,53 @@ import torch
 import torch.nn.functional as F
 
 
+CHUNK_PADDINGS = ("voxsep", "asteroid", "speechbrain")
+
+
+def _layout(frames: int, hop: int, padding: str) -> tuple[int, int]:
+    """``(front, n_blocks)``: half-chunk blocks of zeros in front, and blocks in all."""
+    # Non-negative floor divisions only: ONNX integer Div truncates (dynamic time axis).
+    if padding == "voxsep":
+        return 1, (frames + hop - 1) // hop + 2  # one block in front, at least one behind
+    if padding == "asteroid":
+        return 2, frames // hop + 4
+    if padding == "speechbrain":
+        return 1, 2 * ((frames + hop) // (2 * hop)) + 3
+    raise ValueError(f"unknown chunk padding {padding!r}; choose one of {CHUNK_PADDINGS}")
+
+
 def _check_chunk_size(chunk_size: int) -> int:
     if chunk_size < 2 or chunk_size % 2:
         raise ValueError(f"chunk_size must be an even number >= 2 (hop = chunk_size / 2), got {chunk_size}")
     return chunk_size // 2
 
 
-def segment(x: torch.Tensor, chunk_size: int) -> torch.Tensor:
+def segment(x: torch.Tensor, chunk_size: int, padding: str = "voxsep") -> torch.Tensor:
     """Cut ``x`` ``(batch, channels, frames)`` into chunks ``(batch, channels, K, S)``.
 
     Args:
         x: features, ``(B, C, T)``.
         chunk_size: K, an even number of frames; the hop is K/2.
+        padding: ``"voxsep"`` (``S = ceil(T / (K/2)) + 1``), ``"asteroid"`` or
+            ``"speechbrain"`` (module docstring).
 
     Returns:
-        ``(B, C, K, S)`` with ``S = ceil(T / (K/2)) + 1``; pass ``T`` to ``overlap_add``
-        to undo it.
+        ``(B, C, K, S)``; pass ``T`` and the same ``padding`` to ``overlap_add`` to undo it.
     """
     hop = _check_chunk_size(chunk_size)
     batch, channels, frames = x.shape
-    # ceil(frames / hop) written with a non-negative floor division: ONNX integer Div
-    # truncates, so -(-a // b) exports wrongly when the time axis is dynamic.
-    n_blocks = (frames + hop - 1) // hop + 2  # one block of padding in front, at least one behind
-    x = F.pad(x, (hop, n_blocks * hop - frames - hop))
+    front, n_blocks = _layout(frames, hop, padding)
+    x = F.pad(x, (front * hop, n_blocks * hop - frames - front * hop))
     blocks = x.reshape(batch, channels, n_blocks, hop)
     chunks = torch.cat([blocks[:, :, :-1], blocks[:, :, 1:]], dim=-1)  # (B, C, S, K)
     return chunks.transpose(2, 3)
 
 
-def overlap_add(chunks: torch.Tensor, frames: int) -> torch.Tensor:
+def overlap_add(chunks: torch.Tensor, frames: int, padding: str = "voxsep") -> torch.Tensor:
     """Inverse of ``segment``: chunks ``(batch, channels, K, S)`` → ``(batch, channels, frames)``.
 
-    Each frame is the mean of its two chunk copies, so ``overlap_add(segment(x, K), T) == x``.
+    Each frame is the mean of its two chunk copies, so
+    ``overlap_add(segment(x, K, p), T, p) == x`` for every padding ``p``.
     """
     batch, channels, chunk_size, n_chunks = chunks.shape
     hop = _check_chunk_size(chunk_size)
@@ -57,4 +86,5 @@ def overlap_add(chunks: torch.Tensor, frames: int) -> torch.Tensor:
     first_halves = F.pad(c[..., :hop], (0, 0, 0, 1))  # block s gets chunk s's first half
     second_halves = F.pad(c[..., hop:], (0, 0, 1, 0))  # block s+1 gets its second half
     blocks = (first_halves + second_halves).reshape(batch, channels, (n_chunks + 1) * hop)
-    return blocks[..., hop : hop + frames] * 0.5
+    front = _layout(frames, hop, padding)[0]
+    return blocks[..., front * hop : front * hop + frames] * 0.5

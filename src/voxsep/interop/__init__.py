@@ -1,0 +1,135 @@
+"""Published models of other toolkits, run as voxsep models.
+
+``import_model(source) -> (model, meta)`` converts, in memory:
+
+* an **Asteroid** ``ConvTasNet`` / ``DPRNNTasNet`` file (``serialize()`` /
+  ``save_pretrained`` / hub ``pytorch_model.bin`` / recipe ``best_model.pth``) →
+  ``conv_tasnet`` / ``dprnn`` (``voxsep.interop.asteroid``);
+* a **SpeechBrain** SepFormer folder (``hyperparams.yaml`` + ``encoder.ckpt``,
+  ``masknet.ckpt``, ``decoder.ckpt``) → ``sepformer`` (``voxsep.interop.speechbrain``);
+* a **ClearerVoice-Studio** MossFormer2 separation checkpoint (``last_best_checkpoint.pt``
+  [+ ``config.yaml``]) → ``mossformer2`` (``voxsep.interop.clearervoice``);
+* a Hugging Face cache entry of any of those: a snapshot folder
+  (``models--org--name/snapshots/<rev>/``), the ``models--org--name`` folder, or the hub
+  id ``org/name`` when it is in the local cache (never downloaded);
+* a voxsep checkpoint (loaded as it is).
+
+Weights are read with ``torch.load(weights_only=True)`` and YAML as data, so a file
+cannot run code. ``meta`` holds ``model_name``, ``config``, ``sample_rate``, ``n_src`` and
+``source``: ``{"toolkit", "architecture", "path", "hub_id", "files": [{"file",
+"sha256"}, ...]}``; ``voxsep.checkpoint.save(path, model, **meta_to_save(meta))`` keeps
+it in a voxsep checkpoint (``voxsep import-model``).
+
+This package may import ``voxsep.models``, ``voxsep.checkpoint`` and ``voxsep.core``,
+nothing from training or inference.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from voxsep.interop import asteroid, clearervoice, speechbrain
+from voxsep.interop.common import ModelImportError, file_record, resolve_source, safe_torch_load
+
+SUPPORTED = (
+    "an Asteroid ConvTasNet/DPRNNTasNet file (serialize() layout: model_name, model_args, state_dict; "
+    "pytorch_model.bin, best_model.pth), a SpeechBrain SepFormer folder (hyperparams.yaml, encoder.ckpt, "
+    "masknet.ckpt, decoder.ckpt), a ClearerVoice MossFormer2 checkpoint (last_best_checkpoint.pt [+ config.yaml]), "
+    "a Hugging Face cache folder or hub id of one of those, or a voxsep checkpoint"
+)
+# Weights files of an Asteroid folder (hub snapshot, recipe exp dir), in order of preference.
+ASTEROID_FILES = ("pytorch_model.bin", "best_model.pth", "model.pth")
+WEIGHT_SUFFIXES = (".bin", ".pth", ".pt", ".ckpt")
+
+
+def _describe(data: Any) -> str:
+    if isinstance(data, dict):
+        keys = list(data)
+        return f"a dict with keys {', '.join(map(str, keys[:8]))}{' ...' if len(keys) > 8 else ''}"
+    return f"a {type(data).__name__}"
+
+
+def _convert_file(path: Path, sample_rate: int | None, hub_id: str | None) -> tuple[torch.nn.Module, dict[str, Any]]:
+    from voxsep import checkpoint
+
+    data = safe_torch_load(path)
+    if isinstance(data, dict) and data.get("format") == checkpoint.FORMAT:
+        model, meta = checkpoint.load(path)
+        return model, {"toolkit": "voxsep", "architecture": meta["model_name"], "files": [file_record(path)],
+                       "_meta": meta}
+    if asteroid.is_asteroid(data):
+        model, info = asteroid.convert(data, str(path), sample_rate)
+        return model, {**info, "files": [file_record(path)]}
+    try:
+        return clearervoice.convert_file(path, sample_rate, hub_id, data=data)
+    except ModelImportError as error:
+        if "not a ClearerVoice" not in str(error):
+            raise
+    if path.suffix == ".ckpt" and speechbrain.is_speechbrain_folder(path.parent):
+        raise ModelImportError(f"{path} is one part of a SpeechBrain model; give its folder {path.parent}")
+    raise ModelImportError(f"{path}: unknown layout ({_describe(data)}); supported: {SUPPORTED}")
+
+
+def _convert_folder(folder: Path, sample_rate: int | None, hub_id: str | None) -> tuple[torch.nn.Module, dict[str, Any]]:
+    if speechbrain.is_speechbrain_folder(folder) or (folder / "hyperparams.yaml").is_file():
+        return speechbrain.convert_folder(folder, sample_rate)
+    if clearervoice.is_clearervoice_folder(folder):
+        return clearervoice.convert_file(clearervoice.weights_file(folder), sample_rate, hub_id)
+    for name in ASTEROID_FILES:
+        if (folder / name).is_file():
+            return _convert_file(folder / name, sample_rate, hub_id)
+    candidates = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix in WEIGHT_SUFFIXES)
+    if len(candidates) == 1:
+        return _convert_file(candidates[0], sample_rate, hub_id)
+    found = ", ".join(sorted(p.name for p in folder.iterdir())[:12]) or "nothing"
+    raise ModelImportError(f"{folder}: no known model layout (found {found}); supported: {SUPPORTED}")
+
+
+def import_model(source: str | os.PathLike, sample_rate: int | None = None) -> tuple[torch.nn.Module, dict[str, Any]]:
+    """Convert a published model into a voxsep model (in memory; nothing is written).
+
+    Args:
+        source: a file, a folder, a Hugging Face cache folder or a hub id in the local
+            cache (module docstring).
+        sample_rate: the rate the model works at, where the files do not say it (or to
+            override what they say).
+
+    Returns:
+        ``(model in eval mode, meta)``; ``meta`` as from ``voxsep.checkpoint.load`` plus
+        ``source`` (toolkit, architecture, path, hub id, files with their sha256).
+
+    Raises:
+        FileNotFoundError: no such source (for a hub id: the command that fetches it).
+        ModelImportError (a ``ValueError``): unsupported layout or architecture,
+            missing files or tensors, shapes that do not fit, or a file that would run
+            code to load; the message names the file and what was expected.
+    """
+    path, hub_id = resolve_source(source)
+    convert = _convert_folder if path.is_dir() else _convert_file
+    model, info = convert(path, sample_rate, hub_id)
+    previous = info.pop("_meta", None)
+    info.update(path=str(path), hub_id=hub_id)
+    if previous is not None:  # a voxsep checkpoint: keep its own metadata
+        previous.setdefault("source", info)
+        return model, previous
+    meta = {
+        "model_name": model.model_name,
+        "config": dict(model.config),
+        "sample_rate": int(model.sample_rate),
+        "n_src": int(model.n_src),
+        "source": info,
+    }
+    return model, meta
+
+
+def meta_to_save(meta: dict[str, Any]) -> dict[str, Any]:
+    """The part of ``meta`` that ``voxsep.checkpoint.save`` stores as extra metadata."""
+    return {k: v for k, v in meta.items() if k not in ("model_name", "config", "n_src", "format_version",
+                                                       "voxsep_version")}
+
+
+__all__ = ["import_model", "meta_to_save", "ModelImportError", "SUPPORTED"]

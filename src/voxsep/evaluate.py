@@ -210,14 +210,20 @@ def evaluate(
 
     Raises:
         FileExistsError: results exist and ``overwrite`` is false.
+        SameFileError (a ``ValueError``): an output would replace the test data, one of
+            its audio files or the model checkpoint.
+        OSError: the output folder cannot be written (found before anything is scored).
     """
     from voxsep.core.audio import write_audio
+    from voxsep.core.files import check_distinct, check_writable_dir
     from voxsep.data.datasets import MixtureDataset
     from voxsep.inference.separate import DEFAULT_CHUNK_SECONDS, separate_mixture
 
     out = Path(out)
     summary_path = out.with_suffix(".json")
     audio_dir = out.with_name(f"{out.stem}_audio")
+    inputs = {"the test data": data, **({"the model checkpoint": model_path} if model_path else {})}
+    check_distinct([out, summary_path], inputs, "give another --out")
     if not overwrite:
         for path in (out, summary_path):
             if path.exists():
@@ -231,6 +237,11 @@ def evaluate(
     sample_rate, n_src = int(model.sample_rate), int(model.n_src)
     dataset = MixtureDataset(data, n_src, sample_rate, segment=None, train=False, resample=True)
     count = min(limit, len(dataset)) if limit else len(dataset)
+    check_distinct([out, summary_path], [("an audio file of the test data", p) for r in dataset.records
+                                         for p in r.paths], "give another --out")
+    check_writable_dir(out.parent)  # before the scoring, not after it
+    if save_audio:
+        check_writable_dir(audio_dir)
     chunk = int(round((chunk_seconds or DEFAULT_CHUNK_SECONDS) * sample_rate))
 
     rows: list[dict[str, Any]] = []

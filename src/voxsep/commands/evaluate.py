@@ -53,9 +53,12 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from voxsep import checkpoint
+    from voxsep.core.files import check_distinct
     from voxsep.evaluate import evaluate, format_summary
 
     out = Path(args.out)
+    check_distinct([out, out.with_suffix(".json")], {"the test data": args.data, "the model checkpoint": args.model},
+                   "give another --out")
     if not args.overwrite:
         for path in (out, out.with_suffix(".json")):
             if path.exists():

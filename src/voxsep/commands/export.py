@@ -36,13 +36,15 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from voxsep import checkpoint, pretrained
+    from voxsep.core.files import check_distinct
     from voxsep.inference.export import OnnxModel, export_onnx
 
-    if args.output.exists() and not args.overwrite:
-        raise FileExistsError(f"{args.output} already exists; pass --overwrite to replace it")
     source = args.checkpoint
     if not source.exists() and str(source) in pretrained.BUNDLED:
         source = pretrained.pretrained_path(str(source))
+    check_distinct([args.output], {"the checkpoint being exported": source}, "give another output file")
+    if args.output.exists() and not args.overwrite:
+        raise FileExistsError(f"{args.output} already exists; pass --overwrite to replace it")
     model, meta = checkpoint.load(source)
     path = export_onnx(model, args.output, overwrite=args.overwrite, opset=args.opset)
     # Parity check on a length that differs from the traced one.

@@ -29,10 +29,11 @@ from __future__ import annotations
 import csv
 import os
 import re
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Sequence
+
+from voxsep.core.files import atomic_write
 
 __all__ = ["MixtureRecord", "load_manifest", "write_manifest", "load_speaker_pool", "AUDIO_EXTENSIONS"]
 
@@ -271,10 +272,8 @@ def write_manifest(
 
     header = ["mixture_ID", "mixture_path"] + [f"source_{i + 1}_path" for i in range(n_src)]
     header += (["noise_path"] if has_noise else []) + ["length"]
-    base.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=base)
-    try:
-        with os.fdopen(fd, "w", newline="", encoding="utf-8") as handle:
+    with atomic_write(path, overwrite=overwrite) as tmp:
+        with open(tmp, "w", newline="", encoding="utf-8") as handle:
             writer = csv.writer(handle)
             writer.writerow(header)
             for r in records:
@@ -283,11 +282,6 @@ def write_manifest(
                     row.append(fmt(r.noise_path) if r.noise_path else "")
                 row.append("" if r.length is None else str(r.length))
                 writer.writerow(row)
-        os.chmod(tmp_name, 0o644)
-        os.replace(tmp_name, path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
     return path
 
 

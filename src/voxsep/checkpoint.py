@@ -18,6 +18,7 @@ Face cache entries) are converted by ``import_model(source)`` (``voxsep.interop`
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -114,10 +115,7 @@ def read(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> d
     try:
         data = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as error:  # torch raises several types for corrupt or unsafe files
-        raise CheckpointError(
-            f"{path} is not a readable voxsep checkpoint (truncated, corrupt, or not a "
-            f"PyTorch file): {type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
-        ) from error
+        raise CheckpointError(_load_error_message(path, error)) from error
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise CheckpointError(
             f"{path} is a PyTorch file but not a voxsep checkpoint (no 'format': '{FORMAT}' "
@@ -134,6 +132,30 @@ def read(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> d
     if missing:
         raise CheckpointError(f"{path} is missing the checkpoint entries {missing}")
     return data
+
+
+def _load_error_message(path: Path, error: Exception) -> str:
+    """Why ``torch.load(weights_only=True)`` refused ``path``, in voxsep's words.
+
+    torch's own message for a blocked object suggests loading again with
+    ``weights_only=False``, which would run whatever code the file holds; it is never
+    passed on.
+    """
+    message = str(error)
+    blocked = re.search(r"GLOBAL ([\w.]+)", message)
+    if blocked or "weights only load failed" in message.lower():
+        what = f"the Python object {blocked.group(1)}" if blocked else "Python objects other than tensors"
+        return (
+            f"{path} refers to {what}; a voxsep checkpoint holds only tensors and plain values, and voxsep will "
+            "not load anything else (loading it could run code from the file). Use a checkpoint written by "
+            "voxsep (voxsep.checkpoint.save / voxsep train), or import weights of other toolkits with "
+            "voxsep import-model"
+        )
+    first = message.strip().splitlines()[0] if message.strip() else ""
+    return (
+        f"{path} is not a readable voxsep checkpoint (truncated, corrupt, or not a PyTorch file): "
+        f"{type(error).__name__}: {first}"
+    )
 
 
 def build_from_dict(data: dict[str, Any]) -> torch.nn.Module:

@@ -128,7 +128,7 @@ def safe_torch_load(path: Path) -> Any:
     except Exception as error:  # UnpicklingError, RuntimeError, EOFError, ...
         message = str(error)
         if "weights_only" in message or "Unsupported global" in message or "WeightsUnpickler" in message:
-            found = re.search(r"Unsupported global: GLOBAL ([\w.]+)", message)
+            found = re.search(r"GLOBAL ([\w.]+)", message)  # "Unsupported global: GLOBAL x.y", "unsupported GLOBAL x.y"
             raise ModelImportError(
                 f"refused {path}: loading it would construct Python objects "
                 f"({found.group(1) if found else 'not only tensors and primitives'}), which could run code; "

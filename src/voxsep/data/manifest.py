@@ -8,7 +8,12 @@ Three on-disk forms load into the same list of :class:`MixtureRecord`:
       mixture_ID,mixture_path,source_1_path,source_2_path[,source_3_path][,noise_path],length
 
   Paths may be absolute (as in the published metadata) or relative to the CSV's folder.
-  ``length`` is in samples at the set's sample rate.
+  ``length`` is in samples at the set's sample rate. Source columns are
+  ``source_1_path`` ... ``source_N_path`` with no gap; any other column that looks like a
+  source or noise path (``src2``, ``source2``, ``s2``, ``noise``, a name ending in
+  ``path``/``wav``/``file``/``audio``, or values that are audio file names) is an error
+  naming it, so a misnamed source is never silently dropped. Other (informational)
+  columns are ignored; :func:`ignored_columns` lists them.
 * a **wsj0-mix folder** (Hershey et al., 2016, "Deep clustering"), e.g. ``wav8k/min/tt``
   with ``mix/ s1/ s2/ [s3/]`` holding files of the same names. A WHAM!-style folder
   (``mix_clean/ mix_both/ s1/ s2/ noise/``) loads too: the mixture folder is chosen with
@@ -35,10 +40,15 @@ from typing import Iterable, Sequence
 
 from voxsep.core.files import atomic_write
 
-__all__ = ["MixtureRecord", "load_manifest", "write_manifest", "load_speaker_pool", "AUDIO_EXTENSIONS"]
+__all__ = ["MixtureRecord", "load_manifest", "write_manifest", "load_speaker_pool", "ignored_columns",
+           "AUDIO_EXTENSIONS"]
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".aiff", ".aif", ".au", ".snd", ".w64", ".caf")
 _SOURCE_COLUMN = re.compile(r"^source_(\d+)_path$")
+_KNOWN_COLUMNS = re.compile(r"^(mixture_id|mixture_path|source_\d+_path|noise_path|length)$")
+# Names a source or noise path column might be given by mistake: src2, source2, s2, noise, s2_wav, ...
+# (speaker_1 and the like are informational unless their values are audio files)
+_PATH_LIKE_COLUMN = re.compile(r"^(s|src|source|noise|mix|mixture)[ _-]?\d*$|(path|wav|file|audio)$")
 
 
 @dataclass(frozen=True)
@@ -83,13 +93,19 @@ def _resolve(base: Path, value: str) -> Path:
     return path if path.is_absolute() else base / path
 
 
-def load_manifest(path: str | os.PathLike, mix_folder: str | None = None) -> list[MixtureRecord]:
+def load_manifest(
+    path: str | os.PathLike, mix_folder: str | None = None, problems: list[str] | None = None
+) -> list[MixtureRecord]:
     """Load a LibriMix CSV, a wsj0-mix folder or a ``.scp`` list (see module docstring).
 
     Args:
         path: the CSV / ``.scp`` file, or the wsj0-mix folder (the one holding ``mix/``).
         mix_folder: for folders, the mixture sub-folder (default: ``mix``, or for WHAM!
             folders ``mix_both`` then ``mix_clean``).
+        problems: for folders, a list to collect file problems in instead of raising at
+            the first (``voxsep prepare check``): a mixture whose source file is missing
+            keeps a record naming the missing path (for the caller to report), and source
+            files without a mixture are appended as messages.
 
     Returns:
         The records, in file order (CSV/scp) or sorted by file name (folders).
@@ -102,7 +118,7 @@ def load_manifest(path: str | os.PathLike, mix_folder: str | None = None) -> lis
     if not path.exists():
         raise FileNotFoundError(f"manifest not found: {path}; give a LibriMix CSV, a .scp list or a wsj0-mix folder")
     if path.is_dir():
-        return _load_folder(path, mix_folder)
+        return _load_folder(path, mix_folder, problems)
     if path.suffix.lower() == ".scp":
         return _load_scp(path)
     return _load_csv(path)
@@ -127,12 +143,20 @@ def _load_csv(path: Path) -> list[MixtureRecord]:
         if [i for i, _ in sources] != list(range(1, len(sources) + 1)):
             raise ValueError(f"manifest {path} line 1: source columns must be source_1_path..source_N_path, "
                              f"got {[c for _, c in sources]}")
+        extra = [c for c in columns if not _KNOWN_COLUMNS.match(c.lower())]
+        for column in extra:
+            if _PATH_LIKE_COLUMN.search(column.lower()):
+                raise ValueError(_unread_path_column(path, column, len(sources), "its name"))
         noise_col, length_col = lower.get("noise_path"), lower.get("length")
         records, seen = [], set()
         for line_no, row in enumerate(reader, start=2):
             where = f"manifest {path} line {line_no}"
             if None in row or any(v is None for v in row.values()):
                 raise ValueError(f"{where}: expected {len(columns)} comma-separated fields")
+            if line_no == 2:
+                for column in extra:
+                    if row[column].strip().lower().endswith(AUDIO_EXTENSIONS):
+                        raise ValueError(_unread_path_column(path, column, len(sources), "its values"))
             mixture_id = row[id_col].strip()
             if not mixture_id or not row[mix_col].strip():
                 raise ValueError(f"{where}: empty mixture_ID or mixture_path")
@@ -163,6 +187,25 @@ def _load_csv(path: Path) -> list[MixtureRecord]:
     return records
 
 
+def _unread_path_column(path: Path, column: str, n_sources: int, why: str) -> str:
+    return (
+        f"manifest {path} line 1: column {column!r} looks like a source or noise path ({why}), but voxsep reads "
+        f"only mixture_path, source_1_path..source_N_path (no gap) and noise_path, so it would be ignored; "
+        f"rename it (e.g. source_{n_sources + 1}_path or noise_path) or remove it"
+    )
+
+
+def ignored_columns(path: str | os.PathLike) -> list[str]:
+    """The columns of a LibriMix-style CSV that voxsep does not read (informational ones);
+    ``[]`` for folders and ``.scp`` lists."""
+    path = Path(path)
+    if path.is_dir() or path.suffix.lower() == ".scp":
+        return []
+    with open(path, newline="", encoding="utf-8") as handle:
+        header = next(csv.reader(handle), [])
+    return [c.strip() for c in header if not _KNOWN_COLUMNS.match(c.strip().lower())]
+
+
 def _load_scp(path: Path) -> list[MixtureRecord]:
     base = path.parent
     records, seen, n_fields = [], set(), None
@@ -189,7 +232,7 @@ def _load_scp(path: Path) -> list[MixtureRecord]:
     return records
 
 
-def _load_folder(path: Path, mix_folder: str | None) -> list[MixtureRecord]:
+def _load_folder(path: Path, mix_folder: str | None, problems: list[str] | None = None) -> list[MixtureRecord]:
     candidates = [mix_folder] if mix_folder else ["mix", "mix_both", "mix_clean"]
     mix_dir = next((path / name for name in candidates if (path / name).is_dir()), None)
     if mix_dir is None:
@@ -209,7 +252,7 @@ def _load_folder(path: Path, mix_folder: str | None) -> list[MixtureRecord]:
     records = []
     for name in names:
         for folder in source_dirs + ([noise_dir] if noise_dir else []):
-            if not (folder / name).exists():
+            if not (folder / name).exists() and problems is None:
                 raise ValueError(f"wsj0-mix folder {path}: {mix_dir.name}/{name} has no matching {folder / name}")
         records.append(MixtureRecord(
             mixture_id=Path(name).stem,
@@ -218,7 +261,10 @@ def _load_folder(path: Path, mix_folder: str | None) -> list[MixtureRecord]:
             noise_path=noise_dir / name if noise_dir else None,
         ))
     extra = {p.name for d in source_dirs for p in d.iterdir() if p.suffix.lower() in AUDIO_EXTENSIONS} - set(names)
-    if extra:
+    if extra and problems is not None:
+        problems.extend(f"{d / name}: a source file without a mixture in {mix_dir.name}/"
+                        for d in source_dirs for name in sorted(extra) if (d / name).exists())
+    elif extra:
         raise ValueError(f"wsj0-mix folder {path}: {len(extra)} source file(s) without a mixture in "
                          f"{mix_dir.name}/, e.g. {sorted(extra)[0]}")
     return records

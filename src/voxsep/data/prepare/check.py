@@ -190,11 +190,17 @@ def run(args: argparse.Namespace) -> int:
         print(f"{path}: utterance list, {n_utts} utterances, {len(pool)} speakers, "
               f"{_fmt_duration(seconds)}, sample rate {_fmt_rates(rates)}")
     else:
+        from voxsep.data.manifest import ignored_columns
+
         try:
-            records = load_manifest(path, mix_folder=args.mix_folder) if path.is_dir() else load_manifest(path)
+            if path.is_dir():  # every missing or orphan file is listed, not only the first
+                records = load_manifest(path, mix_folder=args.mix_folder, problems=problems)
+            else:
+                records = load_manifest(path)
         except (ValueError, FileNotFoundError) as error:
             print(f"{path}: not a valid dataset: {error}")
             return 2
+        ignored = ignored_columns(path)
         is_csv = path.is_file() and path.suffix.lower() == ".csv"
         n_src_seen: Counter[int] = Counter(r.n_src for r in records)
         total_frames, durations = 0, []
@@ -242,6 +248,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"  mixture length: min {min(durations):.2f} s, mean {sum(durations) / len(durations):.2f} s, "
                   f"max {max(durations):.2f} s")
         print(f"  speakers: {len(speakers) if speakers is not None else 'unknown (not in the mixture IDs)'}")
+        if ignored:
+            print(f"  ignored columns: {', '.join(ignored)} (informational; voxsep does not read them)")
     if len(rates) > 1:
         problems.append(f"more than one sample rate in the set: {_fmt_rates(rates)}")
     if args.sample_rate is not None and rates and set(rates) != {args.sample_rate}:

@@ -15,7 +15,7 @@ import sys
 
 from voxsep import __version__
 
-COMMANDS = ("prepare", "train", "evaluate", "separate", "export", "models")
+COMMANDS = ("prepare", "train", "evaluate", "separate", "export", "import-model", "models")
 
 # Errors a user can act on: printed as one line (set VOXSEP_DEBUG=1 for a traceback).
 USER_ERRORS = (ValueError, FileNotFoundError, FileExistsError, PermissionError, OSError)
@@ -63,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
         dest="command", metavar="COMMAND", required=True, parser_class=IntermixedParser
     )
     for name in COMMANDS:
-        module_name = f"voxsep.commands.{name}"
+        module_name = f"voxsep.commands.{name.replace('-', '_')}"
         if importlib.util.find_spec(module_name) is None:
             continue
         importlib.import_module(module_name).register(subparsers)

@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
     check_distinct([args.output], {"the checkpoint being exported": source}, "give another output file")
     if args.output.exists() and not args.overwrite:
         raise FileExistsError(f"{args.output} already exists; pass --overwrite to replace it")
-    model, meta = checkpoint.load(source)
+    model, meta = checkpoint.load_any(source)  # also Asteroid / SpeechBrain / ClearerVoice sources
     path = export_onnx(model, args.output, overwrite=args.overwrite, opset=args.opset)
     # Parity check on a length that differs from the traced one.
     length = int(1.37 * model.sample_rate) + 3

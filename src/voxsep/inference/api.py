@@ -116,10 +116,11 @@ class Separator:
     # ---------------------------------------------------------------- constructors
     @classmethod
     def from_checkpoint(cls, path: str | os.PathLike, **kwargs: Any) -> "Separator":
-        """Load a voxsep checkpoint (``.pt``); ``kwargs`` go to ``Separator``."""
+        """Load a voxsep checkpoint (``.pt``) or a published Asteroid / SpeechBrain /
+        ClearerVoice model (``voxsep.checkpoint.import_model``); ``kwargs`` go to ``Separator``."""
         from voxsep import checkpoint
 
-        model, _ = checkpoint.load(path)
+        model, _ = checkpoint.load_any(path)
         kwargs.setdefault("name", str(path))
         return cls(model, **kwargs)
 
@@ -162,7 +163,9 @@ class Separator:
             path = pretrained.pretrained_path(spec_str)
         else:
             path = Path(spec_str)
-            if not path.exists():
+            from voxsep.interop.common import HUB_ID  # a hub id: import_model looks in the local cache
+
+            if not path.exists() and not HUB_ID.match(spec_str):
                 raise FileNotFoundError(
                     f"--model {spec_str!r} is neither a bundled model ({', '.join(pretrained.BUNDLED)}) "
                     "nor an existing checkpoint/ONNX file"
@@ -178,7 +181,7 @@ class Separator:
             import shutil
             import weakref
 
-            model, _ = checkpoint.load(path)
+            model, _ = checkpoint.load_any(path)
             tmp_dir = Path(tempfile.mkdtemp(prefix="voxsep-onnx-"))
             onnx_path = export_onnx(model, tmp_dir / f"{path.stem}.onnx")
             kwargs.setdefault("name", str(path))

@@ -127,7 +127,7 @@ def safe_torch_load(path: Path) -> Any:
             return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # UnpicklingError, RuntimeError, EOFError, ...
         message = str(error)
-        if "weights_only" in message or "Unsupported global" in message or "WeightsUnpickler" in message:
+        if re.search(r"Unsupported global|Unsupported class|GLOBAL |REDUCE|reduce", message):
             found = re.search(r"GLOBAL ([\w.]+)", message)  # "Unsupported global: GLOBAL x.y", "unsupported GLOBAL x.y"
             raise ModelImportError(
                 f"refused {path}: loading it would construct Python objects "

@@ -1,0 +1,56 @@
+"""``voxsep import-model``: convert a published Asteroid / SpeechBrain / ClearerVoice model
+into a voxsep checkpoint (``voxsep.checkpoint.import_model``)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+SUMMARY = "convert a published Asteroid / SpeechBrain / ClearerVoice model into a voxsep checkpoint"
+EPILOG = """\
+examples:
+  voxsep import-model speechbrain/sepformer-wsj02mix sepformer_wsj02mix.pt      (from the local HF cache)
+  voxsep import-model ~/.cache/huggingface/hub/models--JorisCos--ConvTasNet_Libri2Mix_sepclean_8k cvt.pt
+  voxsep import-model exp/asteroid_dprnn/best_model.pth dprnn.pt
+  voxsep import-model checkpoints/MossFormer2_SS_16K mossformer2_16k.pt
+  voxsep separate call.wav --out out/ --model sepformer_wsj02mix.pt
+  voxsep separate call.wav --out out/ --model speechbrain/sepformer-wsj02mix   (converted in memory)
+
+SOURCE is an Asteroid ConvTasNet/DPRNNTasNet file (pytorch_model.bin, best_model.pth:
+the serialize() layout), a SpeechBrain SepFormer folder (hyperparams.yaml,
+encoder.ckpt, masknet.ckpt, decoder.ckpt), a ClearerVoice MossFormer2 checkpoint
+folder (last_best_checkpoint.pt [+ config.yaml]), a Hugging Face cache folder
+(models--org--name or .../snapshots/<rev>) or a hub id org/name in the local cache.
+Nothing is downloaded; weights load with torch.load(weights_only=True) and
+hyperparams.yaml is read as data, so no code from the files runs. The checkpoint
+records the sample rate, n_src and the source (toolkit, files, sha256).
+"""
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "import-model", help=SUMMARY, description=SUMMARY, epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("source", help="file, folder, Hugging Face cache folder or cached hub id org/name")
+    parser.add_argument("output", type=Path, help="destination voxsep checkpoint (.pt)")
+    parser.add_argument("--sample-rate", type=int, default=None,
+                        help="the model's sample rate where the files do not state it (or to override them)")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from voxsep import checkpoint
+    from voxsep.interop import meta_to_save
+
+    if args.output.exists() and not args.overwrite:
+        raise FileExistsError(f"{args.output} already exists; pass --overwrite to replace it")
+    model, meta = checkpoint.import_model(args.source, sample_rate=args.sample_rate)
+    checkpoint.save(args.output, model, **meta_to_save(meta))
+    source = meta.get("source", {})
+    params = sum(p.numel() for p in model.parameters()) / 1e6
+    print(f"wrote {args.output}: {meta['model_name']} ({params:.2f} M parameters), n_src={meta['n_src']}, "
+          f"sample_rate={meta['sample_rate']}, from {source.get('toolkit')} {source.get('architecture')} "
+          f"({', '.join(f['file'] for f in source.get('files', []))})")
+    return 0

@@ -17,9 +17,10 @@ speechbrain hyperpyyaml ruamel.yaml einops rotary-embedding-torch clearvoice tor
 * ClearerVoice-Studio's ``MossFormer2_SS_16K`` (the authors' release; the same
   architecture serves 8 and 16 kHz).
 
-``--check`` also loads the references' random weights into voxsep models and reports
-the largest output difference: MossFormer2 end to end, SepFormer one dual-path block (the
-two codes pad the chunk sequence differently, so whole-model outputs differ by design).
+``--check`` also loads the references' random weights into voxsep models (converters:
+``voxsep.interop``) and reports the largest output difference: MossFormer2 end to end,
+SepFormer one dual-path block. Whole imported models against the references, SepFormer
+included (``chunk_padding="speechbrain"``): ``benchmarks/check_interop_parity.py``.
 
 Usage::
 
@@ -165,112 +166,22 @@ def measure(implementation: str, seconds: float, train_seconds: float, repeats: 
 
 
 # ------------------------------------------------------------------ weight conversion
-def _cat(*tensors):
-    import torch
-
-    return torch.cat(tensors, dim=0)
-
-
+# The converters live in the library (voxsep.interop), one home each; these wrappers take
+# the reference modules built above.
 def mossformer2_from_clearvoice(reference) -> dict:
     """voxsep ``mossformer2`` state dict holding the weights of a ClearerVoice model."""
-    src = {k.removeprefix("net.model."): v for k, v in reference.state_dict().items()}
-    mask = "mask_net."
-    out = {
-        "encoder.conv.weight": src["enc.conv1d.weight"],
-        "decoder.conv.weight": src["dec.weight"],
-        "masker.input_norm.weight": src[mask + "norm.weight"].view(1, -1, 1),
-        "masker.input_norm.bias": src[mask + "norm.bias"].view(1, -1, 1),
-        "masker.input_proj.weight": src[mask + "conv1d_encoder.weight"],
-        "masker.position.scale": src[mask + "pos_enc.scale"],
-        "masker.stack.norm.weight": src[mask + "mdl.intra_mdl.norm.weight"],
-        "masker.stack.norm.bias": src[mask + "mdl.intra_mdl.norm.bias"],
-        "masker.stack_norm.weight": src[mask + "mdl.intra_norm.weight"].view(1, -1, 1),
-        "masker.stack_norm.bias": src[mask + "mdl.intra_norm.bias"].view(1, -1, 1),
-        "masker.to_sources.0.weight": src[mask + "prelu.weight"],
-        "masker.to_sources.1.weight": src[mask + "conv1d_out.weight"],
-        "masker.to_sources.1.bias": src[mask + "conv1d_out.bias"],
-        "masker.output.gate.weight": _cat(src[mask + "output.0.weight"], src[mask + "output_gate.0.weight"]),
-        "masker.output.gate.bias": _cat(src[mask + "output.0.bias"], src[mask + "output_gate.0.bias"]),
-        "masker.output.mask_conv.weight": src[mask + "conv1_decoder.weight"],
-    }
-    n_layers = len({k.split(".")[5] for k in src if ".mossformerM.layers." in k})
-    for i in range(n_layers):
-        a = f"{mask}mdl.intra_mdl.mossformerM.layers.{i}."
-        o = f"masker.stack.attention.{i}."
-        # Fold each ScaleNorm gain into its linear layer (our fused projection has one).
-        out[o + "to_hidden_qk.norm.gain"] = src[a + "to_hidden.mdl.0.g"] * 0 + 1
-        out[o + "to_hidden_qk.linear.weight"] = _cat(src[a + "to_hidden.mdl.1.weight"] * src[a + "to_hidden.mdl.0.g"],
-                                                     src[a + "to_qk.mdl.1.weight"] * src[a + "to_qk.mdl.0.g"])
-        out[o + "to_hidden_qk.linear.bias"] = _cat(src[a + "to_hidden.mdl.1.bias"], src[a + "to_qk.mdl.1.bias"])
-        out[o + "to_hidden_qk.conv.conv.weight"] = _cat(src[a + "to_hidden.mdl.3.sequential.1.conv.weight"],
-                                                        src[a + "to_qk.mdl.3.sequential.1.conv.weight"])
-        out[o + "offset_scale.gamma"] = src[a + "qk_offset_scale.gamma"]
-        out[o + "offset_scale.beta"] = src[a + "qk_offset_scale.beta"]
-        out[o + "to_out.norm.gain"] = src[a + "to_out.mdl.0.g"]
-        out[o + "to_out.linear.weight"] = src[a + "to_out.mdl.1.weight"]
-        out[o + "to_out.linear.bias"] = src[a + "to_out.mdl.1.bias"]
-        out[o + "to_out.conv.conv.weight"] = src[a + "to_out.mdl.3.sequential.1.conv.weight"]
-        f = f"{mask}mdl.intra_mdl.mossformerM.fsmn.{i}."
-        o = f"masker.stack.fsmn.{i}."
-        out[o + "bottleneck.0.weight"] = src[f + "conv1.0.weight"].squeeze(-1)
-        out[o + "bottleneck.0.bias"] = src[f + "conv1.0.bias"]
-        out[o + "bottleneck.1.weight"] = src[f + "conv1.1.weight"]
-        for name in ("norm1", "norm2"):
-            out[o + name + ".weight"] = src[f + name + ".weight"]
-            out[o + name + ".bias"] = src[f + name + ".bias"]
-        out[o + "output.weight"] = src[f + "conv2.weight"].squeeze(-1)
-        out[o + "output.bias"] = src[f + "conv2.bias"]
-        g = f + "gated_fsmn."
-        # Fold the u/v LayerNorm affines into one fused projection: W(n*w + b) + c.
-        weights, biases = [], []
-        for branch in ("to_u", "to_v"):
-            w, b = src[g + branch + ".mdl.0.weight"], src[g + branch + ".mdl.0.bias"]
-            lin_w, lin_b = src[g + branch + ".mdl.1.weight"], src[g + branch + ".mdl.1.bias"]
-            weights.append(lin_w * w)
-            biases.append(lin_w @ b + lin_b)
-        out[o + "gated_fsmn.to_uv.norm.weight"] = src[g + "to_u.mdl.0.weight"] * 0 + 1
-        out[o + "gated_fsmn.to_uv.norm.bias"] = src[g + "to_u.mdl.0.bias"] * 0
-        out[o + "gated_fsmn.to_uv.linear.weight"] = _cat(*weights)
-        out[o + "gated_fsmn.to_uv.linear.bias"] = _cat(*biases)
-        out[o + "gated_fsmn.to_uv.conv.conv.weight"] = _cat(src[g + "to_u.mdl.3.sequential.1.conv.weight"],
-                                                            src[g + "to_v.mdl.3.sequential.1.conv.weight"])
-        out[o + "gated_fsmn.fsmn.linear.weight"] = src[g + "fsmn.linear.weight"]
-        out[o + "gated_fsmn.fsmn.linear.bias"] = src[g + "fsmn.linear.bias"]
-        out[o + "gated_fsmn.fsmn.project.weight"] = src[g + "fsmn.project.weight"]
-        depth = len({k for k in src if k.startswith(g + "fsmn.conv.conv")})
-        import torch
+    from voxsep.interop.clearervoice import mossformer2_state
 
-        out[o + "gated_fsmn.fsmn.memory.norm_weight"] = torch.stack(
-            [src[g + f"fsmn.conv.norm{d + 1}.weight"].view(-1, 1) for d in range(depth)])
-        out[o + "gated_fsmn.fsmn.memory.norm_bias"] = torch.stack(
-            [src[g + f"fsmn.conv.norm{d + 1}.bias"].view(-1, 1) for d in range(depth)])
-        for d in range(depth):
-            out[o + f"gated_fsmn.fsmn.memory.convs.{d}.weight"] = src[g + f"fsmn.conv.conv{d + 1}.weight"].squeeze(-1)
-            out[o + f"gated_fsmn.fsmn.memory.activations.{d}.weight"] = src[g + f"fsmn.conv.prelu{d + 1}.weight"]
-    return out
+    return mossformer2_state({k.removeprefix("net.model."): v for k, v in reference.state_dict().items()})
 
 
 def sepformer_block_from_speechbrain(reference_block) -> dict:
     """State dict of a voxsep ``SepFormerBlock`` from a SpeechBrain ``Dual_Computation_Block``."""
+    from voxsep.interop.speechbrain import sepformer_block_state
+
     src = reference_block.state_dict()
-    out = {}
-    for path in ("intra", "inter"):
-        out[f"{path}_norm.weight"] = src[f"{path}_norm.weight"].view(1, -1, 1)
-        out[f"{path}_norm.bias"] = src[f"{path}_norm.bias"].view(1, -1, 1)
-        out[f"{path}.norm.weight"] = src[f"{path}_mdl.mdl.norm.norm.weight"]
-        out[f"{path}.norm.bias"] = src[f"{path}_mdl.mdl.norm.norm.bias"]
-        n_layers = len({k.split(".")[3] for k in src if k.startswith(f"{path}_mdl.mdl.layers.")})
-        for i in range(n_layers):
-            a, o = f"{path}_mdl.mdl.layers.{i}.", f"{path}.layers.{i}."
-            out[o + "attention.in_proj.weight"] = src[a + "self_att.att.in_proj_weight"]
-            out[o + "attention.in_proj.bias"] = src[a + "self_att.att.in_proj_bias"]
-            out[o + "attention.out_proj.weight"] = src[a + "self_att.att.out_proj.weight"]
-            out[o + "attention.out_proj.bias"] = src[a + "self_att.att.out_proj.bias"]
-            for ours, theirs in (("ffn.0", "pos_ffn.ffn.0"), ("ffn.3", "pos_ffn.ffn.3"),
-                                 ("norm1", "norm1.norm"), ("norm2", "norm2.norm")):
-                out[o + ours + ".weight"] = src[a + theirs + ".weight"]
-                out[o + ours + ".bias"] = src[a + theirs + ".bias"]
-    return out
+    n_layers = len({k.split(".")[3] for k in src if k.startswith("intra_mdl.mdl.layers.")})
+    return sepformer_block_state(src, "", "", n_layers)
 
 
 def check_fidelity() -> dict:

@@ -10,7 +10,7 @@ import pytest
 import soundfile as sf
 import torch
 
-from faults import TINY, speech
+from faults import TINY, speech, try_mount
 
 
 @pytest.fixture(scope="session")
@@ -43,10 +43,9 @@ def small_disk(tmp_path: Path):
     """A 200 kB tmpfs (needs root and mount); skipped where it cannot be mounted."""
     mount_point = tmp_path / "small_disk"
     mount_point.mkdir()
-    result = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=200k", "tmpfs", str(mount_point)],
-                            capture_output=True, text=True)
-    if result.returncode != 0:
-        pytest.skip(f"cannot mount a small tmpfs here ({result.stderr.strip() or 'mount failed'})")
+    problem = try_mount(mount_point, "size=200k")
+    if problem:
+        pytest.skip(f"cannot mount a small tmpfs here ({problem}); the injected-ENOSPC tests cover this case")
     try:
         yield mount_point
     finally:

@@ -22,6 +22,18 @@ class PassThrough(torch.nn.Module):
         return torch.stack([mixture, 0.25 * mixture], dim=1)
 
 
+def try_mount(folder: Path, options: str) -> str:
+    """Mount a tmpfs with ``options`` on ``folder``; ``""`` on success, else why not."""
+    import subprocess
+
+    try:
+        result = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)],
+                                capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.SubprocessError) as error:
+        return str(error)
+    return "" if result.returncode == 0 else (result.stderr.strip() or f"mount exited with {result.returncode}")
+
+
 def speech(language: str, name: str) -> np.ndarray:
     from voxsep.core.audio import read_audio
 

@@ -4,8 +4,8 @@ replaces an input, an unwritable output is found before the work, modes follow t
 from __future__ import annotations
 
 import os
-import stat
 import subprocess
+import stat
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +14,7 @@ import soundfile as sf
 
 from voxsep import cli
 
-from faults import PassThrough
+from faults import PassThrough, try_mount
 
 
 @pytest.fixture
@@ -111,15 +111,14 @@ def read_only_folder(tmp_path: Path):
     """A read-only file system (a tmpfs mounted ro; needs mount), skipped where it cannot be made."""
     folder = tmp_path / "ro"
     folder.mkdir()
-    result = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=100k,ro", "tmpfs", str(folder)],
-                            capture_output=True, text=True)
-    if result.returncode != 0:
+    problem = try_mount(folder, "size=100k,ro")
+    if problem:
         if os.geteuid() != 0:
             folder.chmod(0o555)  # unprivileged: permissions are enough
             yield folder
             folder.chmod(0o755)
             return
-        pytest.skip(f"cannot mount a read-only tmpfs ({result.stderr.strip()})")
+        pytest.skip(f"cannot mount a read-only tmpfs ({problem}); test_evaluate_checks_out_before_scoring covers it")
     try:
         yield folder
     finally:

@@ -226,3 +226,46 @@ def test_the_same_file_by_two_spellings_is_separated_once(tmp_path, mixture_file
     err = capsys.readouterr().err
     assert "same names" not in err
     assert _outputs(tmp_path / "out") == ["talk_spk1.wav", "talk_spk2.wav"]
+
+
+# ------------------------------------------------------------------ item 5: SIGKILL between the outputs
+KILLED_WRITER = """
+import builtins, sys, time
+sys.path.insert(0, {faults_dir!r})
+from faults import PassThrough
+from voxsep.inference.api import Separator
+
+real_open, opened = builtins.open, []
+
+def open_then_hang(file, mode="r", *args, **kwargs):
+    handle = real_open(file, mode, *args, **kwargs)
+    if "w" in mode and str(file).endswith(".tmp"):
+        opened.append(file)
+        if len(opened) == 2:  # the first output is complete, the second is being written
+            print("second output started", flush=True)
+            time.sleep(120)
+    return handle
+
+builtins.open = open_then_hang
+Separator(PassThrough(), fast=False).separate_file({mixture!r}, {out!r})
+"""
+
+
+def test_sigkill_between_two_outputs_leaves_no_output(tmp_path, mixture_file):
+    import signal
+    import subprocess
+    import sys
+
+    out = tmp_path / "out"
+    script = KILLED_WRITER.format(faults_dir=str(Path(__file__).parent), mixture=str(mixture_file), out=str(out))
+    process = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout.readline().strip() == "second output started"
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=30)
+    finally:
+        process.kill()
+    assert not (out / "talk_spk1.wav").exists() and not (out / "talk_spk2.wav").exists()
+    assert all(p.name.startswith(".") for p in out.iterdir()), "only hidden temporaries may remain"
+    written = Separator(PassThrough(), fast=False).separate_file(mixture_file, out)  # not refused
+    assert [p.name for p in written] == ["talk_spk1.wav", "talk_spk2.wav"]

@@ -9,7 +9,6 @@ import pytest
 import soundfile as sf
 import torch
 
-from voxsep.core import audio as audio_module
 from voxsep.core.audio import (
     AudioError,
     AudioFileNotFoundError,

@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 export PIP_CONSTRAINT := $(CURDIR)/constraints.txt
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-# Debian packages: real and synthetic speech for the offline corpus (DESIGN.md §5),
+# Debian packages: real and synthetic speech for the offline corpus (docs/architecture.md §4),
 # the KEMAR HRIRs for binaural mixing, and sox. asterisk-prompt-es-co and
 # asterisk-prompt-fr-armelle conflict with asterisk-core-sounds-es/-fr, which only make
 # the sounds/es and sounds/fr symlinks: use the es_MX_f_Allison and fr_CA_f_June folders.

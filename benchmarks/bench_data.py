@@ -132,7 +132,7 @@ def main() -> None:
     lines += [
         "",
         "Training speed for comparison: Asteroid's 1.7 M-parameter Conv-TasNet takes about 2.5 s per step of",
-        "4 x 2 s examples on this machine (DESIGN.md section 6), i.e. under 2 examples/s, so dynamic mixing",
+        "4 x 2 s examples on this machine (docs/architecture.md §5), i.e. under 2 examples/s, so dynamic mixing",
         "is not the bottleneck; simulating a new room for every example is close to it, so use a room bank",
         "(RoomReverb(bank_size=...)) for long runs. Workers share the 2 cores with the main process (and, when",
         "this was measured, with other jobs), so 2 workers are not 2x faster than 0 here.",

@@ -1,4 +1,4 @@
-"""Shared test fixtures: a tiny offline corpus of real and synthetic speech (DESIGN.md §5),
+"""Shared test fixtures: a tiny offline corpus of real and synthetic speech (docs/architecture.md §4),
 and an ONNX round-trip check for models exported on one length only.
 
 The corpus is built once per test session with ``voxsep prepare offline --tiny``

@@ -142,7 +142,8 @@ def test_dynamic_binaural_mixing_recipe_trains(binaural_sets, offline_corpus, tm
     the datasets are two-ear and a couple of optimiser steps run and save a checkpoint."""
     from voxsep import checkpoint
     from voxsep.config import load_config
-    from voxsep.train.trainer import build_datasets, train
+    from voxsep.data.build import build_datasets
+    from voxsep.train.trainer import train
 
     recipe = Path(__file__).resolve().parents[2] / "recipes" / "binaural" / "parallel_dynamic.yaml"
     overrides = [

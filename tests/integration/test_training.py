@@ -70,7 +70,16 @@ def test_train_cli_errors(tmp_path, capsys):
     recipe.write_text("optim: {lr: 1.0e-3}\n")
     assert main(["train", str(recipe), "optim.lrr=1", "--exp-dir", str(tmp_path / "e")]) == 2
     assert "did you mean 'lr'" in capsys.readouterr().err
+    # one rule (voxsep.train.experiment): a folder holding an experiment's files is refused ...
     (tmp_path / "busy").mkdir()
-    (tmp_path / "busy" / "notes.txt").write_text("x")
+    (tmp_path / "busy" / "config.yaml").write_text("x")
     assert main(["train", str(recipe), "--exp-dir", str(tmp_path / "busy")]) == 2
-    assert "not empty" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "already holds an experiment (config.yaml)" in err and "--resume" in err and "--overwrite" in err
+    assert (tmp_path / "busy" / "config.yaml").read_text() == "x"
+    # ... while other files are not the experiment's: the run gets as far as its own checks
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "notes.txt").write_text("x")
+    assert main(["train", str(recipe), "--exp-dir", str(tmp_path / "notes")]) == 2
+    assert "data.valid is empty" in capsys.readouterr().err
+    assert sorted(p.name for p in (tmp_path / "notes").iterdir()) == ["notes.txt"]

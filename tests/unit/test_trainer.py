@@ -17,7 +17,8 @@ from torch.utils.data import Dataset
 from voxsep import checkpoint
 from voxsep.config import config_from_dict
 from voxsep.train import TrainingAborted, train
-from voxsep.train.trainer import PlateauSchedule, batch_si_snri
+from voxsep.metrics.batch import batch_si_snri
+from voxsep.train.schedule import PlateauSchedule
 
 SOUNDS = Path("/usr/share/asterisk/sounds")
 TINY = {"n_filters": 16, "kernel_size": 16, "bottleneck": 16, "hidden": 32, "skip": 16, "n_blocks": 3, "n_repeats": 1}
@@ -92,7 +93,7 @@ def test_loss_falls_and_checkpoints_are_written(tmp_path, sets):
     assert meta["model_name"] == "conv_tasnet" and "training" not in meta
     raw = torch.load(tmp_path / "last.pt", weights_only=True)
     assert raw["meta"]["training"]["step"] == 32
-    with pytest.raises(FileExistsError, match="--resume"):
+    with pytest.raises(FileExistsError, match="resume it"):
         train(config, tmp_path, train_set=sets[0], valid_set=sets[1])
 
 

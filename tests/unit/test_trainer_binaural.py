@@ -17,7 +17,8 @@ from voxsep import checkpoint
 from voxsep.config import config_from_dict
 from voxsep.data.spatial import KEMAR_SOFA
 from voxsep.train import trainer
-from voxsep.train.trainer import build_spatializer, selection_metric, train
+from voxsep.data.build import build_spatializer
+from voxsep.train.trainer import selection_metric, train
 
 SOUNDS = Path("/usr/share/asterisk/sounds")
 TINY = {"n_filters": 16, "kernel_size": 16, "bottleneck": 8, "hidden": 16, "skip": 8, "n_blocks": 2, "n_repeats": 1}

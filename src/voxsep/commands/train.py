@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 EPILOG = """examples:
   # train the small offline-corpus Conv-TasNet (runs on a laptop CPU)
@@ -45,29 +46,29 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--exp-dir", required=True, help="experiment folder (checkpoints, logs, config.yaml)")
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--resume", action="store_true", help="continue from EXP_DIR/last.pt")
-    group.add_argument("--overwrite", action="store_true", help="start afresh in a non-empty EXP_DIR (deletes its checkpoints)")
+    group.add_argument("--overwrite", action="store_true",
+                       help="start afresh in an EXP_DIR that holds an experiment (its files are deleted once the new run "
+                            "has been set up)")
     parser.add_argument("--init-from", metavar="CKPT", help="initialise the weights from this checkpoint (fine-tuning)")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    import os
     from pathlib import Path
 
     from voxsep.config import load_config
-    from voxsep.train import train
+    from voxsep.train import ExperimentInUseError, train
 
     config = load_config(args.recipe, args.overrides)
-    exp_dir = Path(args.exp_dir)
-    rank = int(os.environ.get("RANK", "0"))
-    if exp_dir.exists() and not exp_dir.is_dir():
-        raise FileExistsError(f"--exp-dir {exp_dir} is a file; give a folder")
-    if rank == 0 and not args.resume and not args.overwrite and exp_dir.is_dir() and any(exp_dir.iterdir()):
+    try:
+        result = train(config, Path(args.exp_dir), resume=args.resume, init_from=args.init_from,
+                       overwrite=args.overwrite)
+    except ExperimentInUseError as error:
         raise FileExistsError(
-            f"--exp-dir {exp_dir} is not empty; pass --resume to continue that experiment, "
-            "--overwrite to start again there, or choose another folder"
-        )
-    result = train(config, exp_dir, resume=args.resume, init_from=args.init_from, overwrite=args.overwrite)
+            f"--exp-dir {error.exp_dir} already holds an experiment ({', '.join(error.present)}); pass --resume "
+            "to continue it, --overwrite to start again there, or choose another --exp-dir") from error
     if result.status == "interrupted":
         return 130
+    if result.status == "complete":
+        print(f"voxsep train: {args.exp_dir} holds a finished run; nothing to do", file=sys.stderr)
     return 0

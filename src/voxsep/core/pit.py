@@ -21,12 +21,16 @@ import numpy as np
 import torch
 from scipy.optimize import linear_sum_assignment
 
-__all__ = ["EXHAUSTIVE_MAX_SOURCES", "pit_from_pairwise", "reorder", "best_permutation_tensor",
+__all__ = ["EXHAUSTIVE_MAX_SOURCES", "NaNScoresError", "pit_from_pairwise", "reorder", "best_permutation_tensor",
            "align_by_correlation"]
 
 #: Largest number of sources for which every permutation (n! of them) is enumerated;
 #: beyond it the Hungarian algorithm (``scipy.optimize.linear_sum_assignment``) is used.
 EXHAUSTIVE_MAX_SOURCES = 3
+
+
+class NaNScoresError(ValueError):
+    """The pairwise matrix holds NaN (a NaN estimate): no assignment is defined."""
 
 
 @lru_cache(maxsize=None)
@@ -65,12 +69,12 @@ def pit_from_pairwise(pairwise: torch.Tensor) -> tuple[torch.Tensor, torch.Tenso
         # scores[b, p] = mean_j pairwise[b, perms[p, j], j]
         scores = pairwise[:, perms, cols].mean(-1)  # (B, P)
         if torch.isnan(scores).any():
-            raise ValueError("pairwise loss matrix contains NaN; check the estimates for NaN values")
+            raise NaNScoresError("pairwise loss matrix contains NaN; check the estimates for NaN values")
         best = scores.argmin(-1)
         return scores.gather(1, best[:, None]).squeeze(1), perms[best]
     matrix = pairwise.detach().double().cpu().numpy()
     if np.isnan(matrix).any():
-        raise ValueError("pairwise loss matrix contains NaN; check the estimates for NaN values")
+        raise NaNScoresError("pairwise loss matrix contains NaN; check the estimates for NaN values")
     perm = np.empty((batch, n_src), dtype=np.int64)
     for b in range(batch):
         # Rows of the transposed matrix are sources, so the column indices are the

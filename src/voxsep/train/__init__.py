@@ -4,6 +4,7 @@
 runs the same loop with DDP (``voxsep.train.distributed``).
 """
 
-from voxsep.train.trainer import TrainingAborted, TrainResult, train
+from voxsep.train.experiment import ExperimentInUseError
+from voxsep.train.trainer import CheckpointWriteError, TrainingAborted, TrainResult, train
 
-__all__ = ["train", "TrainResult", "TrainingAborted"]
+__all__ = ["train", "TrainResult", "TrainingAborted", "CheckpointWriteError", "ExperimentInUseError"]

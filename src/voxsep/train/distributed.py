@@ -1,4 +1,4 @@
-"""Explicit data-parallel plumbing (DESIGN.md §3.6): torchrun environment, samplers,
+"""Explicit data-parallel plumbing (docs/architecture.md, contract 8): torchrun environment, samplers,
 metric all-reduce.
 
 ``torchrun --nproc_per_node=N -m voxsep.train RECIPE ...`` sets ``RANK``, ``WORLD_SIZE``,

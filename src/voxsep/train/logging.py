@@ -6,6 +6,7 @@ Only rank 0 logs; the other processes get silent objects.
 from __future__ import annotations
 
 import logging
+import logging.handlers
 import sys
 import time
 from pathlib import Path
@@ -20,23 +21,37 @@ _COLOUR_ANCHORS = np.array(
 
 
 def setup_logger(exp_dir: Path | None, is_main: bool, name: str = "voxsep.train") -> logging.Logger:
-    """A logger writing to ``exp_dir/train.log`` (appending) and stderr, rank 0 only."""
+    """A logger writing to stderr, rank 0 only, and to ``exp_dir/train.log`` (appending).
+
+    With ``exp_dir=None`` the records are kept in memory until :func:`attach_log_file`
+    writes them to ``train.log`` -- a run that fails while being set up writes no file.
+    """
     logger = logging.getLogger(name)
-    for handler in list(logger.handlers):
-        logger.removeHandler(handler)
-        handler.close()
+    close_logger(logger)
     logger.propagate = False
     logger.setLevel(logging.INFO if is_main else logging.ERROR)
-    formatter = logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%Y-%m-%d %H:%M:%S")
     if is_main:
         console = logging.StreamHandler(sys.stderr)
         console.setFormatter(logging.Formatter("%(message)s"))
         logger.addHandler(console)
-        if exp_dir is not None:
-            file_handler = logging.FileHandler(Path(exp_dir) / "train.log")
-            file_handler.setFormatter(formatter)
-            logger.addHandler(file_handler)
+        if exp_dir is None:
+            logger.addHandler(logging.handlers.BufferingHandler(capacity=10_000))
+        else:
+            attach_log_file(logger, exp_dir)
     return logger
+
+
+def attach_log_file(logger: logging.Logger, exp_dir: Path) -> None:
+    """Also write ``logger``'s records to ``exp_dir/train.log`` (appending), once the run
+    is known to start -- a run that fails while being set up leaves no log file."""
+    file_handler = logging.FileHandler(Path(exp_dir) / "train.log")
+    file_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%Y-%m-%d %H:%M:%S"))
+    for handler in [h for h in logger.handlers if isinstance(h, logging.handlers.BufferingHandler)]:
+        for record in handler.buffer:  # what was logged while the run was being set up
+            file_handler.handle(record)
+        logger.removeHandler(handler)
+        handler.close()
+    logger.addHandler(file_handler)
 
 
 def close_logger(logger: logging.Logger) -> None:

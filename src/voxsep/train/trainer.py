@@ -1,20 +1,26 @@
-"""The training loop: one function, ``train(config, exp_dir)``, readable top to bottom.
+"""The training loop: ``train(config, exp_dir)``, readable top to bottom.
 
-What it does, in order: pick the device and (under torchrun) join the process group;
-seed everything; build the model (or fine-tune from ``init_from``), the optimiser and
-the plateau/warm-up schedule; restore ``last.pt`` when resuming; then for each epoch
-draw batches from a ``ResumableSampler``, run forward/backward under autocast, clip,
-step, and every ``valid_every_steps`` (or at each epoch end) validate SI-SNRi and SNRi,
-adjust the learning rate, and write ``last.pt`` / ``best.pt``. The score that selects
-``best.pt``, halves the learning rate and stops early follows the loss
-(:func:`selection_metric`): SI-SNRi for the SI-SNR loss, SNRi for the SNR loss
-(binaural recipes); the log line and the checkpoint meta (``valid_metric``) name it.
+:func:`train` first builds everything a run needs -- model, optimiser, schedule, the
+restored :class:`~voxsep.train.state.TrainState` when resuming, the datasets
+(:func:`voxsep.data.build.build_datasets`), the compiled training step
+(:mod:`voxsep.train.compiled`) -- *without writing anything*, so that a run that cannot
+start leaves its folder as it was (:mod:`voxsep.train.experiment`). Only then does it
+clear a previous run (``overwrite``), write ``config.yaml`` and open ``train.log``.
 
-Resumption is exact on CPU: ``last.pt`` holds the model, optimiser, schedule, gradient
-scaler, the RNG states (torch, CUDA, NumPy, Python — as tensors/lists, loadable with
-``weights_only=True``) and the data position (epoch, micro-batches done). Every example
-is read with RNGs seeded from (seed, epoch, index), so its random crop does not depend
-on the worker that reads it. Checkpoints are written only at optimiser-step boundaries.
+The loop (:func:`_run_loop`): for each epoch, batches from a ``ResumableSampler``;
+:func:`_optimizer_step` runs forward/backward under autocast for ``grad_accum``
+micro-batches, clips, and steps unless the loss or gradient is non-finite (skipped,
+up to ``train.nan_tolerance`` in a row); every ``valid_every_steps`` (or at each
+epoch end) :func:`_validate` scores SI-SNRi and SNRi, the schedule halves the learning
+rate on a plateau, and ``last.pt`` / ``best.pt`` are written. The score that selects
+``best.pt`` follows the loss (:func:`selection_metric`).
+
+Resumption is exact on CPU: ``last.pt`` holds the model and the ``TrainState``
+(optimiser, schedule, scaler, data position, history, RNG states); every example is read
+with RNGs seeded from (seed, epoch, index), so its random crop does not depend on the
+worker that reads it. Checkpoints are written only at optimiser-step boundaries. A
+checkpoint that cannot be written (disk full) ends the run with
+:class:`CheckpointWriteError`, recorded in ``train.log``; earlier checkpoints stay.
 
 Ctrl-C: the first one asks the loop to stop at the next step boundary, write
 ``last.pt`` and return (``status == "interrupted"``); a second one raises at once.
@@ -26,10 +32,10 @@ et al., TASLP 2017); learning-rate halving on plateau (Luo & Mesgarani, TASLP 20
 from __future__ import annotations
 
 import contextlib
+import logging
 import math
 import os
 import signal
-import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,16 +46,26 @@ from torch.utils.data import DataLoader, Dataset, Subset
 
 from voxsep import checkpoint, models
 from voxsep.config import Config, config_to_dict, model_kwargs, save_config
+from voxsep.core.pit import NaNScoresError
+from voxsep.data.build import build_datasets
+from voxsep.metrics.batch import batch_si_snri, batch_snri
 from voxsep.train import distributed as D
+from voxsep.train import experiment
 from voxsep.train.compiled import compile_for_training, training_input_shape
-from voxsep.train.rng import rng_state, seed_everything, set_rng_state
-from voxsep.train.logging import Progress, TensorBoard, close_logger, setup_logger
+from voxsep.train.logging import Progress, TensorBoard, attach_log_file, close_logger, setup_logger
+from voxsep.train.rng import seed_everything
+from voxsep.train.schedule import PlateauSchedule
+from voxsep.train.state import TrainState
 
-CHECKPOINT_NAMES = ("last.pt", "best.pt")
+VALID_METRIC_NAMES = {"si_snri": "SI-SNRi", "snri": "SNRi"}
 
 
 class TrainingAborted(RuntimeError):
     """The run stopped because of repeated non-finite losses."""
+
+
+class CheckpointWriteError(OSError):
+    """A checkpoint could not be written (e.g. disk full); the run ended, earlier files are intact."""
 
 
 @dataclass
@@ -57,10 +73,10 @@ class TrainResult:
     """What a run ended with.
 
     Attributes:
-        status: ``finished`` (all epochs), ``max_steps``, ``early_stop`` or ``interrupted``.
+        status: ``finished`` (all epochs), ``max_steps``, ``early_stop``, ``interrupted``
+            or ``complete`` (resumed a run that had already ended: nothing was changed).
         step: optimiser steps done.
         epoch: epochs completed.
-        best_si_snri: best validation SI-SNRi in dB (``-inf`` if never validated).
         history: one dict per validation (step, epoch, si_snri, snri, metric, loss, lr).
         metric: the validation score that selected ``best.pt`` and drove the learning-rate
             halving (:func:`selection_metric`: ``si_snri`` or ``snri``).
@@ -70,57 +86,14 @@ class TrainResult:
     status: str
     step: int
     epoch: int
-    best_si_snri: float
     history: list[dict[str, float]] = field(default_factory=list)
     metric: str = "si_snri"
     best_score: float = -math.inf
 
-
-# --------------------------------------------------------------------------- schedule
-
-class PlateauSchedule:
-    """Linear warm-up, then multiply the learning rate by ``factor`` after ``patience``
-    validations without improvement (never below ``min_lr``); counts validations since
-    the best one for early stopping."""
-
-    def __init__(self, base_lr: float, patience: int, factor: float, min_lr: float, warmup_steps: int) -> None:
-        self.lr = base_lr
-        self.patience = patience
-        self.factor = factor
-        self.min_lr = min_lr
-        self.warmup_steps = warmup_steps
-        self.best = -math.inf
-        self.bad_validations = 0  # since the last improvement or halving
-        self.since_best = 0
-
-    def lr_at(self, step: int) -> float:
-        """Learning rate for optimiser step number ``step`` (0-based)."""
-        if self.warmup_steps and step < self.warmup_steps:
-            return self.lr * (step + 1) / self.warmup_steps
-        return self.lr
-
-    def validated(self, metric: float) -> bool:
-        """Record a validation score (higher is better); returns True on improvement."""
-        if metric > self.best:
-            self.best = metric
-            self.bad_validations = 0
-            self.since_best = 0
-            return True
-        self.bad_validations += 1
-        self.since_best += 1
-        if self.patience and self.bad_validations >= self.patience:
-            self.lr = max(self.min_lr, self.lr * self.factor)
-            self.bad_validations = 0
-        return False
-
-    def state_dict(self) -> dict[str, float]:
-        return {"lr": self.lr, "best": self.best, "bad_validations": self.bad_validations, "since_best": self.since_best}
-
-    def load_state_dict(self, state: dict[str, float]) -> None:
-        self.lr = float(state["lr"])
-        self.best = float(state["best"])
-        self.bad_validations = int(state["bad_validations"])
-        self.since_best = int(state["since_best"])
+    @property
+    def best_si_snri(self) -> float:
+        """Best validation SI-SNRi in dB over the history (``-inf`` if never validated)."""
+        return max((h["si_snri"] for h in self.history if "si_snri" in h), default=-math.inf)
 
 
 # --------------------------------------------------------------------------- set-up helpers
@@ -148,97 +121,6 @@ def configure_threads(num_threads: int, local_world_size: int) -> int:
     return num_threads
 
 
-def build_spatializer(config: Config) -> Any:
-    """The :class:`~voxsep.data.spatial.BinauralSpatializer` of ``config.data.hrtf``, or ``None``.
-
-    Dynamic binaural mixing (Binaural-WSJ0Mix style, Han et al. 2020): every talker at a
-    random HRIR direction, ``data.min_separation`` degrees apart, optionally in a random
-    room (``data.rt60``). The model must take two-ear mixtures, and conversely a
-    two-channel model trained by dynamic mixing needs ``data.hrtf``.
-
-    Raises:
-        FileNotFoundError: ``data.hrtf`` does not exist.
-        ValueError: the model's input channels and the mixing disagree.
-    """
-    data = config.data
-    in_channels = int(getattr(models.model_class(config.model.name), "in_channels", 1))
-    if not data.hrtf:
-        if data.kind == "dynamic" and in_channels != 1:
-            raise ValueError(
-                f"model {config.model.name!r} takes {in_channels}-channel mixtures but dynamic mixing without "
-                "data.hrtf makes single-channel ones; set data.hrtf (a SOFA file, e.g. "
-                "/usr/share/libmysofa/MIT_KEMAR_normal_pinna.sofa, or a CIPIC-style wav folder)"
-            )
-        return None
-    if in_channels != 2:
-        raise ValueError(
-            f"data.hrtf makes two-ear (binaural) mixtures but model {config.model.name!r} takes {in_channels}-channel "
-            "input; use a binaural model (binaural_independent, binaural_cross, binaural_parallel) or drop data.hrtf"
-        )
-    from voxsep.data.spatial import BinauralSpatializer, load_hrirs
-
-    path = Path(data.hrtf)
-    if not path.exists():
-        raise FileNotFoundError(
-            f"data.hrtf={data.hrtf} does not exist; give a SOFA file (Debian's libmysofa1 ships "
-            "/usr/share/libmysofa/MIT_KEMAR_normal_pinna.sofa) or a CIPIC-style folder of per-direction wav files"
-        )
-    return BinauralSpatializer(
-        load_hrirs(path),
-        data.sample_rate,
-        min_separation=data.min_separation,
-        azimuth_range=tuple(data.azimuth_range),
-        elevation_range=tuple(data.elevation_range),
-        rt60=tuple(data.rt60) if data.rt60 is not None else None,
-    )
-
-
-def build_datasets(config: Config) -> tuple[Dataset, Dataset]:
-    """Training and validation datasets described by ``config.data`` (with ``data.hrtf``,
-    dynamic mixing renders two-ear mixtures through :func:`build_spatializer`)."""
-    from voxsep.data.channel import RandomChannel
-    from voxsep.data.datasets import DynamicMixDataset, MixtureDataset, load_speaker_pool
-
-    data = config.data
-    if not data.valid:
-        raise ValueError("data.valid is empty: give a validation manifest or folder (data.valid=PATH)")
-    if data.kind == "dynamic":
-        if not data.pool:
-            raise ValueError("data.kind=dynamic needs data.pool (an utterance list CSV from 'voxsep prepare')")
-        noise_pool = [p for paths in load_speaker_pool(data.noise_pool).values() for p in paths] if data.noise_pool else None
-        spatializer = build_spatializer(config)
-        train_set: Dataset = DynamicMixDataset(
-            load_speaker_pool(data.pool),
-            data.n_src,
-            data.sample_rate,
-            data.segment,
-            data.examples_per_epoch,
-            seed=config.train.seed,
-            gain_db=tuple(data.gain_db),
-            speed_perturb=tuple(data.speed_perturb) if data.speed_perturb else None,
-            noise_pool=noise_pool,
-            snr_db=tuple(data.snr_db),
-            spatializer=spatializer,
-            channel=RandomChannel(data.sample_rate, data.channel_augment) if data.channel_augment > 0 else None,
-        )
-    else:
-        if not data.train:
-            raise ValueError("data.train is empty: give a training manifest or folder (data.train=PATH)")
-        train_set = MixtureDataset(data.train, data.n_src, data.sample_rate, segment=data.segment, train=True,
-                                   seed=config.train.seed)
-    # With valid_segment, validation examples are crops (train=True crops; their
-    # positions are fixed because the trainer reads validation examples with fixed seeds
-    # and epoch 0); without it, whole utterances.
-    valid_set = MixtureDataset(data.valid, data.n_src, data.sample_rate, segment=data.valid_segment,
-                               train=data.valid_segment is not None, seed=config.train.seed + 1)
-    if data.kind == "dynamic" and data.hrtf and len(valid_set) and valid_set[0][0].dim() != 2:
-        raise ValueError(
-            f"data.valid={data.valid} holds single-channel mixtures but data.hrtf trains a binaural model; "
-            "validate on a binaural set ('voxsep prepare binaural', e.g. data/binaural/2speakers/wav8k/min/cv)"
-        )
-    return train_set, valid_set
-
-
 def build_loss(config: Config) -> torch.nn.Module:
     from voxsep.losses import PITLoss
 
@@ -255,7 +137,7 @@ def load_init_weights(model: torch.nn.Module, path: str | os.PathLike) -> None:
     data = checkpoint.read(path)
     if data["model_name"] != model.model_name:
         raise ValueError(
-            f"--init-from {path}: checkpoint holds a {data['model_name']!r} model but the recipe "
+            f"init_from {path}: checkpoint holds a {data['model_name']!r} model but the recipe "
             f"builds {model.model_name!r}; use a recipe with model.name={data['model_name']}"
         )
     differing = {
@@ -265,53 +147,11 @@ def load_init_weights(model: torch.nn.Module, path: str | os.PathLike) -> None:
     }
     if differing:
         details = ", ".join(f"{k}: checkpoint {a!r} vs recipe {b!r}" for k, (a, b) in differing.items())
-        raise ValueError(f"--init-from {path}: architecture mismatch ({details}); set model.args to match the checkpoint")
+        raise ValueError(f"init_from {path}: architecture mismatch ({details}); set model.args to match the checkpoint")
     try:
         model.load_state_dict(data["state_dict"])
     except RuntimeError as error:
-        raise ValueError(f"--init-from {path}: the weights do not fit the model: {error}") from error
-
-
-def _batch_improvement(pairwise: Callable[..., torch.Tensor], estimates: torch.Tensor, sources: torch.Tensor,
-                       mixture: torch.Tensor) -> torch.Tensor:
-    from voxsep.core.pit import pit_from_pairwise
-
-    estimate_loss, _ = pit_from_pairwise(pairwise(estimates, sources))
-    repeated = mixture.unsqueeze(1).expand_as(sources)
-    mixture_loss = torch.diagonal(pairwise(repeated, sources), dim1=1, dim2=2).mean(-1)
-    return mixture_loss - estimate_loss
-
-
-def batch_si_snri(estimates: torch.Tensor, sources: torch.Tensor, mixture: torch.Tensor) -> torch.Tensor:
-    """SI-SNR improvement per example, in dB, averaged over sources (best permutation).
-
-    Args:
-        estimates, sources: ``(batch, n_src, *dims, time)``.
-        mixture: ``(batch, *dims, time)``.
-
-    Returns:
-        ``(batch,)`` float32: mean over sources of SI-SNR(source, matched estimate) minus
-        SI-SNR(source, mixture). Computed on the device with ``voxsep.losses`` (no copy to
-        the host), so validation costs no more than a forward pass.
-    """
-    from voxsep.core.pairwise import pairwise_neg_si_snr
-
-    return _batch_improvement(pairwise_neg_si_snr, estimates, sources, mixture)
-
-
-def batch_snri(estimates: torch.Tensor, sources: torch.Tensor, mixture: torch.Tensor) -> torch.Tensor:
-    """SNR improvement per example, in dB, averaged over sources (best-SNR permutation).
-
-    As :func:`batch_si_snri` with the plain (scale-dependent) SNR; multichannel
-    ``dims`` (e.g. the two ears of a binaural image) are scored together, as the
-    binaural SNR loss and ``voxsep.metrics.spatial.binaural_scores`` do.
-    """
-    from voxsep.core.pairwise import pairwise_neg_snr
-
-    return _batch_improvement(pairwise_neg_snr, estimates, sources, mixture)
-
-
-VALID_METRIC_NAMES = {"si_snri": "SI-SNRi", "snri": "SNRi"}
+        raise ValueError(f"init_from {path}: the weights do not fit the model: {error}") from error
 
 
 def selection_metric(config: Config) -> str:
@@ -332,9 +172,7 @@ def _pit_loss(loss_fn: torch.nn.Module, estimates: torch.Tensor, sources: torch.
     """
     try:
         loss, _ = loss_fn(estimates, sources)
-    except ValueError as error:
-        if "NaN" not in str(error):
-            raise
+    except NaNScoresError:
         loss = estimates.sum() * math.nan
     return loss
 
@@ -364,22 +202,59 @@ class _StopRequest:
 
 
 def _compiled_or_eager(config: Config, module: torch.nn.Module, device: torch.device,
-                       autocast_dtype: torch.dtype | None, log: Any) -> tuple[Any, float | None]:
+                       autocast_dtype: torch.dtype | None, log: logging.Logger) -> Any:
     """The training-step model: compiled when the batch shape is fixed, else ``module``.
 
     Variable-length crops (``data.segment`` unset) would recompile at every new length,
-    so they train eager, with a note in the log.
+    so they train eager, with a note in the log. Validation always runs eager (its crops
+    have another shape).
     """
     data = config.data
+    if not config.train.compile:
+        return module
     if data.segment is None:
         log.info("train.compile: data.segment is unset (whole utterances of varying length); training eager")
-        return module, None
+        return module
     in_channels = int(getattr(models.model_class(config.model.name), "in_channels", 1))
     shape = training_input_shape(data.batch_size, int(round(data.segment * data.sample_rate)), in_channels)
-    return compile_for_training(module, shape, device, autocast_dtype, log)
+    return compile_for_training(module, shape, device, autocast_dtype, log)[0]
 
 
-# --------------------------------------------------------------------------- the loop
+# --------------------------------------------------------------------------- one run
+
+@dataclass
+class _Run:
+    """Everything the loop reads, built by :func:`_build_run` before anything is written."""
+
+    config: Config
+    exp_dir: Path
+    device: torch.device
+    info: D.DistInfo
+    log: logging.Logger
+    state: TrainState
+    step_model: Any  # the DDP-wrapped and/or compiled model the optimiser steps use
+    loss_fn: torch.nn.Module
+    autocast_dtype: torch.dtype | None
+    metric: str
+    train_set: Dataset
+    valid_set: Dataset
+    sampler: D.ResumableSampler
+    train_loader: DataLoader
+    valid_loader: DataLoader
+    steps_per_epoch: int
+    total_steps: int
+    threads: int
+    tensorboard: TensorBoard | None = None
+    updating: bool = False  # inside optimizer.step: weights may be half-updated
+
+    @property
+    def metric_name(self) -> str:
+        return VALID_METRIC_NAMES[self.metric]
+
+    def autocast(self) -> Any:
+        dtype = self.autocast_dtype
+        return torch.autocast(self.device.type, dtype=dtype, enabled=dtype is not None)
+
 
 def train(
     config: Config,
@@ -401,7 +276,8 @@ def train(
         resume: continue from ``exp_dir/last.pt``.
         init_from: checkpoint whose weights initialise the model (fine-tuning: new
             optimiser and schedule). The architecture must match.
-        overwrite: start afresh even if ``exp_dir`` already holds checkpoints.
+        overwrite: start afresh even if ``exp_dir`` already holds an experiment (its
+            files are deleted once the new run is known to start).
         train_set, valid_set: datasets to use instead of those described by
             ``config.data`` (items ``(mixture, sources)`` as ``MixtureDataset``'s).
         on_step: called with the step number after every optimiser step.
@@ -410,362 +286,405 @@ def train(
         ``TrainResult``.
 
     Raises:
-        FileExistsError: ``exp_dir`` holds checkpoints and neither ``resume`` nor
-            ``overwrite`` was given.
+        ExperimentInUseError: ``exp_dir`` holds an experiment and neither ``resume`` nor
+            ``overwrite`` was given (:mod:`voxsep.train.experiment`).
         FileNotFoundError: ``resume`` without ``exp_dir/last.pt``.
         TrainingAborted: ``config.train.nan_tolerance`` non-finite steps in a row.
+        CheckpointWriteError: a checkpoint could not be written.
     """
     exp_dir = Path(exp_dir)
-    tc = config.train
-    device = resolve_device(tc.device, int(os.environ.get("LOCAL_RANK", "0")))
+    experiment.check_can_start(exp_dir, resume, overwrite, init_from)
+    device = resolve_device(config.train.device, int(os.environ.get("LOCAL_RANK", "0")))
     info = D.init_distributed(device)
+    log = setup_logger(None, info.is_main)
     try:
-        return _train(config, exp_dir, resume, init_from, overwrite, train_set, valid_set, on_step, device, info)
+        run = _build_run(config, exp_dir, resume, init_from, train_set, valid_set, device, info, log)
+        if resume and _already_ended(run):
+            return _result(run, "complete")
+        _open_experiment(run, overwrite and not resume)
+        return _run_loop(run, on_step)
     finally:
+        close_logger(log)
         D.shutdown_distributed()
 
 
-def _train(config, exp_dir, resume, init_from, overwrite, train_set, valid_set, on_step, device, info) -> TrainResult:  # noqa: C901 - the loop is meant to be read in one place
+def _build_run(config, exp_dir, resume, init_from, train_set, valid_set, device, info, log) -> _Run:
+    """Model, optimiser, restored state, datasets, loaders and the compiled step; no writes."""
     tc, data = config.train, config.data
-    last_path, best_path = exp_dir / "last.pt", exp_dir / "best.pt"
-    if resume and init_from:
-        raise ValueError("use either --resume (continue this experiment) or --init-from (fine-tune), not both")
-    if resume and not last_path.is_file():
-        raise FileNotFoundError(f"--resume: {last_path} does not exist; start without --resume")
-    if not resume and not overwrite and any((exp_dir / n).exists() for n in CHECKPOINT_NAMES):
-        raise FileExistsError(f"{exp_dir} already holds checkpoints; pass --resume to continue or --overwrite to start again")
-    if info.is_main:
-        exp_dir.mkdir(parents=True, exist_ok=True)
-        if overwrite and not resume:
-            for name in CHECKPOINT_NAMES + ("train.log",):
-                (exp_dir / name).unlink(missing_ok=True)
-            shutil.rmtree(exp_dir / "tensorboard", ignore_errors=True)
-        save_config(config, exp_dir / "config.yaml")
-    log = setup_logger(exp_dir if info.is_main else None, info.is_main)
     threads = configure_threads(tc.num_threads, info.local_world_size)
-
-    # ---- model, optimiser, schedule
     seed_everything(tc.seed)
     model = models.build(config.model.name, **model_kwargs(config))
     if init_from:
         load_init_weights(model, init_from)
         log.info(f"initialised weights from {init_from}")
     model.to(device)
-    n_params = sum(p.numel() for p in model.parameters())
     Optimizer = torch.optim.AdamW if config.optim.name == "adamw" else torch.optim.Adam
-    optimizer = Optimizer(
-        model.parameters(), lr=config.optim.lr, betas=tuple(config.optim.betas),
-        weight_decay=config.optim.weight_decay, foreach=True,
-    )
+    optimizer = Optimizer(model.parameters(), lr=config.optim.lr, betas=tuple(config.optim.betas),
+                          weight_decay=config.optim.weight_decay, foreach=True)
     sched = config.schedule
     schedule = PlateauSchedule(config.optim.lr, sched.patience, sched.factor, sched.min_lr, sched.warmup_steps)
     if tc.precision == "fp16" and device.type != "cuda":
         raise ValueError("train.precision=fp16 needs a CUDA device; on CPU use train.precision=bf16")
     scaler = torch.amp.GradScaler("cuda", enabled=tc.precision == "fp16")
-    autocast_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(tc.precision)
-    loss_fn = build_loss(config)
+    state = TrainState(model, optimizer, schedule, scaler)
     metric = selection_metric(config)
-    metric_name = VALID_METRIC_NAMES[metric]
-
-    # ---- state to resume
-    epoch, step, batch_in_epoch, nan_streak = 0, 0, 0, 0
-    history: list[dict[str, float]] = []
     if resume:
-        saved = checkpoint.read(last_path)
-        saved_model = saved["meta"].get("train_config", {}).get("model", {})
-        if saved["model_name"] != model.model_name or any(saved["config"].get(k) != v for k, v in model.config.items()):
-            raise ValueError(
-                f"--resume: {last_path} holds a different model ({saved['model_name']} {saved_model.get('args')}) "
-                "than the recipe; resume with the experiment's own config.yaml"
-            )
-        model.load_state_dict(saved["state_dict"])
-        state = saved["meta"]["training"]
-        optimizer.load_state_dict(state["optimizer"])
-        schedule.load_state_dict(state["schedule"])
-        scaler.load_state_dict(state["scaler"])
-        epoch, step, batch_in_epoch = int(state["epoch"]), int(state["step"]), int(state["batch_in_epoch"])
-        history = list(state["history"])
-        set_rng_state(state["rng"])
-        saved_metric = saved["meta"].get("valid_metric") or "si_snri"  # checkpoints before the choice: SI-SNRi
-        if saved_metric != metric:
-            log.warning(f"{last_path} selected on validation {VALID_METRIC_NAMES.get(saved_metric, saved_metric)}; "
-                        f"this run selects on {metric_name}: the best score and plateau counters start afresh")
-            schedule.best, schedule.bad_validations, schedule.since_best = -math.inf, 0, 0
-        log.info(f"resumed from {last_path}: epoch {epoch}, step {step}, best {metric_name} {schedule.best:.2f} dB")
-    boundary_rng = rng_state()
+        _restore(state, exp_dir / "last.pt", metric, log)
 
-    ddp_model = model
+    step_model: Any = model
     if info.enabled:
         # find_unused_parameters: e.g. Conv-TasNet's last residual 1x1 conv feeds nothing
         # when the skip path is the output; DDP must not wait for its gradient.
-        ddp_model = torch.nn.parallel.DistributedDataParallel(
-            model, device_ids=[device.index] if device.type == "cuda" else None, find_unused_parameters=True
-        )
-
-    # ---- the compiled training path (validation stays eager: its crops differ in shape)
-    train_model, compile_seconds = ddp_model, None
-    if tc.compile:
-        train_model, compile_seconds = _compiled_or_eager(config, ddp_model, device, autocast_dtype, log)
-
-    # ---- data
+        step_model = torch.nn.parallel.DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None, find_unused_parameters=True)
     if train_set is None or valid_set is None:
         built_train, built_valid = build_datasets(config)
-        train_set = train_set or built_train
-        valid_set = valid_set or built_valid
-    sampler = D.ResumableSampler(train_set, info.world_size, info.rank, shuffle=True, seed=tc.seed,
-                                 batch_size=data.batch_size, drop_last=True)
-    loader_kwargs = dict(
-        num_workers=data.num_workers,
-        persistent_workers=data.num_workers > 0,
-        pin_memory=device.type == "cuda",
-    )
-    # Each loader gets its own generator so that the global RNG is never consumed.
-    train_loader = DataLoader(D.SeededDataset(train_set), batch_size=data.batch_size, sampler=sampler, drop_last=True,
-                              generator=torch.Generator().manual_seed(tc.seed), **loader_kwargs)
-    # Validation examples are read with fixed per-example seeds: identical at every
-    # validation, whatever the worker, rank or resumption.
-    valid_keys = [(i, D.item_seed(tc.seed + 1, 0, i), 0) for i in D.shard_indices(len(valid_set), info)]
-    valid_batch = data.valid_batch_size if data.valid_segment is not None else 1
-    valid_loader = DataLoader(Subset(D.SeededDataset(valid_set), valid_keys), batch_size=valid_batch, shuffle=False,
-                              generator=torch.Generator().manual_seed(tc.seed + 1), **loader_kwargs)
+        train_set, valid_set = train_set or built_train, valid_set or built_valid
+    autocast_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(tc.precision)
+    step_model = _compiled_or_eager(config, step_model, device, autocast_dtype, log)
+    sampler, train_loader, valid_loader = _loaders(config, train_set, valid_set, device, info)
     micro_per_epoch = (len(sampler) + sampler.start_batch * data.batch_size) // data.batch_size
     steps_per_epoch = micro_per_epoch // tc.grad_accum
     if steps_per_epoch == 0:
         raise ValueError(
             f"the training set gives {micro_per_epoch} batch(es) per process per epoch, fewer than "
-            f"train.grad_accum={tc.grad_accum}; lower data.batch_size or train.grad_accum"
-        )
-    total_steps = steps_per_epoch * tc.epochs
-    if tc.max_steps:
-        total_steps = min(total_steps, tc.max_steps)
+            f"train.grad_accum={tc.grad_accum}; lower data.batch_size or train.grad_accum")
+    total_steps = min(steps_per_epoch * tc.epochs, tc.max_steps or math.inf)
+    return _Run(config, exp_dir, device, info, log, state, step_model, build_loss(config), autocast_dtype, metric,
+                train_set, valid_set, sampler, train_loader, valid_loader, steps_per_epoch, int(total_steps), threads)
 
-    tensorboard = TensorBoard(exp_dir, config.log.tensorboard and info.is_main)
-    example_ids = list(range(min(config.log.audio_examples, len(valid_set)))) if info.is_main else []
-    log.info(f"best.pt, learning-rate halving and early stopping follow validation {metric_name} "
-             f"(loss.kind={config.loss.kind})")
-    log.info(
-        f"{config.model.name}: {n_params / 1e6:.2f} M parameters | {device} x {info.world_size} process(es), "
-        f"{threads} thread(s) each | {tc.precision} | {len(train_set)} training / {len(valid_set)} validation examples | "
-        f"{steps_per_epoch} steps/epoch, global batch {data.batch_size * tc.grad_accum * info.world_size}"
-    )
 
-    # ---- helpers closed over the state above
-    def validate() -> tuple[dict[str, float], float]:
-        """Mean validation ``{"si_snri", "snri"}`` (dB) and PIT loss over all ranks' shards."""
-        model.eval()
-        total_si_snri, total_snri, total_loss, count = 0.0, 0.0, 0.0, 0
-        with torch.no_grad():
-            for i, (mixture, sources) in enumerate(valid_loader):
-                if tc.max_valid_batches and i >= tc.max_valid_batches:
-                    break
-                mixture, sources = mixture.to(device), sources.to(device)
-                with torch.autocast(device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
-                    estimates = model(mixture)
-                estimates = estimates.float()
-                loss, _ = loss_fn(estimates, sources)
-                total_si_snri += float(batch_si_snri(estimates, sources, mixture).sum())
-                total_snri += float(batch_snri(estimates, sources, mixture).sum())
-                total_loss += float(loss) * mixture.shape[0]
-                count += mixture.shape[0]
-        total_si_snri, total_snri, total_loss, count = D.all_reduce_sum(
-            [total_si_snri, total_snri, total_loss, count], device, info)
-        model.train()
-        if count == 0:
-            raise ValueError("the validation set is empty; check data.valid")
-        return {"si_snri": total_si_snri / count, "snri": total_snri / count}, total_loss / count
+def _restore(state: TrainState, last_path: Path, metric: str, log: logging.Logger) -> None:
+    """Load ``last.pt`` into ``state`` after checking that it holds the same model."""
+    saved = checkpoint.read(last_path)
+    model = state.model
+    saved_model = saved["meta"].get("train_config", {}).get("model", {})
+    if saved["model_name"] != model.model_name or any(saved["config"].get(k) != v for k, v in model.config.items()):
+        raise ValueError(
+            f"cannot resume: {last_path} holds a different model ({saved['model_name']} {saved_model.get('args')}) "
+            f"than the recipe; resume with the experiment's own config ({last_path.parent / 'config.yaml'})")
+    model.load_state_dict(saved["state_dict"])
+    state.load_state_dict(saved["meta"]["training"])
+    saved_metric = saved["meta"].get("valid_metric") or "si_snri"  # checkpoints before the choice: SI-SNRi
+    if saved_metric != metric:
+        log.warning(f"{last_path} selected on validation {VALID_METRIC_NAMES.get(saved_metric, saved_metric)}; "
+                    f"this run selects on {VALID_METRIC_NAMES[metric]}: the best score and plateau counters "
+                    "start afresh")
+        state.schedule.best, state.schedule.bad_validations, state.schedule.since_best = -math.inf, 0, 0
+    log.info(f"resumed from {last_path}: epoch {state.epoch}, step {state.step}, "
+             f"best {VALID_METRIC_NAMES[metric]} {state.schedule.best:.2f} dB")
 
-    def log_audio_examples() -> None:
-        model.eval()
-        with torch.no_grad():
-            for i in example_ids:
-                mixture, _ = D.SeededDataset(valid_set)[(i, D.item_seed(tc.seed + 1, 0, i), 0)]
-                with torch.autocast(device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
-                    estimates = model(mixture.unsqueeze(0).to(device))[0].float().cpu()
-                if mixture.dim() == 2:  # multichannel: show the first channel
-                    mixture, estimates = mixture[0], estimates[:, 0]
-                tensorboard.audio_example(f"example{i}", mixture.numpy(), estimates.numpy(), data.sample_rate, step)
-        model.train()
 
-    def save_checkpoint(path: Path, rng: dict[str, Any], with_state: bool, scores: dict[str, float] | None) -> bool:
-        """Rank 0 writes ``path`` atomically; on failure the old file stays and we say so.
+def _loaders(config: Config, train_set: Dataset, valid_set: Dataset, device: torch.device, info: D.DistInfo
+             ) -> tuple[D.ResumableSampler, DataLoader, DataLoader]:
+    """The resumable training sampler and loader, and the fixed-seed validation loader."""
+    tc, data = config.train, config.data
+    sampler = D.ResumableSampler(train_set, info.world_size, info.rank, shuffle=True, seed=tc.seed,
+                                 batch_size=data.batch_size, drop_last=True)
+    common = dict(num_workers=data.num_workers, persistent_workers=data.num_workers > 0,
+                  pin_memory=device.type == "cuda")
+    # Each loader gets its own generator so that the global RNG is never consumed.
+    train_loader = DataLoader(D.SeededDataset(train_set), batch_size=data.batch_size, sampler=sampler, drop_last=True,
+                              generator=torch.Generator().manual_seed(tc.seed), **common)
+    # Validation examples are read with fixed per-example seeds: identical at every
+    # validation, whatever the worker, rank or resumption.
+    valid_keys = [(i, D.item_seed(tc.seed + 1, 0, i), 0) for i in D.shard_indices(len(valid_set), info)]
+    valid_batch = data.valid_batch_size if data.valid_segment is not None else 1
+    valid_loader = DataLoader(Subset(D.SeededDataset(valid_set), valid_keys), batch_size=valid_batch, shuffle=False,
+                              generator=torch.Generator().manual_seed(tc.seed + 1), **common)
+    return sampler, train_loader, valid_loader
 
-        ``scores``: this step's validation scores (``None``: not validated); the meta
-        names the selection metric (``valid_metric``) and its value (``valid_score``).
-        """
-        if not info.is_main:
-            return True
-        scores = scores or {}
-        meta: dict[str, Any] = {
-            "sample_rate": data.sample_rate,
-            "epoch": epoch,
-            "step": step,
-            "valid_metric": metric,
-            "valid_score": scores.get(metric),
-            "valid_si_snri": scores.get("si_snri"),
-            "valid_snri": scores.get("snri"),
-            "train_config": config_to_dict(config),
-        }
-        if with_state:
-            meta["training"] = {
-                "optimizer": optimizer.state_dict(),
-                "schedule": schedule.state_dict(),
-                "scaler": scaler.state_dict(),
-                "epoch": epoch,
-                "step": step,
-                "batch_in_epoch": batch_in_epoch,
-                "history": history,
-                "rng": rng,
-            }
-        try:
-            checkpoint.save(path, model, **meta)
-            return True
-        except OSError as error:
-            log.error(f"{error}; training goes on, the previous {path.name} (if any) is intact")
-            return False
 
-    # ---- the loop
-    status = "finished"
-    model.train()
-    progress = Progress(total_steps, step, info.is_main, log, config.log.log_every)
-    window_loss, window_count, window_examples, window_start = 0.0, 0, 0, time.perf_counter()
-    window_wait, window_steps = 0.0, 0
-    last_valid_step = -1
-    in_update = False
+def _already_ended(run: _Run) -> bool:
+    """A resumed run that had reached its step/epoch limit or stopped early; says so."""
+    tc, state = run.config.train, run.state
+    patience = run.config.schedule.early_stop_patience
+    reason = ("all epochs" if state.epoch >= tc.epochs else
+              f"train.max_steps={tc.max_steps}" if tc.max_steps and state.step >= tc.max_steps else
+              "early stopping" if patience and state.schedule.since_best >= patience else None)
+    if reason:
+        run.log.info(f"the run in {run.exp_dir} is complete ({reason}, step {state.step}); nothing to do. "
+                     "To train longer, raise that limit in the config and resume")
+    return reason is not None
+
+
+def _open_experiment(run: _Run, clear_previous: bool) -> None:
+    """The run is known to start: clear a previous run (overwrite), write config.yaml, open the log."""
+    if not run.info.is_main:
+        return
+    run.exp_dir.mkdir(parents=True, exist_ok=True)
+    experiment.remove_stale_temporaries(run.exp_dir)
+    if clear_previous:
+        experiment.clear_previous_run(run.exp_dir)
+    save_config(run.config, run.exp_dir / "config.yaml")
+    attach_log_file(run.log, run.exp_dir)
+    run.tensorboard = TensorBoard(run.exp_dir, run.config.log.tensorboard)
+    n_params = sum(p.numel() for p in run.state.model.parameters())
+    tc, data = run.config.train, run.config.data
+    run.log.info(f"best.pt, learning-rate halving and early stopping follow validation {run.metric_name} "
+                 f"(loss.kind={run.config.loss.kind})")
+    run.log.info(
+        f"{run.config.model.name}: {n_params / 1e6:.2f} M parameters | {run.device} x {run.info.world_size} "
+        f"process(es), {run.threads} thread(s) each | {tc.precision} | {len(run.train_set)} training / "
+        f"{len(run.valid_set)} validation examples | {run.steps_per_epoch} steps/epoch, global batch "
+        f"{data.batch_size * tc.grad_accum * run.info.world_size}")
+
+
+def _result(run: _Run, status: str) -> TrainResult:
+    state = run.state
+    return TrainResult(status=status, step=state.step, epoch=state.epoch, history=state.history,
+                       metric=run.metric, best_score=state.schedule.best)
+
+
+# --------------------------------------------------------------------------- the loop
+
+def _run_loop(run: _Run, on_step: Callable[[int], None] | None) -> TrainResult:
+    """Epochs of optimiser steps with validation and checkpoints; see the module docstring."""
+    tc, state, log = run.config.train, run.state, run.log
+    tensorboard = run.tensorboard or TensorBoard(run.exp_dir, False)
+    progress = Progress(run.total_steps, state.step, run.info.is_main, log, run.config.log.log_every)
+    window = _Window()
+    status, last_valid_step = "finished", -1
+    state.model.train()
     try:
         with _StopRequest() as stop:
-            while epoch < tc.epochs and status == "finished":
-                sampler.set_epoch(epoch)
-                sampler.set_start_batch(batch_in_epoch)
-                micro, accumulated = 0, torch.zeros((), device=device)
-                fetch_start = time.perf_counter()
-                for mixture, sources in train_loader:
-                    window_wait += time.perf_counter() - fetch_start
-                    if batch_in_epoch + micro >= steps_per_epoch * tc.grad_accum:
-                        break  # a partial accumulation window at the epoch end is dropped
-                    mixture = mixture.to(device, non_blocking=True)
-                    sources = sources.to(device, non_blocking=True)
-                    micro += 1
-                    sync = micro % tc.grad_accum == 0
-                    with ddp_model.no_sync() if info.enabled and not sync else contextlib.nullcontext():
-                        with torch.autocast(device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
-                            estimates = train_model(mixture)
-                        loss = _pit_loss(loss_fn, estimates.float(), sources)
-                        scaler.scale(loss / tc.grad_accum).backward()
-                    accumulated += loss.detach()
-                    if not sync:
-                        fetch_start = time.perf_counter()
-                        continue
-
-                    # ---- optimiser step (one host sync: loss and gradient norm)
-                    for group in optimizer.param_groups:
-                        group["lr"] = schedule.lr_at(step)
-                    scaler.unscale_(optimizer)
-                    max_norm = config.optim.clip_grad_norm or math.inf
-                    grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm)
-                    mean_loss = accumulated / tc.grad_accum
-                    if info.enabled:
-                        torch.distributed.all_reduce(mean_loss)
-                        mean_loss /= info.world_size
-                    loss_value, norm_value = torch.stack([mean_loss.float(), grad_norm.float()]).tolist()
-                    finite = math.isfinite(loss_value) and (math.isfinite(norm_value) or scaler.is_enabled())
-                    if finite:
-                        in_update = True
-                        scaler.step(optimizer)
-                        scaler.update()
-                        in_update = False
-                        nan_streak = 0
-                    else:
-                        nan_streak += 1
-                        progress.write(
-                            f"warning: non-finite loss/gradient at step {step} (loss {loss_value}, grad norm "
-                            f"{norm_value}); batch skipped ({nan_streak} in a row, limit {tc.nan_tolerance})"
-                        )
-                        if scaler.is_enabled():
-                            scaler.update()
-                        if nan_streak >= tc.nan_tolerance:
-                            raise TrainingAborted(
-                                f"{nan_streak} non-finite steps in a row (train.nan_tolerance={tc.nan_tolerance}); "
-                                f"stopping. Lower optim.lr, enable optim.clip_grad_norm, or check the data; "
-                                f"{last_path} holds the last good state"
-                            )
-                    optimizer.zero_grad(set_to_none=True)
-                    accumulated = torch.zeros((), device=device)
-                    batch_in_epoch += micro
-                    micro = 0
-                    step += 1
-                    boundary_rng = rng_state()
-
-                    if finite:
-                        window_loss += loss_value
-                        window_count += 1
-                    window_examples += data.batch_size * tc.grad_accum * info.world_size
-                    window_steps += 1
-                    if step % config.log.log_every == 0 and window_count:
-                        elapsed = time.perf_counter() - window_start
-                        values = {"loss": window_loss / window_count, "lr": optimizer.param_groups[0]["lr"],
-                                  "grad_norm": norm_value, "examples_per_s": window_examples / max(elapsed, 1e-9),
-                                  "data_wait_s": window_wait / max(window_steps, 1)}
-                        tensorboard.scalars({f"train/{k}": v for k, v in values.items()}, step)
-                        progress.update(step, values)
-                        window_loss, window_count, window_examples, window_start = 0.0, 0, 0, time.perf_counter()
-                        window_wait, window_steps = 0.0, 0
-                    else:
-                        progress.update(step, {"loss": loss_value})
+            while state.epoch < tc.epochs and status == "finished":
+                run.sampler.set_epoch(state.epoch)
+                run.sampler.set_start_batch(state.batch_in_epoch)
+                for micro_batches in _step_batches(run, window):
+                    loss_value, grad_norm = _optimizer_step(run, micro_batches, progress)
+                    window.add(loss_value, len(micro_batches) * run.config.data.batch_size * run.info.world_size)
+                    window.report(run, loss_value, grad_norm, progress, tensorboard)
                     if on_step is not None:
-                        on_step(step)
-                    fetch_start = time.perf_counter()
-
-                    end_of_epoch = batch_in_epoch >= steps_per_epoch * tc.grad_accum
+                        on_step(state.step)
+                    end_of_epoch = state.batch_in_epoch >= run.steps_per_epoch * tc.grad_accum
                     if end_of_epoch:
-                        epoch, batch_in_epoch = epoch + 1, 0
-                    due = (tc.valid_every_steps and step % tc.valid_every_steps == 0) or (not tc.valid_every_steps and end_of_epoch)
-                    if due:
-                        scores, valid_loss = validate()
-                        last_valid_step = step
-                        improved = schedule.validated(scores[metric])
-                        record = {"step": step, "epoch": epoch, **scores, "metric": metric, "loss": valid_loss,
-                                  "lr": schedule.lr}
-                        history.append(record)
-                        tensorboard.scalars({"valid/si_snri": scores["si_snri"], "valid/snri": scores["snri"],
-                                             "valid/loss": valid_loss, "train/lr_after_valid": schedule.lr}, step)
-                        log_audio_examples()
-                        tensorboard.flush()
-                        other = "snri" if metric == "si_snri" else "si_snri"
-                        progress.write(
-                            f"validation at step {step} (epoch {epoch}): {metric_name} {scores[metric]:.2f} dB"
-                            f"{' (best)' if improved else ''}, "
-                            f"{VALID_METRIC_NAMES[other]} {scores[other]:.2f} dB, loss {valid_loss:.3f}, lr {schedule.lr:.3g}"
-                        )
-                        if improved:
-                            save_checkpoint(best_path, boundary_rng, False, scores)
-                        save_checkpoint(last_path, boundary_rng, True, scores)
-                        if sched.early_stop_patience and schedule.since_best >= sched.early_stop_patience:
-                            status = "early_stop"
+                        state.epoch, state.batch_in_epoch = state.epoch + 1, 0
+                    if (tc.valid_every_steps and state.step % tc.valid_every_steps == 0) or (
+                            not tc.valid_every_steps and end_of_epoch):
+                        status = _validate_and_save(run, progress, tensorboard)
+                        last_valid_step = state.step
                     elif end_of_epoch:
-                        save_checkpoint(last_path, boundary_rng, True, None)
-                    if tc.max_steps and step >= tc.max_steps and status == "finished":
+                        _save(run, "last.pt", with_state=True, scores=None)
+                    if tc.max_steps and state.step >= tc.max_steps and status == "finished":
                         status = "max_steps"
-                    if D.broadcast_flag(stop.requested, device, info):
+                    if D.broadcast_flag(stop.requested, run.device, run.info):
                         status = "interrupted"
                     if status != "finished" or end_of_epoch:
                         break
     except KeyboardInterrupt:
         status = "interrupted"
-        if in_update:
-            log.error(f"interrupted inside an optimiser update: weights may be half-updated, {last_path} is left as it was")
-            progress.close()
-            close_logger(log)
+        if run.updating:
+            log.error(f"interrupted inside an optimiser update: weights may be half-updated, "
+                      f"{run.exp_dir / 'last.pt'} is left as it was")
             tensorboard.close()
             raise
     finally:
         progress.close()
-
-    if status in ("interrupted", "max_steps") or last_valid_step != step:
-        if save_checkpoint(last_path, boundary_rng, True, None) and status == "interrupted":
-            log.info(f"interrupted: wrote {last_path} at step {step}; continue with --resume")
-    log.info(f"training {status} at step {step}, epoch {epoch}; best validation {metric_name} {schedule.best:.2f} dB")
+    if status in ("interrupted", "max_steps") or last_valid_step != state.step:
+        _save(run, "last.pt", with_state=True, scores=None)
+        if status == "interrupted":
+            log.info(f"interrupted: wrote {run.exp_dir / 'last.pt'} at step {state.step}; continue with resume")
+    log.info(f"training {status} at step {state.step}, epoch {state.epoch}; "
+             f"best validation {run.metric_name} {state.schedule.best:.2f} dB")
     tensorboard.close()
-    close_logger(log)
-    best_si_snri = max((h["si_snri"] for h in history if "si_snri" in h), default=-math.inf)
-    return TrainResult(status=status, step=step, epoch=epoch, best_si_snri=best_si_snri, history=history,
-                       metric=metric, best_score=schedule.best)
+    return _result(run, status)
+
+
+def _step_batches(run: _Run, window: "_Window"):
+    """Groups of ``grad_accum`` micro-batches ``(mixture, sources)`` on the device, up to the
+    epoch's end (a partial group at the end is dropped); the loader wait goes to ``window``."""
+    limit = run.steps_per_epoch * run.config.train.grad_accum - run.state.batch_in_epoch
+    group, fetch_start = [], time.perf_counter()
+    for count, (mixture, sources) in enumerate(run.train_loader):
+        window.wait += time.perf_counter() - fetch_start
+        if count >= limit:
+            break
+        group.append((mixture.to(run.device, non_blocking=True), sources.to(run.device, non_blocking=True)))
+        if len(group) == run.config.train.grad_accum:
+            yield group
+            group = []
+        fetch_start = time.perf_counter()
+
+
+def _optimizer_step(run: _Run, micro_batches: list[tuple[torch.Tensor, torch.Tensor]],
+                    progress: Progress) -> tuple[float, float]:
+    """Forward/backward of each micro-batch, clip, and step unless non-finite.
+
+    Returns ``(loss, grad_norm)`` as floats (one host sync). A non-finite step is skipped
+    with a warning; ``train.nan_tolerance`` of them in a row raise :class:`TrainingAborted`.
+    """
+    tc, state = run.config.train, run.state
+    accumulated = torch.zeros((), device=run.device)
+    for i, (mixture, sources) in enumerate(micro_batches):
+        last = i == len(micro_batches) - 1
+        with run.step_model.no_sync() if run.info.enabled and not last else contextlib.nullcontext():
+            with run.autocast():
+                estimates = run.step_model(mixture)
+            loss = _pit_loss(run.loss_fn, estimates.float(), sources)
+            state.scaler.scale(loss / tc.grad_accum).backward()
+        accumulated += loss.detach()
+    for group in state.optimizer.param_groups:
+        group["lr"] = state.schedule.lr_at(state.step)
+    state.scaler.unscale_(state.optimizer)
+    grad_norm = torch.nn.utils.clip_grad_norm_(state.model.parameters(), run.config.optim.clip_grad_norm or math.inf)
+    mean_loss = accumulated / tc.grad_accum
+    if run.info.enabled:
+        torch.distributed.all_reduce(mean_loss)
+        mean_loss /= run.info.world_size
+    loss_value, norm_value = torch.stack([mean_loss.float(), grad_norm.float()]).tolist()
+    if math.isfinite(loss_value) and (math.isfinite(norm_value) or state.scaler.is_enabled()):
+        run.updating = True
+        state.scaler.step(state.optimizer)
+        state.scaler.update()
+        run.updating = False
+        state.nan_streak = 0
+    else:
+        _skip_non_finite(run, loss_value, norm_value, progress)
+    state.optimizer.zero_grad(set_to_none=True)
+    state.batch_in_epoch += len(micro_batches)
+    state.step += 1
+    state.mark_step_boundary()
+    return loss_value, norm_value
+
+
+def _skip_non_finite(run: _Run, loss_value: float, norm_value: float, progress: Progress) -> None:
+    state, tolerance = run.state, run.config.train.nan_tolerance
+    state.nan_streak += 1
+    progress.write(f"warning: non-finite loss/gradient at step {state.step} (loss {loss_value}, grad norm "
+                   f"{norm_value}); batch skipped ({state.nan_streak} in a row, limit {tolerance})")
+    if state.scaler.is_enabled():
+        state.scaler.update()
+    if state.nan_streak >= tolerance:
+        raise TrainingAborted(
+            f"{state.nan_streak} non-finite steps in a row (train.nan_tolerance={tolerance}); stopping. Lower "
+            f"optim.lr, enable optim.clip_grad_norm, or check the data; {run.exp_dir / 'last.pt'} holds the "
+            "last good state")
+
+
+class _Window:
+    """Training numbers accumulated between two log lines."""
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self.loss, self.count, self.examples, self.steps, self.wait = 0.0, 0, 0, 0, 0.0
+        self.start = time.perf_counter()
+
+    def add(self, loss_value: float, examples: int) -> None:
+        if math.isfinite(loss_value):
+            self.loss += loss_value
+            self.count += 1
+        self.examples += examples
+        self.steps += 1
+
+    def report(self, run: _Run, loss_value: float, grad_norm: float, progress: Progress,
+               tensorboard: TensorBoard) -> None:
+        """Every ``log.log_every`` steps: the window's means to the log and TensorBoard."""
+        step = run.state.step
+        if step % run.config.log.log_every or not self.count:
+            progress.update(step, {"loss": loss_value})
+            return
+        values = {"loss": self.loss / self.count, "lr": run.state.optimizer.param_groups[0]["lr"],
+                  "grad_norm": grad_norm, "examples_per_s": self.examples / max(time.perf_counter() - self.start, 1e-9),
+                  "data_wait_s": self.wait / max(self.steps, 1)}
+        tensorboard.scalars({f"train/{k}": v for k, v in values.items()}, step)
+        progress.update(step, values)
+        self.reset()
+
+
+def _validate_and_save(run: _Run, progress: Progress, tensorboard: TensorBoard) -> str:
+    """Validate, update the schedule, log, write best.pt/last.pt; returns the loop status."""
+    state, metric = run.state, run.metric
+    scores, valid_loss = _validate(run)
+    improved = state.schedule.validated(scores[metric])
+    state.history.append({"step": state.step, "epoch": state.epoch, **scores, "metric": metric,
+                          "loss": valid_loss, "lr": state.schedule.lr})
+    tensorboard.scalars({"valid/si_snri": scores["si_snri"], "valid/snri": scores["snri"],
+                         "valid/loss": valid_loss, "train/lr_after_valid": state.schedule.lr}, state.step)
+    _log_audio_examples(run, tensorboard)
+    tensorboard.flush()
+    other = "snri" if metric == "si_snri" else "si_snri"
+    progress.write(
+        f"validation at step {state.step} (epoch {state.epoch}): {run.metric_name} {scores[metric]:.2f} dB"
+        f"{' (best)' if improved else ''}, {VALID_METRIC_NAMES[other]} {scores[other]:.2f} dB, "
+        f"loss {valid_loss:.3f}, lr {state.schedule.lr:.3g}")
+    if improved:
+        _save(run, "best.pt", with_state=False, scores=scores)
+    _save(run, "last.pt", with_state=True, scores=scores)
+    patience = run.config.schedule.early_stop_patience
+    return "early_stop" if patience and state.schedule.since_best >= patience else "finished"
+
+
+def _validate(run: _Run) -> tuple[dict[str, float], float]:
+    """Mean validation ``{"si_snri", "snri"}`` (dB) and PIT loss over all ranks' shards."""
+    model, max_batches = run.state.model, run.config.train.max_valid_batches
+    model.eval()
+    total_si_snri, total_snri, total_loss, count = 0.0, 0.0, 0.0, 0
+    with torch.no_grad():
+        for i, (mixture, sources) in enumerate(run.valid_loader):
+            if max_batches and i >= max_batches:
+                break
+            mixture, sources = mixture.to(run.device), sources.to(run.device)
+            with run.autocast():
+                estimates = model(mixture)
+            estimates = estimates.float()
+            loss, _ = run.loss_fn(estimates, sources)
+            total_si_snri += float(batch_si_snri(estimates, sources, mixture).sum())
+            total_snri += float(batch_snri(estimates, sources, mixture).sum())
+            total_loss += float(loss) * mixture.shape[0]
+            count += mixture.shape[0]
+    total_si_snri, total_snri, total_loss, count = D.all_reduce_sum(
+        [total_si_snri, total_snri, total_loss, count], run.device, run.info)
+    model.train()
+    if count == 0:
+        raise ValueError("the validation set is empty; check data.valid")
+    return {"si_snri": total_si_snri / count, "snri": total_snri / count}, total_loss / count
+
+
+def _log_audio_examples(run: _Run, tensorboard: TensorBoard) -> None:
+    """The first ``log.audio_examples`` validation mixtures and their estimates, rank 0."""
+    if not run.info.is_main:
+        return
+    model, seed = run.state.model, run.config.train.seed
+    model.eval()
+    with torch.no_grad():
+        for i in range(min(run.config.log.audio_examples, len(run.valid_set))):
+            mixture, _ = D.SeededDataset(run.valid_set)[(i, D.item_seed(seed + 1, 0, i), 0)]
+            with run.autocast():
+                estimates = model(mixture.unsqueeze(0).to(run.device))[0].float().cpu()
+            if mixture.dim() == 2:  # multichannel: show the first channel
+                mixture, estimates = mixture[0], estimates[:, 0]
+            tensorboard.audio_example(f"example{i}", mixture.numpy(), estimates.numpy(),
+                                      run.config.data.sample_rate, run.state.step)
+    model.train()
+
+
+def _save(run: _Run, name: str, with_state: bool, scores: dict[str, float] | None) -> None:
+    """Rank 0 writes ``exp_dir/name`` atomically.
+
+    ``scores``: this step's validation scores (``None``: not validated); the meta names
+    the selection metric (``valid_metric``) and its value (``valid_score``).
+
+    Raises:
+        CheckpointWriteError: the write failed (logged to train.log); the previous file
+            under that name is intact.
+    """
+    if not run.info.is_main:
+        return
+    state, scores, path = run.state, scores or {}, run.exp_dir / name
+    meta: dict[str, Any] = {
+        "sample_rate": run.config.data.sample_rate, "epoch": state.epoch, "step": state.step,
+        "valid_metric": run.metric, "valid_score": scores.get(run.metric),
+        "valid_si_snri": scores.get("si_snri"), "valid_snri": scores.get("snri"),
+        "train_config": config_to_dict(run.config),
+    }
+    if with_state:
+        meta["training"] = state.state_dict()
+    try:
+        checkpoint.save(path, state.model, **meta)
+    except OSError as error:
+        run.log.error(f"{error}; the run stops at step {state.step}. Free space (or fix the folder) and resume")
+        raise CheckpointWriteError(error.errno, f"{error}; the run stopped at step {state.step}; "
+                                   "free space (or fix the folder), then resume") from error

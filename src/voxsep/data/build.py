@@ -1,0 +1,108 @@
+"""Datasets from a recipe: ``build_datasets(config)`` and the binaural mixer it may need.
+
+The one place where ``config.data`` becomes :class:`~voxsep.data.datasets.MixtureDataset`
+/ :class:`~voxsep.data.datasets.DynamicMixDataset` objects (with a spatializer for
+binaural dynamic mixing and a random recording channel), so the trainer only asks for
+"the datasets of this config".
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from torch.utils.data import Dataset
+
+from voxsep import models
+from voxsep.config import Config
+
+
+def build_spatializer(config: Config) -> Any:
+    """The :class:`~voxsep.data.spatial.BinauralSpatializer` of ``config.data.hrtf``, or ``None``.
+
+    Dynamic binaural mixing (Binaural-WSJ0Mix style, Han et al. 2020): every talker at a
+    random HRIR direction, ``data.min_separation`` degrees apart, optionally in a random
+    room (``data.rt60``). The model must take two-ear mixtures, and conversely a
+    two-channel model trained by dynamic mixing needs ``data.hrtf``.
+
+    Raises:
+        FileNotFoundError: ``data.hrtf`` does not exist.
+        ValueError: the model's input channels and the mixing disagree.
+    """
+    data = config.data
+    in_channels = int(getattr(models.model_class(config.model.name), "in_channels", 1))
+    if not data.hrtf:
+        if data.kind == "dynamic" and in_channels != 1:
+            raise ValueError(
+                f"model {config.model.name!r} takes {in_channels}-channel mixtures but dynamic mixing without "
+                "data.hrtf makes single-channel ones; set data.hrtf (a SOFA file, e.g. "
+                "/usr/share/libmysofa/MIT_KEMAR_normal_pinna.sofa, or a CIPIC-style wav folder)"
+            )
+        return None
+    if in_channels != 2:
+        raise ValueError(
+            f"data.hrtf makes two-ear (binaural) mixtures but model {config.model.name!r} takes {in_channels}-channel "
+            "input; use a binaural model (binaural_independent, binaural_cross, binaural_parallel) or drop data.hrtf"
+        )
+    from voxsep.data.spatial import BinauralSpatializer, load_hrirs
+
+    path = Path(data.hrtf)
+    if not path.exists():
+        raise FileNotFoundError(
+            f"data.hrtf={data.hrtf} does not exist; give a SOFA file (Debian's libmysofa1 ships "
+            "/usr/share/libmysofa/MIT_KEMAR_normal_pinna.sofa) or a CIPIC-style folder of per-direction wav files"
+        )
+    return BinauralSpatializer(
+        load_hrirs(path),
+        data.sample_rate,
+        min_separation=data.min_separation,
+        azimuth_range=tuple(data.azimuth_range),
+        elevation_range=tuple(data.elevation_range),
+        rt60=tuple(data.rt60) if data.rt60 is not None else None,
+    )
+
+
+def build_datasets(config: Config) -> tuple[Dataset, Dataset]:
+    """Training and validation datasets described by ``config.data`` (with ``data.hrtf``,
+    dynamic mixing renders two-ear mixtures through :func:`build_spatializer`)."""
+    from voxsep.data.channel import RandomChannel
+    from voxsep.data.datasets import DynamicMixDataset, MixtureDataset, load_speaker_pool
+
+    data = config.data
+    if not data.valid:
+        raise ValueError("data.valid is empty: give a validation manifest or folder (data.valid=PATH)")
+    if data.kind == "dynamic":
+        if not data.pool:
+            raise ValueError("data.kind=dynamic needs data.pool (an utterance list CSV from 'voxsep prepare')")
+        noise_pool = [p for paths in load_speaker_pool(data.noise_pool).values() for p in paths] if data.noise_pool else None
+        spatializer = build_spatializer(config)
+        train_set: Dataset = DynamicMixDataset(
+            load_speaker_pool(data.pool),
+            data.n_src,
+            data.sample_rate,
+            data.segment,
+            data.examples_per_epoch,
+            seed=config.train.seed,
+            gain_db=tuple(data.gain_db),
+            speed_perturb=tuple(data.speed_perturb) if data.speed_perturb else None,
+            noise_pool=noise_pool,
+            snr_db=tuple(data.snr_db),
+            spatializer=spatializer,
+            channel=RandomChannel(data.sample_rate, data.channel_augment) if data.channel_augment > 0 else None,
+        )
+    else:
+        if not data.train:
+            raise ValueError("data.train is empty: give a training manifest or folder (data.train=PATH)")
+        train_set = MixtureDataset(data.train, data.n_src, data.sample_rate, segment=data.segment, train=True,
+                                   seed=config.train.seed)
+    # With valid_segment, validation examples are crops (train=True crops; their
+    # positions are fixed because the trainer reads validation examples with fixed seeds
+    # and epoch 0); without it, whole utterances.
+    valid_set = MixtureDataset(data.valid, data.n_src, data.sample_rate, segment=data.valid_segment,
+                               train=data.valid_segment is not None, seed=config.train.seed + 1)
+    if data.kind == "dynamic" and data.hrtf and len(valid_set) and valid_set[0][0].dim() != 2:
+        raise ValueError(
+            f"data.valid={data.valid} holds single-channel mixtures but data.hrtf trains a binaural model; "
+            "validate on a binaural set ('voxsep prepare binaural', e.g. data/binaural/2speakers/wav8k/min/cv)"
+        )
+    return train_set, valid_set

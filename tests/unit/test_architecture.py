@@ -24,7 +24,7 @@ LAYERS = [
     ("voxsep.metrics", 3),
     ("voxsep.config", 3),
     ("voxsep.checkpoint", 3),
-    ("voxsep.interop", 4),
+    ("voxsep.interop", 3),  # published weights of other toolkits -> voxsep models (beside checkpoint)
     ("voxsep.data", 4),
     ("voxsep.train", 5),
     ("voxsep.inference", 5),

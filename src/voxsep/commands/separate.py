@@ -9,6 +9,8 @@ import re
 import sys
 from pathlib import Path
 
+from voxsep.core.audio import AUDIO_EXTENSIONS
+
 SUMMARY = "separate the talkers in audio files (any length, any sample rate)"
 EPILOG = """\
 examples:
@@ -31,7 +33,6 @@ folder given as input, files in the --out folder named like outputs
 file is reported and the others go on; the exit code is 0 only if all succeeded.
 """
 
-AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".aiff", ".aif", ".mp3", ".opus", ".au", ".sph")
 OUTPUT_NAME = re.compile(r"^.+_spk\d+\.wav$")  # what separate_file writes: <stem>_spk<i>.wav
 
 

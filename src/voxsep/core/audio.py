@@ -58,6 +58,10 @@ MIN_SAMPLE_RATE = 1_000
 MAX_SAMPLE_RATE = 384_000
 """Highest sample rate voxsep accepts, in Hz."""
 
+#: File extensions voxsep treats as audio (what libsndfile reads, MP3 and Opus included);
+#: the one list used by manifests, folder scans and ``voxsep separate``.
+AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".opus", ".mp3", ".aiff", ".aif", ".au", ".snd", ".w64", ".caf",
+                    ".sph")
 _SUBTYPES = ("PCM_16", "PCM_24", "PCM_32", "FLOAT", "VORBIS")
 
 

@@ -38,12 +38,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Sequence
 
+from voxsep.core.audio import AUDIO_EXTENSIONS
 from voxsep.core.files import atomic_write
 
 __all__ = ["MixtureRecord", "load_manifest", "write_manifest", "load_speaker_pool", "ignored_columns",
            "AUDIO_EXTENSIONS"]
 
-AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".aiff", ".aif", ".au", ".snd", ".w64", ".caf")
 _SOURCE_COLUMN = re.compile(r"^source_(\d+)_path$")
 _KNOWN_COLUMNS = re.compile(r"^(mixture_id|mixture_path|source_\d+_path|noise_path|length)$")
 # Names a source or noise path column might be given by mistake: src2, source2, s2, noise, s2_wav, ...

@@ -39,7 +39,9 @@ import yaml
 from voxsep.core.files import write_text_atomic
 
 DATA_KINDS = ("manifest", "folder", "dynamic")
-LOSS_KINDS = ("si_snr", "snr")
+LOSS_KINDS = ("si_snr", "snr", "si_snr_var", "snr_var")
+#: Loss kinds that score silent (all-zero, padded) targets: needed when data.n_src is a range.
+VARIABLE_COUNT_LOSS_KINDS = ("si_snr_var", "snr_var")
 OPTIMIZERS = ("adam", "adamw")
 PRECISIONS = ("fp32", "bf16", "fp16")
 
@@ -52,11 +54,18 @@ class DataConfig:
         kind: ``manifest`` (LibriMix-style CSV or ``.scp``), ``folder`` (wsj0-mix
             ``mix/ s1/ s2/`` folder) or ``dynamic`` (on-the-fly mixing of ``pool``).
         train, valid, test: manifest paths / folders. For ``dynamic``, ``train`` may be
-            empty and ``pool`` is used; ``valid`` is still a fixed manifest.
+            empty and ``pool`` is used; ``valid`` is still a fixed manifest. ``train`` and
+            ``valid`` may also be lists of manifests (e.g. a 2- and a 3-speaker set with
+            ``n_src: [2, 3]``), which are read as one set.
         pool: speaker-labelled utterance list CSV (dynamic mixing).
         noise_pool: optional utterance list of noises for dynamic mixing.
         sample_rate: rate the model works at; audio is resampled to it.
-        n_src: number of talkers per mixture.
+        n_src: number of talkers per mixture: an integer, or a range ``[low, high]`` to
+            train on a variable number of talkers (the model gets ``high`` outputs; every
+            example has ``low`` to ``high`` talkers and its targets are padded with silent,
+            all-zero sources up to ``high``; needs ``loss.kind: si_snr_var`` or
+            ``snr_var``). Dynamic mixing draws the count uniformly per example;
+            manifests may mix counts in the range.
         segment: training crop in seconds (``null``: whole utterances, batch 1).
         valid_segment: validation crop in seconds (``null``: whole utterances).
         examples_per_epoch: dynamic mixing: examples drawn per epoch.
@@ -83,13 +92,13 @@ class DataConfig:
     """
 
     kind: str = "manifest"
-    train: str = ""
-    valid: str = ""
+    train: Union[list[str], str] = ""
+    valid: Union[list[str], str] = ""
     test: str = ""
     pool: str = ""
     noise_pool: str = ""
     sample_rate: int = 8000
-    n_src: int = 2
+    n_src: Union[int, list[int]] = 2
     segment: Optional[float] = 4.0
     valid_segment: Optional[float] = None
     examples_per_epoch: int = 20000
@@ -121,6 +130,13 @@ class LossConfig:
 
     ``snr_max`` (dB) soft-caps the SNR so that easy examples stop dominating
     (SepFormer/“thresholded SNR”); ``null`` disables it.
+
+    ``si_snr_var`` / ``snr_var``: the same PIT over all outputs, but a silent (all-zero)
+    target scores the output's energy relative to the mixture (thresholded SNR of
+    Wisdom et al., NeurIPS 2020, §3; :func:`voxsep.core.pairwise.pairwise_neg_snr_var`),
+    so unused outputs learn to be silent. Required when ``data.n_src`` is a range, and
+    they need ``snr_max`` (the threshold; 30 dB in the paper). With no silent target
+    they equal ``si_snr`` / ``snr`` with the same ``snr_max``.
     """
 
     kind: str = "si_snr"
@@ -235,7 +251,16 @@ def _coerce(value: Any, annotation: Any, key: str) -> Any:
             if type(None) in args:
                 return None
         inner = [a for a in args if a is not type(None)]
-        return _coerce(value, inner[0], key)
+        if len(inner) == 1:
+            return _coerce(value, inner[0], key)
+        # Several types (e.g. int or [low, high]): the first that accepts the value.
+        errors = []
+        for option in inner:
+            try:
+                return _coerce(value, option, key)
+            except (ValueError, TypeError, yaml.YAMLError) as error:
+                errors.append(str(error))
+        raise ValueError("; or ".join(errors))
     if annotation is Any:
         return value
     if annotation is bool:
@@ -346,7 +371,7 @@ def validate_config(config: Config) -> None:
     choice("optim.name", config.optim.name, OPTIMIZERS)
     choice("train.precision", config.train.precision, PRECISIONS)
     positive("data.sample_rate", config.data.sample_rate)
-    positive("data.n_src", config.data.n_src)
+    _validate_n_src(config)
     positive("data.batch_size", config.data.batch_size)
     positive("data.valid_batch_size", config.data.valid_batch_size)
     positive("data.num_workers", config.data.num_workers, allow_zero=True)
@@ -383,12 +408,49 @@ def validate_config(config: Config) -> None:
     for key in config.model.args:
         if key not in valid_args:
             raise _unknown_key_error(str(key), valid_args, f"in 'model.args' for {config.model.name!r}: ")
-    for key, expected in (("n_src", config.data.n_src), ("sample_rate", config.data.sample_rate)):
+    for key, expected in (("n_src", model_n_src(config.data)), ("sample_rate", config.data.sample_rate)):
         if key in config.model.args and config.model.args[key] != expected:
             raise ValueError(
                 f"model.args.{key}={config.model.args[key]} disagrees with data.{key}={expected}; "
                 f"drop model.args.{key} (it is taken from data.{key})"
             )
+
+
+def n_src_range(data: DataConfig) -> tuple[int, int]:
+    """``(low, high)`` talkers per example: ``(n, n)`` for a fixed ``data.n_src: n``."""
+    value = data.n_src
+    if isinstance(value, int):
+        return int(value), int(value)
+    return int(value[0]), int(value[1])
+
+
+def model_n_src(data: DataConfig) -> int:
+    """The model's number of outputs: ``data.n_src``, or the high end of its range."""
+    return n_src_range(data)[1]
+
+
+def variable_n_src(data: DataConfig) -> bool:
+    """Whether examples have a variable number of talkers (``data.n_src: [low, high]``, low < high)."""
+    low, high = n_src_range(data)
+    return low < high
+
+
+def _validate_n_src(config: Config) -> None:
+    value = config.data.n_src
+    if isinstance(value, int):
+        if value < 1:
+            raise ValueError(f"config key 'data.n_src' must be > 0, got {value}")
+    elif len(value) != 2 or not 1 <= value[0] <= value[1]:
+        raise ValueError(f"config key 'data.n_src' must be a number of talkers or a range [low, high] with "
+                         f"1 <= low <= high, got {value}")
+    if variable_n_src(config.data) and config.loss.kind not in VARIABLE_COUNT_LOSS_KINDS:
+        raise ValueError(
+            f"data.n_src={value} trains on a variable number of talkers (silent padded targets), which "
+            f"loss.kind={config.loss.kind!r} cannot score; use loss.kind={config.loss.kind}_var with loss.snr_max "
+            "(e.g. 30)")
+    if config.loss.kind in VARIABLE_COUNT_LOSS_KINDS and config.loss.snr_max is None:
+        raise ValueError(f"loss.kind={config.loss.kind} needs loss.snr_max, the threshold in dB that scores silent "
+                         "targets (30 in Wisdom et al. 2020)")
 
 
 def _validate_binaural_mixing(config: Config) -> None:
@@ -425,7 +487,7 @@ def model_kwargs(config: Config) -> dict[str, Any]:
 
     kwargs = dict(config.model.args)
     valid = models.model_arguments(config.model.name)
-    for key, value in (("n_src", config.data.n_src), ("sample_rate", config.data.sample_rate)):
+    for key, value in (("n_src", model_n_src(config.data)), ("sample_rate", config.data.sample_rate)):
         if key in valid:
             kwargs[key] = value
     return kwargs
@@ -541,4 +603,7 @@ __all__ = [
     "apply_overrides",
     "validate_config",
     "model_kwargs",
+    "n_src_range",
+    "model_n_src",
+    "variable_n_src",
 ]

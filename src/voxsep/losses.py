@@ -28,6 +28,10 @@ References:
       speaker-independent multi-talker speech separation", ICASSP 2017.
     - Soft SNR cap (``snr_max``): S. Wisdom et al., "Unsupervised sound separation
       using mixture invariant training", NeurIPS 2020.
+    - Variable number of talkers (``si_snr_var``, ``snr_var``): the thresholded SNR of
+      Wisdom et al., NeurIPS 2020, §3 -- a silent (all-zero) target scores the output's
+      energy relative to the mixture, ``10 log10((|ŝ|^2 + tau |x|^2) / |x|^2)``,
+      ``tau = 10^(-snr_max/10)`` (:func:`voxsep.core.pairwise.pairwise_neg_snr_var`).
 """
 
 from __future__ import annotations
@@ -37,18 +41,21 @@ from typing import Literal
 import torch
 from torch import nn
 
-from voxsep.core.pairwise import check_snr_max, pairwise_neg_si_snr, pairwise_neg_snr
+from voxsep.core.pairwise import check_snr_max, pairwise_neg_si_snr, pairwise_neg_snr, pairwise_neg_snr_var
 from voxsep.core.pit import pit_from_pairwise, reorder
 
 __all__ = [
     "pairwise_neg_si_snr",
     "pairwise_neg_snr",
+    "pairwise_neg_snr_var",
     "pit_from_pairwise",
     "reorder",
     "PITLoss",
 ]
 
 _PAIRWISE = {"si_snr": pairwise_neg_si_snr, "snr": pairwise_neg_snr}
+#: Kinds for a variable number of talkers: silent targets score the output's energy.
+_VARIABLE = {"si_snr_var": True, "snr_var": False}  # kind -> scale-invariant on active targets
 
 
 class PITLoss(nn.Module):
@@ -61,34 +68,48 @@ class PITLoss(nn.Module):
         >>> aligned = reorder(estimates, perm)
 
     Args:
-        kind: ``"si_snr"`` (Le Roux et al. 2019) or ``"snr"``.
-        snr_max: optional soft cap in dB (Wisdom et al. 2020), None for no cap.
+        kind: ``"si_snr"`` (Le Roux et al. 2019) or ``"snr"``; ``"si_snr_var"`` /
+            ``"snr_var"`` for a variable number of talkers (padded all-zero targets score
+            the output's energy relative to the mixture, Wisdom et al. 2020 §3; see
+            :func:`pairwise_neg_snr_var`). With no silent target they equal ``"si_snr"`` /
+            ``"snr"`` with the same ``snr_max``.
+        snr_max: optional soft cap in dB (Wisdom et al. 2020), None for no cap; required
+            by the ``_var`` kinds (the threshold of silent targets, 30 in the paper).
         eps: energy guard, see :func:`pairwise_neg_si_snr`.
     """
 
-    def __init__(self, kind: Literal["si_snr", "snr"] = "si_snr", snr_max: float | None = None,
-                 eps: float = 1e-8) -> None:
+    def __init__(self, kind: Literal["si_snr", "snr", "si_snr_var", "snr_var"] = "si_snr",
+                 snr_max: float | None = None, eps: float = 1e-8) -> None:
         super().__init__()
-        if kind not in _PAIRWISE:
-            raise ValueError(f"unknown loss kind {kind!r}; valid kinds: {sorted(_PAIRWISE)}")
+        if kind not in _PAIRWISE and kind not in _VARIABLE:
+            raise ValueError(f"unknown loss kind {kind!r}; valid kinds: {sorted([*_PAIRWISE, *_VARIABLE])}")
         check_snr_max(snr_max)
+        if kind in _VARIABLE and snr_max is None:
+            raise ValueError(f"loss kind {kind!r} needs snr_max (dB), the threshold that scores silent targets "
+                             "(30 in Wisdom et al. 2020)")
         self.kind = kind
         self.snr_max = snr_max
         self.eps = eps
 
-    def forward(self, estimates: torch.Tensor, sources: torch.Tensor
+    def forward(self, estimates: torch.Tensor, sources: torch.Tensor, mixture: torch.Tensor | None = None
                 ) -> tuple[torch.Tensor, torch.Tensor]:
         """Compute the loss.
 
         Args:
             estimates: ``(batch, n_src, *dims, time)``.
             sources: same shape.
+            mixture: ``(batch, *dims, time)``, used by the ``_var`` kinds only (default:
+                the sum of the sources).
 
         Returns:
             ``(loss, perm)``: scalar float32 mean loss in dB (negative SI-SNR/SNR) and the
             ``(batch, n_src)`` long permutation (see :func:`pit_from_pairwise`).
         """
-        pairwise = _PAIRWISE[self.kind](estimates, sources, eps=self.eps, snr_max=self.snr_max)
+        if self.kind in _VARIABLE:
+            pairwise = pairwise_neg_snr_var(estimates, sources, self.snr_max, mixture=mixture,
+                                            scale_invariant=_VARIABLE[self.kind], eps=self.eps)
+        else:
+            pairwise = _PAIRWISE[self.kind](estimates, sources, eps=self.eps, snr_max=self.snr_max)
         loss, perm = pit_from_pairwise(pairwise)
         return loss.mean(), perm
 

@@ -16,6 +16,9 @@ References:
     - SI-SNR: J. Le Roux et al., "SDR – half-baked or well done?", ICASSP 2019.
     - Soft SNR cap (``snr_max``): S. Wisdom et al., "Unsupervised sound separation
       using mixture invariant training", NeurIPS 2020.
+    - Silent (all-zero) targets, :func:`pairwise_neg_snr_var`: the thresholded SNR of
+      Wisdom et al., NeurIPS 2020, §3, with the mixture-relative form for a zero
+      reference.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ import math
 
 import torch
 
-__all__ = ["pairwise_neg_si_snr", "pairwise_neg_snr"]
+__all__ = ["pairwise_neg_si_snr", "pairwise_neg_snr", "pairwise_neg_snr_var", "silent_sources"]
 
 
 def _check_pair(estimates: torch.Tensor, sources: torch.Tensor) -> None:
@@ -134,3 +137,69 @@ def pairwise_neg_snr(estimates: torch.Tensor, sources: torch.Tensor, eps: float 
         est = _flat32(estimates).unsqueeze(2)
         src = _flat32(sources).unsqueeze(1)
         return -_snr_db(src, src - est, eps, snr_max)
+
+
+def silent_sources(sources: torch.Tensor) -> torch.Tensor:
+    """``(batch, n_src)`` bool: which sources are silent (every sample exactly zero).
+
+    These are the padded targets of variable-count training (``data.n_src: [low, high]``:
+    an example with ``k < high`` talkers gets ``high - k`` all-zero sources).
+    """
+    return sources.reshape(sources.shape[0], sources.shape[1], -1).eq(0).all(-1)
+
+
+def pairwise_neg_snr_var(estimates: torch.Tensor, sources: torch.Tensor, snr_max: float,
+                         mixture: torch.Tensor | None = None, scale_invariant: bool = True,
+                         eps: float = 1e-8) -> torch.Tensor:
+    """Pairwise loss for a variable number of talkers: silent targets score output energy.
+
+    The thresholded SNR of Wisdom et al., "Unsupervised sound separation using mixture
+    invariant training", NeurIPS 2020, §3, with ``tau = 10^(-snr_max / 10)``:
+
+    * active target ``s`` (not all zeros): ``-10 log10(|s|^2 / (|s - ŝ|^2 + tau |s|^2))``
+      -- the negative capped SNR, or with ``scale_invariant`` the negative capped SI-SNR
+      of :func:`pairwise_neg_si_snr` (``s`` replaced by the projection of ``ŝ`` on it);
+    * silent target (all zeros, :func:`silent_sources`): ``10 log10(|ŝ|^2 + tau |x|^2)``
+      measured relative to the mixture energy, i.e.
+      ``10 log10((|ŝ|^2 + tau |x|^2) / |x|^2)``. A silent output reaches the floor
+      ``-snr_max`` (the same best value as a perfect active output), an output as loud
+      as the mixture scores about 0 dB, a louder one more: the model learns to emit
+      silence on its unused outputs, and ``tau`` stops it from chasing ever deeper
+      silence.
+
+    Args:
+        estimates: ``(batch, n_src, *dims, time)``.
+        sources: same shape; padded talkers are all-zero.
+        snr_max: the threshold in dB (30 in the paper); required.
+        mixture: ``(batch, *dims, time)``; default the sum of the sources (the mixture of
+            a clean training example).
+        scale_invariant: SI-SNR (True) or SNR (False) for active targets.
+        eps: energy guard.
+
+    Returns:
+        ``(batch, n_src, n_src)`` loss in dB, ``m[b, i, j]`` for estimate ``i`` against
+        source ``j``; with no silent target it equals :func:`pairwise_neg_si_snr` /
+        :func:`pairwise_neg_snr` with the same ``snr_max``.
+    """
+    _check_pair(estimates, sources)
+    if snr_max is None:
+        raise ValueError("pairwise_neg_snr_var needs snr_max (dB), the threshold that scores silent targets")
+    check_snr_max(snr_max)
+    active = (pairwise_neg_si_snr if scale_invariant else pairwise_neg_snr)(estimates, sources, eps=eps,
+                                                                          snr_max=snr_max)
+    with torch.autocast(device_type=estimates.device.type, enabled=False):
+        if mixture is None:
+            mix = _flat32(sources).sum(1)
+        else:
+            mix = mixture.reshape(mixture.shape[0], -1)
+            mix = mix if mix.dtype == torch.float64 else mix.float()
+            if mix.shape != (sources.shape[0], _flat32(sources).shape[-1]):
+                raise ValueError(f"mixture {tuple(mixture.shape)} does not fit sources {tuple(sources.shape)}; "
+                                 "expected (batch, [channels,] time)")
+        mix_energy = mix.pow(2).sum(-1)  # (B,)
+        est_energy = _flat32(estimates).pow(2).sum(-1)  # (B, n_est)
+        tau = 10.0 ** (-snr_max / 10.0)
+        silent_loss = 10.0 * (torch.log10(est_energy + tau * mix_energy[:, None] + eps)
+                              - torch.log10(mix_energy[:, None] + eps))  # (B, n_est)
+        silent = silent_sources(sources)[:, None, :]  # (B, 1, n_src)
+        return torch.where(silent, silent_loss.unsqueeze(-1).to(active.dtype), active)

@@ -4,6 +4,12 @@ Computed with the pairwise matrices of :mod:`voxsep.core.pairwise` and the permu
 search of :mod:`voxsep.core.pit`, in torch, with no copy to the host -- so validating
 costs no more than a forward pass. The per-utterance evaluation metrics (float64,
 checked against mir_eval) are in :mod:`voxsep.metrics.sdr`.
+
+Silent targets (the all-zero padding of variable-count training, ``data.n_src: [low,
+high]``) are skipped: the best assignment is searched over the active sources only (a
+silent target may take any output at no cost) and the improvement is averaged over the
+active sources of each example. A batch with no silent target is scored exactly as
+before (the same operations).
 """
 
 from __future__ import annotations
@@ -12,16 +18,26 @@ from typing import Callable
 
 import torch
 
-from voxsep.core.pairwise import pairwise_neg_si_snr, pairwise_neg_snr
+from voxsep.core.pairwise import pairwise_neg_si_snr, pairwise_neg_snr, silent_sources
 from voxsep.core.pit import pit_from_pairwise
 
 
 def _batch_improvement(pairwise: Callable[..., torch.Tensor], estimates: torch.Tensor, sources: torch.Tensor,
                        mixture: torch.Tensor) -> torch.Tensor:
-    estimate_loss, _ = pit_from_pairwise(pairwise(estimates, sources))
+    silent = silent_sources(sources)
+    if not bool(silent.any()):
+        estimate_loss, _ = pit_from_pairwise(pairwise(estimates, sources))
+        repeated = mixture.unsqueeze(1).expand_as(sources)
+        mixture_loss = torch.diagonal(pairwise(repeated, sources), dim1=1, dim2=2).mean(-1)
+        return mixture_loss - estimate_loss
+    matrix = pairwise(estimates, sources)  # (B, n_est, n_src)
+    _, perm = pit_from_pairwise(matrix.masked_fill(silent[:, None, :], 0.0))
+    matched = matrix.gather(1, perm[:, None, :]).squeeze(1)  # (B, n_src): loss of the estimate given to source j
     repeated = mixture.unsqueeze(1).expand_as(sources)
-    mixture_loss = torch.diagonal(pairwise(repeated, sources), dim1=1, dim2=2).mean(-1)
-    return mixture_loss - estimate_loss
+    mixture_loss = torch.diagonal(pairwise(repeated, sources), dim1=1, dim2=2)
+    active = ~silent
+    gain = torch.where(active, mixture_loss - matched, torch.zeros_like(matched))
+    return gain.sum(-1) / active.sum(-1).clamp_min(1).to(gain.dtype)
 
 
 def batch_si_snri(estimates: torch.Tensor, sources: torch.Tensor, mixture: torch.Tensor) -> torch.Tensor:
@@ -33,7 +49,8 @@ def batch_si_snri(estimates: torch.Tensor, sources: torch.Tensor, mixture: torch
 
     Returns:
         ``(batch,)`` float32: mean over sources of SI-SNR(source, matched estimate) minus
-        SI-SNR(source, mixture).
+        SI-SNR(source, mixture); silent (all-zero) sources are left out of the matching
+        and of the mean (see the module docstring).
     """
     return _batch_improvement(pairwise_neg_si_snr, estimates, sources, mixture)
 

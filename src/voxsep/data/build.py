@@ -14,7 +14,7 @@ from typing import Any
 from torch.utils.data import Dataset
 
 from voxsep import models
-from voxsep.config import Config
+from voxsep.config import Config, n_src_range
 
 
 def build_spatializer(config: Config) -> Any:
@@ -64,11 +64,17 @@ def build_spatializer(config: Config) -> Any:
 
 def build_datasets(config: Config) -> tuple[Dataset, Dataset]:
     """Training and validation datasets described by ``config.data`` (with ``data.hrtf``,
-    dynamic mixing renders two-ear mixtures through :func:`build_spatializer`)."""
+    dynamic mixing renders two-ear mixtures through :func:`build_spatializer`).
+
+    With ``data.n_src: [low, high]`` both get the range: ``low..high`` talkers per
+    example, targets padded with silent sources up to ``high``; ``data.train`` /
+    ``data.valid`` may list several manifests."""
     from voxsep.data.channel import RandomChannel
     from voxsep.data.datasets import DynamicMixDataset, MixtureDataset, load_speaker_pool
 
     data = config.data
+    low, high = n_src_range(data)
+    n_src = (low, high) if low < high else high  # a range: examples padded with silent targets
     if not data.valid:
         raise ValueError("data.valid is empty: give a validation manifest or folder (data.valid=PATH)")
     if data.kind == "dynamic":
@@ -78,7 +84,7 @@ def build_datasets(config: Config) -> tuple[Dataset, Dataset]:
         spatializer = build_spatializer(config)
         train_set: Dataset = DynamicMixDataset(
             load_speaker_pool(data.pool),
-            data.n_src,
+            n_src,
             data.sample_rate,
             data.segment,
             data.examples_per_epoch,
@@ -93,12 +99,12 @@ def build_datasets(config: Config) -> tuple[Dataset, Dataset]:
     else:
         if not data.train:
             raise ValueError("data.train is empty: give a training manifest or folder (data.train=PATH)")
-        train_set = MixtureDataset(data.train, data.n_src, data.sample_rate, segment=data.segment, train=True,
+        train_set = MixtureDataset(data.train, n_src, data.sample_rate, segment=data.segment, train=True,
                                    seed=config.train.seed)
     # With valid_segment, validation examples are crops (train=True crops; their
     # positions are fixed because the trainer reads validation examples with fixed seeds
     # and epoch 0); without it, whole utterances.
-    valid_set = MixtureDataset(data.valid, data.n_src, data.sample_rate, segment=data.valid_segment,
+    valid_set = MixtureDataset(data.valid, n_src, data.sample_rate, segment=data.valid_segment,
                                train=data.valid_segment is not None, seed=config.train.seed + 1)
     if data.kind == "dynamic" and data.hrtf and len(valid_set) and valid_set[0][0].dim() != 2:
         raise ValueError(

@@ -14,6 +14,12 @@ Asteroid recipes: every example draws ``n_src`` different speakers, a random utt
 of each and a random offset, a random relative gain, optionally a speed perturbation,
 noise at a random SNR (as WHAM!, Wichern et al. 2019) and room reverberation (as
 WHAMR!, Maciejewski et al. 2020, with the reverberant images as targets).
+
+**Variable number of talkers.** Both datasets take ``n_src=(low, high)``: dynamic mixing
+draws ``k ~ U{low..high}`` talkers per example, and a manifest (or several, combined)
+may hold mixtures of any count in the range. Sources always come as ``(high, ...)``:
+the ``k`` talkers first, then ``high - k`` silent (all-zero) targets, which the
+``si_snr_var`` / ``snr_var`` losses score (:func:`voxsep.core.pairwise.silent_sources`).
 """
 
 from __future__ import annotations
@@ -56,6 +62,25 @@ class _SharedEpoch:
         self.value.fill_(int(epoch))
 
 
+def _count_range(n_src: int | Sequence[int]) -> tuple[int, int, tuple[int, int] | None]:
+    """``(low, high, range or None)`` from ``n_src`` (an int or a ``(low, high)`` pair)."""
+    if isinstance(n_src, (tuple, list)):
+        if len(n_src) != 2 or not 1 <= int(n_src[0]) <= int(n_src[1]):
+            raise ValueError(f"n_src must be a number of talkers or a (low, high) range with 1 <= low <= high, "
+                             f"got {n_src}")
+        low, high = int(n_src[0]), int(n_src[1])
+        return low, high, ((low, high) if low < high else None)
+    return int(n_src), int(n_src), None
+
+
+def _pad_sources(sources: np.ndarray, n_src: int) -> np.ndarray:
+    """``(k, ...)`` -> ``(n_src, ...)`` with all-zero (silent) sources appended."""
+    missing = n_src - sources.shape[0]
+    if missing <= 0:
+        return sources
+    return np.concatenate([sources, np.zeros((missing, *sources.shape[1:]), dtype=sources.dtype)])
+
+
 def _to_tensors(mixture: np.ndarray, sources: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
     return (torch.from_numpy(np.ascontiguousarray(mixture, dtype=np.float32)),
             torch.from_numpy(np.ascontiguousarray(sources, dtype=np.float32)))
@@ -72,8 +97,11 @@ class MixtureDataset(Dataset):
     left out (``short="skip"``).
 
     Args:
-        manifest: a manifest path (see :func:`voxsep.data.manifest.load_manifest`) or records.
-        n_src: number of sources (2 or 3); every record must have this many.
+        manifest: a manifest path (see :func:`voxsep.data.manifest.load_manifest`), a list
+            of manifest paths (read as one set, e.g. a 2- and a 3-speaker set), or records.
+        n_src: number of sources (2 or 3); every record must have this many. Or a range
+            ``(low, high)``: records may have ``low`` to ``high`` sources, and the
+            sources are padded with all-zero (silent) ones up to ``high``.
         sample_rate: the rate the model works at. Files at another rate raise a
             ``ValueError`` unless ``resample=True`` (then they are resampled with soxr).
         segment: crop length in seconds, or ``None`` for whole utterances.
@@ -91,8 +119,8 @@ class MixtureDataset(Dataset):
 
     def __init__(
         self,
-        manifest: str | os.PathLike | Sequence[MixtureRecord],
-        n_src: int,
+        manifest: str | os.PathLike | Sequence[MixtureRecord] | Sequence[str | os.PathLike],
+        n_src: int | tuple[int, int],
         sample_rate: int,
         segment: float | None = None,
         train: bool = True,
@@ -101,24 +129,34 @@ class MixtureDataset(Dataset):
         resample: bool = False,
         seed: int = 0,
     ) -> None:
-        if n_src < 1:
+        low, high, self.n_src_range = _count_range(n_src)
+        if low < 1:
             raise ValueError(f"n_src must be >= 1, got {n_src}")
         if short not in ("pad", "skip"):
             raise ValueError(f"short must be 'pad' or 'skip', got {short!r}")
         if segment is not None and segment <= 0:
             raise ValueError(f"segment must be a positive number of seconds or None, got {segment}")
-        self.source = str(manifest) if isinstance(manifest, (str, os.PathLike)) else "records"
-        records = load_manifest(manifest) if isinstance(manifest, (str, os.PathLike)) else list(manifest)
+        if isinstance(manifest, (str, os.PathLike)):
+            self.source = str(manifest)
+            records = load_manifest(manifest)
+        elif manifest and all(isinstance(m, (str, os.PathLike)) for m in manifest):
+            self.source = " + ".join(str(m) for m in manifest)
+            records = [record for m in manifest for record in load_manifest(m)]
+        else:
+            self.source, records = "records", list(manifest)
         if not records:
             raise ValueError(f"manifest {self.source} has no mixtures")
         for record in records:
-            if record.n_src != n_src:
+            if self.n_src_range is None and record.n_src != high:
                 raise ValueError(f"manifest {self.source}: mixture {record.mixture_id!r} has {record.n_src} "
-                                 f"sources but n_src={n_src}; use a {record.n_src}-speaker model or manifest")
+                                 f"sources but n_src={high}; use a {record.n_src}-speaker model or manifest")
+            if self.n_src_range is not None and not low <= record.n_src <= high:
+                raise ValueError(f"manifest {self.source}: mixture {record.mixture_id!r} has {record.n_src} "
+                                 f"sources, outside n_src=[{low}, {high}]")
             if add_noise and record.noise_path is None:
                 raise ValueError(f"manifest {self.source}: mixture {record.mixture_id!r} has no noise_path but "
                                  "add_noise=True; use a manifest with a noise_path column")
-        self.n_src, self.sample_rate = int(n_src), int(sample_rate)
+        self.n_src, self.sample_rate = high, int(sample_rate)
         self.segment, self.train, self.short = segment, bool(train), short
         self.add_noise, self.resample, self.seed = add_noise, resample, int(seed)
         self._epoch = _SharedEpoch()
@@ -193,7 +231,7 @@ class MixtureDataset(Dataset):
                 raise ValueError(f"manifest {self.source}, mixture {record.mixture_id!r}: noise {record.noise_path} "
                                  f"has shape {noise.shape}, mixture {mixture.shape}")
             mixture = mixture + noise[..., : mixture.shape[-1]]
-        stacked = np.stack(sources)  # (n_src, channels, time)
+        stacked = _pad_sources(np.stack(sources), self.n_src)  # (n_src, channels, time)
         if self.cropping:
             stacked, mixture = stacked[..., : self.segment_samples], mixture[..., : self.segment_samples]
             missing = self.segment_samples - mixture.shape[-1]
@@ -238,7 +276,9 @@ class _AudioCache:
 class DynamicMixDataset(Dataset):
     """Mixtures drawn on the fly from a speaker-labelled pool of utterances.
 
-    Every example: ``n_src`` different speakers, one random utterance each, a random
+    Every example: ``n_src`` different speakers (with ``n_src=(low, high)``: ``k``
+    speakers, ``k`` uniform in ``low..high``, and ``high - k`` silent targets after the
+    ``k`` talkers), one random utterance each, a random
     window of ``segment`` seconds (an utterance shorter than the segment is placed at a
     random position in it, zeros around), optional speed perturbation, gains, optional
     spatialization and noise, then ``mixture = sum(sources) (+ noise)``.
@@ -264,7 +304,9 @@ class DynamicMixDataset(Dataset):
     Args:
         pool: ``{speaker: [utterance paths]}`` or an utterance-list CSV
             (:func:`load_speaker_pool`). Files at another rate are resampled with soxr.
-        n_src: speakers per mixture (>= 2); the pool needs at least this many speakers.
+        n_src: speakers per mixture (>= 2), or a range ``(low, high)`` with ``low >= 1``
+            and ``high >= 2`` (variable count, padded to ``high``); the pool needs at
+            least ``high`` speakers.
         sample_rate: output rate.
         segment: example length in seconds.
         examples_per_epoch: ``len(dataset)``.
@@ -287,7 +329,7 @@ class DynamicMixDataset(Dataset):
     def __init__(
         self,
         pool: Mapping[str, Sequence[str | os.PathLike]] | str | os.PathLike,
-        n_src: int,
+        n_src: int | tuple[int, int],
         sample_rate: int,
         segment: float,
         examples_per_epoch: int,
@@ -306,8 +348,9 @@ class DynamicMixDataset(Dataset):
             pool = load_speaker_pool(pool)
         self.pool = {str(s): [Path(p) for p in paths] for s, paths in pool.items() if len(paths) > 0}
         self.speakers = sorted(self.pool)
-        if n_src < 2:
-            raise ValueError(f"n_src must be >= 2 for mixing, got {n_src}")
+        low, n_src, self.n_src_range = _count_range(n_src)
+        if n_src < 2 or (self.n_src_range is None and low < 2):
+            raise ValueError(f"n_src must be >= 2 for mixing (or a range [low, high] with high >= 2), got {n_src}")
         if len(self.speakers) < n_src:
             raise ValueError(f"the pool has {len(self.speakers)} speaker(s) with utterances; n_src={n_src} needs "
                              f"at least {n_src} different speakers")
@@ -352,23 +395,27 @@ class DynamicMixDataset(Dataset):
             A dict with ``speakers``, ``utterances`` (paths), ``positions`` (uniform
             numbers in [0, 1) that place each window), ``speeds``, ``gains_db`` (per
             source, relative to ``level_db``), ``noise`` (path or None), ``noise_position``,
-            ``snr_db`` and ``rng`` (the generator the spatializer receives).
+            ``snr_db``, ``rng`` (the generator the spatializer receives) and ``n_active``
+            (the number of talkers; ``n_src`` unless it is a range).
         """
         if not 0 <= index < self.examples_per_epoch:
             raise IndexError(f"index {index} out of range for {self.examples_per_epoch} examples per epoch")
         rng = _example_rng(self.seed, self.epoch if epoch is None else epoch, index)
-        chosen = rng.choice(len(self.speakers), size=self.n_src, replace=False)
+        # A fixed count draws nothing extra, so its examples are those of earlier versions.
+        n_active = self.n_src if self.n_src_range is None else int(rng.integers(self.n_src_range[0],
+                                                                                self.n_src_range[1] + 1))
+        chosen = rng.choice(len(self.speakers), size=n_active, replace=False)
         speakers = [self.speakers[i] for i in chosen]
         utterances = [self.pool[s][int(rng.integers(len(self.pool[s])))] for s in speakers]
-        positions = rng.random(self.n_src).tolist()
-        speeds = (rng.uniform(*self.speed_perturb, size=self.n_src).tolist() if self.speed_perturb
-                  else [1.0] * self.n_src)
-        gains = rng.uniform(*self.gain_db, size=self.n_src)
+        positions = rng.random(n_active).tolist()
+        speeds = (rng.uniform(*self.speed_perturb, size=n_active).tolist() if self.speed_perturb
+                  else [1.0] * n_active)
+        gains = rng.uniform(*self.gain_db, size=n_active)
         if self.gain_mode == "relative":
             gains[0] = 0.0
         plan: dict[str, Any] = {"speakers": speakers, "utterances": utterances, "positions": positions,
                                 "speeds": speeds, "gains_db": gains.tolist(), "noise": None,
-                                "noise_position": 0.0, "snr_db": None}
+                                "noise_position": 0.0, "snr_db": None, "n_active": n_active}
         if self.noise_pool:
             plan["noise"] = self.noise_pool[int(rng.integers(len(self.noise_pool)))]
             plan["noise_position"] = float(rng.random())
@@ -424,8 +471,8 @@ class DynamicMixDataset(Dataset):
                 dry[i] *= 10.0 ** ((self.level_db + gain) / 20.0) / level
         if self.spatializer is not None:
             images = np.asarray(self.spatializer(dry, plan["rng"]), dtype=np.float64)
-            if images.ndim != 3 or images.shape[0] != self.n_src:
-                raise ValueError(f"spatializer returned shape {images.shape}; expected (n_src={self.n_src}, "
+            if images.ndim != 3 or images.shape[0] != dry.shape[0]:
+                raise ValueError(f"spatializer returned shape {images.shape}; expected (n_src={dry.shape[0]}, "
                                  "channels, time)")
             images = images[..., : self.segment_samples]
             if images.shape[-1] < self.segment_samples:
@@ -444,6 +491,7 @@ class DynamicMixDataset(Dataset):
         peak = max(float(np.abs(mixture).max()), float(np.abs(images).max()))
         if peak > 0.99:  # clipping guard: scale everything together
             mixture, images = mixture * (0.99 / peak), images * (0.99 / peak)
+        images = _pad_sources(images, self.n_src)  # silent targets after the talkers (variable count)
         if images.shape[1] == 1:
             return _to_tensors(mixture[0], images[:, 0])
         return _to_tensors(mixture, images)

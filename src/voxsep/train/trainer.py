@@ -45,7 +45,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Subset
 
 from voxsep import checkpoint, models
-from voxsep.config import Config, config_to_dict, model_kwargs, save_config
+from voxsep.config import Config, config_to_dict, model_kwargs, n_src_range, save_config, variable_n_src
 from voxsep.core.pit import NaNScoresError
 from voxsep.data.build import build_datasets
 from voxsep.metrics.batch import batch_si_snri, batch_snri
@@ -161,7 +161,7 @@ def selection_metric(config: Config) -> str:
     loss (binaural recipes: SI-SNR's scale invariance would hide a wrong level per ear,
     i.e. a wrong ILD, that the SNR loss trains against; Han et al. 2020 report SNRi).
     """
-    return "snri" if config.loss.kind == "snr" else "si_snri"
+    return "snri" if config.loss.kind in ("snr", "snr_var") else "si_snri"
 
 
 def _pit_loss(loss_fn: torch.nn.Module, estimates: torch.Tensor, sources: torch.Tensor) -> torch.Tensor:
@@ -680,6 +680,8 @@ def _save(run: _Run, name: str, with_state: bool, scores: dict[str, float] | Non
         "valid_si_snri": scores.get("si_snri"), "valid_snri": scores.get("snri"),
         "train_config": config_to_dict(run.config),
     }
+    if variable_n_src(run.config.data):  # counting at inference (Separator n_src="auto")
+        meta["n_src_range"] = list(n_src_range(run.config.data))
     if with_state:
         meta["training"] = state.state_dict()
     try:

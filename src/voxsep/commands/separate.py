@@ -20,6 +20,15 @@ examples:
   voxsep separate long.wav --out out/ --chunk-seconds 20 --overlap-seconds 2
   voxsep separate call.wav --out out/ --model model.onnx          (onnxruntime)
   voxsep separate call.wav --out out/ --backend onnxruntime        (export on the fly)
+  voxsep separate call.wav --out out/ --model exp/1to2/best.pt --n-src auto
+      -> one file per talker found (out/call_spk1.wav only, for one talker)
+
+--n-src auto keeps only the outputs that are talkers, decided once per file by
+their energy relative to the mixture (active: within 15 dB of the mixture in a
+0.25 s window, for at least 0.5 s in the file), numbered in order of first
+activity. It is the default for models trained on a variable number of talkers
+(data.n_src: [low, high]); --n-src all writes every output. With a fixed-count
+model, --n-src auto drops only silent or near-duplicate outputs and a note says so.
 
 Outputs are written at the input's sample rate (--keep-model-rate: the model's),
 16-bit, scaled by the least-squares level rule (their sum matches the mixture);
@@ -53,6 +62,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--overlap-seconds", type=float, default=None, help="overlap between chunks (default 2)")
     parser.add_argument("--keep-model-rate", action="store_true", help="write at the model's rate, not the input's")
     parser.add_argument("--no-fast", action="store_true", help="plain fp32 PyTorch forward (no fast path)")
+    parser.add_argument("--n-src", default=None, metavar="auto|all|N",
+                        help="outputs to write: auto (the talkers found), all, or the N most active (default: auto "
+                             "for models trained on a variable number of talkers, all otherwise)")
     parser.add_argument("--force", action="store_true", help="overwrite existing outputs")
     parser.set_defaults(func=run)
 
@@ -187,15 +199,17 @@ def run(args: argparse.Namespace) -> int:
     if not files:
         print("voxsep separate: error: nothing to separate", file=sys.stderr)
         return 2
+    n_src = separator.resolve_n_src(args.n_src)  # checked before the output folder is created
     check_writable_dir(args.out)
-    print(f"model: {separator!r}", file=sys.stderr)
+    print(f"model: {separator!r}" + (f", n_src={n_src}" if n_src != "all" else ""), file=sys.stderr)
     separated = 0
     show_bar = len(files) > 1 and sys.stderr.isatty()
     for path in tqdm(files, desc="separating", unit="file", disable=not show_bar):
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             try:
-                written = separator.separate_file(path, args.out, force=args.force, keep_model_rate=args.keep_model_rate)
+                written = separator.separate_file(path, args.out, force=args.force, keep_model_rate=args.keep_model_rate,
+                                                  n_src=n_src)
             except (ValueError, OSError) as error:
                 failures += 1
                 print(f"voxsep separate: error: {path}: {_describe(error)}", file=sys.stderr)
@@ -204,7 +218,8 @@ def run(args: argparse.Namespace) -> int:
                 for warning in caught:
                     print(f"voxsep separate: note: {warning.message}", file=sys.stderr)
         separated += 1
-        print(f"{path} -> {', '.join(str(p) for p in written)}")
+        found = f" ({len(written)} talker{'s' if len(written) != 1 else ''} found)" if n_src == "auto" else ""
+        print(f"{path} -> {', '.join(str(p) for p in written)}{found}")
     if failures:
         print(f"voxsep separate: {failures} input(s) failed, {separated} of {len(files)} file(s) separated",
               file=sys.stderr)

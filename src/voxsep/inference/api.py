@@ -13,6 +13,17 @@ to a single-channel model is downmixed (mean of the channels) with a warning; bi
 models keep their channels. Separation runs through ``separate_mixture`` (chunked,
 speaker-aligned, least-squares output level; see ``voxsep.inference.separate``).
 
+**How many outputs** (``n_src=``): ``"all"`` returns every output of the model;
+``"auto"`` keeps only the outputs that are talkers, decided once for the whole file by
+their energy relative to the mixture (:func:`voxsep.inference.separate.count_talkers`;
+threshold ``ACTIVITY_THRESHOLD_DB`` = -15 dB per 0.25 s window, at least 0.5 s active),
+numbered in order of first activity; an integer keeps that many (the most active).
+The default is ``"auto"`` for a model trained on a variable number of talkers (its
+checkpoint records ``n_src_range``) and ``"all"`` otherwise. A fixed-count model can
+still be asked for ``"auto"``: it then drops silent or near-duplicate (correlated)
+outputs, and a warning says which and why (such a model was never taught to be silent,
+so the count is a guess).
+
 **Writing files.** Estimates are written as 16-bit wav ``<stem>_spk1.wav``, ... . They
 are never clipped: if the loudest estimate of a file peaks above 0.999, *all* estimates
 of that file are scaled down by the same factor (so their sum still matches the
@@ -35,7 +46,9 @@ from voxsep.core.files import MAX_NAME_BYTES, check_distinct, check_writable_dir
 from voxsep.inference.separate import (
     DEFAULT_CHUNK_SECONDS,
     DEFAULT_OVERLAP_SECONDS,
+    TalkerCount,
     check_chunking,
+    count_talkers,
     separate_mixture,
 )
 
@@ -82,6 +95,9 @@ class Separator:
             (``voxsep.inference.fast.optimize``; holds the 40 dB bound to the fp32 model).
         name: a label for messages (model name or file).
         progress: show a progress bar over the chunks of long inputs.
+        n_src_range: ``(low, high)`` talkers the model was trained on (checkpoint meta
+            ``n_src_range``; ``from_checkpoint`` reads it), or ``None`` for a fixed count.
+            With a range, ``separate`` counts the talkers by default (``n_src="auto"``).
     """
 
     def __init__(
@@ -93,6 +109,7 @@ class Separator:
         fast: bool = True,
         name: str = "",
         progress: bool = False,
+        n_src_range: tuple[int, int] | list[int] | None = None,
     ) -> None:
         check_chunking(chunk_seconds, overlap_seconds)
         self.device = torch.device(device or "cpu")
@@ -112,6 +129,30 @@ class Separator:
         self.chunk_seconds = float(chunk_seconds)
         self.overlap_seconds = float(overlap_seconds)
         self.progress = progress
+        self.n_src_range = (int(n_src_range[0]), int(n_src_range[1])) if n_src_range else None
+        self.last_count: TalkerCount | None = None  # the decision of the last n_src="auto"/int call
+
+    @property
+    def counts_talkers(self) -> bool:
+        """Whether the model was trained on a variable number of talkers (default ``n_src="auto"``)."""
+        return self.n_src_range is not None and self.n_src_range[0] < self.n_src_range[1]
+
+    def resolve_n_src(self, n_src: str | int | None) -> str | int:
+        """``None`` -> the default (``"auto"`` for variable-count models, else ``"all"``);
+        checks ``"auto"``, ``"all"`` or a number of outputs from 1 to the model's."""
+        if n_src is None:
+            return "auto" if self.counts_talkers else "all"
+        if isinstance(n_src, str) and n_src.strip().lower() in ("auto", "all"):
+            return n_src.strip().lower()
+        value = 0
+        if isinstance(n_src, (int, np.integer)) and not isinstance(n_src, bool):
+            value = int(n_src)
+        elif isinstance(n_src, str) and n_src.strip().isdigit():
+            value = int(n_src)
+        if not 1 <= value <= self.n_src:
+            raise ValueError(f"n_src must be 'auto', 'all' or a number of outputs from 1 to {self.n_src} "
+                             f"(the model's), got {n_src!r}")
+        return value
 
     # ---------------------------------------------------------------- constructors
     @classmethod
@@ -120,8 +161,9 @@ class Separator:
         ClearerVoice model (``voxsep.checkpoint.import_model``); ``kwargs`` go to ``Separator``."""
         from voxsep import checkpoint
 
-        model, _ = checkpoint.load_any(path)
+        model, meta = checkpoint.load_any(path)
         kwargs.setdefault("name", str(path))
+        kwargs.setdefault("n_src_range", meta.get("n_src_range"))
         return cls(model, **kwargs)
 
     @classmethod
@@ -181,7 +223,8 @@ class Separator:
             import shutil
             import weakref
 
-            model, _ = checkpoint.load_any(path)
+            model, meta = checkpoint.load_any(path)
+            kwargs.setdefault("n_src_range", meta.get("n_src_range"))
             tmp_dir = Path(tempfile.mkdtemp(prefix="voxsep-onnx-"))
             onnx_path = export_onnx(model, tmp_dir / f"{path.stem}.onnx")
             kwargs.setdefault("name", str(path))
@@ -228,7 +271,8 @@ class Separator:
         return audio
 
     def separate(
-        self, audio: np.ndarray | torch.Tensor, sample_rate: int, keep_model_rate: bool = False, source: str = "audio"
+        self, audio: np.ndarray | torch.Tensor, sample_rate: int, keep_model_rate: bool = False, source: str = "audio",
+        n_src: str | int | None = None,
     ) -> np.ndarray | torch.Tensor:
         """Separate ``audio`` recorded at ``sample_rate``.
 
@@ -240,11 +284,16 @@ class Separator:
                 to ``MAX_SAMPLE_RATE`` (1000 to 384000); resampled to the model's and back.
             keep_model_rate: return the estimates at the model's rate instead.
             source: name used in messages.
+            n_src: ``"auto"`` (only the active talkers, in order of first activity),
+                ``"all"`` or a number of outputs; default ``"auto"`` for models trained on
+                a variable number of talkers, ``"all"`` otherwise (module docstring). The
+                decision is kept in ``self.last_count``.
 
         Returns:
             Estimates of the input's type (float32): ``(n_src, time)`` for single-channel
             models, ``(n_src, channels, time)`` for multichannel ones (channels first, whatever
-            the input's layout).
+            the input's layout); with ``n_src="auto"`` the first axis is the number of
+            talkers found.
 
         Raises:
             TypeError: ``audio`` is not an array (a path: use ``separate_file``) or
@@ -257,6 +306,7 @@ class Separator:
             raise TypeError(f"audio must be an array of samples, got the path {str(audio)!r}; "
                             "use Separator.separate_file(path, out_dir) for files")
         sample_rate = check_sample_rate(sample_rate, "sample_rate")
+        mode = self.resolve_n_src(n_src)
         is_torch = isinstance(audio, torch.Tensor)
         try:
             array = audio.detach().cpu().float().numpy() if is_torch else np.asarray(audio, dtype=np.float32)
@@ -277,6 +327,9 @@ class Separator:
             device=self.device,
             progress=self.progress,
         ).numpy()
+        self.last_count = None
+        if mode != "all":
+            estimates = self._count(estimates, mixture, mode, source)
         if not keep_model_rate and int(sample_rate) != self.sample_rate:
             estimates = resample(estimates, self.sample_rate, int(sample_rate))
             # soxr rounds the length; pad/trim to the input's exact length.
@@ -288,6 +341,19 @@ class Separator:
         estimates = np.ascontiguousarray(estimates, dtype=np.float32)
         return torch.from_numpy(estimates) if is_torch else estimates
 
+    def _count(self, estimates: np.ndarray, mixture: np.ndarray, mode: str | int, source: str) -> np.ndarray:
+        """Keep the outputs chosen by :func:`count_talkers` (whole file, model rate)."""
+        decision = count_talkers(estimates, mixture, self.sample_rate, keep=None if mode == "auto" else int(mode))
+        self.last_count = decision
+        if mode == "auto" and decision.dropped and not self.counts_talkers:
+            reasons = "; ".join(f"output {i + 1}: {why}" for i, why in decision.dropped.items())
+            warnings.warn(
+                f"{source}: {self.name} was trained on exactly {self.n_src} talkers, so n_src='auto' only drops "
+                f"silent or near-duplicate outputs; kept {decision.count} of {self.n_src} ({reasons})",
+                stacklevel=3,
+            )
+        return estimates[decision.kept]
+
     def separate_file(
         self,
         path: str | os.PathLike,
@@ -295,8 +361,16 @@ class Separator:
         force: bool = False,
         keep_model_rate: bool = False,
         protected: Iterable[str | os.PathLike] = (),
+        n_src: str | int | None = None,
     ) -> list[Path]:
         """Separate an audio file into ``out_dir/<stem>_spk1.wav``, ``..._spk2.wav``, ...
+
+        With ``n_src="auto"`` (the default for variable-count models; see :meth:`separate`)
+        one file per talker found is written, in order of first activity. The checks
+        below cover every name the model could write (``_spk1`` to ``_spk<model n_src>``);
+        with ``force``, files of a previous run beyond the talkers found this time
+        (``<stem>_spk<k>.wav``, ``k`` > the count) are removed so the folder does not
+        claim more talkers than were found.
 
         Everything is checked before anything is written: the input is read and
         validated, the output folder proven writable, and existing outputs refused
@@ -334,10 +408,15 @@ class Separator:
                 )
         audio, sample_rate = read_audio(path)
         check_writable_dir(out_dir)
-        estimates = self.separate(audio, sample_rate, keep_model_rate=keep_model_rate, source=str(path))
+        estimates = self.separate(audio, sample_rate, keep_model_rate=keep_model_rate, source=str(path), n_src=n_src)
         out_rate = self.sample_rate if keep_model_rate else sample_rate
         estimates, _ = peak_normalise(estimates, str(path))
-        return write_audio_files(zip(targets, estimates), out_rate, overwrite=force, subtype="PCM_16")
+        written = write_audio_files(zip(targets, estimates), out_rate, overwrite=force, subtype="PCM_16")
+        if force:
+            for stale in targets[len(estimates):]:
+                if stale.is_file():
+                    stale.unlink()
+        return written
 
     def __repr__(self) -> str:
         return (

@@ -23,6 +23,22 @@ of the talkers in the input, the same in every chunk, and with the right sign. N
 is clipped here; writers that need ``[-1, 1]`` (16-bit wav) scale all estimates of a
 file down together (see ``voxsep.inference.api``).
 
+**Counting talkers** (:func:`count_talkers`, ``Separator.separate(..., n_src="auto")``).
+After the whole file is separated, each output is kept or dropped once for the whole
+file -- never per chunk, so a talker who is silent in one chunk but speaks elsewhere
+keeps the output. The rule: the file is cut into ``ACTIVITY_WINDOW_SECONDS`` windows;
+an output is *active* in a window when its energy there is at most
+``-ACTIVITY_THRESHOLD_DB`` dB below the mixture's energy in the same window (windows
+where the mixture itself is more than ``SILENCE_FLOOR_DB`` below the file's loudest
+window are ignored); an output is a talker when it is active for at least
+``MIN_ACTIVE_SECONDS`` in total (or in every usable window of a shorter file). A kept
+output whose normalised correlation with a louder kept output is at least
+``DUPLICATE_CORRELATION`` in magnitude is dropped as a near-duplicate. At least one
+output is always kept (the most active). The kept outputs are ordered by their first
+active window. A model trained on a variable number of talkers (``data.n_src: [low,
+high]``, ``si_snr_var`` loss) emits near-silence (about ``-snr_max`` dB) on its unused
+outputs, well under the threshold.
+
 The model is any ``torch.nn.Module`` with the voxsep contract
 (``(batch, [channels,] time) -> (batch, n_src, [channels,] time)``) or any object with
 ``n_src``/``sample_rate`` that is callable on numpy arrays of that shape (``OnnxModel``).
@@ -33,6 +49,7 @@ from __future__ import annotations
 import ctypes
 import functools
 import math
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import numpy as np
@@ -44,6 +61,17 @@ DEFAULT_CHUNK_SECONDS = 10.0
 DEFAULT_OVERLAP_SECONDS = 2.0
 MIN_CHUNK_SECONDS = 0.5  # shorter chunks give the model too little context to tell the talkers apart
 _RIDGE = 1e-6
+
+#: Talker counting (:func:`count_talkers`): an output is active in a window when its
+#: energy is within this many dB of the mixture's there (i.e. above ``-15 dB`` relative).
+ACTIVITY_THRESHOLD_DB = -15.0
+ACTIVITY_WINDOW_SECONDS = 0.25
+#: An output needs this much active time in the file to count as a talker.
+MIN_ACTIVE_SECONDS = 0.5
+#: Windows where the mixture is this far (dB) below its loudest window are not judged.
+SILENCE_FLOOR_DB = -50.0
+#: Outputs correlated at least this much (|normalised correlation|) are near-duplicates.
+DUPLICATE_CORRELATION = 0.9
 
 
 def check_chunking(
@@ -247,3 +275,105 @@ def separate_mixture(
             # (measured: +60 MB per 10 minutes of audio with the paper Conv-TasNet).
             release_freed_memory()
     return output
+
+
+@dataclass
+class TalkerCount:
+    """What :func:`count_talkers` decided for one file.
+
+    Attributes:
+        kept: indices of the outputs kept, ordered by first activity.
+        first_active: seconds of each kept output's first active window (same order).
+        dropped: ``{output index: reason}`` for every output left out.
+        active_seconds: active time of every output (indexed like the model's outputs).
+    """
+
+    kept: list[int]
+    first_active: list[float]
+    dropped: dict[int, str] = field(default_factory=dict)
+    active_seconds: list[float] = field(default_factory=list)
+
+    @property
+    def count(self) -> int:
+        return len(self.kept)
+
+
+def count_talkers(
+    estimates: torch.Tensor | np.ndarray,
+    mixture: torch.Tensor | np.ndarray,
+    sample_rate: int,
+    threshold_db: float = ACTIVITY_THRESHOLD_DB,
+    duplicates: bool = True,
+    keep: int | None = None,
+) -> TalkerCount:
+    """Which outputs of a separated file are talkers (module docstring, "Counting talkers").
+
+    Args:
+        estimates: ``(n_src, [channels,] time)`` from :func:`separate_mixture` (whole file).
+        mixture: ``([channels,] time)``, the input at the same rate.
+        sample_rate: their rate.
+        threshold_db: activity threshold relative to the mixture, per window.
+        duplicates: also drop near-duplicate outputs (correlation).
+        keep: keep exactly this many outputs instead (the most active ones), still ordered
+            by first activity.
+
+    Returns:
+        A :class:`TalkerCount`.
+    """
+    est = torch.as_tensor(np.asarray(estimates) if isinstance(estimates, np.ndarray) else estimates).double()
+    mix = torch.as_tensor(np.asarray(mixture) if isinstance(mixture, np.ndarray) else mixture).double()
+    n_src, length = est.shape[0], est.shape[-1]
+    if est.shape[1:] != mix.shape:
+        raise ValueError(f"estimates {tuple(est.shape)} and mixture {tuple(mix.shape)} do not fit: expected "
+                         "(n_src, [channels,] time) and ([channels,] time)")
+    if keep is not None and not 1 <= keep <= n_src:
+        raise ValueError(f"keep must be between 1 and the model's {n_src} outputs, got {keep}")
+    est, mix = est.reshape(n_src, -1, length), mix.reshape(1, -1, length)
+    window = max(1, int(round(ACTIVITY_WINDOW_SECONDS * sample_rate)))
+    frames = math.ceil(length / window)
+    pad = frames * window - length
+
+    def frame_energy(x: torch.Tensor) -> torch.Tensor:  # (k, C, T) -> (k, frames)
+        x = torch.nn.functional.pad(x, (0, pad))
+        return x.pow(2).reshape(x.shape[0], x.shape[1], frames, window).sum((1, 3))
+
+    est_energy, mix_energy = frame_energy(est), frame_energy(mix)[0]
+    usable = mix_energy > max(float(mix_energy.max()) * 10.0 ** (SILENCE_FLOOR_DB / 10.0), 1e-20)
+    active = (est_energy >= mix_energy * 10.0 ** (threshold_db / 10.0)) & usable  # (n_src, frames)
+    active_frames = active.sum(-1)
+    seconds = (active_frames * window / sample_rate).tolist()
+    needed = max(1, min(math.ceil(MIN_ACTIVE_SECONDS * sample_rate / window), int(usable.sum())))
+    energy = est.pow(2).sum((1, 2))
+    # most active first (ties: louder first)
+    ranking = sorted(range(n_src), key=lambda i: (-int(active_frames[i]), -float(energy[i])))
+    dropped: dict[int, str] = {}
+    if keep is not None:
+        kept = ranking[:keep]
+        dropped = {i: f"not among the {keep} most active outputs" for i in ranking[keep:]}
+    else:
+        kept = [i for i in ranking if int(active_frames[i]) >= needed]
+        for i in ranking:
+            if i not in kept:
+                dropped[i] = (f"silent (active {seconds[i]:.2f} s, less than {MIN_ACTIVE_SECONDS} s within "
+                              f"{-threshold_db:g} dB of the mixture)")
+        if duplicates and len(kept) > 1:
+            flat = est.reshape(n_src, -1)
+            unit = flat / flat.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+            by_energy = sorted(kept, key=lambda i: -float(energy[i]))
+            for position, i in enumerate(by_energy):
+                for j in by_energy[:position]:
+                    if j in dropped:
+                        continue
+                    rho = float(unit[i] @ unit[j])
+                    if abs(rho) >= DUPLICATE_CORRELATION:
+                        dropped[i] = f"near-duplicate of output {j + 1} (correlation {rho:.2f})"
+                        break
+            kept = [i for i in kept if i not in dropped]
+        if not kept:  # keep the most active output: a file has at least one
+            kept = [ranking[0]]
+            dropped.pop(ranking[0], None)
+    first = {i: (int(torch.nonzero(active[i])[0]) * window / sample_rate if int(active_frames[i]) else math.inf)
+             for i in kept}
+    kept.sort(key=lambda i: (first[i], i))
+    return TalkerCount(kept=kept, first_active=[first[i] for i in kept], dropped=dict(sorted(dropped.items())),
+                       active_seconds=seconds)

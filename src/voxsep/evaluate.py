@@ -25,6 +25,16 @@ of ``voxsep separate`` — so long utterances never run out of memory. Utterance
 same length that fit in one chunk are separated together in a batch (``batch_size``),
 with the same least-squares output-level rule, which gives the same result.
 
+**Counting** (``n_src="auto"``, the default of ``voxsep evaluate`` for models trained on a
+variable number of talkers): the test set may mix counts from 1 to the model's outputs
+(several manifests can be given), every estimate goes through
+:func:`voxsep.inference.separate.count_talkers` (the rule of ``voxsep separate --n-src
+auto``), and each row gets ``n_true`` / ``n_est``. The summary reports
+``count_accuracy`` (the share of mixtures with ``n_est == n_true``), the confusion
+``counts`` (``{true: {estimated: mixtures}}``) and ``miscounted`` (their ids); the
+separation metrics are computed -- and averaged -- only over the correctly counted
+mixtures, scoring the kept outputs against the true sources.
+
 Outputs: ``results.csv`` (one row per mixture), ``results.json`` (summary: mean,
 median, std, count per metric, plus the model and data), and with ``save_audio=N`` the
 estimates of the first N mixtures under ``results_audio/``.
@@ -184,13 +194,15 @@ def evaluate(
     limit: int = 0,
     model_path: str | None = None,
     log: Any = None,
+    n_src: str | None = None,
 ) -> dict[str, Any]:
     """Separate every mixture of ``data`` with ``model`` and score it.
 
     Args:
         model: a voxsep model (``checkpoint.load``).
-        data: a manifest CSV, wsj0-mix/WHAM! folder or ``.scp`` list; files at another
-            rate than the model's are resampled.
+        data: a manifest CSV, wsj0-mix/WHAM! folder or ``.scp`` list, or a list of them
+            (read as one set; with ``n_src="auto"`` they may hold different counts); files
+            at another rate than the model's are resampled.
         out: the per-utterance CSV; the summary goes to the same name with ``.json`` and
             audio to ``<stem>_audio/``.
         save_audio: write the estimates of the first N mixtures (float WAV, aligned to the
@@ -204,6 +216,9 @@ def evaluate(
         limit: evaluate only the first N mixtures (0: all).
         model_path: recorded in the JSON summary.
         log: a ``print``-like function for progress (default: stderr lines).
+        n_src: ``"auto"`` to count the talkers of every mixture and report count accuracy
+            (module docstring); ``None`` or ``"all"`` scores every output against
+            manifests with the model's number of sources.
 
     Returns:
         The summary dict written to the JSON file (``summary``, ``count``, ...).
@@ -222,7 +237,8 @@ def evaluate(
     out = Path(out)
     summary_path = out.with_suffix(".json")
     audio_dir = out.with_name(f"{out.stem}_audio")
-    inputs = {"the test data": data, **({"the model checkpoint": model_path} if model_path else {})}
+    data_list = [data] if isinstance(data, (str, os.PathLike)) else list(data)
+    inputs = [*(("the test data", d) for d in data_list), *([("the model checkpoint", model_path)] if model_path else [])]
     check_distinct([out, summary_path], inputs, "give another --out")
     if not overwrite:
         for path in (out, summary_path):
@@ -230,18 +246,25 @@ def evaluate(
                 raise FileExistsError(f"{path} exists; pass --overwrite to replace the results")
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    if n_src not in (None, "all", "auto"):
+        raise ValueError(f"n_src must be 'auto' or 'all', got {n_src!r}")
+    counting = n_src == "auto"
     if log is None:
         log = lambda message: print(message, file=sys.stderr, flush=True)  # noqa: E731
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     model = model.to(device).eval()
-    sample_rate, n_src = int(model.sample_rate), int(model.n_src)
-    dataset = MixtureDataset(data, n_src, sample_rate, segment=None, train=False, resample=True)
+    sample_rate, outputs = int(model.sample_rate), int(model.n_src)
+    counts = (1, outputs) if counting and outputs > 1 else outputs  # counting: 1..outputs talkers, padded
+    dataset = MixtureDataset(data_list[0] if len(data_list) == 1 else data_list, counts, sample_rate, segment=None,
+                             train=False, resample=True)
     count = min(limit, len(dataset)) if limit else len(dataset)
     check_distinct([out, summary_path], [("an audio file of the test data", p) for r in dataset.records
                                          for p in r.paths], "give another --out")
     check_writable_dir(out.parent)  # before the scoring, not after it
     if save_audio:
         check_writable_dir(audio_dir)
+    if counting:
+        from voxsep.inference.separate import count_talkers
     chunk = int(round((chunk_seconds or DEFAULT_CHUNK_SECONDS) * sample_rate))
 
     rows: list[dict[str, Any]] = []
@@ -267,18 +290,29 @@ def evaluate(
         for (i, mixture, sources), estimate in zip(batch, estimates):
             record = dataset.records[i]
             row: dict[str, Any] = {"mixture_id": record.mixture_id}
-            row.update(score_utterance(sources.numpy(), estimate.numpy(), mixture.numpy(), sample_rate, quality, sdr))
+            if counting:
+                kept = count_talkers(estimate, mixture, sample_rate).kept
+                row.update(n_true=record.n_src, n_est=len(kept))
+                sources, estimate = sources[: record.n_src], estimate[kept]
+            if not counting or row["n_est"] == row["n_true"]:
+                row.update(score_utterance(sources.numpy(), estimate.numpy(), mixture.numpy(), sample_rate, quality,
+                                           sdr))
             rows.append(row)
-            if i < save_audio:
+            if i < save_audio and "si_snr" in row:
                 _save_estimates(write_audio, audio_dir, record.mixture_id, sources, estimate, sample_rate, overwrite)
         index += len(batch)
         now = time.perf_counter()
         if now - last_report > 10 or index == count:
-            done = np.mean([r["si_snri"] for r in rows])
-            log(f"evaluated {index}/{count} mixtures, mean SI-SNRi so far {done:.2f} dB ({now - start_time:.0f} s)")
+            scored = [r["si_snri"] for r in rows if "si_snri" in r]
+            done = f"mean SI-SNRi so far {np.mean(scored):.2f} dB" if scored else "no mixture counted right yet"
+            if counting:
+                right = sum(r["n_est"] == r["n_true"] for r in rows)
+                done = f"count accuracy {right / len(rows):.1%}, {done}"
+            log(f"evaluated {index}/{count} mixtures, {done} ({now - start_time:.0f} s)")
             last_report = now
 
-    columns = ["mixture_id"] + [c for c in SCORE_COLUMNS if any(c in r for r in rows)]
+    columns = ["mixture_id"] + (["n_true", "n_est"] if counting else [])
+    columns += [c for c in SCORE_COLUMNS if any(c in r for r in rows)]
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
@@ -288,15 +322,48 @@ def evaluate(
     result = {
         "model": model_path,
         "model_name": getattr(model, "model_name", ""),
-        "data": str(data),
+        "data": str(data_list[0]) if len(data_list) == 1 else [str(d) for d in data_list],
         "sample_rate": sample_rate,
-        "n_src": n_src,
+        "n_src": outputs,
         "count": len(rows),
         "seconds": round(time.perf_counter() - start_time, 2),
-        "summary": summarize(rows, columns[1:]),
+        "summary": summarize(rows, [c for c in columns[1:] if c not in ("n_true", "n_est")]),
     }
+    if counting:
+        result.update(count_summary(rows))
     write_text_atomic(summary_path, json.dumps(result, indent=2) + "\n")
     return result
+
+
+def count_summary(rows: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    """``count_accuracy``, ``counts`` (``{true: {estimated: mixtures}}``), ``miscounted`` (ids)
+    and ``scored`` (mixtures whose metrics were computed: the correctly counted ones)."""
+    rows = list(rows)
+    confusion: dict[str, dict[str, int]] = {}
+    for r in rows:
+        cell = confusion.setdefault(str(r["n_true"]), {})
+        cell[str(r["n_est"])] = cell.get(str(r["n_est"]), 0) + 1
+    miscounted = [r["mixture_id"] for r in rows if r["n_est"] != r["n_true"]]
+    return {
+        "count_accuracy": (len(rows) - len(miscounted)) / len(rows) if rows else math.nan,
+        "counts": {k: dict(sorted(v.items())) for k, v in sorted(confusion.items())},
+        "miscounted": miscounted,
+        "scored": len(rows) - len(miscounted),
+    }
+
+
+def format_counts(result: dict[str, Any], max_listed: int = 20) -> str:
+    """Count accuracy, the confusion and the miscounted mixtures as text lines."""
+    lines = [f"count accuracy {result['count_accuracy']:.1%} ({result['scored']} of {result['count']} mixtures; "
+             "the metrics below are over these)"]
+    for true, estimated in result["counts"].items():
+        parts = ", ".join(f"{n} -> {k}" for k, n in estimated.items())
+        lines.append(f"  {true} talker(s): estimated {parts}")
+    missed = result["miscounted"]
+    if missed:
+        shown = ", ".join(missed[:max_listed]) + (f", ... ({len(missed) - max_listed} more)" if len(missed) > max_listed else "")
+        lines.append(f"miscounted ({len(missed)}): {shown}")
+    return "\n".join(lines)
 
 
 def _save_estimates(write_audio: Any, folder: Path, mixture_id: str, sources: torch.Tensor, estimate: torch.Tensor,

@@ -23,7 +23,18 @@ stoi when 'pip install voxsep[eval]' is done) and OUT with .json (mean, median, 
 count per metric). For two-ear (binaural) estimates the rows also hold delta_itd_us
 (ITD error in microseconds, sub-sample GCC-PHAT), delta_itd_int_us (integer-lag
 GCC-PHAT, as the SpeechBrain recipe) and delta_ild_db (ILD error in dB).
+  # a model trained on 1-3 talkers: count accuracy on 2- and 3-talker sets together
+  voxsep evaluate --model exp/1to3/best.pt data/offline/wav8k/2speakers/test.csv \
+      data/offline/wav8k/3speakers/test.csv --out exp/1to3/test_count.csv
+
 Existing results are kept unless --overwrite is given.
+
+Counting (--n-src auto, the default for models trained on a variable number of
+talkers): every mixture's talkers are counted as 'voxsep separate --n-src auto'
+does; the rows get n_true and n_est, the summary the count accuracy, the
+confusion of counts and the miscounted mixtures (listed), and the metrics are
+computed on the correctly counted mixtures only (kept outputs vs true sources).
+Several DATA sets may be given; with counting they may hold different counts.
 """
 
 
@@ -36,7 +47,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--model", required=True, metavar="CKPT", help="a voxsep checkpoint (best.pt, last.pt, ...)")
-    parser.add_argument("data", help="LibriMix-style CSV, wsj0-mix/WHAM! folder or .scp list")
+    parser.add_argument("data", nargs="?", default=None,
+                        help="LibriMix-style CSV, wsj0-mix/WHAM! folder or .scp list (default: the data.test of the "
+                             "recipe the checkpoint was trained with)")
     parser.add_argument("--out", required=True, help="per-utterance CSV; the summary goes next to it as .json")
     parser.add_argument("--save-audio", type=int, default=0, metavar="N", help="write the estimates of the first N mixtures")
     parser.add_argument("--batch-size", type=int, default=4, help="equal-length mixtures separated together (default 4)")
@@ -45,8 +58,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--limit", type=int, default=0, metavar="N", help="only the first N mixtures")
     parser.add_argument("--no-quality", action="store_true", help="skip PESQ and STOI (they are slow)")
     parser.add_argument("--no-sdr", action="store_true", help="skip BSS-eval SDR/SDRi (the slowest metric)")
+    parser.add_argument("--n-src", choices=("auto", "all"), default=None,
+                        help="auto: count the talkers and report count accuracy (default for models trained on a "
+                             "variable number of talkers); all: score every output")
     parser.add_argument("--overwrite", action="store_true", help="replace existing results")
     parser.set_defaults(func=run)
+
+
+def _recipe_test_set(model_path: str) -> str:
+    """``data.test`` of the recipe stored in a voxsep checkpoint's metadata."""
+    from voxsep import checkpoint
+
+    test = checkpoint.read(model_path)["meta"].get("train_config", {}).get("data", {}).get("test")
+    if not test:
+        raise ValueError(f"no test data given and {model_path} records no data.test; give the test manifest or folder")
+    return str(test)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -56,6 +82,8 @@ def run(args: argparse.Namespace) -> int:
     from voxsep.core.files import check_distinct
     from voxsep.evaluate import evaluate, format_summary
 
+    if args.data is None:
+        args.data = _recipe_test_set(args.model)
     out = Path(args.out)
     check_distinct([out, out.with_suffix(".json")], {"the test data": args.data, "the model checkpoint": args.model},
                    "give another --out")
@@ -63,15 +91,22 @@ def run(args: argparse.Namespace) -> int:
         for path in (out, out.with_suffix(".json")):
             if path.exists():
                 raise FileExistsError(f"{path} exists; pass --overwrite to replace the results")
-    if not Path(args.data).exists():
-        raise FileNotFoundError(f"test data not found: {args.data} (give a manifest CSV, a wsj0-mix folder or a .scp list)")
-    model, _ = checkpoint.load(args.model)
+    for item in data:
+        if not Path(item).exists():
+            raise FileNotFoundError(f"test data not found: {item} (give a manifest CSV, a wsj0-mix folder or a .scp list)")
+    model, meta = checkpoint.load(args.model)
+    n_src = args.n_src
+    if n_src is None:
+        low_high = meta.get("n_src_range")
+        n_src = "auto" if low_high and low_high[0] < low_high[1] else "all"
     result = evaluate(
-        model, args.data, out, save_audio=args.save_audio, batch_size=args.batch_size, device=args.device,
+        model, data[0] if len(data) == 1 else data, out, n_src=n_src, save_audio=args.save_audio, batch_size=args.batch_size, device=args.device,
         overwrite=args.overwrite, quality=not args.no_quality, sdr=not args.no_sdr, chunk_seconds=args.chunk_seconds,
         limit=args.limit, model_path=str(args.model),
     )
-    print(f"{result['count']} mixtures from {args.data}, model {args.model}")
+    print(f"{result['count']} mixtures from {' + '.join(data)}, model {args.model}")
+    if "count_accuracy" in result:
+        print(format_counts(result))
     print(format_summary(result["summary"]))
     print(f"per-utterance scores: {out}\nsummary: {out.with_suffix('.json')}")
     return 0

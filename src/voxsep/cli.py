@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import importlib.util
 import os
 import sys
 
@@ -63,10 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
         dest="command", metavar="COMMAND", required=True, parser_class=IntermixedParser
     )
     for name in COMMANDS:
-        module_name = f"voxsep.commands.{name.replace('-', '_')}"
-        if importlib.util.find_spec(module_name) is None:
-            continue
-        importlib.import_module(module_name).register(subparsers)
+        importlib.import_module(f"voxsep.commands.{name.replace('-', '_')}").register(subparsers)
     return parser
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import importlib.util
 
 PREPARERS = ("check", "offline", "librimix", "wsj0mix", "wham", "binaural")
 
@@ -25,8 +24,8 @@ EPILOG = """examples:
 
 
 def available_preparers() -> list[str]:
-    """The names of the preparer modules present in ``voxsep.data.prepare``."""
-    return [name for name in PREPARERS if importlib.util.find_spec(f"voxsep.data.prepare.{name}") is not None]
+    """The names of the corpus preparers in ``voxsep.data.prepare``."""
+    return list(PREPARERS)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -44,8 +44,7 @@ def _load_all() -> None:
     if _loaded:
         return
     for module in _MODEL_MODULES:
-        if importlib.util.find_spec(module) is not None:
-            importlib.import_module(module)
+        importlib.import_module(module)
     _loaded = True
 
 

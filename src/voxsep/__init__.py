@@ -6,14 +6,7 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "Separator", "StreamingSeparator", "load_model"]
-
-
-def load_model(path: str, map_location: str = "cpu") -> Any:
-    """Load a voxsep checkpoint and return the model in eval mode (``checkpoint.load``)."""
-    from voxsep import checkpoint
-
-    return checkpoint.load(path, map_location=map_location)[0]
+__all__ = ["__version__", "Separator", "StreamingSeparator"]
 
 
 def __getattr__(name: str) -> Any:  # lazy, so ``import voxsep`` stays light

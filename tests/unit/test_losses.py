@@ -235,3 +235,86 @@ def test_bad_inputs_raise_clear_errors():
         pit_from_pairwise(torch.full((1, 4, 4), math.nan))
     with pytest.raises(ValueError, match="perm"):
         reorder(x, torch.zeros(2, 3, dtype=torch.long))
+
+
+# --------------------------------------------------------------------------- variable talker counts
+
+
+def test_silent_target_scores_the_output_energy_relative_to_the_mixture():
+    from voxsep.losses import pairwise_neg_snr_var
+
+    speech = _speech(2, 8000)
+    sources = torch.stack([speech[0], torch.zeros(8000)])[None]  # one talker, one silent target
+    mixture = sources.sum(1)
+    for scale_invariant in (True, False):
+        quiet = torch.stack([speech[0], torch.zeros(8000)])[None]
+        loud = torch.stack([speech[0], speech[1]])[None]
+        m_quiet = pairwise_neg_snr_var(quiet, sources, 30.0, scale_invariant=scale_invariant)
+        m_loud = pairwise_neg_snr_var(loud, sources, 30.0, scale_invariant=scale_invariant)
+        # silent output on the silent target: the floor, -snr_max
+        assert float(m_quiet[0, 1, 1]) == pytest.approx(-30.0, abs=1e-3)
+        # an output as loud as a talker on the silent target: about 10 log10(|s2|^2/|x|^2)
+        expected = 10 * math.log10(float(speech[1].pow(2).sum() / mixture.pow(2).sum()) + 1e-3)
+        assert float(m_loud[0, 1, 1]) == pytest.approx(expected, abs=1e-3)
+        assert float(m_loud[0, 1, 1]) > -15
+        # the active target is the capped (SI-)SNR
+        reference = (pairwise_neg_si_snr if scale_invariant else pairwise_neg_snr)(loud, sources, snr_max=30.0)
+        torch.testing.assert_close(m_loud[..., 0], reference[..., 0])
+    # an explicit mixture (e.g. with noise) raises the reference energy
+    noisy = mixture * 2
+    m = pairwise_neg_snr_var(loud, sources, 30.0, mixture=noisy)
+    assert float(m[0, 1, 1]) == pytest.approx(expected - 10 * math.log10(4), abs=0.05)
+
+
+def test_variable_count_loss_pit_has_no_nan_and_prefers_the_silent_output():
+    loss_fn = PITLoss("si_snr_var", snr_max=30.0)
+    speech = _speech(2, 8000)
+    sources = torch.stack([speech[0], torch.zeros(8000)])[None]
+    right = torch.stack([torch.zeros(8000), speech[0]])[None]  # silent output first: PIT swaps
+    loss, perm = loss_fn(right, sources)
+    assert perm.tolist() == [[1, 0]]
+    assert float(loss) == pytest.approx(-30.0, abs=1e-3)
+    wrong = torch.stack([speech[1], speech[0]])[None].requires_grad_()
+    bad, _ = loss_fn(wrong, sources)
+    assert float(bad) > float(loss) + 10
+    bad.backward()
+    assert torch.isfinite(wrong.grad).all()
+    # every target silent, every output silent: finite values and gradients
+    zeros = torch.zeros(2, 3, 100, requires_grad=True)
+    value, _ = PITLoss("snr_var", snr_max=30.0)(zeros, torch.zeros(2, 3, 100))
+    value.backward()
+    assert math.isfinite(float(value)) and torch.isfinite(zeros.grad).all()
+
+
+def test_variable_count_loss_equals_the_capped_loss_without_silent_targets():
+    torch.manual_seed(0)
+    sources, estimates = torch.randn(3, 2, 400), torch.randn(3, 2, 400)
+    for kind in ("si_snr", "snr"):
+        plain, perm = PITLoss(kind, snr_max=25.0)(estimates, sources)
+        variable, perm_var = PITLoss(f"{kind}_var", snr_max=25.0)(estimates, sources)
+        assert float(plain) == float(variable) and torch.equal(perm, perm_var)
+    with pytest.raises(ValueError, match="needs snr_max"):
+        PITLoss("si_snr_var")
+
+
+def test_batch_metrics_skip_silent_targets():
+    from voxsep.metrics.batch import batch_si_snri
+
+    def si_snr(ref, est):
+        ref, est = ref - ref.mean(), est - est.mean()
+        target = (est @ ref) / (ref @ ref) * ref
+        return float(10 * torch.log10(target.pow(2).sum() / (est - target).pow(2).sum()))
+
+    speech = _speech(3, 8000)
+    sources = torch.stack([torch.stack([speech[0], speech[1]]), torch.stack([speech[2], torch.zeros(8000)])])
+    mixture = torch.stack([speech[0] + speech[1], speech[2] + 0.5 * speech[0]])  # example 2: talker + noise
+    estimates = torch.stack([torch.stack([speech[1] + 0.1 * speech[0], speech[0] + 0.1 * speech[1]]),
+                             torch.stack([0.3 * speech[0], speech[2] + 0.05 * speech[0]])])
+    got = batch_si_snri(estimates, sources, mixture)
+    assert torch.isfinite(got).all()
+    # example 2: only the active talker counts, matched to output 2 although output 1 is louder
+    expected = si_snr(speech[2], estimates[1, 1]) - si_snr(speech[2], mixture[1])
+    assert float(got[1]) == pytest.approx(expected, abs=1e-3)
+    # example 1 (no silent target) is scored as on its own, by the fixed-count path
+    alone = batch_si_snri(estimates[:1], sources[:1], mixture[:1])
+    assert float(got[0]) == pytest.approx(float(alone[0]), abs=1e-4)

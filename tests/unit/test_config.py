@@ -105,3 +105,47 @@ def test_every_bundled_recipe_loads_and_states_its_expected_score(recipe):
     lower = header.lower()
     states_score = "dB" in header or "not measured" in lower or "no published" in lower
     assert "expected" in lower and states_score, f"{recipe}: header must state the expected score (dB) and its source"
+
+
+def test_n_src_is_a_number_or_a_range(tmp_path):
+    from voxsep.config import model_n_src, n_src_range, variable_n_src
+
+    config = load_config(None, ["data.n_src=[1, 3]", "loss.kind=si_snr_var", "loss.snr_max=30"])
+    assert config.data.n_src == [1, 3] and n_src_range(config.data) == (1, 3)
+    assert model_n_src(config.data) == 3 and variable_n_src(config.data)
+    assert model_kwargs(config)["n_src"] == 3
+    path = save_config(config, tmp_path / "config.yaml")
+    assert load_config(path) == config
+    fixed = load_config(None, ["data.n_src=3"])
+    assert fixed.data.n_src == 3 and not variable_n_src(fixed.data)
+    assert load_config(write(tmp_path, "data: {n_src: [2, 2]}\n")).data.n_src == [2, 2]
+    several = load_config(None, ["data.train=[a.csv, b.csv]", "data.valid=c.csv"])
+    assert several.data.train == ["a.csv", "b.csv"] and several.data.valid == "c.csv"
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        (["data.n_src=[1, 3]"], "cannot score; use loss.kind=si_snr_var"),
+        (["data.n_src=[1, 3]", "loss.kind=snr"], "use loss.kind=snr_var"),
+        (["data.n_src=[1, 3]", "loss.kind=si_snr_var"], "needs loss.snr_max"),
+        (["data.n_src=[3, 1]", "loss.kind=si_snr_var", "loss.snr_max=30"], "1 <= low <= high"),
+        (["data.n_src=[0, 2]", "loss.kind=si_snr_var", "loss.snr_max=30"], "1 <= low <= high"),
+        (["data.n_src=[1, 2, 3]", "loss.kind=si_snr_var", "loss.snr_max=30"], "1 <= low <= high"),
+        (["data.n_src=0"], "must be > 0"),
+        (["data.n_src=two"], "must be an integer"),
+        (["data.n_src=[1, 3]", "loss.kind=si_snr_var", "loss.snr_max=30", "model.args.n_src=2"],
+         "disagrees with data.n_src=3"),
+    ],
+)
+def test_bad_n_src_ranges_are_refused(overrides, message):
+    with pytest.raises(ValueError, match=message):
+        load_config(None, overrides)
+
+
+def test_the_1to2_recipe_fine_tunes_the_bundled_architecture():
+    variable = load_config(RECIPES / "offline" / "conv_tasnet_bundled_1to2.yaml")
+    bundled = load_config(RECIPES / "offline" / "conv_tasnet_bundled.yaml")
+    assert variable.data.n_src == [1, 2] and variable.loss.kind == "si_snr_var" and variable.loss.snr_max == 30
+    assert variable.model == bundled.model and model_kwargs(variable) == model_kwargs(bundled)
+    assert variable.data.valid.endswith("valid_real.csv") and variable.data.pool == bundled.data.pool

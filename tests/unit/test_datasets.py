@@ -383,3 +383,56 @@ def test_speaker_pool_csv_and_cache(pool: dict[str, list[Path]], tmp_path: Path)
         load_speaker_pool(tmp_path / "header.csv")
     with pytest.raises(FileNotFoundError):
         load_speaker_pool(tmp_path / "none.csv")
+
+
+# --- variable number of talkers -----------------------------------------------------------
+
+
+def test_dynamic_mix_variable_count_pads_silent_targets(pool: dict[str, list[Path]]) -> None:
+    dataset = DynamicMixDataset(pool, (1, 3), RATE, segment=0.5, examples_per_epoch=30, seed=2)
+    assert dataset.n_src == 3 and dataset.n_src_range == (1, 3)
+    counts = set()
+    for index in range(30):
+        plan = dataset.draw(index)
+        k = plan["n_active"]
+        counts.add(k)
+        assert len(plan["speakers"]) == len(set(plan["speakers"])) == k
+        mixture, sources = dataset[index]
+        assert sources.shape == (3, 4000) and mixture.shape == (4000,)
+        assert bool((sources[k:] == 0).all()), "padded targets must be all zeros"
+        assert all(float(sources[i].abs().max()) > 0 for i in range(k))
+        torch.testing.assert_close(sources.sum(0), mixture, atol=1e-5, rtol=0)
+    assert counts == {1, 2, 3}
+
+
+def test_dynamic_mix_fixed_count_draws_as_before(pool: dict[str, list[Path]]) -> None:
+    # a fixed count draws no count: the speakers are the generator's first draw, as always
+    dataset = DynamicMixDataset(pool, 2, RATE, segment=0.5, examples_per_epoch=5, seed=4)
+    for index in range(5):
+        first = np.random.default_rng([4, 0, index]).choice(len(SPEAKERS), size=2, replace=False)
+        assert dataset.draw(index)["speakers"] == [sorted(SPEAKERS)[i] for i in first]
+        assert dataset.draw(index)["n_active"] == 2
+    with pytest.raises(ValueError, match="n_src must be >= 2"):
+        DynamicMixDataset(pool, 1, RATE, segment=0.5, examples_per_epoch=5)
+    with pytest.raises(ValueError, match="1 <= low <= high"):
+        DynamicMixDataset(pool, (2, 1), RATE, segment=0.5, examples_per_epoch=5)
+    with pytest.raises(ValueError, match="needs at least 5 different speakers"):
+        DynamicMixDataset(pool, (1, 5), RATE, segment=0.5, examples_per_epoch=5)
+
+
+def test_mixture_dataset_combines_manifests_of_different_counts(tmp_path: Path) -> None:
+    two = make_folder(tmp_path / "two", n_mix=2, n_src=2)
+    three = make_folder(tmp_path / "three", n_mix=3, n_src=3)
+    dataset = MixtureDataset([two, three], (2, 3), RATE, train=False)
+    assert len(dataset) == 5 and dataset.n_src == 3
+    mixture, sources = dataset[0]
+    assert sources.shape[0] == 3 and bool((sources[2] == 0).all())
+    torch.testing.assert_close(sources.sum(0), mixture, atol=1e-5, rtol=0)
+    mixture, sources = dataset[4]
+    assert sources.shape[0] == 3 and all(float(s.abs().max()) > 0 for s in sources)
+    cropped = MixtureDataset([two, three], (2, 3), RATE, segment=0.5, seed=1)
+    assert cropped[1][1].shape == (3, 4000) and bool((cropped[1][1][2] == 0).all())
+    with pytest.raises(ValueError, match="has 3 sources, outside n_src=\\[1, 2\\]"):
+        MixtureDataset([two, three], (1, 2), RATE)
+    with pytest.raises(ValueError, match="has 2 sources but n_src=3"):
+        MixtureDataset([two, three], 3, RATE)

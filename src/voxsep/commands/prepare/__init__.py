@@ -1,11 +1,10 @@
 """``voxsep prepare <name>``: build or check datasets.
 
-Each sub-subcommand lives in ``voxsep.data.prepare.<name>`` and exposes
-``SUMMARY: str`` (one line), ``EPILOG: str`` (examples), ``add_arguments(parser)``
-and ``run(args) -> int``. Modules that are not present are skipped, so a preparer
-appears in ``voxsep prepare --help`` as soon as its module exists. The preparer
-modules are imported to read their help text; they must keep heavy imports (torch,
-pyroomacoustics, ...) inside ``run``.
+The library of each corpus is ``voxsep.data.prepare.<name>`` (it raises typed errors and
+prints nothing); its command line is ``voxsep.commands.prepare.<name>``, which exposes
+``SUMMARY: str`` (one line), ``EPILOG: str`` (examples), ``add_arguments(parser)`` and
+``run(args) -> int``. These modules are imported to read their help text; they keep
+heavy imports (torch, pyroomacoustics, ...) inside ``run``.
 """
 
 from __future__ import annotations
@@ -24,7 +23,7 @@ EPILOG = """examples:
 
 
 def available_preparers() -> list[str]:
-    """The names of the corpus preparers in ``voxsep.data.prepare``."""
+    """The names of the corpus preparers (``voxsep.commands.prepare.<name>``)."""
     return list(PREPARERS)
 
 
@@ -39,7 +38,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     names = available_preparers()
     sub = parser.add_subparsers(dest="preparer", metavar="NAME", required=True)
     for name in names:
-        module = importlib.import_module(f"voxsep.data.prepare.{name}")
+        module = importlib.import_module(f"voxsep.commands.prepare.{name}")
         child = sub.add_parser(
             name,
             help=module.SUMMARY,
@@ -53,7 +52,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _runner(name: str):
     def run(args: argparse.Namespace) -> int:
-        module = importlib.import_module(f"voxsep.data.prepare.{name}")
+        module = importlib.import_module(f"voxsep.commands.prepare.{name}")
         return int(module.run(args) or 0)
 
     return run

@@ -24,7 +24,6 @@ LibriMix names them (``train-clean-100`` -> ``train-100``, ``dev-clean`` -> ``de
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 from pathlib import Path
@@ -32,19 +31,6 @@ from typing import Any
 
 import numpy as np
 
-SUMMARY = "build Libri2Mix / Libri3Mix-style sets from a LibriSpeech folder (and optional WHAM! noise)"
-
-EPILOG = """examples:
-  voxsep prepare librimix /corpora/LibriSpeech data/Libri2Mix
-  voxsep prepare librimix /corpora/LibriSpeech data/Libri3Mix --n-src 3 --wham-noise /corpora/wham_noise
-  voxsep prepare librimix /corpora/LibriSpeech data/Libri2Mix --subsets dev-clean test-clean \\
-      --sample-rate 8000 16000 --mode min max
-
-LIBRISPEECH holds subset folders (train-clean-100, train-clean-360, dev-clean,
-test-clean, ...) in the LibriSpeech layout <speaker>/<chapter>/<spk>-<chap>-<utt>.flac,
-and optionally SPEAKERS.TXT (speaker sex). Needs `pip install pyloudnorm`.
-An interrupted build resumes when run again with the same options.
-"""
 
 SUBSET_NAMES = {"train-clean-100": "train-100", "train-clean-360": "train-360", "train-other-500": "train-500",
                 "dev-clean": "dev", "test-clean": "test", "dev-other": "dev-other", "test-other": "test-other"}
@@ -347,32 +333,3 @@ def build_librimix(librispeech: Path, output: Path, n_src: int = 2, wham_noise: 
     return counts
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Options of ``voxsep prepare librimix``."""
-    parser.add_argument("librispeech", type=Path, help="LibriSpeech root holding subset folders (read only)")
-    parser.add_argument("output", type=Path, help="output folder")
-    parser.add_argument("--n-src", type=int, choices=(2, 3), default=2)
-    parser.add_argument("--wham-noise", type=Path, default=None, help="WHAM! noise root (tr/ cv/ tt/)")
-    parser.add_argument("--subsets", nargs="+", default=None,
-                        help="LibriSpeech subsets (default: every one present, e.g. train-clean-100 dev-clean)")
-    parser.add_argument("--sample-rate", type=int, nargs="+", choices=(8000, 16000), default=[8000])
-    parser.add_argument("--mode", nargs="+", choices=("min", "max"), default=["min"])
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--jobs", type=int, default=2, help="worker processes (default 2)")
-    parser.add_argument("--overwrite", action="store_true", help="replace a previous build with other settings")
-
-
-def run(args: argparse.Namespace) -> int:
-    """Entry point of ``voxsep prepare librimix``."""
-    try:
-        counts = build_librimix(args.librispeech, args.output, n_src=args.n_src, wham_noise=args.wham_noise,
-                                subsets=None if args.subsets is None else tuple(args.subsets),
-                                sample_rates=tuple(args.sample_rate), modes=tuple(args.mode), seed=args.seed,
-                                jobs=args.jobs, overwrite=args.overwrite)
-    except (FileNotFoundError, FileExistsError, ValueError, ImportError) as error:
-        print(f"error: {error}")
-        return 2
-    print(f"Libri{args.n_src}Mix ready in {args.output}")
-    for key, value in counts.items():
-        print(f"  {key}: {value} mixtures")
-    return 0

@@ -57,7 +57,6 @@ Layout (``OUT/wav8k`` or ``OUT/wav16k``)::
 
 from __future__ import annotations
 
-import argparse
 import re
 import time
 from dataclasses import dataclass
@@ -67,18 +66,6 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-SUMMARY = ("build a 2-/3-speaker corpus from real (asterisk, Fish Fillets, KLettres) and synthetic "
-           "(espeak-ng, flite, festival) voices")
-
-EPILOG = """examples:
-  voxsep prepare offline data/offline                         # default 8 kHz corpus (~30 min on 2 cores)
-  voxsep prepare offline data/offline16k --sample-rate 16000 --jobs 2
-  voxsep prepare offline /tmp/tiny --tiny                     # a few mixtures, for tests
-  voxsep prepare offline data/offline --n-train-mixtures 20000 --overwrite
-
-An interrupted build resumes when run again with the same options.
-Needs the Debian packages listed by `voxsep prepare offline --list-packages`.
-"""
 
 ASTERISK_ROOT = Path("/usr/share/asterisk/sounds")
 FESTIVAL_VOICES = Path("/usr/share/festival/voices")
@@ -864,29 +851,6 @@ def _readme(config: dict[str, Any], speakers: list[Speaker], stats: dict[str, An
     return "\n".join(lines)
 
 
-# --------------------------------------------------------------------------- CLI
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Options of ``voxsep prepare offline``."""
-    parser.add_argument("output", type=Path, nargs="?",
-                        help="output folder (created; refused if it holds something else)")
-    parser.add_argument("--sample-rate", type=int, choices=(8000, 16000), default=8000)
-    parser.add_argument("--n-train-mixtures", type=int, default=None,
-                        help=f"mixtures per training set (default {DEFAULTS['n_train_mixtures']})")
-    parser.add_argument("--n-valid-mixtures", type=int, default=None,
-                        help=f"(default {DEFAULTS['n_valid_mixtures']})")
-    parser.add_argument("--n-test-mixtures", type=int, default=None, help=f"(default {DEFAULTS['n_test_mixtures']})")
-    parser.add_argument("--n-src", type=int, nargs="+", choices=(2, 3), default=[2, 3],
-                        help="which mixture sets to build (default: 2 3)")
-    parser.add_argument("--utterances-per-speaker", type=int, default=None,
-                        help=f"(default {DEFAULTS['utterances_per_speaker']})")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--jobs", type=int, default=2, help="worker processes (default 2)")
-    parser.add_argument("--tiny", action="store_true",
-                        help="a few utterances and mixtures (for tests); explicit counts still win")
-    parser.add_argument("--overwrite", action="store_true", help="replace a previous build with other settings")
-    parser.add_argument("--list-packages", action="store_true", help="print the Debian packages needed and exit")
-
-
 def build_offline(output: Path, sample_rate: int = 8000, n_train_mixtures: int | None = None,
                   n_valid_mixtures: int | None = None, n_test_mixtures: int | None = None,
                   utterances_per_speaker: int | None = None, n_src: Sequence[int] = (2, 3), seed: int = 0,
@@ -993,27 +957,4 @@ def build_offline(output: Path, sample_rate: int = 8000, n_train_mixtures: int |
     mark_complete(output, config)
     return stats
 
-
-def run(args: argparse.Namespace) -> int:
-    """Entry point of ``voxsep prepare offline``."""
-    from voxsep.data.prepare.common import MissingPackageError, apt_install_line
-
-    if args.list_packages:
-        print(apt_install_line(required_packages(args.sample_rate)))
-        return 0
-    if args.output is None:
-        print("error: give the output folder, e.g. voxsep prepare offline data/offline")
-        return 2
-    try:
-        stats = build_offline(args.output, sample_rate=args.sample_rate, n_train_mixtures=args.n_train_mixtures,
-                              n_valid_mixtures=args.n_valid_mixtures, n_test_mixtures=args.n_test_mixtures,
-                              utterances_per_speaker=args.utterances_per_speaker, n_src=args.n_src, seed=args.seed,
-                              jobs=args.jobs, tiny=args.tiny, overwrite=args.overwrite)
-    except (MissingPackageError, FileExistsError) as error:
-        print(f"error: {error}")
-        return 2
-    print(f"offline corpus ready in {args.output}")
-    for key, value in stats.items():
-        print(f"  {key}: {value}")
-    return 0
 

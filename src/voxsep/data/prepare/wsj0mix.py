@@ -21,23 +21,10 @@ plus ``OUT/wav8k/min/{tr,cv,tt}.csv`` LibriMix-format manifests.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 from pathlib import Path
 from typing import Any
 
-SUMMARY = "build wsj0-2mix / wsj0-3mix from a WSJ0 folder (converted to wav) and the mixing lists"
-
-EPILOG = """examples:
-  voxsep prepare wsj0mix /corpora/wsj0_wav lists/ data/wsj0-2mix
-  voxsep prepare wsj0mix /corpora/wsj0_wav lists/ data/wsj0-3mix --n-src 3 --sample-rate 8000 16000 --mode min max
-
-WSJ0 must be converted from .wv1 (sphere) to .wav first, keeping the folder layout
-(e.g. with sph2pipe); a list entry wsj0/si_tr_s/01t/01to030v.wv1 is looked up as
-WSJ0/wsj0/si_tr_s/01t/01to030v.wv1, then with a .wav suffix, with or without the
-leading wsj0/ folder. The lists are mix_2_spk_{tr,cv,tt}.txt (or mix_3_spk_*.txt).
-An interrupted build resumes when run again with the same options.
-"""
 
 SPLITS = ("tr", "cv", "tt")
 
@@ -201,29 +188,3 @@ def build_wsj0mix(wsj0_root: Path, lists_dir: Path, output: Path, n_src: int = 2
     return counts
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Options of ``voxsep prepare wsj0mix``."""
-    parser.add_argument("wsj0_root", type=Path, help="folder holding wsj0/ converted to wav (read only)")
-    parser.add_argument("lists", type=Path, help="folder with mix_<n>_spk_{tr,cv,tt}.txt")
-    parser.add_argument("output", type=Path, help="output folder")
-    parser.add_argument("--n-src", type=int, choices=(2, 3), default=2)
-    parser.add_argument("--sample-rate", type=int, nargs="+", choices=(8000, 16000), default=[8000])
-    parser.add_argument("--mode", nargs="+", choices=("min", "max"), default=["min"])
-    parser.add_argument("--splits", nargs="+", choices=SPLITS, default=list(SPLITS))
-    parser.add_argument("--jobs", type=int, default=2, help="worker processes (default 2)")
-    parser.add_argument("--overwrite", action="store_true", help="replace a previous build with other settings")
-
-
-def run(args: argparse.Namespace) -> int:
-    """Entry point of ``voxsep prepare wsj0mix``."""
-    try:
-        counts = build_wsj0mix(args.wsj0_root, args.lists, args.output, n_src=args.n_src,
-                               sample_rates=tuple(args.sample_rate), modes=tuple(args.mode),
-                               splits=tuple(args.splits), jobs=args.jobs, overwrite=args.overwrite)
-    except (FileNotFoundError, FileExistsError, ValueError) as error:
-        print(f"error: {error}")
-        return 2
-    print(f"wsj0-{args.n_src}mix ready in {args.output}")
-    for key, value in counts.items():
-        print(f"  {key}: {value} mixtures")
-    return 0

@@ -233,3 +233,64 @@ def test_cli_does_not_separate_its_own_outputs_inside_an_input_folder(tmp_path, 
         args = ["separate", str(folder), "--out", str(folder / "separated"), "--model", str(tiny_checkpoint), "--force"]
         assert cli.main(args) == 0
     assert sorted(p.name for p in (folder / "separated").iterdir()) == ["talk_spk1.wav", "talk_spk2.wav"]
+
+
+# --------------------------------------------------------------------------- n_src="auto"
+
+
+class Doubled(torch.nn.Module):
+    """Test-only fixed-count model: both outputs are (nearly) the same signal."""
+
+    n_src, sample_rate, in_channels = 2, 8000, 1
+
+    def forward(self, mixture: torch.Tensor) -> torch.Tensor:
+        t = torch.arange(mixture.shape[-1])
+        return torch.stack([mixture + 1e-3 * torch.sin(t * 0.3), mixture + 1e-3 * torch.sin(t * 0.7)], dim=1)
+
+
+def test_auto_on_fixed_count_models_drops_silent_or_duplicate_outputs_and_says_so(mixture_file):
+    audio, rate = read_audio(mixture_file)
+    for model, reason in ((PassThrough(), "silent"), (Doubled(), "near-duplicate of output 1")):
+        separator = Separator(model, fast=False)
+        assert separator.resolve_n_src(None) == "all" and separator.separate(audio, rate).shape[0] == 2
+        with pytest.warns(UserWarning, match=f"trained on exactly 2 talkers.*output 2: {reason}"):
+            kept = separator.separate(audio, rate, n_src="auto")
+        assert kept.shape == (1, audio.shape[-1])
+        assert np.corrcoef(kept[0], audio[0])[0, 1] > 0.99
+    separator = Separator(PassThrough(), fast=False)
+    assert separator.separate(audio, rate, n_src=1).shape[0] == 1
+    for bad in (0, 3, "some", 1.5, True):
+        with pytest.raises(ValueError, match="'auto', 'all' or a number of outputs from 1 to 2"):
+            separator.separate(audio, rate, n_src=bad)
+
+
+def test_variable_count_checkpoint_counts_by_default_and_separate_file_writes_one_file_per_talker(
+        tmp_path, mixture_file):
+    torch.manual_seed(0)
+    model = models.build("conv_tasnet", n_src=2, **TINY)
+    path = checkpoint.save(tmp_path / "var.pt", model, sample_rate=8000, n_src_range=[1, 2])
+    separator = Separator.from_checkpoint(path)
+    assert separator.n_src_range == (1, 2) and separator.counts_talkers and separator.resolve_n_src(None) == "auto"
+    assert not Separator.from_checkpoint(checkpoint.save(tmp_path / "fixed.pt", model, sample_rate=8000)).counts_talkers
+    passthrough = Separator(PassThrough(), fast=False, n_src_range=(1, 2))
+    out = tmp_path / "out"
+    (out).mkdir()
+    (out / "talk_spk2.wav").write_bytes(b"an earlier run's output")
+    with pytest.raises(FileExistsError):  # every name the model could write is checked
+        passthrough.separate_file(mixture_file, out)
+    written = passthrough.separate_file(mixture_file, out, force=True)
+    assert [p.name for p in written] == ["talk_spk1.wav"]
+    assert sorted(p.name for p in out.iterdir()) == ["talk_spk1.wav"], "a stale output claims a second talker"
+    assert passthrough.last_count.count == 1 and list(passthrough.last_count.dropped) == [1]
+
+
+def test_cli_n_src_option(tmp_path, mixture_file, tiny_checkpoint, capsys):
+    out = tmp_path / "out"
+    assert cli.main(["separate", str(mixture_file), "--out", str(out), "--model", str(tiny_checkpoint),
+                     "--n-src", "1"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["talk_spk1.wav"]
+    capsys.readouterr()
+    assert cli.main(["separate", str(mixture_file), "--out", str(tmp_path / "other"), "--model",
+                     str(tiny_checkpoint), "--n-src", "3"]) == 2
+    assert "number of outputs from 1 to 2" in capsys.readouterr().err
+    assert not (tmp_path / "other").exists()

@@ -9,7 +9,7 @@ import torch
 from voxsep import models
 from voxsep.core.audio import read_audio
 from voxsep.core.pit import align_by_correlation
-from voxsep.inference.separate import chunk_bounds, least_squares_gains, separate_mixture
+from voxsep.inference.separate import chunk_bounds, count_talkers, least_squares_gains, separate_mixture
 
 SOUNDS = "/usr/share/asterisk/sounds"
 TINY = dict(n_filters=16, kernel_size=8, bottleneck=8, hidden=16, skip=8, n_blocks=3, n_repeats=1)
@@ -195,3 +195,54 @@ def test_optimize_keeps_bf16_only_when_it_holds_the_quality_bound(monkeypatch):
     causal = models.build("conv_tasnet", n_src=2, causal=True, **TINY).eval()
     assert fast.optimize(causal) is causal
     assert fast.optimize(model, "meta") is model  # the kernels are for CPUs
+
+
+# --------------------------------------------------------------------------- counting talkers
+
+
+def _tone(freq: float, seconds: float, start: float = 0.0, rate: int = 8000) -> torch.Tensor:
+    """A syllable-rate modulated tone that starts at ``start`` seconds (zeros before)."""
+    t = torch.arange(int(seconds * rate), dtype=torch.float64) / rate
+    wave = 0.3 * torch.sin(2 * np.pi * freq * t) * (0.6 + 0.4 * torch.sin(2 * np.pi * 3 * t))
+    wave[t < start] = 0
+    return wave.float()
+
+
+def test_count_talkers_drops_silent_and_duplicate_outputs_and_orders_by_first_activity():
+    early, late = _tone(300, 6.0), _tone(2500, 6.0, start=3.0)
+    mixture = early + late
+    noise = 1e-3 * torch.randn(mixture.shape[-1], generator=torch.Generator().manual_seed(0))
+    decision = count_talkers(torch.stack([late, noise, early]), mixture, 8000)
+    assert decision.kept == [2, 0] and decision.count == 2
+    assert decision.first_active == [0.0, 3.0]
+    assert list(decision.dropped) == [1] and "silent" in decision.dropped[1]
+    twins = count_talkers(torch.stack([early, 0.7 * early + noise]), early, 8000)
+    assert twins.kept == [0] and "near-duplicate of output 1" in twins.dropped[1]
+    assert count_talkers(torch.stack([early, 0.7 * early]), early, 8000, duplicates=False).count == 2
+    # a talker active for less than MIN_ACTIVE_SECONDS is not one; a silent file keeps one output
+    blip = _tone(2500, 6.0, start=5.8)
+    assert count_talkers(torch.stack([early, blip]), early + blip, 8000).kept == [0]
+    assert count_talkers(torch.zeros(2, 8000), torch.zeros(8000), 8000).count == 1
+    assert count_talkers(torch.stack([late, noise, early]), mixture, 8000, keep=1).kept == [2]
+    with pytest.raises(ValueError, match="do not fit"):
+        count_talkers(torch.zeros(2, 100), torch.zeros(99), 8000)
+
+
+def test_a_talker_who_enters_late_keeps_its_output_across_chunks():
+    """Chunked counting on a long file: the high-band talker is silent in the first three
+    10-s chunks and speaks only from 33 s; the decision is made over the whole file."""
+    from voxsep.inference.api import Separator
+
+    rate, seconds = 8000, 45.0
+    first, late = _tone(300, seconds), _tone(2500, seconds, start=33.0)
+    separator = Separator(BandSplitModel(), fast=False, n_src_range=(1, 2), chunk_seconds=10, overlap_seconds=2)
+    estimates = separator.separate((first + late).numpy(), rate)
+    assert estimates.shape == (2, int(seconds * rate))
+    assert separator.last_count.kept == [0, 1] and separator.last_count.first_active[1] == pytest.approx(33.0, abs=0.3)
+    assert snr_db(first, torch.from_numpy(estimates[0])) > 15
+    assert snr_db(late[33 * rate:], torch.from_numpy(estimates[1, 33 * rate:])) > 15
+    assert float(np.abs(estimates[1, : 30 * rate]).max()) < 0.02  # silent before it enters
+    # the same voice alone: one output; asked for all: both
+    alone = separator.separate(first.numpy(), rate)
+    assert alone.shape == (1, int(seconds * rate)) and snr_db(first, torch.from_numpy(alone[0])) > 15
+    assert separator.separate(first.numpy(), rate, n_src="all").shape[0] == 2

@@ -123,6 +123,22 @@ def chunk_bounds(length: int, chunk_size: int, overlap: int) -> list[tuple[int, 
     return bounds
 
 
+def match_mixture_level(mixture: torch.Tensor, estimates: torch.Tensor) -> torch.Tensor:
+    """The output level rule: ``estimates`` scaled by :func:`least_squares_gains`.
+
+    Args:
+        mixture: ``([channels,] samples)``.
+        estimates: ``(n_src, [channels,] samples)``.
+
+    Returns:
+        The estimates, each multiplied by its gain (shared by its channels), so that
+        their sum best matches the mixture.
+    """
+    n_src = estimates.shape[0]
+    gains = least_squares_gains(mixture.reshape(-1), estimates.reshape(n_src, -1))
+    return estimates * gains.to(estimates.dtype).view(n_src, *([1] * (estimates.dim() - 1)))
+
+
 def least_squares_gains(mixture: torch.Tensor, estimates: torch.Tensor) -> torch.Tensor:
     """Gains ``g`` (n_src,) minimising ``||mixture - sum_i g_i estimates_i||^2``.
 
@@ -254,8 +270,7 @@ def separate_mixture(
                     f"the model returned estimates of shape {tuple(estimates.shape)} for a chunk of "
                     f"shape {tuple(chunk.shape)}; expected {(n_src, *chunk.shape)}"
                 )
-            gains = least_squares_gains(chunk.reshape(-1), estimates.reshape(n_src, -1))
-            estimates = estimates * gains.float().view(n_src, *([1] * chunk.dim()))
+            estimates = match_mixture_level(chunk, estimates)
             if previous_tail is None:
                 output[..., start:end] = estimates
             else:

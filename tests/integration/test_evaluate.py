@@ -194,3 +194,54 @@ def test_binaural_estimates_get_interaural_cue_columns(tmp_path, binaural_folder
     # single-channel evaluation has no interaural columns
     evaluate(tiny_model, wsj_folder, tmp_path / "mono.csv", quality=False, sdr=False, limit=1, log=lambda m: None)
     assert not any(c in _rows(tmp_path / "mono.csv")[0] for c in columns)
+
+
+class FirstOnly(torch.nn.Module):
+    """Returns the mixture and a silent output: always counted as one talker."""
+
+    n_src, sample_rate, in_channels, model_name = 2, 8000, 1, "first_only"
+
+    def forward(self, mixture: torch.Tensor) -> torch.Tensor:
+        return torch.stack([mixture, torch.zeros_like(mixture)], dim=1)
+
+
+@pytest.fixture(scope="module")
+def one_talker_csv(wsj_folder, tmp_path_factory) -> Path:
+    """A LibriMix-style CSV of single-talker 'mixtures' (the mixture is the source)."""
+    path = tmp_path_factory.mktemp("one") / "one.csv"
+    lines = ["mixture_ID,mixture_path,source_1_path,length"]
+    for wav in sorted((wsj_folder / "s1").glob("*.wav")):
+        lines.append(f"solo_{wav.stem},{wav},{wav},{sf.info(wav).frames}")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_counting_reports_accuracy_and_scores_only_correctly_counted_mixtures(tmp_path, wsj_folder, one_talker_csv):
+    result = evaluate(FirstOnly(), [one_talker_csv, wsj_folder], tmp_path / "r.csv", quality=False, sdr=False,
+                      n_src="auto", log=lambda m: None)
+    assert result["count"] == 8 and result["count_accuracy"] == pytest.approx(0.5)
+    assert result["counts"] == {"1": {"1": 4}, "2": {"1": 4}}
+    assert result["miscounted"] == [f"utt{i}" for i in range(4)] and result["scored"] == 4
+    assert result["summary"]["si_snri"]["count"] == 4
+    rows = _rows(tmp_path / "r.csv")
+    assert [(r["n_true"], r["n_est"]) for r in rows] == [("1", "1")] * 4 + [("2", "1")] * 4
+    assert all(r["si_snri"] == "" for r in rows[4:]), "miscounted mixtures are not scored"
+    assert all(float(r["si_snr"]) > 60 for r in rows[:4]), "the kept output is the talker itself"
+    with pytest.raises(ValueError, match="1 sources but n_src=2"):  # without counting: the model's count only
+        evaluate(FirstOnly(), one_talker_csv, tmp_path / "x.csv", quality=False, log=lambda m: None)
+
+
+def test_cli_counts_by_default_for_variable_count_checkpoints(tmp_path, wsj_folder, one_talker_csv, tiny_model, capsys):
+    model_path = checkpoint.save(tmp_path / "var.pt", tiny_model, sample_rate=8000, n_src_range=[1, 2])
+    out = tmp_path / "count.csv"
+    assert main(["evaluate", "--model", str(model_path), str(one_talker_csv), str(wsj_folder), "--out", str(out),
+                 "--no-quality", "--no-sdr"]) == 0
+    printed = capsys.readouterr().out
+    assert "count accuracy" in printed and "1 talker(s): estimated" in printed
+    summary = json.loads(out.with_suffix(".json").read_text())
+    assert summary["count"] == 8 and 0 <= summary["count_accuracy"] <= 1
+    assert len(summary["miscounted"]) == 8 - summary["scored"]
+    fixed_path = checkpoint.save(tmp_path / "fixed.pt", tiny_model, sample_rate=8000)
+    assert main(["evaluate", "--model", str(fixed_path), str(wsj_folder), "--out", str(tmp_path / "f.csv"),
+                 "--no-quality", "--no-sdr"]) == 0
+    assert "count accuracy" not in capsys.readouterr().out

@@ -18,14 +18,15 @@ EPILOG = """examples:
   # a binaural model on a Binaural-WSJ0Mix test folder: adds the interaural cue errors
   voxsep evaluate --model exp/binaural_parallel/best.pt data/binaural/2speakers/wav8k/min/tt --out exp/binaural_parallel/tt.csv
 
+  # a model trained on 1-3 talkers: count accuracy on 2- and 3-talker sets together
+  voxsep evaluate --model exp/1to3/best.pt data/offline/wav8k/2speakers/test.csv \\
+      data/offline/wav8k/3speakers/test.csv --out exp/1to3/test_count.csv
+
 Writes OUT (one row per mixture: mixture_id, si_snr, si_snri, sdr, sdri, snri, and pesq,
 stoi when 'pip install voxsep[eval]' is done) and OUT with .json (mean, median, std,
 count per metric). For two-ear (binaural) estimates the rows also hold delta_itd_us
 (ITD error in microseconds, sub-sample GCC-PHAT), delta_itd_int_us (integer-lag
 GCC-PHAT, as the SpeechBrain recipe) and delta_ild_db (ILD error in dB).
-  # a model trained on 1-3 talkers: count accuracy on 2- and 3-talker sets together
-  voxsep evaluate --model exp/1to3/best.pt data/offline/wav8k/2speakers/test.csv \
-      data/offline/wav8k/3speakers/test.csv --out exp/1to3/test_count.csv
 
 Existing results are kept unless --overwrite is given.
 
@@ -47,9 +48,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--model", required=True, metavar="CKPT", help="a voxsep checkpoint (best.pt, last.pt, ...)")
-    parser.add_argument("data", nargs="?", default=None,
-                        help="LibriMix-style CSV, wsj0-mix/WHAM! folder or .scp list (default: the data.test of the "
-                             "recipe the checkpoint was trained with)")
+    parser.add_argument("data", nargs="*", default=None,
+                        help="LibriMix-style CSV, wsj0-mix/WHAM! folder or .scp list; several are read as one set "
+                             "(default: the data.test of the recipe the checkpoint was trained with)")
     parser.add_argument("--out", required=True, help="per-utterance CSV; the summary goes next to it as .json")
     parser.add_argument("--save-audio", type=int, default=0, metavar="N", help="write the estimates of the first N mixtures")
     parser.add_argument("--batch-size", type=int, default=4, help="equal-length mixtures separated together (default 4)")
@@ -80,12 +81,14 @@ def run(args: argparse.Namespace) -> int:
 
     from voxsep import checkpoint
     from voxsep.core.files import check_distinct
-    from voxsep.evaluate import evaluate, format_summary
+    from voxsep.evaluate import evaluate, format_counts, format_summary
 
-    if args.data is None:
-        args.data = _recipe_test_set(args.model)
+    data = list(args.data) if isinstance(args.data, (list, tuple)) else ([args.data] if args.data else [])
+    if not data:
+        data = [_recipe_test_set(args.model)]
     out = Path(args.out)
-    check_distinct([out, out.with_suffix(".json")], {"the test data": args.data, "the model checkpoint": args.model},
+    check_distinct([out, out.with_suffix(".json")],
+                   [*(("the test data", d) for d in data), ("the model checkpoint", args.model)],
                    "give another --out")
     if not args.overwrite:
         for path in (out, out.with_suffix(".json")):
@@ -100,8 +103,8 @@ def run(args: argparse.Namespace) -> int:
         low_high = meta.get("n_src_range")
         n_src = "auto" if low_high and low_high[0] < low_high[1] else "all"
     result = evaluate(
-        model, data[0] if len(data) == 1 else data, out, n_src=n_src, save_audio=args.save_audio, batch_size=args.batch_size, device=args.device,
-        overwrite=args.overwrite, quality=not args.no_quality, sdr=not args.no_sdr, chunk_seconds=args.chunk_seconds,
+        model, data[0] if len(data) == 1 else data, out, n_src=n_src, save_audio=args.save_audio,
+        batch_size=args.batch_size, device=args.device, overwrite=args.overwrite, quality=not args.no_quality, sdr=not args.no_sdr, chunk_seconds=args.chunk_seconds,
         limit=args.limit, model_path=str(args.model),
     )
     print(f"{result['count']} mixtures from {' + '.join(data)}, model {args.model}")

@@ -168,15 +168,11 @@ def format_summary(summary: dict[str, dict[str, float]]) -> str:
 def _separate_batch(model: torch.nn.Module, mixtures: torch.Tensor, device: torch.device) -> torch.Tensor:
     """Whole-utterance separation of equal-length mixtures ``(batch, [C,] T)`` with the
     least-squares output level of ``separate_mixture``; returns CPU float32 estimates."""
-    from voxsep.inference.separate import least_squares_gains
+    from voxsep.inference.separate import match_mixture_level
 
     with torch.no_grad():
         estimates = model(mixtures.to(device)).float().cpu()
-    n_src = estimates.shape[1]
-    for b in range(estimates.shape[0]):
-        gains = least_squares_gains(mixtures[b].reshape(-1), estimates[b].reshape(n_src, -1))
-        estimates[b] *= gains.float().view(n_src, *([1] * (estimates.dim() - 2)))
-    return estimates
+    return torch.stack([match_mixture_level(mixtures[b], estimates[b]) for b in range(estimates.shape[0])])
 
 
 def evaluate(

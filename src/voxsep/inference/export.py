@@ -292,3 +292,158 @@ class OnnxModel:
 
     def __repr__(self) -> str:
         return f"OnnxModel({str(self.path)!r}, model_name={self.model_name!r}, n_src={self.n_src}, sample_rate={self.sample_rate})"
+
+
+# --------------------------------------------------------------------------- streaming
+def export_streaming_onnx(
+    model: nn.Module,
+    path: str | os.PathLike,
+    block_ms: float = 10.0,
+    overwrite: bool = False,
+    opset: int = DEFAULT_OPSET,
+) -> Path:
+    """Export one streaming step of a causal model to ONNX, state in and out explicitly.
+
+    The graph is :class:`voxsep.inference.streaming.TasNetBlockStep`: inputs ``block``
+    ``(1, block_size)`` float32 then the state tensors (``samples``, ``frame_index``,
+    ``norm_stats``, ``ola``, ``history0``...), outputs ``output`` ``(n_src, 1,
+    block_size)`` then ``next_<name>`` for each state tensor, to feed back as ``<name>``
+    at the next step. All shapes are static; a stream starts from zeros of the input
+    shapes. ``metadata_props`` add ``streaming=1``, ``block_size``, ``latency_samples``
+    and ``state_names`` (comma-separated) to those of :func:`export_onnx`. Run it with
+    :class:`OnnxStreamingSeparator`.
+
+    Args:
+        model: a causal Conv-TasNet (the only family with a fixed-block step for now).
+        path: destination ``.onnx`` file, written atomically.
+        block_ms: block length; ``block_ms * sample_rate / 1000`` must be a whole multiple
+            of the encoder stride.
+        overwrite: replace an existing file.
+        opset: ONNX opset version.
+
+    Raises:
+        ValueError: the model has no fixed-block step (non-causal, DPRNN, binaural, ...)
+            or the block is not a multiple of the stride.
+        FileExistsError: ``path`` exists and ``overwrite`` is false.
+    """
+    import onnx
+
+    from voxsep.inference.streaming import TasNetBlockStep
+
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"{path} already exists; pass overwrite=True (--overwrite) to replace it")
+    model = model.eval().cpu().float()
+    sample_rate = int(model.sample_rate)
+    block_size = block_ms * sample_rate / 1000
+    if abs(block_size - round(block_size)) > 1e-6:
+        raise ValueError(f"{block_ms:g} ms at {sample_rate} Hz is not a whole number of samples ({block_size:g})")
+    step = TasNetBlockStep(model, round(block_size)).eval()
+    names = step.state_names
+    example = (torch.randn(1, step.block_size), *step.initial_state())
+    with atomic_write(path, overwrite=overwrite, suffix=".tmp.onnx") as tmp_name:
+        with torch.no_grad():
+            program = torch.onnx.export(
+                step,
+                example,
+                dynamo=True,
+                opset_version=opset,
+                input_names=["block", *names],
+                output_names=["output", *[f"next_{name}" for name in names]],
+                verbose=False,
+            )
+        proto = program.model_proto
+        metadata = {
+            "sample_rate": str(sample_rate),
+            "n_src": str(step.n_src),
+            "in_channels": "1",
+            "model_name": str(getattr(model, "model_name", type(model).__name__)),
+            "model_config": json.dumps(getattr(model, "config", {}), default=str),
+            "streaming": "1",
+            "block_size": str(step.block_size),
+            "latency_samples": str(step.latency_samples),
+            "state_names": ",".join(names),
+            "voxsep_version": __version__,
+        }
+        del proto.metadata_props[:]
+        for key, value in metadata.items():
+            entry = proto.metadata_props.add()
+            entry.key, entry.value = key, value
+        onnx.save_model(proto, str(tmp_name))
+    return path
+
+
+class OnnxStreamingSeparator:
+    """Streams with a file from :func:`export_streaming_onnx` in onnxruntime.
+
+    ``process(block)``: exactly ``block_size`` samples (``(n,)`` or ``(1, n)`` float32) →
+    the next ``(n_src, block_size)`` output samples; ``flush()`` → the last
+    ``latency_samples`` samples, then a new stream; ``reset()`` starts a new stream. The
+    output is the offline causal forward of the stream delayed by ``latency_samples``
+    (``L - S``; the stream is whole blocks, so its end needs no padding).
+
+    Args:
+        path: the ``.onnx`` file.
+        threads: onnxruntime intra-op threads (default 1: one stream, one core).
+
+    Raises:
+        FileNotFoundError, ValueError: no such file, or not a voxsep streaming export.
+    """
+
+    def __init__(self, path: str | os.PathLike, threads: int = 1) -> None:
+        import onnxruntime as ort
+
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise FileNotFoundError(f"ONNX model not found: {self.path}")
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        try:
+            self.session = ort.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])
+        except Exception as error:  # onnxruntime raises its own exception types
+            raise ValueError(f"{self.path} is not a loadable ONNX model: {error}") from error
+        self.metadata = dict(self.session.get_modelmeta().custom_metadata_map)
+        if self.metadata.get("streaming") != "1":
+            raise ValueError(
+                f"{self.path} is not a streaming export; write one with 'voxsep export --streaming' "
+                "(voxsep.inference.export.export_streaming_onnx)"
+            )
+        self.sample_rate = int(self.metadata["sample_rate"])
+        self.n_src = int(self.metadata["n_src"])
+        self.block_size = int(self.metadata["block_size"])
+        self.latency_samples = int(self.metadata["latency_samples"])
+        self.state_names = self.metadata["state_names"].split(",")
+        self._inputs = {i.name: i for i in self.session.get_inputs()}
+        self._output_names = ["output", *[f"next_{name}" for name in self.state_names]]
+        self.reset()
+
+    def reset(self) -> None:
+        """Start a new stream (zero state)."""
+        dtypes = {"tensor(float)": np.float32, "tensor(int64)": np.int64}
+        self.state = {
+            name: np.zeros(self._inputs[name].shape, dtype=dtypes[self._inputs[name].type]) for name in self.state_names
+        }
+
+    def process(self, block: np.ndarray) -> np.ndarray:
+        block = np.ascontiguousarray(block, dtype=np.float32).reshape(1, -1)
+        if block.shape[-1] != self.block_size:
+            raise ValueError(
+                f"{self.path.name} streams blocks of exactly {self.block_size} samples (fixed at export), "
+                f"got {block.shape[-1]}"
+            )
+        results = self.session.run(self._output_names, {"block": block, **self.state})
+        self.state = dict(zip(self.state_names, results[1:]))
+        return results[0][:, 0]
+
+    def flush(self) -> np.ndarray:
+        """The last ``latency_samples`` output samples of the stream; then a new stream."""
+        tail = self.state["ola"][:, 0].copy()
+        self.reset()
+        return tail
+
+    def __repr__(self) -> str:
+        return (
+            f"OnnxStreamingSeparator({str(self.path)!r}, n_src={self.n_src}, block_size={self.block_size}, "
+            f"latency_samples={self.latency_samples})"
+        )

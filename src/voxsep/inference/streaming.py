@@ -50,6 +50,7 @@ from torch import nn
 
 from voxsep.core.pit import best_permutation_tensor
 from voxsep.nn.filterbank import frames_needed
+from voxsep.nn.tcn import pointwise_conv1d
 
 SUPPORTED = ("conv_tasnet", "dprnn", "binaural_independent", "binaural_cross", "binaural_parallel")
 
@@ -446,3 +447,169 @@ class StreamingSeparator:
             f"StreamingSeparator({self.model.model_name}, sample_rate={self.sample_rate}, n_src={self.n_src}, "
             f"latency_samples={self.latency_samples})"
         )
+
+
+# --------------------------------------------------------------------------- fixed-block step
+STEP_MODELS = ("conv_tasnet",)
+
+
+class TasNetBlockStep(nn.Module):
+    """One streaming step of a causal Conv-TasNet on a block of a fixed size, as a pure function.
+
+    ``forward(block, *state) -> (output, *next_state)``: ``block`` ``(1, block_size)``,
+    ``output`` ``(n_src, 1, block_size)``; every state tensor is read and a new one
+    returned (nothing is written in place), so the step can be exported (ONNX, see
+    :func:`voxsep.inference.export.export_streaming_onnx`) or compiled with static shapes.
+    :attr:`state_names` / :meth:`initial_state` give the state in order.
+
+    **Fixed frames per step.** ``block_size`` must be a multiple of the encoder stride S
+    (and L a multiple of S); the state keeps the last ``L - S`` input samples, so every
+    step runs exactly ``block_size / S`` encoder frames. At the start of the stream these
+    samples are zeros: the first ``L / S - 1`` frames (``frame_index`` below) lie before
+    the stream and are *masked*: they do not enter the cumulative-norm statistics, their
+    depthwise-convolution history is zero (the offline causal padding) and their masks are
+    zero, so they add nothing to the output. The output is therefore the offline causal
+    forward of the stream delayed by ``latency_samples = L - S`` (8 samples, 1 ms, for
+    L=16 at 8 kHz): shorter than :class:`StreamingSeparator`'s ``L - 1``, which holds for
+    any block split. The offline output of a stream of whole blocks ends with the last
+    ``L - S`` samples of the ``ola`` state (what ``flush`` returns).
+
+    State: ``samples`` (1, L - S) input samples, ``frame_index`` (1,) int64 frames run
+    (masked ones included), ``norm_stats`` (2 * layers + 1, 2, 1) running sums and sums of
+    squares of every cLN, ``ola`` (n_src, 1, L - S) decoder overlap-add tail, ``history<i>``
+    (1, H, (P - 1) d_i) the depthwise-convolution input of TCN layer i.
+    """
+
+    def __init__(self, model: nn.Module, block_size: int) -> None:
+        super().__init__()
+        name = getattr(model, "model_name", "") or type(model).__name__
+        if name not in STEP_MODELS:
+            raise ValueError(
+                f"a fixed-block streaming step (ONNX streaming export) is available for {', '.join(STEP_MODELS)} "
+                f"only, not {name!r}; StreamingSeparator streams {name!r} in PyTorch"
+                + ("" if name in SUPPORTED else f" (if causal; it supports {', '.join(SUPPORTED)})")
+            )
+        _engine_for(model)  # refuses a non-causal model, naming causal=True
+        self.model = model.eval()
+        self.kernel_size, self.stride = int(model.kernel_size), int(model.stride)
+        if self.kernel_size % self.stride:
+            raise ValueError(f"the encoder kernel ({self.kernel_size}) must be a multiple of its stride ({self.stride})")
+        if block_size < self.stride or block_size % self.stride:
+            raise ValueError(
+                f"the block ({block_size} samples) must be a positive multiple of the encoder stride "
+                f"({self.stride} samples = {self.stride / model.sample_rate * 1e3:g} ms at {model.sample_rate} Hz)"
+            )
+        self.block_size = int(block_size)
+        self.frames = self.block_size // self.stride
+        self.overlap = self.kernel_size - self.stride
+        self.masked_frames = self.kernel_size // self.stride - 1
+        self.latency_samples = self.overlap
+        self.n_src = int(model.n_src)
+        masker = model.masker
+        self.blocks = list(masker.tcn.blocks)
+        self.use_skip = masker.tcn.use_skip
+        detach = lambda t: t.detach().clone()
+        self.register_buffer("encoder_weight", detach(model.encoder.conv.weight[:, 0, :]), persistent=False)  # (N, L)
+        self.register_buffer("decoder_basis", detach(model.decoder.conv.weight[:, 0, :].T), persistent=False)  # (L, N)
+        self.encoder_relu = isinstance(model.encoder.activation, nn.ReLU)
+        self.in_weights = [detach(b.in_conv.weight[:, :, 0]) for b in self.blocks]
+        self.in_biases = [detach(b.in_conv.bias[:, None]) for b in self.blocks]
+        self.taps = [detach(b.depthwise.weight[:, 0, :]) for b in self.blocks]  # (H, P)
+        self.tap_biases = [detach(b.depthwise.bias[:, None]) for b in self.blocks]
+        outs = [[b.residual] + ([b.skip] if b.skip is not None else []) for b in self.blocks]
+        self.out_weights = [detach(torch.cat([c.weight[:, :, 0] for c in convs])) for convs in outs]
+        self.out_biases = [detach(torch.cat([c.bias for c in convs])[:, None]) for convs in outs]
+        self.n_norms = 2 * len(self.blocks) + 1
+
+    # ------------------------------------------------------------------ state
+    @property
+    def state_names(self) -> list[str]:
+        return ["samples", "frame_index", "norm_stats", "ola"] + [f"history{i}" for i in range(len(self.blocks))]
+
+    def initial_state(self) -> list[torch.Tensor]:
+        hidden = self.blocks[0].depthwise.in_channels
+        return [
+            torch.zeros(1, self.overlap),
+            torch.zeros(1, dtype=torch.int64),
+            torch.zeros(self.n_norms, 2, 1),
+            torch.zeros(self.n_src, 1, self.overlap),
+            *[torch.zeros(1, hidden, b.history) for b in self.blocks],
+        ]
+
+    # ------------------------------------------------------------------ step
+    @staticmethod
+    def _cln(norm: nn.Module, x: torch.Tensor, valid: torch.Tensor, count: torch.Tensor,
+             stats: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Cumulative layer norm of ``x`` ``(1, C, n)`` over the valid frames; ``stats`` (2, 1)."""
+        cum_sum = (x.sum(1) * valid).cumsum(-1) + stats[0:1]  # (1, n)
+        cum_pow = (x.pow(2).sum(1) * valid).cumsum(-1) + stats[1:2]
+        y = norm._normalise(x, cum_sum.unsqueeze(1), cum_pow.unsqueeze(1), count * x.shape[1])
+        return y, torch.cat([cum_sum[:, -1:], cum_pow[:, -1:]], dim=0)
+
+    def forward(self, block: torch.Tensor, samples: torch.Tensor, frame_index: torch.Tensor,
+                norm_stats: torch.Tensor, ola: torch.Tensor, *histories: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        masker = self.model.masker
+        k, stride = self.frames, self.stride
+        segment = torch.cat([samples, block], dim=-1)  # (1, L - S + block)
+        # encoder: frames as one matrix product (as FastEncoder)
+        frames = segment.unfold(-1, self.kernel_size, stride)  # (1, k, L)
+        representation = torch.matmul(self.encoder_weight, frames.transpose(1, 2))  # (1, N, k)
+        if self.encoder_relu:
+            representation = representation.relu()
+        index = frame_index + torch.arange(k, dtype=torch.int64)  # (k,) index incl. masked frames
+        valid = (index >= self.masked_frames).to(torch.float32)  # frames before the stream: 0
+        count = (index - self.masked_frames + 1).clamp_min(1).to(torch.float32)  # valid frames so far
+        new_stats = []
+        y, stats = self._cln(masker.input_norm, representation, valid, count, norm_stats[0])
+        new_stats.append(stats)
+        x = pointwise_conv1d(y, masker.bottleneck)
+        skip_sum = None
+        new_histories = []
+        for i, block_module in enumerate(self.blocks):
+            y = F.prelu(torch.matmul(self.in_weights[i], x) + self.in_biases[i], block_module.in_act.weight)
+            y, stats = self._cln(block_module.in_norm, y, valid, count, norm_stats[2 * i + 1])
+            new_stats.append(stats)
+            window = torch.cat([histories[i], y * valid], dim=-1)  # masked frames: the zero padding
+            new_histories.append(window[..., k:])
+            y = self._depthwise(window, self.taps[i], self.tap_biases[i], block_module.dilation, k)
+            y = F.prelu(y, block_module.dw_act.weight)
+            y, stats = self._cln(block_module.dw_norm, y, valid, count, norm_stats[2 * i + 2])
+            new_stats.append(stats)
+            out = torch.matmul(self.out_weights[i], y) + self.out_biases[i]
+            n_res = block_module.residual.out_channels
+            x = x + out[:, :n_res]
+            if block_module.skip is not None:
+                skip_sum = out[:, n_res:] if skip_sum is None else skip_sum + out[:, n_res:]
+        features = skip_sum if self.use_skip else x
+        masks = masker._masks(features) * valid  # (1, n_src, N, k); masked frames add nothing
+        masked = masks[0] * representation  # (n_src, N, k)
+        pieces = torch.matmul(self.decoder_basis, masked)  # (n_src, L, k)
+        wave = self._overlap_add(pieces) + F.pad(ola[:, 0], (0, k * stride))  # (n_src, (k - 1) S + L)
+        output = wave[:, None, : k * stride]
+        next_state = [
+            segment[:, k * stride :],
+            frame_index + k,
+            torch.stack(new_stats),
+            wave[:, None, k * stride :],
+            *new_histories,
+        ]
+        return (output, *next_state)
+
+    @staticmethod
+    def _depthwise(window: torch.Tensor, taps: torch.Tensor, bias: torch.Tensor, dilation: int, k: int) -> torch.Tensor:
+        """Dilated depthwise convolution of the last ``k`` frames of ``window`` (P shifted products)."""
+        n_taps = taps.shape[1]
+        y = window[..., :k] * taps[:, 0:1] + bias
+        for tap in range(1, n_taps):
+            y = y + window[..., tap * dilation : tap * dilation + k] * taps[:, tap : tap + 1]
+        return y
+
+    def _overlap_add(self, pieces: torch.Tensor) -> torch.Tensor:
+        """``(n_src, L, k)`` decoder frames → ``(n_src, (k - 1) S + L)`` overlap-added (L = m S)."""
+        n_src, _, k = pieces.shape
+        stride, parts = self.stride, self.kernel_size // self.stride
+        chunks = pieces.view(n_src, parts, stride, k).permute(0, 1, 3, 2).reshape(n_src, parts, k * stride)
+        wave = F.pad(chunks[:, 0], (0, (parts - 1) * stride))
+        for r in range(1, parts):
+            wave = wave + F.pad(chunks[:, r], (r * stride, (parts - 1 - r) * stride))
+        return wave

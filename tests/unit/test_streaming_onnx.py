@@ -1,0 +1,164 @@
+"""Fixed-block streaming step (TasNetBlockStep), its ONNX export and OnnxStreamingSeparator."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from voxsep import models
+from voxsep.inference.export import OnnxStreamingSeparator, export_streaming_onnx
+from voxsep.inference.streaming import StreamingSeparator, TasNetBlockStep
+
+SOUNDS = Path("/usr/share/asterisk/sounds/en")
+TINY = {"n_filters": 16, "kernel_size": 8, "bottleneck": 8, "hidden": 16, "skip": 8, "n_blocks": 3, "n_repeats": 2}
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def snr_db(reference: np.ndarray, estimate: np.ndarray) -> float:
+    reference, estimate = reference.astype(np.float64), estimate.astype(np.float64)
+    return float(10 * np.log10((reference**2).sum() / max(((reference - estimate) ** 2).sum(), 1e-30)))
+
+
+def tiny(seed: int = 0, **overrides) -> torch.nn.Module:
+    torch.manual_seed(seed)
+    model = models.build("conv_tasnet", n_src=2, causal=True, **dict(TINY, **overrides)).eval()
+    with torch.no_grad():  # non-trivial norm gains, biases and slopes
+        for name, p in model.named_parameters():
+            if "weight" not in name or p.dim() == 1:
+                p.add_(0.1 * torch.randn_like(p))
+    return model
+
+
+def speech_mixture(seconds: float = 1.5) -> np.ndarray:
+    """Two real utterances (8 kHz telephone prompts) overlapped."""
+    from voxsep.core.audio import read_audio
+
+    if not SOUNDS.is_dir():
+        pytest.skip(f"{SOUNDS} (asterisk-core-sounds-en-wav) is not installed")
+    a, _ = read_audio(SOUNDS / "agent-loggedoff.wav", 8000)
+    b, _ = read_audio(SOUNDS / "activated.wav", 8000)
+    n = int(seconds * 8000)
+    a, b = np.resize(a.reshape(-1), n), np.resize(b.reshape(-1), n)
+    return (a + 0.7 * np.roll(b, 1234)).astype(np.float32)
+
+
+def run_step(step: TasNetBlockStep, mixture: np.ndarray) -> np.ndarray:
+    state, outputs = step.initial_state(), []
+    with torch.no_grad():
+        for block in torch.from_numpy(mixture).view(-1, step.block_size):
+            out, *state = step(block[None], *state)
+            outputs.append(out[:, 0])
+    outputs.append(state[step.state_names.index("ola")][:, 0])
+    return torch.cat(outputs, dim=-1).numpy()
+
+
+def run_onnx(st: OnnxStreamingSeparator, mixture: np.ndarray) -> np.ndarray:
+    outputs = [st.process(block) for block in mixture.reshape(-1, st.block_size)]
+    return np.concatenate([*outputs, st.flush()], axis=-1)
+
+
+def run_torch_streaming(model, mixture: np.ndarray, block: int) -> np.ndarray:
+    st = StreamingSeparator.from_model(model)
+    outputs = [st.process(b) for b in mixture.reshape(-1, block)]
+    return np.concatenate([*outputs, st.flush()], axis=-1), st.latency_samples
+
+
+def offline(model, mixture: np.ndarray) -> np.ndarray:
+    with torch.no_grad():
+        return model(torch.from_numpy(mixture)).numpy()
+
+
+@pytest.mark.parametrize("block", [4, 8, 80])  # 1, 2 and 20 frames: shorter and longer than the histories
+def test_block_step_equals_offline_delayed(block):
+    model = tiny()
+    mixture = np.random.default_rng(1).standard_normal(block * (1600 // block)).astype(np.float32)
+    step = TasNetBlockStep(model, block)
+    assert step.latency_samples == 4  # L - S
+    streamed = run_step(step, mixture)
+    assert streamed.shape == (2, mixture.size + 4)
+    assert np.all(streamed[:, :4] == 0)
+    assert snr_db(offline(model, mixture), streamed[:, 4:]) >= 60
+
+
+def test_block_step_the_test_detects_unmasked_start_frames():
+    """Without masking the frame before the stream, the output is measurably wrong."""
+    model = tiny()
+    mixture = np.random.default_rng(1).standard_normal(800).astype(np.float32)
+    step = TasNetBlockStep(model, 80)
+    step.masked_frames = 0
+    assert snr_db(offline(model, mixture), run_step(step, mixture)[:, 4:]) < 40
+
+
+def test_onnx_streaming_equals_pytorch_streaming_on_real_speech(tmp_path):
+    model = tiny()
+    mixture = speech_mixture()  # 1.5 s = 150 blocks of 10 ms
+    path = export_streaming_onnx(model, tmp_path / "stream.onnx", block_ms=10)
+    st = OnnxStreamingSeparator(path)
+    assert (st.block_size, st.latency_samples, st.n_src, st.sample_rate) == (80, 4, 2, 8000)
+    onnx_out = run_onnx(st, mixture)
+    torch_out, torch_latency = run_torch_streaming(model, mixture, 80)
+    # both are the offline output delayed: by L - S (ONNX) and L - 1 (any-split PyTorch stream)
+    shift = torch_latency - st.latency_samples
+    assert snr_db(torch_out[:, shift:], onnx_out) >= 60
+    assert snr_db(offline(model, mixture), onnx_out[:, st.latency_samples :]) >= 60
+    # a second stream after flush() starts from a fresh state
+    again = run_onnx(st, mixture[:4000])
+    assert snr_db(offline(model, mixture[:4000]), again[:, st.latency_samples :]) >= 60
+    with pytest.raises(ValueError, match="exactly 80 samples"):
+        st.process(mixture[:79])
+
+
+def test_onnx_streaming_of_a_longer_kernel(tmp_path):
+    """L = 4 S: three masked start frames, an overlap-add of four parts."""
+    torch.manual_seed(0)
+    model = models.build("conv_tasnet", n_src=2, causal=True, **dict(TINY, kernel_size=8)).eval()
+    model.encoder.conv.stride = (2,)  # L = 8, S = 2
+    model.decoder.conv.stride = (2,)
+    model.stride = 2
+    mixture = speech_mixture(0.5)
+    reference = offline(model, mixture)
+    path = export_streaming_onnx(model, tmp_path / "stream.onnx", block_ms=0.5)  # 4 samples, 2 frames
+    st = OnnxStreamingSeparator(path)
+    assert st.latency_samples == 6
+    assert snr_db(reference, run_onnx(st, mixture)[:, 6:]) >= 60
+
+
+def test_refusals(tmp_path):
+    with pytest.raises(ValueError, match=r"not causal.*causal=True"):
+        TasNetBlockStep(models.build("conv_tasnet", n_src=2, causal=False, **TINY), 80)
+    dprnn = models.build("dprnn", n_src=2, causal=True, n_filters=16, kernel_size=4, bottleneck=8, hidden=8,
+                         chunk_size=10, n_blocks=2)
+    with pytest.raises(ValueError, match=r"conv_tasnet only, not 'dprnn'; StreamingSeparator streams"):
+        export_streaming_onnx(dprnn, tmp_path / "d.onnx")
+    with pytest.raises(ValueError, match=r"multiple of the encoder stride \(4 samples"):
+        TasNetBlockStep(tiny(), 10)
+    with pytest.raises(ValueError, match="not a whole number of samples"):
+        export_streaming_onnx(tiny(), tmp_path / "x.onnx", block_ms=0.3)
+    assert not list(tmp_path.iterdir())
+
+
+def test_plain_export_is_not_a_streaming_model(tmp_path):
+    from voxsep.inference.export import export_onnx
+
+    path = export_onnx(tiny(), tmp_path / "plain.onnx", example_seconds=0.1)
+    with pytest.raises(ValueError, match="not a streaming export.*--streaming"):
+        OnnxStreamingSeparator(path)
+
+
+def test_cli_export_streaming(tmp_path, capsys):
+    from voxsep import checkpoint
+    from voxsep.cli import main
+
+    ckpt = checkpoint.save(tmp_path / "causal.pt", tiny(), sample_rate=8000)
+    assert main(["export", "--streaming", "--block-ms", "4", str(ckpt), str(tmp_path / "s.onnx")]) == 0
+    out = capsys.readouterr().out
+    assert "block 32 samples (4 ms), latency 4 samples" in out
+    assert OnnxStreamingSeparator(tmp_path / "s.onnx").block_size == 32

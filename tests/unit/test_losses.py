@@ -300,10 +300,10 @@ def test_variable_count_loss_equals_the_capped_loss_without_silent_targets():
 def test_batch_metrics_skip_silent_targets():
     from voxsep.metrics.batch import batch_si_snri
 
-    def si_snr(ref, est):
+    def si_snr(ref, est, tau=1e-3):  # soft-capped at 30 dB in a batch with silent targets
         ref, est = ref - ref.mean(), est - est.mean()
         target = (est @ ref) / (ref @ ref) * ref
-        return float(10 * torch.log10(target.pow(2).sum() / (est - target).pow(2).sum()))
+        return float(10 * torch.log10(target.pow(2).sum() / ((est - target).pow(2).sum() + tau * target.pow(2).sum())))
 
     speech = _speech(3, 8000)
     sources = torch.stack([torch.stack([speech[0], speech[1]]), torch.stack([speech[2], torch.zeros(8000)])])
@@ -315,6 +315,14 @@ def test_batch_metrics_skip_silent_targets():
     # example 2: only the active talker counts, matched to output 2 although output 1 is louder
     expected = si_snr(speech[2], estimates[1, 1]) - si_snr(speech[2], mixture[1])
     assert float(got[1]) == pytest.approx(expected, abs=1e-3)
-    # example 1 (no silent target) is scored as on its own, by the fixed-count path
+    # example 1 (no silent target): alone, the fixed-count path (uncapped); in the batch, capped
     alone = batch_si_snri(estimates[:1], sources[:1], mixture[:1])
-    assert float(got[0]) == pytest.approx(float(alone[0]), abs=1e-4)
+    uncapped = ((si_snr(speech[0], estimates[0, 1], 0) + si_snr(speech[1], estimates[0, 0], 0)) / 2
+                - (si_snr(speech[0], mixture[0], 0) + si_snr(speech[1], mixture[0], 0)) / 2)
+    capped = ((si_snr(speech[0], estimates[0, 1]) + si_snr(speech[1], estimates[0, 0])) / 2
+              - (si_snr(speech[0], mixture[0]) + si_snr(speech[1], mixture[0])) / 2)
+    assert float(alone[0]) == pytest.approx(uncapped, abs=1e-3)
+    assert float(got[0]) == pytest.approx(capped, abs=1e-3)
+    # a clean one-talker example estimated perfectly: 0 dB, not the eps guard's -80
+    solo = torch.stack([speech[2], torch.zeros(8000)])[None]
+    assert float(batch_si_snri(solo.flip(1), solo, solo.sum(1))[0]) == pytest.approx(0.0, abs=1e-3)

@@ -90,7 +90,7 @@ def test_loss_falls_and_checkpoints_are_written(tmp_path, sets):
     assert (tmp_path / "config.yaml").is_file() and (tmp_path / "train.log").is_file()
     model, meta = checkpoint.load(tmp_path / "best.pt")
     assert meta["valid_si_snri"] == pytest.approx(max(scores))
-    assert meta["model_name"] == "conv_tasnet" and "training" not in meta
+    assert meta["model_name"] == "conv_tasnet" and "training" not in meta and "n_src_range" not in meta
     raw = torch.load(tmp_path / "last.pt", weights_only=True)
     assert raw["meta"]["training"]["step"] == 32
     with pytest.raises(FileExistsError, match="resume it"):
@@ -218,3 +218,28 @@ def test_tensorboard_gets_scalars_audio_and_spectrogram(tmp_path):
     tags = events.Tags()
     assert tags["scalars"] == ["valid/si_snri"] and tags["images"] == ["example0/spectrograms"]
     assert sorted(tags["audio"]) == ["example0/estimate1", "example0/estimate2", "example0/mixture"]
+
+
+class OneOrTwoTalkers(SpeechMixtures):
+    """Odd items keep only the first talker and a silent (all-zero) second target."""
+
+    def __getitem__(self, index: int):
+        mixture, sources = super().__getitem__(index)
+        if index % 2:
+            sources = torch.stack([sources[0], torch.zeros_like(sources[1])])
+            mixture = sources[0].clone()
+        return mixture, sources
+
+
+def test_variable_count_training_records_the_range_and_validates_on_active_targets(tmp_path):
+    values = _as_dict(make_config(epochs=1))
+    values["data"]["n_src"] = [1, 2]
+    values["loss"] = {"kind": "si_snr_var", "snr_max": 30.0}
+    config = config_from_dict(values)
+    result = train(config, tmp_path, train_set=OneOrTwoTalkers(8), valid_set=OneOrTwoTalkers(4, offset=8))
+    assert result.status == "finished"
+    assert all(math.isfinite(h["si_snri"]) and math.isfinite(h["loss"]) for h in result.history)
+    # SI-SNRi of a silent target would be about -80 dB: skipped, the mean stays in a sane range
+    assert all(abs(h["si_snri"]) < 40 for h in result.history)
+    _, meta = checkpoint.load(tmp_path / "last.pt")
+    assert meta["n_src_range"] == [1, 2] and meta["n_src"] == 2

@@ -162,3 +162,57 @@ def test_cli_export_streaming(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "block 32 samples (4 ms), latency 4 samples" in out
     assert OnnxStreamingSeparator(tmp_path / "s.onnx").block_size == 32
+
+
+# --------------------------------------------------------------------------- voxsep separate --stream
+def test_separate_stream_writes_the_offline_causal_output_and_reports_times(tmp_path, capsys):
+    from voxsep import checkpoint
+    from voxsep.cli import main
+    from voxsep.core.audio import read_audio, write_audio
+
+    model = tiny()
+    ckpt = checkpoint.save(tmp_path / "causal.pt", model, sample_rate=8000)
+    mixture = 0.5 * speech_mixture(1.0)
+    write_audio(tmp_path / "call.wav", mixture, 8000, subtype="FLOAT")
+    code = main(["separate", str(tmp_path / "call.wav"), "--out", str(tmp_path / "out"), "--model", str(ckpt),
+                 "--stream", "--block-ms", "10"])
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "streamed in 10 ms blocks (80 samples, 100 blocks): RTF " in out
+    assert "block time median " in out and "p99 " in out
+    assert "latency 7 samples (0.88 ms) algorithmic, 10.88 ms with the block" in out
+    written = [read_audio(tmp_path / "out" / f"call_spk{i}.wav")[0][0] for i in (1, 2)]
+    reference = offline(model, mixture)
+    # the files are the stream (equal to the offline causal forward), scaled by one peak factor at most
+    for estimate, ref in zip(written, reference):
+        scale = float(estimate @ ref / (ref @ ref))
+        assert 0.2 < scale <= 1.001
+        assert snr_db(ref * scale, estimate) >= 40  # 16-bit files
+
+
+def test_separate_stream_resamples_a_file_at_another_rate(tmp_path, capsys):
+    from voxsep import checkpoint
+    from voxsep.cli import main
+    from voxsep.core.audio import audio_info, resample, write_audio
+
+    ckpt = checkpoint.save(tmp_path / "causal.pt", tiny(), sample_rate=8000)
+    write_audio(tmp_path / "wide.wav", resample(0.5 * speech_mixture(0.5)[None], 8000, 16000)[0], 16000)
+    assert main(["separate", str(tmp_path / "wide.wav"), "--out", str(tmp_path / "out"), "--model", str(ckpt),
+                 "--stream", "--block-ms", "4"]) == 0
+    assert "4 ms blocks (32 samples" in capsys.readouterr().out
+    info = audio_info(tmp_path / "out" / "wide_spk1.wav")
+    assert info.sample_rate == 16000 and info.frames == 8000
+
+
+def test_separate_stream_refuses_a_non_causal_model(tmp_path, capsys):
+    from voxsep import checkpoint
+    from voxsep.cli import main
+    from voxsep.core.audio import write_audio
+
+    ckpt = checkpoint.save(tmp_path / "offline.pt", models.build("conv_tasnet", n_src=2, **TINY), sample_rate=8000)
+    write_audio(tmp_path / "call.wav", np.zeros(800, np.float32), 8000)
+    code = main(["separate", str(tmp_path / "call.wav"), "--out", str(tmp_path / "out"), "--model", str(ckpt),
+                 "--stream"])
+    assert code != 0
+    assert "not causal" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()

@@ -98,6 +98,10 @@ class Separator:
         n_src_range: ``(low, high)`` talkers the model was trained on (checkpoint meta
             ``n_src_range``; ``from_checkpoint`` reads it), or ``None`` for a fixed count.
             With a range, ``separate`` counts the talkers by default (``n_src="auto"``).
+        stream_block_ms: run a causal model through ``StreamingSeparator`` in blocks of
+            this many ms (at the model's rate; the input is resampled to it first, and the
+            estimates back) instead of the chunked offline pass; the measured block times
+            are kept in ``self.last_stream`` (``voxsep.inference.streaming.StreamTimes``).
     """
 
     def __init__(
@@ -110,8 +114,22 @@ class Separator:
         name: str = "",
         progress: bool = False,
         n_src_range: tuple[int, int] | list[int] | None = None,
+        stream_block_ms: float | None = None,
     ) -> None:
         check_chunking(chunk_seconds, overlap_seconds)
+        self.streaming = None
+        if stream_block_ms is not None:
+            from voxsep.inference.streaming import StreamingSeparator
+
+            if not isinstance(model, torch.nn.Module) or (device is not None and torch.device(device).type != "cpu"):
+                raise ValueError("streaming runs a causal PyTorch model on the CPU; give a .pt checkpoint, "
+                                 "not an ONNX file or another backend/device")
+            fast = False  # the stream is the model's own causal arithmetic
+            self.streaming = StreamingSeparator.from_model(model)
+            self.stream_block = round(stream_block_ms * self.streaming.sample_rate / 1000)
+            if self.stream_block < 1:
+                raise ValueError(f"a {stream_block_ms:g} ms block holds no sample at {self.streaming.sample_rate} Hz")
+        self.last_stream = None
         self.device = torch.device(device or "cpu")
         if self.device.type == "cuda" and not torch.cuda.is_available():
             raise ValueError("device 'cuda' was asked for but no CUDA GPU is available; use --device cpu")
@@ -319,14 +337,21 @@ class Separator:
         if model_input.shape[-1] == 0:
             raise ValueError(f"{source}: too short to resample from {sample_rate} Hz to {self.sample_rate} Hz")
         mixture = model_input[0] if self.in_channels == 1 else model_input
-        estimates = separate_mixture(
-            self.model,
-            torch.from_numpy(np.ascontiguousarray(mixture)),
-            chunk_size=int(round(self.chunk_seconds * self.sample_rate)),
-            overlap=int(round(self.overlap_seconds * self.sample_rate)),
-            device=self.device,
-            progress=self.progress,
-        ).numpy()
+        if self.streaming is not None:
+            from voxsep.inference.streaming import stream_signal
+
+            # block by block, as a device would; no whole-file level rule (the stream's own output)
+            streamed, self.last_stream = stream_signal(self.streaming, np.ascontiguousarray(mixture), self.stream_block)
+            estimates = streamed.numpy()
+        else:
+            estimates = separate_mixture(
+                self.model,
+                torch.from_numpy(np.ascontiguousarray(mixture)),
+                chunk_size=int(round(self.chunk_seconds * self.sample_rate)),
+                overlap=int(round(self.overlap_seconds * self.sample_rate)),
+                device=self.device,
+                progress=self.progress,
+            ).numpy()
         self.last_count = None
         if mode != "all":
             estimates = self._count(estimates, mixture, mode, source)

@@ -194,7 +194,7 @@ class FastEncoder(nn.Module):
     """The encoder's strided convolution (+ ReLU) as one matrix product over frames.
 
     Shapes: ``(batch, 1, time)`` → ``(batch, N, frames)``, time already padded to whole
-    frames as ``EncoderMaskerDecoder.separate`` does.
+    frames as ``EncoderMaskerDecoder._separate`` does.
     """
 
     def __init__(self, encoder: nn.Module) -> None:

@@ -29,7 +29,7 @@ class SeparationModel(nn.Module):
     """Base class: shape checks at the public boundary and a recorded ``config``.
 
     Subclasses set ``model_name`` (through the registry), ``n_src``, ``sample_rate`` and
-    ``in_channels``, and implement ``separate(mixture)`` on a checked
+    ``in_channels``, and implement the internal hook ``_separate(mixture)`` on a checked
     ``(batch, channels, time)`` tensor, returning ``(batch, n_src, channels, time)`` of
     the same length.
     """
@@ -81,12 +81,12 @@ class SeparationModel(nn.Module):
             raise ValueError("the mixture is empty (0 samples)")
         if not x.is_floating_point():
             raise ValueError(f"the mixture must be a floating-point tensor, got {x.dtype}")
-        estimates = self.separate(x)
+        estimates = self._separate(x)
         if self.in_channels == 1:
             estimates = estimates.squeeze(2)
         return estimates.squeeze(0) if squeeze_batch else estimates
 
-    def separate(self, mixture: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
+    def _separate(self, mixture: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
         raise NotImplementedError
 
 
@@ -125,7 +125,7 @@ class EncoderMaskerDecoder(SeparationModel):
         self.encoder = Encoder(n_filters, kernel_size, self.stride, activation=encoder_activation)
         self.decoder = Decoder(n_filters, kernel_size, self.stride)
 
-    def separate(self, mixture: torch.Tensor) -> torch.Tensor:
+    def _separate(self, mixture: torch.Tensor) -> torch.Tensor:
         length = mixture.shape[-1]
         padded = frames_needed(length, self.kernel_size, self.stride)
         x = F.pad(mixture, (0, padded - length))

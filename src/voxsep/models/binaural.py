@@ -336,9 +336,9 @@ class BinauralIndependent(_BinauralModel):
             sample_rate=sample_rate,
         )
 
-    def separate(self, mixture: torch.Tensor) -> torch.Tensor:
+    def _separate(self, mixture: torch.Tensor) -> torch.Tensor:
         batch, ears, length = mixture.shape
-        per_ear = self.tasnet.separate(mixture.reshape(batch * ears, 1, length))  # (2B, n_src, 1, T)
+        per_ear = self.tasnet._separate(mixture.reshape(batch * ears, 1, length))  # (2B, n_src, 1, T)
         estimates = per_ear.reshape(batch, ears, self.n_src, length).transpose(1, 2)
         return align_ears(estimates, self.max_lag, causal=self.causal)
 
@@ -402,7 +402,7 @@ class BinauralCross(_BinauralModel):
             mask_activation,
         )
 
-    def separate(self, mixture: torch.Tensor) -> torch.Tensor:
+    def _separate(self, mixture: torch.Tensor) -> torch.Tensor:
         length = mixture.shape[-1]
         padded = frames_needed(length, self.kernel_size, self.stride)
         encoded, masker_input = self.encode(F.pad(mixture, (0, padded - length)))
@@ -496,7 +496,7 @@ class BinauralParallel(_BinauralModel):
             mask_activation,
         )
 
-    def separate(self, mixture: torch.Tensor) -> torch.Tensor:
+    def _separate(self, mixture: torch.Tensor) -> torch.Tensor:
         length = mixture.shape[-1]
         padded = frames_needed(length, self.kernel_size, self.stride)
         encoded, masker_input = self.encode(F.pad(mixture, (0, padded - length)))

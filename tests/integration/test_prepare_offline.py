@@ -74,9 +74,9 @@ def test_layout_and_speaker_disjoint_splits(offline_corpus, speech_pool, mix2_ma
         assert phrase in readme
 
 
-@pytest.mark.parametrize("n_src,name", [(2, "test"), (3, "test"), (2, "test_real")])
+@pytest.mark.parametrize("n_src,name", [(2, "test"), (3, "test"), (2, "test_real"), (1, "test_real")])
 def test_mixtures_follow_the_mixing_list(offline_corpus, n_src, name):
-    set_dir = offline_corpus / "wav8k" / f"{n_src}speakers"
+    set_dir = offline_corpus / "wav8k" / ("1speaker" if n_src == 1 else f"{n_src}speakers")
     lines = (set_dir / f"mix_{n_src}_spk_{name}.txt").read_text().splitlines()
     records = {r.mixture_id: r for r in load_manifest(set_dir / f"{name}.csv")}
     assert len(lines) == len(records) > 0
@@ -98,6 +98,8 @@ def test_mixtures_follow_the_mixing_list(offline_corpus, n_src, name):
         assert np.abs(expected_mix - mixture).max() <= QUANTUM
         if n_src == 2:
             assert gains[0] == -gains[1] and abs(gains[0]) <= offline.GAIN_DB
+        if n_src == 1:  # the mixture is the talker's utterance, at peak 0.9
+            assert gains == [0.0] and np.abs(mixture - sources[0]).max() <= QUANTUM
 
 
 def test_resume_after_interruption_gives_identical_files(offline_corpus, tmp_path, monkeypatch):
@@ -303,3 +305,33 @@ def test_real_sets_mix_two_heldout_human_voices(offline_corpus):
         assert len(groups) >= 2
         for record in records:
             assert record.mixture_path.is_file() and all(p.is_file() for p in record.source_paths)
+
+
+def test_one_speaker_sets_hold_each_heldout_human_utterance_once(offline_corpus):
+    speakers = {r["speaker"]: r for r in _rows(offline_corpus / "speakers.csv")}
+    set_dir = offline_corpus / "wav8k" / "1speaker"
+    for split in ("valid", "test"):
+        records = load_manifest(set_dir / f"{split}_real.csv")
+        assert len(records) == offline.TINY[f"n_{split}_mixtures"]
+        assert all(r.n_src == 1 and r.mixture_path.is_file() and r.source_paths[0].is_file() for r in records)
+        lines = (set_dir / f"mix_1_spk_{split}_real.txt").read_text().splitlines()
+        utterances = [line.split()[0] for line in lines]
+        assert len(set(utterances)) == len(utterances) == len(records)
+        for path in utterances:
+            talker = speakers[Path(path).stem.rsplit("-", 1)[0]]
+            assert talker["split"] == split and talker["kind"] == "real" and talker["engine"] != "derived"
+
+
+def test_complete_build_without_one_speaker_sets_gets_only_them(offline_corpus, tmp_path):
+    """A build finished before the 1speaker sets existed (e.g. one a training run is
+    reading): running the builder again adds them and leaves every other file alone."""
+    copy = tmp_path / "corpus"
+    shutil.copytree(offline_corpus, copy)
+    before = _digest(copy)
+    shutil.rmtree(copy / "wav8k" / "1speaker")
+    others = {p: (p.stat().st_ino, p.stat().st_mtime_ns) for p in copy.rglob("*") if p.is_file()}
+    stats = offline.build_offline(copy, tiny=True, jobs=1)
+    assert "1-speaker test_real mixtures" in stats and "speech" not in stats
+    assert _digest(copy) == before  # the same sets as a fresh build's
+    assert {p: (p.stat().st_ino, p.stat().st_mtime_ns) for p in others} == others  # nothing else rewritten
+    assert (copy / "README.md").read_text() == (offline_corpus / "README.md").read_text()

@@ -18,7 +18,9 @@ EPILOG = """examples:
   voxsep prepare offline /tmp/tiny --tiny                     # a few mixtures, for tests
   voxsep prepare offline data/offline --n-train-mixtures 20000 --overwrite
 
-An interrupted build resumes when run again with the same options.
+An interrupted build resumes when run again with the same options; run on a complete
+build made before the one-talker sets (1speaker/{valid,test}_real.csv) existed, it
+adds only those and rewrites nothing else.
 Needs the Debian packages listed by `voxsep prepare offline --list-packages`.
 """
 

@@ -37,6 +37,10 @@ holds 4 real voices; training gets the other 19 real voices (real voices, with t
 derived copies, are 31 of the 44 training speakers). ``test_real.csv`` and
 ``valid_real.csv`` mix only two held-out *human* voices (no derived or synthetic
 speaker) of different groups: the real-voice benchmark of the bundled model.
+``1speaker/{valid,test}_real.csv`` hold one held-out human utterance each (the mixture
+is its only source, at the same level rule; each utterance at most once), to score
+talker counting on one-talker recordings. Run on a complete build made before these
+sets existed, ``build_offline`` adds only them (nothing else is rewritten).
 
 Mixtures follow wsj0-2mix: each utterance normalised to 0 dB ITU-T P.56 active level,
 weighted by ``10 ** (g / 20)`` with ``g`` uniform in [-2.5, 2.5] dB (a relative gain of
@@ -53,6 +57,8 @@ Layout (``OUT/wav8k`` or ``OUT/wav16k``)::
     wav8k/{2speakers,3speakers}/mix_{2,3}_spk_{split}.txt  wsj0-mix style mixing lists
     wav8k/2speakers/{valid,test}_real/{mix,s1,s2}/<name>.wav   two held-out human voices
     wav8k/2speakers/{valid,test}_real.csv, mix_2_spk_{valid,test}_real.txt
+    wav8k/1speaker/{valid,test}_real/{mix,s1}/<name>.wav       one held-out human voice
+    wav8k/1speaker/{valid,test}_real.csv, mix_1_spk_{valid,test}_real.txt
 """
 
 from __future__ import annotations
@@ -679,7 +685,9 @@ def plan_mixtures(utterances: dict[str, list[tuple[str, Path]]], groups: dict[st
             if len(chosen) == n_src:
                 break
         picked = [utterances[s][rng.integers(len(utterances[s]))] for s in chosen]
-        if n_src == 2:
+        if n_src == 1:
+            gains = [0.0]  # one talker: the peak scaling sets the level
+        elif n_src == 2:
             g = float(np.round(rng.uniform(-GAIN_DB, GAIN_DB), 4))
             gains = [g, -g]
         else:
@@ -715,6 +723,78 @@ def _make_mixtures(task: dict[str, Any]) -> list[dict[str, Any]]:
             write_audio(mix_path, mixture, sample_rate, overwrite=True)  # last: marks the mixture complete
         rows.append({"mixture_ID": name, "mixture_path": mix_path, "source_paths": source_paths,
                      "length": audio_info(mix_path).frames})
+    return rows
+
+
+REAL_SETS = ("valid", "test")  # splits with real-voice evaluation sets (<split>_real.csv)
+
+
+def _heldout_humans(split: str) -> list[Speaker]:
+    """The recorded human voices of a held-out split (no derived copy, no TTS)."""
+    return [s for s in SPEAKERS if s.split == split and s.human]
+
+
+def _one_speaker_manifest(rate_dir: Path, split: str) -> Path:
+    return rate_dir / "1speaker" / f"{split}_real.csv"
+
+
+def _mixture_set(rate_dir: Path, set_dir: Path, name: str, n: int,
+                 rows_by_speaker: dict[str, list[tuple[str, str, str, int, int]]], speakers: Sequence[Speaker],
+                 count: int, rng: np.random.Generator, sample_rate: int, jobs: int, stats: dict[str, Any]) -> None:
+    """Plan, write (skipping finished mixtures) and list one mixture set ``set_dir/<name>``:
+    ``set_dir/<name>/{mix,s1..}/``, ``set_dir/<name>.csv`` and ``set_dir/mix_<n>_spk_<name>.txt``."""
+    from voxsep.core.files import write_text_atomic
+    from voxsep.data.prepare.common import relpath, run_tasks, write_mixture_manifest
+
+    groups = {s.name: s.group for s in SPEAKERS}
+    utterances = {s.name: [(u, Path(p)) for u, _, p, _, _ in rows_by_speaker.get(s.name, [])] for s in speakers}
+    plans = plan_mixtures(utterances, groups, n, count, rng)
+    lines = [" ".join(f"{relpath(path, rate_dir)} {_gain_name(g)}" for (_, path), g in zip(picked, gains))
+             for picked, gains in plans]
+    write_text_atomic(set_dir / f"mix_{n}_spk_{name}.txt", "".join(line + "\n" for line in lines))
+    chunk = 50
+    mix_tasks = [{"plans": plans[i:i + chunk], "sample_rate": sample_rate, "folder": str(set_dir / name),
+                  "n_src": n} for i in range(0, len(plans), chunk)]
+    mixtures = [row for part in run_tasks(_make_mixtures, mix_tasks, jobs, f"{n}spk {name}") for row in part]
+    write_mixture_manifest(set_dir / f"{name}.csv", mixtures, n_src=n)
+    hours = sum(r["length"] for r in mixtures) / sample_rate / 3600
+    stats[f"{n}-speaker {name} mixtures"] = f"{len(mixtures)} ({hours:.2f} h)"
+
+
+def _one_speaker_sets(rate_dir: Path, rows_by_speaker: dict[str, list[tuple[str, str, str, int, int]]],
+                      split_counts: dict[str, int], seed: int, sample_rate: int, jobs: int,
+                      stats: dict[str, Any]) -> None:
+    """``1speaker/{valid,test}_real``: one held-out human utterance per "mixture" (the
+    mixture is its only source), made by the mixing rule of the other sets (0 dB active
+    level, peak 0.9); each utterance at most once. For counting talkers."""
+    for split in REAL_SETS:
+        _mixture_set(rate_dir, rate_dir / "1speaker", f"{split}_real", 1, rows_by_speaker, _heldout_humans(split),
+                     split_counts[split], np.random.default_rng([seed, 8, 1, SPLITS.index(split)]), sample_rate, jobs, stats)
+
+
+def _complete(output: Path) -> bool:
+    """The stored build settings say the build finished."""
+    import json
+
+    from voxsep.data.prepare.common import CONFIG_NAME
+
+    try:
+        return bool(json.loads((Path(output) / CONFIG_NAME).read_text()).get("complete"))
+    except (OSError, ValueError):
+        return False
+
+
+def _utterance_rows(rate_dir: Path, splits: Sequence[str]) -> dict[str, list[tuple[str, str, str, int, int]]]:
+    """Speaker -> utterance-list rows (absolute paths) read back from ``utterances_<split>.csv``."""
+    import csv
+
+    rows: dict[str, list[tuple[str, str, str, int, int]]] = {}
+    for split in splits:
+        with open(rate_dir / f"utterances_{split}.csv", newline="") as handle:
+            for row in csv.DictReader(handle):
+                rows.setdefault(row["speaker"], []).append(
+                    (row["utterance_id"], row["speaker"], str(rate_dir / row["path"]), int(row["length"]),
+                     int(row["sample_rate"])))
     return rows
 
 
@@ -799,6 +879,9 @@ def _readme(config: dict[str, Any], speakers: list[Speaker], stats: dict[str, An
         "scaled to 0.9. `2speakers/test_real.csv` and `valid_real.csv` are made the same way",
         "from two held-out *human* voices of different groups only (no derived or synthetic",
         "voice): judge a model on real speech with `test_real.csv`.",
+        "`1speaker/test_real.csv` and `valid_real.csv` hold one held-out human utterance",
+        "each (mixture = its only source, peak 0.9): for talker counting on one-talker",
+        "recordings.",
         "",
         "## Speakers",
         "",
@@ -838,6 +921,8 @@ def _readme(config: dict[str, Any], speakers: list[Speaker], stats: dict[str, An
         f"  `{rate_dir}/<n>speakers/mix_<n>_spk_<split>.txt` (mixing lists)",
         f"* `{rate_dir}/2speakers/{{valid,test}}_real/`, `{{valid,test}}_real.csv` and",
         "  `mix_2_spk_{valid,test}_real.txt`: two held-out human voices per mixture",
+        f"* `{rate_dir}/1speaker/{{valid,test}}_real/`, `{{valid,test}}_real.csv` and",
+        "  `mix_1_spk_{valid,test}_real.txt`: one held-out human voice per mixture",
         "",
         "## This build",
         "",
@@ -876,8 +961,8 @@ def build_offline(output: Path, sample_rate: int = 8000, n_train_mixtures: int |
         MissingPackageError: a Debian package is missing (message has the apt-get line).
         FileExistsError: the output folder holds something else (see ``--overwrite``).
     """
-    from voxsep.data.prepare.common import (mark_complete, prepare_output_dir, relpath, run_tasks, write_csv_atomic,
-                                            write_mixture_manifest, write_utterance_list)
+    from voxsep.data.prepare.common import (mark_complete, prepare_output_dir, run_tasks, write_csv_atomic,
+                                            write_utterance_list)
     from voxsep.core.files import write_text_atomic
 
     started = time.perf_counter()
@@ -895,7 +980,17 @@ def build_offline(output: Path, sample_rate: int = 8000, n_train_mixtures: int |
     check_packages(sample_rate)
     output = Path(output)
     rate_dir = output / f"wav{sample_rate // 1000}k"
-    prepare_output_dir(output, config, overwrite, owned=[rate_dir.name, "README.md", "speakers.csv"])
+    resumed = prepare_output_dir(output, config, overwrite, owned=[rate_dir.name, "README.md", "speakers.csv"])
+    split_counts = {"train": counts["n_train_mixtures"], "valid": counts["n_valid_mixtures"],
+                    "test": counts["n_test_mixtures"]}
+    if resumed and _complete(output) and not all(_one_speaker_manifest(rate_dir, s).exists() for s in REAL_SETS):
+        # A complete build made before the one-talker sets existed: add them and touch
+        # nothing else (its files may be in use by a training run).
+        added: dict[str, Any] = {}
+        _one_speaker_sets(rate_dir, _utterance_rows(rate_dir, REAL_SETS), split_counts, seed, sample_rate, jobs,
+                          added)
+        added["build time"] = f"{time.perf_counter() - started:.0f} s with {jobs} job(s) (one-talker sets added)"
+        return added
     speech_dir = rate_dir / "speech"
 
     tasks = [{"speaker": s, "index": i, "seed": seed, "sample_rate": sample_rate,
@@ -909,7 +1004,6 @@ def build_offline(output: Path, sample_rate: int = 8000, n_train_mixtures: int |
 
     write_csv_atomic(output / "speakers.csv", ["speaker", "sex", "kind", "split", "group", "engine", "description"],
                      [(s.name, s.sex, s.kind, s.split, s.group, s.engine, s.description) for s in SPEAKERS])
-    groups = {s.name: s.group for s in SPEAKERS}
     stats: dict[str, Any] = {}
     total_samples = 0
     for split in SPLITS:
@@ -922,34 +1016,19 @@ def build_offline(output: Path, sample_rate: int = 8000, n_train_mixtures: int |
         stats[f"{split} utterances"] = (f"{len(rows)} from {len({r[1] for r in rows})} speakers "
                                         f"({human_hours:.2f} h of real human speech)")
 
-    split_counts = {"train": counts["n_train_mixtures"], "valid": counts["n_valid_mixtures"],
-                    "test": counts["n_test_mixtures"]}
-
-    def mixture_set(set_dir: Path, name: str, n: int, speakers: Sequence[Speaker], count: int,
-                    rng: np.random.Generator) -> None:
-        utterances = {s.name: [(u, Path(p)) for u, _, p, _, _ in rows_by_speaker[s.name]] for s in speakers}
-        plans = plan_mixtures(utterances, groups, n, count, rng)
-        lines = [" ".join(f"{relpath(path, rate_dir)} {_gain_name(g)}" for (_, path), g in zip(picked, gains))
-                 for picked, gains in plans]
-        write_text_atomic(set_dir / f"mix_{n}_spk_{name}.txt", "".join(line + "\n" for line in lines))
-        chunk = 50
-        mix_tasks = [{"plans": plans[i:i + chunk], "sample_rate": sample_rate, "folder": str(set_dir / name),
-                      "n_src": n} for i in range(0, len(plans), chunk)]
-        mixtures = [row for part in run_tasks(_make_mixtures, mix_tasks, jobs, f"{n}spk {name}") for row in part]
-        write_mixture_manifest(set_dir / f"{name}.csv", mixtures, n_src=n)
-        hours = sum(r["length"] for r in mixtures) / sample_rate / 3600
-        stats[f"{n}-speaker {name} mixtures"] = f"{len(mixtures)} ({hours:.2f} h)"
-
     for n in n_src:
         for split_index, split in enumerate(SPLITS):
-            mixture_set(rate_dir / f"{n}speakers", split, n, [s for s in SPEAKERS if s.split == split],
-                        split_counts[split], np.random.default_rng([seed, 7, n, split_index]))
+            _mixture_set(rate_dir, rate_dir / f"{n}speakers", split, n, rows_by_speaker,
+                         [s for s in SPEAKERS if s.split == split], split_counts[split],
+                         np.random.default_rng([seed, 7, n, split_index]), sample_rate, jobs, stats)
     if 2 in n_src:
         # The real-voice sets: two held-out human voices (no derived copy, no TTS) of different groups.
-        for split in ("valid", "test"):
-            heldout = [s for s in SPEAKERS if s.split == split and s.human]
-            mixture_set(rate_dir / "2speakers", f"{split}_real", 2, heldout, split_counts[split],
-                        np.random.default_rng([seed, 8, 2, SPLITS.index(split)]))
+        for split in REAL_SETS:
+            _mixture_set(rate_dir, rate_dir / "2speakers", f"{split}_real", 2, rows_by_speaker,
+                         _heldout_humans(split), split_counts[split],
+                         np.random.default_rng([seed, 8, 2, SPLITS.index(split)]), sample_rate, jobs,
+                         stats)
+    _one_speaker_sets(rate_dir, rows_by_speaker, split_counts, seed, sample_rate, jobs, stats)
     stats["speakers"] = "; ".join(_speaker_counts(SPEAKERS))
     stats["speech"] = f"{total_samples / sample_rate / 3600:.2f} h of utterances"
     stats["build time"] = f"{time.perf_counter() - started:.0f} s with {jobs} job(s)"

@@ -127,6 +127,31 @@ def test_export_cli_and_onnxruntime_backend(tmp_path, exported, speech, capsys):
     assert np.abs(a - b).max() <= 2 / 32768  # same outputs up to 16-bit rounding
 
 
+def test_variable_count_export_carries_n_src_range_and_counts_by_default(tmp_path, speech):
+    from voxsep.inference.api import Separator
+
+    torch.manual_seed(0)
+    model = models.build("conv_tasnet", **TINY_CONFIGS["conv_tasnet"])
+    ckpt = checkpoint.save(tmp_path / "var.pt", model, sample_rate=8000, n_src_range=[1, 2])
+    path = tmp_path / "var.onnx"
+    assert cli.main(["export", str(ckpt), str(path)]) == 0
+    onnx_model = OnnxModel(path)
+    assert onnx_model.n_src_range == (1, 2) and onnx_model.metadata["n_src_range"] == "[1, 2]"
+    separator = Separator.from_onnx(path)
+    assert separator.counts_talkers and separator.resolve_n_src(None) == "auto"
+    separator.separate(speech[:16000] * 0.5, 8000)
+    assert separator.last_count is not None  # the default call counted
+    assert not Separator.from_onnx(path, n_src_range=None).counts_talkers  # an explicit choice wins
+    assert Separator.load(ckpt, backend="onnxruntime").counts_talkers  # the temporary export keeps it too
+    # A fixed-count model: no n_src_range in the file, all outputs by default.
+    fixed = export_onnx(model, tmp_path / "fixed.onnx")
+    assert "n_src_range" not in OnnxModel(fixed).metadata and OnnxModel(fixed).n_src_range is None
+    assert Separator.from_onnx(fixed).resolve_n_src(None) == "all"
+    with pytest.raises(ValueError, match="n_src_range"):
+        export_onnx(model, tmp_path / "bad.onnx", n_src_range=(1, 3))
+    assert not (tmp_path / "bad.onnx").exists()
+
+
 @pytest.mark.parametrize("rnn_type,causal", [("LSTM", False), ("GRU", True)])
 def test_exportable_rnn_copy_computes_the_same(rnn_type, causal, speech):
     """The copy that export captures (RNNs as opaque ops) is the model, not an approximation."""

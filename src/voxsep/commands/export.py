@@ -61,7 +61,8 @@ def run(args: argparse.Namespace) -> int:
     model, meta = checkpoint.load_any(source)  # also Asteroid / SpeechBrain / ClearerVoice sources
     if args.streaming:
         return _run_streaming(args, model)
-    path = export_onnx(model, args.output, overwrite=args.overwrite, opset=args.opset)
+    path = export_onnx(model, args.output, overwrite=args.overwrite, opset=args.opset,
+                       n_src_range=meta.get("n_src_range"))
     # Parity check on a length that differs from the traced one.
     length = int(1.37 * model.sample_rate) + 3
     shape = (1, length) if getattr(model, "in_channels", 1) == 1 else (1, model.in_channels, length)

@@ -199,13 +199,16 @@ class Separator:
 
     @classmethod
     def from_onnx(cls, path: str | os.PathLike, **kwargs: Any) -> "Separator":
-        """Run an exported ONNX model with onnxruntime (``voxsep export``)."""
+        """Run an exported ONNX model with onnxruntime (``voxsep export``); a model
+        exported with ``n_src_range`` in its metadata counts talkers by default."""
         from voxsep.inference.export import OnnxModel
 
         kwargs.pop("fast", None)
         kwargs.setdefault("name", str(path))
         device = kwargs.pop("device", None)
-        return cls(OnnxModel(path, device=device), **kwargs)
+        model = OnnxModel(path, device=device)
+        kwargs.setdefault("n_src_range", model.n_src_range)
+        return cls(model, **kwargs)
 
     @classmethod
     def load(cls, spec: str | os.PathLike | None = None, backend: str = "torch", **kwargs: Any) -> "Separator":
@@ -244,7 +247,7 @@ class Separator:
             model, meta = checkpoint.load_any(path)
             kwargs.setdefault("n_src_range", meta.get("n_src_range"))
             tmp_dir = Path(tempfile.mkdtemp(prefix="voxsep-onnx-"))
-            onnx_path = export_onnx(model, tmp_dir / f"{path.stem}.onnx")
+            onnx_path = export_onnx(model, tmp_dir / f"{path.stem}.onnx", n_src_range=meta.get("n_src_range"))
             kwargs.setdefault("name", str(path))
             separator = cls.from_onnx(onnx_path, **kwargs)
             weakref.finalize(separator, shutil.rmtree, tmp_dir, True)  # remove the temporary export

@@ -4,7 +4,9 @@ The graph is captured with ``torch.export`` (``torch.onnx.export(dynamo=True)``)
 batch and time axes stay symbolic: one file serves every input length, not only the
 trace length. The file's ``metadata_props`` carry what is needed to use it without
 voxsep's Python code: ``sample_rate``, ``n_src``, ``in_channels``, ``model_name``,
-``model_config`` (JSON) and ``voxsep_version``.
+``model_config`` (JSON) and ``voxsep_version``; a model trained on a variable number of
+talkers also carries ``n_src_range`` (JSON ``[low, high]``), so that
+``Separator.from_onnx`` counts talkers by default as it does for the checkpoint.
 
 Recurrent layers (DPRNN's LSTMs/GRUs) are exported through two small custom operators
 (``voxsep::lstm`` / ``voxsep::gru``) that wrap ``aten.lstm`` / ``aten.gru`` and are translated
@@ -166,6 +168,7 @@ def export_onnx(
     overwrite: bool = False,
     opset: int = DEFAULT_OPSET,
     example_seconds: float = 1.0,
+    n_src_range: tuple[int, int] | list[int] | None = None,
 ) -> Path:
     """Export a voxsep model to ONNX with dynamic batch and time axes.
 
@@ -175,16 +178,24 @@ def export_onnx(
         overwrite: replace an existing file.
         opset: ONNX opset version (default 18).
         example_seconds: length of the example input used to capture the graph.
+        n_src_range: ``(low, high)`` talkers the model was trained on (checkpoint meta
+            ``n_src_range``), stored in the metadata; ``None`` for a fixed count.
 
     Returns:
         The written path.
 
     Raises:
         FileExistsError: ``path`` exists and ``overwrite`` is false.
+        ValueError: ``n_src_range`` is not ``1 <= low <= high <= n_src``.
     """
     import onnx
 
     path = Path(path)
+    if n_src_range is not None:
+        n_src_range = [int(n) for n in n_src_range]
+        if len(n_src_range) != 2 or not 1 <= n_src_range[0] <= n_src_range[1] <= int(model.n_src):
+            raise ValueError(f"n_src_range must be (low, high) with 1 <= low <= high <= the model's "
+                             f"{int(model.n_src)} outputs, got {n_src_range}")
     if path.exists() and not overwrite:
         raise FileExistsError(f"{path} already exists; pass overwrite=True (--overwrite) to replace it")
     model = model.eval().cpu()
@@ -218,6 +229,8 @@ def export_onnx(
             "min_length": str(int(getattr(model, "kernel_size", 1))),
             "voxsep_version": __version__,
         }
+        if n_src_range is not None:
+            metadata["n_src_range"] = json.dumps(n_src_range)
         del proto.metadata_props[:]
         for key, value in metadata.items():
             entry = proto.metadata_props.add()
@@ -232,7 +245,8 @@ class OnnxModel:
     ``model(mixture)`` with ``mixture`` ``(batch, time)`` float32 returns
     ``(batch, n_src, time)`` (multichannel: ``(batch, channels, time)`` →
     ``(batch, n_src, channels, time)``). Attributes ``sample_rate``, ``n_src``,
-    ``in_channels``, ``model_name`` and ``metadata`` come from the file.
+    ``in_channels``, ``model_name``, ``n_src_range`` (``(low, high)`` or ``None``) and
+    ``metadata`` come from the file.
 
     Args:
         path: an ``.onnx`` file written by ``export_onnx``.
@@ -272,6 +286,8 @@ class OnnxModel:
         self.in_channels = int(self.metadata.get("in_channels", 1))
         self.model_name = self.metadata.get("model_name", "")
         self.min_length = int(self.metadata.get("min_length", 1))
+        low_high = json.loads(self.metadata["n_src_range"]) if "n_src_range" in self.metadata else None
+        self.n_src_range = (int(low_high[0]), int(low_high[1])) if low_high else None
         self._input = self.session.get_inputs()[0].name
 
     def __call__(self, mixture: np.ndarray) -> np.ndarray:

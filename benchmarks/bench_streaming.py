@@ -8,6 +8,12 @@ in blocks of 10 ms and 4 ms on ``--threads`` threads, prints per block: the medi
 share of blocks that took longer than the block lasts; plus the algorithmic latency
 (``latency_samples``). The first ``--warmup`` seconds are not counted.
 
+Conv-TasNet is measured with the default (lean) engine and, side by side, with the
+per-layer ``step`` engine (``StreamingSeparator(lean=False)``); ``--onnx`` adds the
+ONNX streaming export (``OnnxStreamingSeparator``, onnxruntime, 1 thread) of the same
+model. The engines of one model are timed interleaved, block by block (alternating
+which goes first), so a background load hits them alike: compare ratios.
+
 Usage::
 
     .venv/bin/python benchmarks/bench_streaming.py --threads 1 --seconds 20
@@ -41,31 +47,54 @@ def cpu_name() -> str:
     return platform.processor() or "unknown CPU"
 
 
-def measure(st, block_ms: float, seconds: float, warmup: float) -> dict:
+def measure(streams: list, block_ms: float, seconds: float, warmup: float) -> list[dict]:
+    """Time ``process`` of each stream on the same blocks, interleaved block by block."""
     block = int(round(block_ms * SAMPLE_RATE / 1000))
     rng = np.random.default_rng(0)
-    shape = (int((seconds + warmup) * SAMPLE_RATE),) if st.in_channels == 1 else (st.in_channels, int((seconds + warmup) * SAMPLE_RATE))
-    audio = (0.1 * rng.standard_normal(shape)).astype(np.float32)
-    st.reset()
-    times = []
+    channels = getattr(streams[0], "in_channels", 1)
+    length = int((seconds + warmup) * SAMPLE_RATE)
+    audio = (0.1 * rng.standard_normal((length,) if channels == 1 else (channels, length))).astype(np.float32)
+    for st in streams:
+        st.reset()
+    times = [[] for _ in streams]
     skip = int(warmup * SAMPLE_RATE) // block
     for i, start in enumerate(range(0, audio.shape[-1] - block + 1, block)):
         piece = audio[..., start : start + block]
-        begin = time.perf_counter()
-        st.process(piece)
-        elapsed = time.perf_counter() - begin
-        if i >= skip:
-            times.append(elapsed)
-    st.flush()
-    times_ms = np.array(times) * 1e3
-    return {
-        "block": block,
-        "median": float(np.median(times_ms)),
-        "p99": float(np.percentile(times_ms, 99)),
-        "rtf": float(times_ms.sum() / (len(times_ms) * block_ms)),
-        "late": float((times_ms > block_ms).mean() * 100),
-        "blocks": len(times_ms),
-    }
+        order = range(len(streams)) if i % 2 == 0 else reversed(range(len(streams)))
+        for j in order:
+            begin = time.perf_counter()
+            streams[j].process(piece)
+            elapsed = time.perf_counter() - begin
+            if i >= skip:
+                times[j].append(elapsed)
+    results = []
+    for st, stream_times in zip(streams, times):
+        st.flush()
+        times_ms = np.array(stream_times) * 1e3
+        results.append({
+            "block": block,
+            "median": float(np.median(times_ms)),
+            "p99": float(np.percentile(times_ms, 99)),
+            "rtf": float(times_ms.sum() / (len(times_ms) * block_ms)),
+            "late": float((times_ms > block_ms).mean() * 100),
+            "blocks": len(times_ms),
+            "latency": st.latency_samples,
+        })
+    return results
+
+
+def onnx_stream(model, block_ms: float):
+    """The model's ONNX streaming step (exported to a temporary file) in onnxruntime, 1 thread."""
+    import tempfile
+
+    from voxsep.inference.export import OnnxStreamingSeparator, export_streaming_onnx
+
+    folder = Path(tempfile.mkdtemp(prefix="bench-streaming-"))
+    path = export_streaming_onnx(model, folder / "step.onnx", block_ms=block_ms)
+    st = OnnxStreamingSeparator(path, threads=1)
+    path.unlink()
+    folder.rmdir()
+    return st
 
 
 def main() -> None:
@@ -75,6 +104,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=1.0, help="seconds streamed first, not timed")
     parser.add_argument("--blocks-ms", type=float, nargs="+", default=[10.0, 4.0])
     parser.add_argument("--dprnn", action="store_true", help="also the paper-size causal DPRNN")
+    parser.add_argument("--onnx", action="store_true", help="also the ONNX streaming export of Conv-TasNet (onnxruntime)")
     parser.add_argument("--write", type=Path, help="replace the Streaming section of this markdown file")
     parser.add_argument("--note", default="", help="a line added under the table (e.g. machine load)")
     args = parser.parse_args()
@@ -95,19 +125,25 @@ def main() -> None:
         kwargs = dict(kwargs)
         model = models.build(kwargs.pop("name"), **kwargs)
         params = sum(p.numel() for p in model.parameters()) / 1e6
-        st = StreamingSeparator.from_model(model, sample_rate=SAMPLE_RATE)
-        latency_ms = st.latency_samples / SAMPLE_RATE * 1e3
         for block_ms in args.blocks_ms:
-            r = measure(st, block_ms, args.seconds, args.warmup)
-            row = (
-                f"| {label} | {params:.2f} M | {block_ms:g} ms ({r['block']}) | {r['median']:.2f} | {r['p99']:.2f} | "
-                f"{r['rtf']:.3f} | {r['late']:.1f} % | {st.latency_samples} ({latency_ms:.2f} ms) |"
-            )
-            print(row, flush=True)
-            rows.append(row)
+            streams = [("", StreamingSeparator.from_model(model, sample_rate=SAMPLE_RATE))]
+            if model.model_name == "conv_tasnet":
+                streams.append((", per-layer steps (before)", StreamingSeparator.from_model(model, lean=False)))
+                if args.onnx:
+                    streams.append((", ONNX step in onnxruntime", onnx_stream(model, block_ms)))
+            results = measure([st for _, st in streams], block_ms, args.seconds, args.warmup)
+            for (suffix, _), r in zip(streams, results):
+                latency_ms = r["latency"] / SAMPLE_RATE * 1e3
+                row = (
+                    f"| {label}{suffix} | {params:.2f} M | {block_ms:g} ms ({r['block']}) | {r['median']:.2f} | "
+                    f"{r['p99']:.2f} | {r['rtf']:.3f} | {r['late']:.1f} % | {r['latency']} ({latency_ms:.2f} ms) |"
+                )
+                print(row, flush=True)
+                rows.append(row)
     load_after = os.getloadavg()[0]
     command = "`.venv/bin/python benchmarks/bench_streaming.py " + " ".join(
         a for a in [f"--threads {args.threads}", f"--seconds {args.seconds:g}"] + (["--dprnn"] if args.dprnn else [])
+        + (["--onnx"] if args.onnx else [])
     ) + "`"
     section = "\n".join(
         [

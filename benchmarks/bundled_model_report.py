@@ -1,0 +1,81 @@
+"""Model-card tables from ``voxsep evaluate`` results: mean / median / worst per metric,
+overall and by the sexes of the two talkers (F+F, F+M, M+M), and the learning curve
+(validation score against steps) from an experiment's checkpoint history.
+
+Usage::
+
+    .venv/bin/python benchmarks/bundled_model_report.py exp/bundled3/test_real.csv \\
+        --speakers data/offline/speakers.csv --checkpoint exp/bundled3/last.pt
+
+The mixture ids of the offline corpus name their talkers
+(``<speaker>-<utt>_<gain>_<speaker>-<utt>_<gain>``), which is how pairs are typed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import statistics
+import sys
+from pathlib import Path
+
+METRICS = ("si_snri", "sdri", "snri", "pesq", "stoi")
+
+
+def talkers(mixture_id: str, speakers: set[str]) -> list[str]:
+    """The speaker names in an offline-corpus mixture id (longest names first)."""
+    found, rest = [], mixture_id
+    for name in sorted(speakers, key=len, reverse=True):
+        token = f"{name}-"
+        while token in rest and (rest.startswith(token) or f"_{token}" in rest):
+            found.append(name)
+            rest = rest.replace(token, "\0", 1)
+    return found
+
+
+def read_sexes(path: Path) -> dict[str, str]:
+    with open(path, newline="") as handle:
+        return {row["speaker"]: row["sex"] for row in csv.DictReader(handle)}
+
+
+def summary_rows(rows: list[dict[str, str]], label: str) -> list[str]:
+    lines = []
+    for metric in METRICS:
+        values = [float(r[metric]) for r in rows if r.get(metric) not in (None, "", "nan")]
+        if values:
+            lines.append(f"| {label} | {metric} | {len(values)} | {statistics.fmean(values):.2f} | "
+                         f"{statistics.median(values):.2f} | {min(values):.2f} |")
+    return lines
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("scores", type=Path, help="per-utterance CSV written by voxsep evaluate")
+    parser.add_argument("--speakers", type=Path, help="speakers.csv of the offline corpus (pair types by sex)")
+    parser.add_argument("--checkpoint", type=Path, help="a last.pt whose validation history gives the learning curve")
+    args = parser.parse_args()
+
+    with open(args.scores, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    print("| mixtures | metric | count | mean | median | worst |\n|---|---|---:|---:|---:|---:|")
+    print("\n".join(summary_rows(rows, "all")))
+    if args.speakers:
+        sexes = read_sexes(args.speakers)
+        groups: dict[str, list[dict[str, str]]] = {}
+        for row in rows:
+            pair = sorted(sexes.get(name, "?") for name in talkers(row["mixture_id"], set(sexes)))
+            groups.setdefault("+".join(pair), []).append(row)
+        for label in sorted(groups):
+            print("\n".join(r for r in summary_rows(groups[label], label) if "| si_snri |" in r))
+    if args.checkpoint:
+        from voxsep import checkpoint
+
+        history = checkpoint.read(args.checkpoint)["meta"]["training"]["history"]
+        print("\n| step | validation SI-SNRi (dB) |\n|---:|---:|")
+        for record in history:
+            print(f"| {int(record['step'])} | {record['si_snri']:.2f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -18,7 +18,7 @@ Set up the Asteroid environment (separate venv, CPU torch) with::
     python3 -m venv /tmp/astenv
     /tmp/astenv/bin/pip install -c constraints.txt torch==2.13.0
     /tmp/astenv/bin/pip install --no-deps asteroid asteroid-filterbanks
-    /tmp/astenv/bin/pip install -c constraints.txt numpy scipy
+    /tmp/astenv/bin/pip install -c constraints.txt numpy scipy soundfile pyyaml huggingface_hub requests
 """
 
 from __future__ import annotations

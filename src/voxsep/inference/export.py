@@ -188,8 +188,6 @@ def export_onnx(
         FileExistsError: ``path`` exists and ``overwrite`` is false.
         ValueError: ``n_src_range`` is not ``1 <= low <= high <= n_src``.
     """
-    import onnx
-
     path = Path(path)
     if n_src_range is not None:
         n_src_range = [int(n) for n in n_src_range]
@@ -231,12 +229,19 @@ def export_onnx(
         }
         if n_src_range is not None:
             metadata["n_src_range"] = json.dumps(n_src_range)
-        del proto.metadata_props[:]
-        for key, value in metadata.items():
-            entry = proto.metadata_props.add()
-            entry.key, entry.value = key, value
-        onnx.save_model(proto, str(tmp_name))
+        _save_with_metadata(proto, metadata, tmp_name)
     return path
+
+
+def _save_with_metadata(proto: Any, metadata: dict[str, str], path: Any) -> None:
+    """Replace the ONNX model's ``metadata_props`` with ``metadata`` and save it to ``path``."""
+    import onnx
+
+    del proto.metadata_props[:]
+    for key, value in metadata.items():
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = key, value
+    onnx.save_model(proto, str(path))
 
 
 class OnnxModel:
@@ -342,8 +347,6 @@ def export_streaming_onnx(
             or the block is not a multiple of the stride.
         FileExistsError: ``path`` exists and ``overwrite`` is false.
     """
-    import onnx
-
     from voxsep.inference.streaming import TasNetBlockStep
 
     path = Path(path)
@@ -381,11 +384,7 @@ def export_streaming_onnx(
             "state_names": ",".join(names),
             "voxsep_version": __version__,
         }
-        del proto.metadata_props[:]
-        for key, value in metadata.items():
-            entry = proto.metadata_props.add()
-            entry.key, entry.value = key, value
-        onnx.save_model(proto, str(tmp_name))
+        _save_with_metadata(proto, metadata, tmp_name)
     return path
 
 

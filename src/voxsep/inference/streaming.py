@@ -153,7 +153,22 @@ class _Engine:
         return torch.zeros(self.model.n_src, self.channels, 0)
 
 
-class _TasNetEngine(_Engine):
+class _MaskingEngine(_Engine):
+    """An engine whose output goes through an overlap-add (``self.ola``) and, for two-ear
+    models, the running ear alignment (``self.aligner``, or ``None``)."""
+
+    ola: _OverlapAdd
+    aligner: _CausalEarAligner | None = None
+
+    def finish(self) -> torch.Tensor:
+        tail = self.ola.finish()
+        return self._empty() if tail is None else self._align(tail)
+
+    def _align(self, out: torch.Tensor) -> torch.Tensor:
+        return self.aligner(out) if self.aligner is not None else out
+
+
+class _TasNetEngine(_MaskingEngine):
     """Causal Conv-TasNet; ``binaural_independent`` runs its Conv-TasNet on both ears as a batch."""
 
     def __init__(self, model: nn.Module, channels: int = 1, tasnet: nn.Module | None = None) -> None:
@@ -180,13 +195,6 @@ class _TasNetEngine(_Engine):
         masked = masks.mul_(representation.unsqueeze(1))  # as EncoderMaskerDecoder.decode
         wave = self.decoder(masked.flatten(0, 1)).view(self.channels, self.model.n_src, -1).transpose(0, 1)
         return self._align(self.ola.add(wave, frames))
-
-    def finish(self) -> torch.Tensor:
-        tail = self.ola.finish()
-        return self._empty() if tail is None else self._align(tail)
-
-    def _align(self, out: torch.Tensor) -> torch.Tensor:
-        return self.aligner(out) if self.aligner is not None else out
 
 
 class _LeanTasNetEngine(_TasNetEngine):
@@ -312,7 +320,7 @@ class _LeanTasNetEngine(_TasNetEngine):
         return self.ola.add(wave.view(self.model.n_src, 1, length), frames)
 
 
-class _BinauralFeatureEngine(_Engine):
+class _BinauralFeatureEngine(_MaskingEngine):
     """Causal ``binaural_cross`` and ``binaural_parallel`` (encoders + interaural features + one TCN)."""
 
     def __init__(self, model: nn.Module) -> None:
@@ -335,13 +343,6 @@ class _BinauralFeatureEngine(_Engine):
         masks, self.state = self.model.masker.step(masker_input, self.state)
         wave = self.model.decode(masks, encoded)[0]  # (n_src, 2, samples)
         return self._align(self.ola.add(wave, frames))
-
-    def finish(self) -> torch.Tensor:
-        tail = self.ola.finish()
-        return self._empty() if tail is None else self._align(tail)
-
-    def _align(self, out: torch.Tensor) -> torch.Tensor:
-        return self.aligner(out) if self.aligner is not None else out
 
 
 class _DPRNNEngine(_Engine):

@@ -92,11 +92,8 @@ def _conv_tasnet(args: dict[str, Any], sd: dict[str, Any], where: str) -> torch.
                   conv_kernel=conv_kernel, n_blocks=n_blocks, n_repeats=n_repeats, causal=causal)
     expected = f"Asteroid ConvTasNet with n_blocks={n_blocks}, n_repeats={n_repeats}"
     m = "masker."
-    state = _filterbanks(sd, where)
-    state["masker.input_norm.weight"] = channel_affine(fetch(sd, m + "bottleneck.0.gamma", where, expected))
-    state["masker.input_norm.bias"] = channel_affine(fetch(sd, m + "bottleneck.0.beta", where, expected))
+    state = _filterbanks_and_bottleneck(sd, where, expected)
     for p in ("weight", "bias"):
-        state[f"masker.bottleneck.{p}"] = fetch(sd, f"{m}bottleneck.1.{p}", where, expected)
         state[f"masker.output.1.{p}"] = fetch(sd, f"{m}mask_net.1.{p}", where, expected)
     state["masker.output.0.weight"] = fetch(sd, m + "mask_net.0.weight", where, expected)
     depthwise = "shared_block.3.0." if causal else "shared_block.3."
@@ -116,6 +113,16 @@ def _conv_tasnet(args: dict[str, Any], sd: dict[str, Any], where: str) -> torch.
     _require(f"{m}TCN.{n_blocks * n_repeats}.res_conv.weight" not in sd, where,
              f"the file has more TCN blocks than n_blocks x n_repeats = {n_blocks * n_repeats}")
     return build_and_load("conv_tasnet", config, state, where, expected)
+
+
+def _filterbanks_and_bottleneck(sd: dict[str, Any], where: str, expected: str) -> dict[str, torch.Tensor]:
+    """Encoder/decoder and the masker's input norm + bottleneck, shared by both Asteroid maskers."""
+    state = _filterbanks(sd, where)
+    state["masker.input_norm.weight"] = channel_affine(fetch(sd, "masker.bottleneck.0.gamma", where, expected))
+    state["masker.input_norm.bias"] = channel_affine(fetch(sd, "masker.bottleneck.0.beta", where, expected))
+    for p in ("weight", "bias"):
+        state[f"masker.bottleneck.{p}"] = fetch(sd, f"masker.bottleneck.1.{p}", where, expected)
+    return state
 
 
 def _dprnn(args: dict[str, Any], sd: dict[str, Any], where: str) -> torch.nn.Module:
@@ -139,11 +146,8 @@ def _dprnn(args: dict[str, Any], sd: dict[str, Any], where: str) -> torch.nn.Mod
                   chunk_padding="asteroid")
     expected = f"Asteroid DPRNNTasNet with n_repeats={n_blocks}"
     m = "masker."
-    state = _filterbanks(sd, where)
-    state["masker.input_norm.weight"] = channel_affine(fetch(sd, m + "bottleneck.0.gamma", where, expected))
-    state["masker.input_norm.bias"] = channel_affine(fetch(sd, m + "bottleneck.0.beta", where, expected))
+    state = _filterbanks_and_bottleneck(sd, where, expected)
     for p in ("weight", "bias"):
-        state[f"masker.bottleneck.{p}"] = fetch(sd, f"{m}bottleneck.1.{p}", where, expected)
         state[f"masker.to_sources.1.{p}"] = fetch(sd, f"{m}first_out.1.{p}", where, expected)
     state["masker.to_sources.0.weight"] = fetch(sd, m + "first_out.0.weight", where, expected)
     # Asteroid's fold() sums the two chunk copies of each frame, voxsep averages them.

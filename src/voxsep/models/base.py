@@ -97,6 +97,11 @@ class EncoderMaskerDecoder(SeparationModel):
     ``(batch, N, frames)`` to masks ``(batch, n_src, N, frames)``. The input is padded to a
     length the filterbank tiles exactly and the output trimmed back, so any length works.
 
+    Models with more than one filterbank or extra masker inputs (the binaural ones) keep
+    this pad → encode → mask → decode → trim flow and override the steps:
+    ``_build_filterbank``, ``encode`` (the representation the masks apply to, and the
+    masker's input) and ``decode``.
+
     Args:
         n_src: number of sources to separate.
         n_filters: N, encoder/decoder basis size.
@@ -122,16 +127,28 @@ class EncoderMaskerDecoder(SeparationModel):
         self.sample_rate = sample_rate
         self.kernel_size = kernel_size
         self.stride = stride or kernel_size // 2
-        self.encoder = Encoder(n_filters, kernel_size, self.stride, activation=encoder_activation)
-        self.decoder = Decoder(n_filters, kernel_size, self.stride)
+        self._build_filterbank(n_filters, encoder_activation)
+
+    def _build_filterbank(self, n_filters: int, encoder_activation: str | None) -> None:
+        """One learned encoder and decoder (N filters of L samples, the model's hop)."""
+        self.encoder = Encoder(n_filters, self.kernel_size, self.stride, activation=encoder_activation)
+        self.decoder = Decoder(n_filters, self.kernel_size, self.stride)
 
     def _separate(self, mixture: torch.Tensor) -> torch.Tensor:
         length = mixture.shape[-1]
         padded = frames_needed(length, self.kernel_size, self.stride)
-        x = F.pad(mixture, (0, padded - length))
-        representation = self.encoder(x)  # (B, N, frames)
-        masks = self.masker(representation)  # (B, n_src, N, frames)
-        return self.decode(masks, representation)[..., :length]
+        return self._separate_tiled(F.pad(mixture, (0, padded - length)))[..., :length]
+
+    def _separate_tiled(self, x: torch.Tensor) -> torch.Tensor:
+        """``x`` ``(B, channels, samples)``, tiled exactly by the filterbank → its estimates."""
+        representation, masker_input = self.encode(x)
+        return self.decode(self.masker(masker_input), representation)
+
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``x`` ``(B, 1, samples)`` → (the representation the masks apply to, the masker's
+        input): here both the encoded mixture ``(B, N, frames)``."""
+        representation = self.encoder(x)
+        return representation, representation
 
     def decode(self, masks: torch.Tensor, representation: torch.Tensor) -> torch.Tensor:
         """Masks ``(B, n_src, N, frames)`` times the encoded mixture ``(B, N, frames)``,

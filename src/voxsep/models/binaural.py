@@ -54,47 +54,13 @@ from torch import nn
 
 from voxsep.core.pit import best_permutation_tensor, reorder
 from voxsep.models import register
-from voxsep.models.base import SeparationModel
+from voxsep.models.base import EncoderMaskerDecoder, SeparationModel
 from voxsep.models.conv_tasnet import ConvTasNet, TCNMasker
-from voxsep.nn.filterbank import Decoder, Encoder, frames_needed
+from voxsep.nn.filterbank import Decoder, Encoder
 from voxsep.nn.norms import onnx_safe_eps
+from voxsep.nn.tcn import TCNConfig
 
 EPS = 1e-8
-
-
-class FeatureTCNMasker(TCNMasker):
-    """:class:`TCNMasker` whose input (encoder output + extra features) is wider than its masks.
-
-    Input ``(batch, in_channels, frames)`` → masks ``(batch, n_src, mask_channels, frames)``.
-    The TCN, norms and activation are Conv-TasNet's; only the output projection differs.
-    """
-
-    def __init__(
-        self,
-        n_src: int,
-        in_channels: int,
-        mask_channels: int,
-        bottleneck: int,
-        hidden: int,
-        skip: int,
-        kernel_size: int,
-        n_blocks: int,
-        n_repeats: int,
-        norm: str,
-        causal: bool,
-        mask_activation: str,
-    ) -> None:
-        super().__init__(
-            n_src, in_channels, bottleneck, hidden, skip, kernel_size, n_blocks, n_repeats, norm, causal, mask_activation
-        )
-        self.mask_channels = mask_channels
-        self.output = nn.Sequential(nn.PReLU(), nn.Conv1d(skip or bottleneck, n_src * mask_channels, 1))
-
-    def forward(self, features: torch.Tensor) -> torch.Tensor:
-        batch, _, frames = features.shape
-        hidden = self.tcn(self.bottleneck(self.input_norm(features)))
-        masks = self.output(hidden).view(batch, self.n_src, self.mask_channels, frames)
-        return self.activation(masks)
 
 
 class InterauralFeatures(nn.Module):
@@ -261,23 +227,13 @@ def align_ears(estimates: torch.Tensor, max_lag: int, causal: bool = False) -> t
     return torch.stack([left, aligned_right], dim=2)
 
 
-class _BinauralModel(SeparationModel):
-    in_channels = 2
-
-    def _common(self, n_src: int, sample_rate: int, kernel_size: int, causal: bool) -> None:
-        if n_src < 1:
-            raise ValueError(f"n_src must be >= 1, got {n_src}")
-        self.n_src = n_src
-        self.sample_rate = sample_rate
-        self.causal = causal
-        self.kernel_size = kernel_size
-        self.stride = kernel_size // 2
-        # Largest interaural lag for ear alignment: 1 ms, the head's ITD range.
-        self.max_lag = max(1, round(1e-3 * sample_rate))
+def interaural_max_lag(sample_rate: int) -> int:
+    """Largest interaural lag for ear alignment, in samples: 1 ms, the head's ITD range."""
+    return max(1, round(1e-3 * sample_rate))
 
 
 @register("binaural_independent")
-class BinauralIndependent(_BinauralModel):
+class BinauralIndependent(SeparationModel):
     """Per-ear Conv-TasNet: one network, shared by both ears, separates each ear alone.
 
     The two ears are run as one batch of ``2 * batch`` single-channel mixtures; the
@@ -304,6 +260,8 @@ class BinauralIndependent(_BinauralModel):
     Defaults give 577,921 parameters (n_src=2).
     """
 
+    in_channels = 2
+
     def __init__(
         self,
         n_src: int = 2,
@@ -320,21 +278,12 @@ class BinauralIndependent(_BinauralModel):
         sample_rate: int = 8000,
     ) -> None:
         super().__init__()
-        self._common(n_src, sample_rate, kernel_size, causal)
-        self.tasnet = ConvTasNet(
-            n_src=n_src,
-            n_filters=n_filters,
-            kernel_size=kernel_size,
-            bottleneck=bottleneck,
-            hidden=hidden,
-            skip=skip,
-            conv_kernel=conv_kernel,
-            n_blocks=n_blocks,
-            n_repeats=n_repeats,
-            causal=causal,
-            mask_activation=mask_activation,
-            sample_rate=sample_rate,
-        )
+        # one Conv-TasNet, its arguments in the same order as this model's
+        self.tasnet = ConvTasNet(n_src, n_filters, kernel_size, bottleneck, hidden, skip, conv_kernel, n_blocks,
+                                 n_repeats, causal, mask_activation, sample_rate)
+        self.n_src, self.sample_rate, self.causal = n_src, sample_rate, causal
+        self.kernel_size, self.stride = self.tasnet.kernel_size, self.tasnet.stride
+        self.max_lag = interaural_max_lag(sample_rate)
 
     def _separate(self, mixture: torch.Tensor) -> torch.Tensor:
         batch, ears, length = mixture.shape
@@ -343,8 +292,37 @@ class BinauralIndependent(_BinauralModel):
         return align_ears(estimates, self.max_lag, causal=self.causal)
 
 
+class _InterauralTasNet(EncoderMaskerDecoder):
+    """The TasNet skeleton on two ears (``binaural_cross``, ``binaural_parallel``), with
+    the interaural features projected to ``feature_channels`` (when ``spatial_features``)
+    for the masker's input; subclasses build the masker and define ``encode`` and ``decode``."""
+
+    in_channels = 2
+
+    def __init__(
+        self,
+        n_src: int,
+        n_filters: int,
+        kernel_size: int,
+        sample_rate: int,
+        causal: bool,
+        spatial_features: bool,
+        feature_window: int,
+        feature_channels: int,
+    ) -> None:
+        super().__init__(n_src, n_filters, kernel_size, kernel_size // 2, sample_rate)
+        self.causal = causal
+        self.max_lag = interaural_max_lag(sample_rate)
+        if spatial_features:
+            self.features = InterauralFeatures(kernel_size, self.stride, feature_window)
+            self.feature_projection = nn.Conv1d(self.features.channels, feature_channels, 1)
+        else:
+            self.features, self.feature_projection = None, None
+        self.feature_channels = feature_channels if spatial_features else 0
+
+
 @register("binaural_cross")
-class BinauralCross(_BinauralModel):
+class BinauralCross(_InterauralTasNet):
     """Per-ear Conv-TasNet with cross-channel (interaural) features.
 
     For each ear, the encoder output ``(N, frames)`` is concatenated with a 1×1
@@ -381,35 +359,14 @@ class BinauralCross(_BinauralModel):
         feature_window: int = 256,
         feature_channels: int = 64,
     ) -> None:
-        super().__init__()
-        self._common(n_src, sample_rate, kernel_size, causal)
-        self.encoder = Encoder(n_filters, kernel_size, self.stride)
-        self.decoder = Decoder(n_filters, kernel_size, self.stride)
-        self.features = InterauralFeatures(kernel_size, self.stride, feature_window)
-        self.feature_projection = nn.Conv1d(self.features.channels, feature_channels, 1)
-        self.masker = FeatureTCNMasker(
-            n_src,
-            n_filters + feature_channels,
-            n_filters,
-            bottleneck,
-            hidden,
-            skip,
-            conv_kernel,
-            n_blocks,
-            n_repeats,
-            "cLN" if causal else "gLN",
-            causal,
-            mask_activation,
-        )
+        super().__init__(n_src, n_filters, kernel_size, sample_rate, causal, True, feature_window, feature_channels)
+        tcn = TCNConfig(bottleneck, hidden, skip, conv_kernel, n_blocks, n_repeats, causal)
+        self.masker = TCNMasker(n_src, n_filters + feature_channels, tcn, mask_activation, mask_channels=n_filters)
 
-    def _separate(self, mixture: torch.Tensor) -> torch.Tensor:
-        length = mixture.shape[-1]
-        padded = frames_needed(length, self.kernel_size, self.stride)
-        encoded, masker_input = self.encode(F.pad(mixture, (0, padded - length)))
-        estimates = self.decode(self.masker(masker_input), encoded)
+    def _separate_tiled(self, x: torch.Tensor) -> torch.Tensor:
         # aligned on the encoder-padded length, then trimmed: the same evidence whether the
         # caller or the model pads (an ONNX export pads outside the model)
-        return align_ears(estimates, self.max_lag, causal=self.causal)[..., :length]
+        return align_ears(super()._separate_tiled(x), self.max_lag, causal=self.causal)
 
     def encode(self, x: torch.Tensor, context: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """``x`` ``(B, 2, samples)`` tiled by the encoder → (each ear's encoding ``(2B, N,
@@ -425,13 +382,12 @@ class BinauralCross(_BinauralModel):
     def decode(self, masks: torch.Tensor, encoded: torch.Tensor) -> torch.Tensor:
         """Masks ``(2B, n_src, N, frames)`` on each ear's encoding → ``(B, n_src, 2, samples)``
         (before the ear alignment)."""
-        masked = masks * encoded.unsqueeze(1)
-        waveforms = self.decoder(masked.flatten(0, 1))  # (2B * n_src, 1, T)
+        waveforms = super().decode(masks, encoded)  # (2B, n_src, 1, T)
         return waveforms.reshape(-1, 2, self.n_src, waveforms.shape[-1]).transpose(1, 2)
 
 
 @register("binaural_parallel")
-class BinauralParallel(_BinauralModel):
+class BinauralParallel(_InterauralTasNet):
     """MIMO TasNet (Han et al. 2020): both ears in, every talker's two-ear image out.
 
     ``E_l = enc_l(x_l)``, ``E_r = enc_r(x_r)``; one TCN on ``[E_l, E_r, proj(IPD, ILD)]``
@@ -471,36 +427,21 @@ class BinauralParallel(_BinauralModel):
         feature_window: int = 256,
         feature_channels: int = 64,
     ) -> None:
-        super().__init__()
-        self._common(n_src, sample_rate, kernel_size, causal)
-        self.n_filters = n_filters
-        self.encoders = nn.ModuleList(Encoder(n_filters, kernel_size, self.stride) for _ in range(2))
-        self.decoders = nn.ModuleList(Decoder(n_filters, kernel_size, self.stride) for _ in range(2))
-        if spatial_features:
-            self.features = InterauralFeatures(kernel_size, self.stride, feature_window)
-            self.feature_projection = nn.Conv1d(self.features.channels, feature_channels, 1)
-        else:
-            self.features, self.feature_projection, feature_channels = None, None, 0
-        self.masker = FeatureTCNMasker(
-            n_src,
-            2 * n_filters + feature_channels,
-            4 * n_filters,  # (output ear, input ear, N)
-            bottleneck,
-            hidden,
-            skip,
-            conv_kernel,
-            n_blocks,
-            n_repeats,
-            "cLN" if causal else "gLN",
-            causal,
-            mask_activation,
+        super().__init__(
+            n_src, n_filters, kernel_size, sample_rate, causal, spatial_features, feature_window, feature_channels
         )
+        tcn = TCNConfig(bottleneck, hidden, skip, conv_kernel, n_blocks, n_repeats, causal)
+        in_channels = 2 * n_filters + self.feature_channels
+        # masks for (output ear, input ear, N)
+        self.masker = TCNMasker(n_src, in_channels, tcn, mask_activation, mask_channels=4 * n_filters)
 
-    def _separate(self, mixture: torch.Tensor) -> torch.Tensor:
-        length = mixture.shape[-1]
-        padded = frames_needed(length, self.kernel_size, self.stride)
-        encoded, masker_input = self.encode(F.pad(mixture, (0, padded - length)))
-        return self.decode(self.masker(masker_input), encoded)[..., :length]
+    def _build_filterbank(self, n_filters: int, encoder_activation: str | None) -> None:
+        """One encoder and one decoder per ear."""
+        self.n_filters = n_filters
+        self.encoders = nn.ModuleList(
+            Encoder(n_filters, self.kernel_size, self.stride, activation=encoder_activation) for _ in range(2)
+        )
+        self.decoders = nn.ModuleList(Decoder(n_filters, self.kernel_size, self.stride) for _ in range(2))
 
     def encode(self, x: torch.Tensor, context: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """``x`` ``(B, 2, samples)`` tiled by the encoder → (the ears' encodings ``(B, 2, N,
@@ -527,7 +468,6 @@ __all__ = [
     "BinauralIndependent",
     "BinauralCross",
     "BinauralParallel",
-    "FeatureTCNMasker",
     "InterauralFeatures",
     "align_ears",
     "ear_similarity",

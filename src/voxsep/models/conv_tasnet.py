@@ -15,35 +15,36 @@ from voxsep.models import register
 from voxsep.models.base import EncoderMaskerDecoder
 from voxsep.nn.activations import MaskActivation
 from voxsep.nn.norms import make_norm
-from voxsep.nn.tcn import TCN, pointwise_conv1d
+from voxsep.nn.tcn import TCN, TCNConfig, pointwise_conv1d
 
 
 class TCNMasker(nn.Module):
-    """Encoded mixture ``(batch, N, frames)`` → masks ``(batch, n_src, N, frames)``."""
+    """Masker input ``(batch, in_channels, frames)`` → masks ``(batch, n_src, mask_channels, frames)``.
+
+    Input norm → 1×1 bottleneck (in_channels → B) → :class:`~voxsep.nn.tcn.TCN` → PReLU →
+    1×1 conv to ``n_src * mask_channels`` → mask activation. Conv-TasNet's input is the
+    encoded mixture (``in_channels = mask_channels = N``); the binaural models feed a
+    wider input (encodings and interaural features) or ask for masks on several encodings.
+
+    Args:
+        n_src: number of sources.
+        in_channels: channels of the input (N for Conv-TasNet).
+        tcn: the TCN's sizes; its ``causal`` also picks the input norm (cLN / gLN).
+        mask_activation: "sigmoid", "relu", "softmax" or "linear".
+        mask_channels: channels of each mask (``in_channels`` when ``None``).
+    """
 
     def __init__(
-        self,
-        n_src: int,
-        n_filters: int,
-        bottleneck: int,
-        hidden: int,
-        skip: int,
-        kernel_size: int,
-        n_blocks: int,
-        n_repeats: int,
-        norm: str,
-        causal: bool,
-        mask_activation: str,
+        self, n_src: int, in_channels: int, tcn: TCNConfig, mask_activation: str, mask_channels: int | None = None
     ) -> None:
         super().__init__()
         self.n_src = n_src
-        self.input_norm = make_norm(norm, n_filters)
-        self.bottleneck = nn.Conv1d(n_filters, bottleneck, 1)
-        self.tcn = TCN(bottleneck, hidden, skip, kernel_size, n_blocks, n_repeats, norm, causal)
-        out_channels = skip or bottleneck
-        self.output = nn.Sequential(nn.PReLU(), nn.Conv1d(out_channels, n_src * n_filters, 1))
+        self.mask_channels = mask_channels or in_channels
+        self.input_norm = make_norm(tcn.norm, in_channels)
+        self.bottleneck = nn.Conv1d(in_channels, tcn.bottleneck, 1)
+        self.tcn = TCN(tcn)
+        self.output = nn.Sequential(nn.PReLU(), nn.Conv1d(tcn.out_channels, n_src * self.mask_channels, 1))
         self.activation = MaskActivation(mask_activation)
-        self.mask_channels = n_filters
 
     def forward(self, representation: torch.Tensor) -> torch.Tensor:
         features = self.tcn(self.bottleneck(self.input_norm(representation)))
@@ -109,16 +110,5 @@ class ConvTasNet(EncoderMaskerDecoder):
     ) -> None:
         super().__init__(n_src, n_filters, kernel_size, kernel_size // 2, sample_rate, encoder_activation)
         self.causal = causal
-        self.masker = TCNMasker(
-            n_src,
-            n_filters,
-            bottleneck,
-            hidden,
-            skip,
-            conv_kernel,
-            n_blocks,
-            n_repeats,
-            "cLN" if causal else "gLN",
-            causal,
-            mask_activation,
-        )
+        tcn = TCNConfig(bottleneck, hidden, skip, conv_kernel, n_blocks, n_repeats, causal)
+        self.masker = TCNMasker(n_src, n_filters, tcn, mask_activation)

@@ -8,11 +8,46 @@ depthwise conv (kernel P, dilation d) → PReLU → norm → two 1×1 convs givi
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from torch import nn
 import torch.nn.functional as F
 
 from voxsep.nn.norms import make_norm
+
+
+@dataclass(frozen=True)
+class TCNConfig:
+    """The sizes of a TCN (Table I of the paper), built once by a model and passed down.
+
+    Args:
+        bottleneck: B, channels of the residual path.
+        hidden: H, channels inside each block.
+        skip: Sc, channels of the skip outputs (0: no skip path; the residual stream is
+            the output).
+        kernel_size: P, depthwise kernel.
+        n_blocks: X, blocks per repeat (dilations 1..2^(X-1)).
+        n_repeats: R.
+        causal: cLN and left-only padding (frame t never sees frames > t); gLN otherwise.
+    """
+
+    bottleneck: int
+    hidden: int
+    skip: int
+    kernel_size: int
+    n_blocks: int
+    n_repeats: int
+    causal: bool = False
+
+    @property
+    def norm(self) -> str:
+        return "cLN" if self.causal else "gLN"
+
+    @property
+    def out_channels(self) -> int:
+        """Channels of the TCN's output: Sc, or B without a skip path."""
+        return self.skip or self.bottleneck
 
 
 def shifted_depthwise_conv1d(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
@@ -59,37 +94,24 @@ class TemporalBlock(nn.Module):
     """One TCN block on ``(batch, B, frames)``; returns ``(residual, skip)``.
 
     Args:
-        bottleneck: B, channels of the residual path.
-        hidden: H, channels inside the block.
-        skip: Sc, channels of the skip output (0: no skip output).
-        kernel_size: P, depthwise kernel.
+        config: the TCN's sizes (B, H, Sc, P; norm and padding from ``causal``).
         dilation: d.
-        norm: "gLN" (non-causal) or "cLN" (causal).
-        causal: pad only on the left so frame t never sees frames > t.
     """
 
-    def __init__(
-        self,
-        bottleneck: int,
-        hidden: int,
-        skip: int,
-        kernel_size: int,
-        dilation: int,
-        norm: str,
-        causal: bool,
-    ) -> None:
+    def __init__(self, config: TCNConfig, dilation: int) -> None:
         super().__init__()
-        total_pad = (kernel_size - 1) * dilation
-        self.pad = (total_pad, 0) if causal else (total_pad // 2, total_pad - total_pad // 2)
-        self.in_conv = nn.Conv1d(bottleneck, hidden, 1)
+        hidden, norm = config.hidden, config.norm
+        total_pad = (config.kernel_size - 1) * dilation
+        self.pad = (total_pad, 0) if config.causal else (total_pad // 2, total_pad - total_pad // 2)
+        self.in_conv = nn.Conv1d(config.bottleneck, hidden, 1)
         self.in_act = nn.PReLU()
         self.in_norm = make_norm(norm, hidden)
-        self.depthwise = nn.Conv1d(hidden, hidden, kernel_size, dilation=dilation, groups=hidden)
+        self.depthwise = nn.Conv1d(hidden, hidden, config.kernel_size, dilation=dilation, groups=hidden)
         self.dilation = dilation
         self.dw_act = nn.PReLU()
         self.dw_norm = make_norm(norm, hidden)
-        self.residual = nn.Conv1d(hidden, bottleneck, 1)
-        self.skip = nn.Conv1d(hidden, skip, 1) if skip else None
+        self.residual = nn.Conv1d(hidden, config.bottleneck, 1)
+        self.skip = nn.Conv1d(hidden, config.skip, 1) if config.skip else None
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         y = self.in_norm(self.in_act(self.in_conv(x)))
@@ -147,27 +169,15 @@ class TCN(nn.Module):
     """R repeats of X dilated blocks (dilations 1, 2, …, 2^(X-1)) on ``(batch, B, frames)``.
 
     Returns the sum of the skip outputs ``(batch, Sc, frames)``, or the final residual
-    stream ``(batch, B, frames)`` when ``skip == 0``.
+    stream ``(batch, B, frames)`` when ``skip == 0``. ``config``: the sizes (:class:`TCNConfig`).
     """
 
-    def __init__(
-        self,
-        bottleneck: int,
-        hidden: int,
-        skip: int,
-        kernel_size: int,
-        n_blocks: int,
-        n_repeats: int,
-        norm: str,
-        causal: bool,
-    ) -> None:
+    def __init__(self, config: TCNConfig) -> None:
         super().__init__()
         self.blocks = nn.ModuleList(
-            TemporalBlock(bottleneck, hidden, skip, kernel_size, 2**x, norm, causal)
-            for _ in range(n_repeats)
-            for x in range(n_blocks)
+            TemporalBlock(config, 2**x) for _ in range(config.n_repeats) for x in range(config.n_blocks)
         )
-        self.use_skip = bool(skip)
+        self.use_skip = bool(config.skip)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         skip_sum = None

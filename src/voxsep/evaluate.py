@@ -33,7 +33,10 @@ auto``), and each row gets ``n_true`` / ``n_est``. The summary reports
 ``count_accuracy`` (the share of mixtures with ``n_est == n_true``), the confusion
 ``counts`` (``{true: {estimated: mixtures}}``) and ``miscounted`` (their ids); the
 separation metrics are computed -- and averaged -- only over the correctly counted
-mixtures, scoring the kept outputs against the true sources.
+mixtures, scoring the kept outputs against the true sources, and are also summarised
+per true count (``summary_by_count``). A one-talker mixture *is* its talker, so its rows
+have no improvement metrics (SI-SNRi, SDRi, SNRi): its SI-SNR says how intact the
+model leaves a lone voice.
 
 Outputs: ``results.csv`` (one row per mixture), ``results.json`` (summary: mean,
 median, std, count per metric, plus the model and data), and with ``save_audio=N`` the
@@ -59,6 +62,8 @@ from voxsep.core.files import write_text_atomic
 
 BINAURAL_COLUMNS = ("delta_itd_us", "delta_itd_int_us", "delta_ild_db")
 SCORE_COLUMNS = ("si_snr", "si_snri", "sdr", "sdri", "snri", "pesq", "stoi", *BINAURAL_COLUMNS)
+#: Metrics relative to the mixture, left out for one-talker mixtures (mixture == talker).
+IMPROVEMENT_COLUMNS = ("si_snri", "sdri", "snri")
 
 
 def score_utterance(
@@ -293,6 +298,9 @@ def evaluate(
             if not counting or row["n_est"] == row["n_true"]:
                 row.update(score_utterance(sources.numpy(), estimate.numpy(), mixture.numpy(), sample_rate, quality,
                                            sdr))
+                if record.n_src == 1:  # the mixture is the talker: an improvement over it means nothing
+                    for name in IMPROVEMENT_COLUMNS:
+                        row.pop(name, None)
             rows.append(row)
             if i < save_audio and "si_snr" in row:
                 _save_estimates(write_audio, audio_dir, record.mixture_id, sources, estimate, sample_rate, overwrite)
@@ -327,6 +335,10 @@ def evaluate(
     }
     if counting:
         result.update(count_summary(rows))
+        result["summary_by_count"] = {
+            str(n): summarize([r for r in rows if r["n_true"] == n], [c for c in columns[1:] if c not in ("n_true", "n_est")])
+            for n in sorted({r["n_true"] for r in rows})
+        }
     write_text_atomic(summary_path, json.dumps(result, indent=2) + "\n")
     return result
 

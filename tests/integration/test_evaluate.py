@@ -222,10 +222,13 @@ def test_counting_reports_accuracy_and_scores_only_correctly_counted_mixtures(tm
     assert result["count"] == 8 and result["count_accuracy"] == pytest.approx(0.5)
     assert result["counts"] == {"1": {"1": 4}, "2": {"1": 4}}
     assert result["miscounted"] == [f"utt{i}" for i in range(4)] and result["scored"] == 4
-    assert result["summary"]["si_snri"]["count"] == 4
+    assert result["summary"]["si_snr"]["count"] == 4
+    assert "si_snri" not in result["summary"], "a one-talker mixture is its talker: no improvement over it"
+    assert result["summary_by_count"]["1"]["si_snr"]["count"] == 4 and result["summary_by_count"]["2"] == {}
     rows = _rows(tmp_path / "r.csv")
     assert [(r["n_true"], r["n_est"]) for r in rows] == [("1", "1")] * 4 + [("2", "1")] * 4
-    assert all(r["si_snri"] == "" for r in rows[4:]), "miscounted mixtures are not scored"
+    assert all(r["si_snr"] == "" for r in rows[4:]), "miscounted mixtures are not scored"
+    assert "si_snri" not in rows[0], "one-talker mixtures get no SI-SNRi column"
     assert all(float(r["si_snr"]) > 60 for r in rows[:4]), "the kept output is the talker itself"
     with pytest.raises(ValueError, match="1 sources but n_src=2"):  # without counting: the model's count only
         evaluate(FirstOnly(), one_talker_csv, tmp_path / "x.csv", quality=False, log=lambda m: None)
@@ -238,6 +241,7 @@ def test_cli_counts_by_default_for_variable_count_checkpoints(tmp_path, wsj_fold
                  "--no-quality", "--no-sdr"]) == 0
     printed = capsys.readouterr().out
     assert "count accuracy" in printed and "1 talker(s): estimated" in printed
+    assert "1-talker mixtures counted right:" in printed
     summary = json.loads(out.with_suffix(".json").read_text())
     assert summary["count"] == 8 and 0 <= summary["count_accuracy"] <= 1
     assert len(summary["miscounted"]) == 8 - summary["scored"]

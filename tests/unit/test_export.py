@@ -166,3 +166,19 @@ def test_exportable_rnn_copy_computes_the_same(rnn_type, causal, speech):
     mixture = torch.from_numpy(np.stack([speech[:3001], 0.3 * speech[500:3501]]))
     with torch.inference_mode():
         assert torch.equal(copy(mixture), model(mixture))
+
+
+def test_from_onnx_says_that_fast_does_not_apply(tmp_path, caplog):
+    """``fast`` is a PyTorch-path option: an ONNX model says so instead of dropping it silently."""
+    import logging
+
+    from voxsep.inference.api import Separator
+
+    torch.manual_seed(0)
+    path = export_onnx(models.build("conv_tasnet", **TINY_CONFIGS["conv_tasnet"]), tmp_path / "m.onnx")
+    with caplog.at_level(logging.INFO, logger="voxsep.inference.api"):
+        Separator.from_onnx(path)
+    assert "fast path" not in caplog.text
+    with caplog.at_level(logging.INFO, logger="voxsep.inference.api"):
+        Separator.from_onnx(path, fast=True)
+    assert "the fast path is for PyTorch models" in caplog.text

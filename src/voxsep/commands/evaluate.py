@@ -111,5 +111,7 @@ def run(args: argparse.Namespace) -> int:
     if "count_accuracy" in result:
         print(format_counts(result))
     print(format_summary(result["summary"]))
+    for n_true, summary in result.get("summary_by_count", {}).items():
+        print(f"{n_true}-talker mixtures counted right:\n{format_summary(summary)}")
     print(f"per-utterance scores: {out}\nsummary: {out.with_suffix('.json')}")
     return 0

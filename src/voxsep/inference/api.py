@@ -203,7 +203,9 @@ class Separator:
         exported with ``n_src_range`` in its metadata counts talkers by default."""
         from voxsep.inference.export import OnnxModel
 
-        kwargs.pop("fast", None)
+        if kwargs.pop("fast", False):
+            logger.info("%s: the fast path is for PyTorch models; onnxruntime runs the ONNX graph with its own "
+                        "graph optimisations", path)
         kwargs.setdefault("name", str(path))
         device = kwargs.pop("device", None)
         model = OnnxModel(path, device=device)

@@ -17,7 +17,7 @@ from torch import nn
 
 from voxsep.models import register
 from voxsep.models.base import EncoderMaskerDecoder
-from voxsep.nn.dual_path import CHUNK_PADDINGS, overlap_add, segment
+from voxsep.nn.dual_path import ChunkedMasker
 from voxsep.nn.gated_output import GatedMaskOutput
 from voxsep.nn.norms import make_norm
 
@@ -83,7 +83,7 @@ class DualPathRNNBlock(nn.Module):
         return x + self._norm4d(self.inter_norm, inter), inter_state
 
 
-class DualPathMasker(nn.Module):
+class DualPathMasker(ChunkedMasker):
     """Encoded mixture ``(B, N, frames)`` → masks ``(B, n_src, N, frames)`` with DPRNN blocks."""
 
     def __init__(
@@ -100,12 +100,7 @@ class DualPathMasker(nn.Module):
         mask_activation: str,
         chunk_padding: str = "voxsep",
     ) -> None:
-        super().__init__()
-        self.n_src = n_src
-        self.chunk_size = chunk_size
-        if chunk_padding not in CHUNK_PADDINGS:
-            raise ValueError(f"unknown chunk_padding {chunk_padding!r}; choose one of {CHUNK_PADDINGS}")
-        self.chunk_padding = chunk_padding
+        super().__init__(n_src, chunk_size, chunk_padding)
         norm = "chLN" if causal else "gLN"
         self.input_norm = make_norm(norm, n_filters)
         self.bottleneck = nn.Conv1d(n_filters, bottleneck, 1)
@@ -116,13 +111,7 @@ class DualPathMasker(nn.Module):
         self.output = GatedMaskOutput(bottleneck, n_filters, mask_activation)
 
     def forward(self, representation: torch.Tensor) -> torch.Tensor:
-        batch, _, frames = representation.shape
-        x = self.bottleneck(self.input_norm(representation))
-        chunks = self.blocks(segment(x, self.chunk_size, self.chunk_padding))
-        chunks = self.to_sources(chunks)  # (B, n_src * bottleneck, K, S)
-        _, _, chunk, n_chunks = chunks.shape
-        chunks = chunks.reshape(batch * self.n_src, -1, chunk, n_chunks)
-        features = overlap_add(chunks, frames, self.chunk_padding)  # (B * n_src, bottleneck, frames)
+        features = self.per_source(self.bottleneck(self.input_norm(representation)))  # (B * n_src, bottleneck, frames)
         return self.output(features, self.n_src)
 
 

@@ -21,6 +21,8 @@ rate a model is trained for.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from torch import nn
 
@@ -33,33 +35,50 @@ from voxsep.nn.mossformer import GatedAttentionUnit
 from voxsep.nn.norms import make_norm
 
 
+@dataclass(frozen=True)
+class MossFormerConfig:
+    """Sizes of the MossFormer2 separation network (arguments of :class:`MossFormer2`).
+
+    Args:
+        dim: C, feature size of the MossFormer layers.
+        n_layers: number of (MossFormer layer, FSMN block) pairs.
+        group_size: G, frames per local-attention group.
+        query_key_dim: size of the shared query/key projection.
+        expansion_factor: width of ``[v|u]`` relative to ``dim``.
+        fsmn_inner: bottleneck size of the FSMN blocks.
+        fsmn_order: FSMN memory order.
+        fsmn_depth: layers in each dilated dense memory.
+        dropout: dropout in the attention and projections.
+    """
+
+    dim: int
+    n_layers: int
+    group_size: int
+    query_key_dim: int
+    expansion_factor: float
+    fsmn_inner: int
+    fsmn_order: int
+    fsmn_depth: int
+    dropout: float
+
+
 class MossFormerStack(nn.Module):
     """``n_layers`` x (``GatedAttentionUnit`` → ``GatedFSMNBlock``) → LayerNorm, on ``(B, T, C)``.
 
     One ``RotaryEmbedding`` is shared by all attention layers.
     """
 
-    def __init__(
-        self,
-        dim: int,
-        n_layers: int,
-        group_size: int,
-        query_key_dim: int,
-        expansion_factor: float,
-        fsmn_inner: int,
-        fsmn_order: int,
-        fsmn_depth: int,
-        dropout: float,
-    ) -> None:
+    def __init__(self, c: MossFormerConfig) -> None:
         super().__init__()
-        rotary = RotaryEmbedding(min(32, query_key_dim))
+        rotary = RotaryEmbedding(min(32, c.query_key_dim))
         self.attention = nn.ModuleList(
-            GatedAttentionUnit(dim, group_size, query_key_dim, expansion_factor, dropout, rotary) for _ in range(n_layers)
+            GatedAttentionUnit(c.dim, c.group_size, c.query_key_dim, c.expansion_factor, c.dropout, rotary)
+            for _ in range(c.n_layers)
         )
         self.fsmn = nn.ModuleList(
-            GatedFSMNBlock(dim, fsmn_inner, fsmn_order, fsmn_depth, dropout) for _ in range(n_layers)
+            GatedFSMNBlock(c.dim, c.fsmn_inner, c.fsmn_order, c.fsmn_depth, c.dropout) for _ in range(c.n_layers)
         )
-        self.norm = nn.LayerNorm(dim, eps=1e-6)
+        self.norm = nn.LayerNorm(c.dim, eps=1e-6)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         for attention, fsmn in zip(self.attention, self.fsmn):
@@ -70,29 +89,14 @@ class MossFormerStack(nn.Module):
 class MossFormer2Masker(nn.Module):
     """Encoded mixture ``(B, N, frames)`` → masks ``(B, n_src, N, frames)``."""
 
-    def __init__(
-        self,
-        n_src: int,
-        n_filters: int,
-        dim: int,
-        n_layers: int,
-        group_size: int,
-        query_key_dim: int,
-        expansion_factor: float,
-        fsmn_inner: int,
-        fsmn_order: int,
-        fsmn_depth: int,
-        dropout: float,
-        mask_activation: str,
-    ) -> None:
+    def __init__(self, n_src: int, n_filters: int, stack: MossFormerConfig, mask_activation: str) -> None:
         super().__init__()
+        dim = stack.dim
         self.n_src = n_src
         self.input_norm = make_norm("gLN", n_filters)
         self.input_proj = nn.Conv1d(n_filters, dim, 1, bias=False)
         self.position = ScaledSinusoidalEmbedding(dim)
-        self.stack = MossFormerStack(
-            dim, n_layers, group_size, query_key_dim, expansion_factor, fsmn_inner, fsmn_order, fsmn_depth, dropout
-        )
+        self.stack = MossFormerStack(stack)
         self.stack_norm = make_norm("gLN", dim)
         self.to_sources = nn.Sequential(nn.PReLU(), nn.Conv1d(dim, n_src * dim, 1))
         self.output = GatedMaskOutput(dim, n_filters, mask_activation)
@@ -151,17 +155,7 @@ class MossFormer2(EncoderMaskerDecoder):
         encoder_activation: str | None = "relu",
     ) -> None:
         super().__init__(n_src, n_filters, kernel_size, stride, sample_rate, encoder_activation)
-        self.masker = MossFormer2Masker(
-            n_src,
-            n_filters,
-            dim,
-            n_layers,
-            group_size,
-            query_key_dim,
-            expansion_factor,
-            fsmn_inner,
-            fsmn_order,
-            fsmn_depth,
-            dropout,
-            mask_activation,
+        stack = MossFormerConfig(
+            dim, n_layers, group_size, query_key_dim, expansion_factor, fsmn_inner, fsmn_order, fsmn_depth, dropout
         )
+        self.masker = MossFormer2Masker(n_src, n_filters, stack, mask_activation)

@@ -24,7 +24,7 @@ from torch import nn
 from voxsep.models import register
 from voxsep.models.base import EncoderMaskerDecoder
 from voxsep.nn.attention import TransformerEncoder
-from voxsep.nn.dual_path import CHUNK_PADDINGS, overlap_add, segment
+from voxsep.nn.dual_path import ChunkedMasker
 from voxsep.nn.gated_output import GatedMaskOutput
 from voxsep.nn.norms import make_norm
 
@@ -69,7 +69,7 @@ class SepFormerBlock(nn.Module):
         return x + inter.transpose(1, 2)
 
 
-class SepFormerMasker(nn.Module):
+class SepFormerMasker(ChunkedMasker):
     """Encoded mixture ``(B, N, frames)`` → masks ``(B, n_src, N, frames)``.
 
     gLN → 1x1 conv (no bias) → segment(K) → R SepFormer blocks → PReLU → 1x1 conv to
@@ -90,12 +90,7 @@ class SepFormerMasker(nn.Module):
         mask_activation: str,
         chunk_padding: str = "voxsep",
     ) -> None:
-        super().__init__()
-        self.n_src = n_src
-        self.chunk_size = chunk_size
-        if chunk_padding not in CHUNK_PADDINGS:
-            raise ValueError(f"unknown chunk_padding {chunk_padding!r}; choose one of {CHUNK_PADDINGS}")
-        self.chunk_padding = chunk_padding
+        super().__init__(n_src, chunk_size, chunk_padding)
         self.input_norm = make_norm("gLN", n_filters)
         self.input_proj = nn.Conv1d(n_filters, d_model, 1, bias=False)
         self.blocks = nn.Sequential(
@@ -104,13 +99,13 @@ class SepFormerMasker(nn.Module):
         self.to_sources = nn.Sequential(nn.PReLU(), nn.Conv2d(d_model, n_src * d_model, 1))
         self.output = GatedMaskOutput(d_model, n_filters, mask_activation)
 
+    def run_blocks(self, chunks: torch.Tensor) -> torch.Tensor:
+        """The SepFormer blocks, channels-last: ``(B, C, K, S)`` → ``(B, S, K, C)`` → back."""
+        return self.blocks(chunks.permute(0, 3, 2, 1).contiguous()).permute(0, 3, 2, 1)
+
     def forward(self, representation: torch.Tensor) -> torch.Tensor:
-        batch, n_filters, frames = representation.shape
         x = self.input_proj(self.input_norm(representation))
-        chunks = segment(x, self.chunk_size, self.chunk_padding).permute(0, 3, 2, 1)  # (B, S, K, C)
-        chunks = self.to_sources(self.blocks(chunks.contiguous()).permute(0, 3, 2, 1))  # (B, n_src*C, K, S)
-        chunks = chunks.reshape(batch * self.n_src, -1, *chunks.shape[-2:])
-        return self.output(overlap_add(chunks, frames, self.chunk_padding), self.n_src)
+        return self.output(self.per_source(x), self.n_src)
 
 
 @register("sepformer")

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 
 CHUNK_PADDINGS = ("voxsep", "asteroid", "speechbrain")
@@ -88,3 +89,37 @@ def overlap_add(chunks: torch.Tensor, frames: int, padding: str = "voxsep") -> t
     blocks = (first_halves + second_halves).reshape(batch, channels, (n_chunks + 1) * hop)
     front = _layout(frames, hop, padding)[0]
     return blocks[..., front * hop : front * hop + frames] * 0.5
+
+
+class ChunkedMasker(nn.Module):
+    """The chunk bookkeeping of the dual-path maskers (DPRNN, SepFormer).
+
+    :meth:`per_source`: features ``(B, C, T)`` → :func:`segment` → ``self.blocks`` on the
+    chunks ``(B, C, K, S)`` (:meth:`run_blocks`) → ``self.to_sources`` (one map of C
+    channels per source) → :func:`overlap_add` → ``(B * n_src, C, T)``. Subclasses build
+    ``blocks`` and ``to_sources``.
+
+    Args:
+        n_src: number of sources.
+        chunk_size: K, frames per chunk (even; hop K/2).
+        chunk_padding: one of ``CHUNK_PADDINGS`` (module docstring).
+    """
+
+    def __init__(self, n_src: int, chunk_size: int, chunk_padding: str = "voxsep") -> None:
+        super().__init__()
+        if chunk_padding not in CHUNK_PADDINGS:
+            raise ValueError(f"unknown chunk_padding {chunk_padding!r}; choose one of {CHUNK_PADDINGS}")
+        self.n_src = n_src
+        self.chunk_size = chunk_size
+        self.chunk_padding = chunk_padding
+
+    def run_blocks(self, chunks: torch.Tensor) -> torch.Tensor:
+        """The dual-path blocks on chunks ``(B, C, K, S)`` → same shape."""
+        return self.blocks(chunks)
+
+    def per_source(self, x: torch.Tensor) -> torch.Tensor:
+        """Features ``(B, C, T)`` → per-source features ``(B * n_src, C, T)``."""
+        chunks = self.to_sources(self.run_blocks(segment(x, self.chunk_size, self.chunk_padding)))
+        batch, _, chunk, n_chunks = chunks.shape  # (B, n_src * C, K, S)
+        chunks = chunks.reshape(batch * self.n_src, -1, chunk, n_chunks)
+        return overlap_add(chunks, x.shape[-1], self.chunk_padding)

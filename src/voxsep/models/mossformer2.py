@@ -37,19 +37,9 @@ from voxsep.nn.norms import make_norm
 
 @dataclass(frozen=True)
 class MossFormerConfig:
-    """Sizes of the MossFormer2 separation network (arguments of :class:`MossFormer2`).
-
-    Args:
-        dim: C, feature size of the MossFormer layers.
-        n_layers: number of (MossFormer layer, FSMN block) pairs.
-        group_size: G, frames per local-attention group.
-        query_key_dim: size of the shared query/key projection.
-        expansion_factor: width of ``[v|u]`` relative to ``dim``.
-        fsmn_inner: bottleneck size of the FSMN blocks.
-        fsmn_order: FSMN memory order.
-        fsmn_depth: layers in each dilated dense memory.
-        dropout: dropout in the attention and projections.
-    """
+    """Sizes of the MossFormer2 separation network, built once by :class:`MossFormer2` and
+    passed to its masker and :class:`MossFormerStack`; each field is the model's argument
+    of the same name (``dim`` = C, ``group_size`` = G)."""
 
     dim: int
     n_layers: int

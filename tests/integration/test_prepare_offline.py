@@ -189,9 +189,11 @@ def test_16k_uses_wideband_g722_prompts():
 def test_missing_game_and_klettres_packages_are_named(tmp_path, monkeypatch):
     monkeypatch.setattr(offline, "FILLETS_ROOT", tmp_path / "no-fillets")
     monkeypatch.setattr(offline, "KLETTRES_ROOT", tmp_path / "no-klettres")
+    monkeypatch.setattr(offline, "KTUBERLING_ROOT", tmp_path / "no-ktuberling")
     with pytest.raises(MissingPackageError) as info:
         offline.check_packages(8000)
-    assert "apt-get install -y fillets-ng-data fillets-ng-data-cs fillets-ng-data-nl klettres-data" in str(info.value)
+    assert ("apt-get install -y fillets-ng-data fillets-ng-data-cs fillets-ng-data-nl klettres-data ktuberling-data"
+            in str(info.value))
 
 
 # --------------------------------------------------------------------------- the speaker table
@@ -335,3 +337,28 @@ def test_complete_build_without_one_speaker_sets_gets_only_them(offline_corpus, 
     assert _digest(copy) == before  # the same sets as a fresh build's
     assert {p: (p.stat().st_ino, p.stat().st_mtime_ns) for p in others} == others  # nothing else rewritten
     assert (copy / "README.md").read_text() == (offline_corpus / "README.md").read_text()
+
+
+def test_complete_build_without_pool_voices_gets_only_them(offline_corpus, tmp_path):
+    """A build finished before the KTuberling (pool-only) voices existed: running the builder
+    again makes their utterances and appends their speakers.csv/utterances_train.csv rows;
+    the result equals a fresh build and no mixture set changes (none holds these voices)."""
+    pool = {s.name for s in offline.SPEAKERS if s.pool_only}
+    assert pool
+    copy = tmp_path / "corpus"
+    shutil.copytree(offline_corpus, copy)
+    before = _digest(copy)
+    for mix in (copy / "wav8k").glob("*speaker*/*.csv"):
+        assert not any(name.split("-")[0] in pool for row in _rows(mix) for name in [Path(row["mixture_path"]).stem])
+    for name in pool:
+        shutil.rmtree(copy / "wav8k" / "speech" / name)
+    for table, key in ((copy / "speakers.csv", "speaker"), (copy / "wav8k" / "utterances_train.csv", "speaker")):
+        lines = table.read_text().splitlines(keepends=True)
+        table.write_text("".join(line for line in lines if line.split(",")[0] not in pool))
+    kept = {p: (p.stat().st_ino, p.stat().st_mtime_ns) for p in copy.rglob("*") if p.is_file()
+            and p.name not in ("speakers.csv", "utterances_train.csv", "README.md")}
+    stats = offline.build_offline(copy, tiny=True, jobs=1)
+    assert "voices added" in stats
+    assert _digest(copy) == before  # the files of a fresh build
+    assert {p: (p.stat().st_ino, p.stat().st_mtime_ns) for p in kept} == kept  # nothing else rewritten
+    assert "ktuberling_gl" in (copy / "README.md").read_text()

@@ -8,7 +8,7 @@ from pathlib import Path
 from voxsep.data.prepare.offline import DEFAULTS, build_offline, required_packages
 
 
-SUMMARY = ("build a 2-/3-speaker corpus from real (asterisk, Fish Fillets, KLettres) and synthetic "
+SUMMARY = ("build a 2-/3-speaker corpus from real (asterisk, Fish Fillets, KLettres, KTuberling) and synthetic "
            "(espeak-ng, flite, festival) voices")
 
 
@@ -20,7 +20,9 @@ EPILOG = """examples:
 
 An interrupted build resumes when run again with the same options; run on a complete
 build made before the one-talker sets (1speaker/{valid,test}_real.csv) existed, it
-adds only those and rewrites nothing else.
+adds only those and rewrites nothing else; likewise, on a build made before the
+KTuberling voices it adds only them (utterances, speakers.csv and utterances_train.csv
+rows, README).
 Needs the Debian packages listed by `voxsep prepare offline --list-packages`.
 """
 

@@ -16,7 +16,12 @@ Speakers (see ``SPEAKERS``, ``speakers.csv`` and the README the build writes):
     ``_FILLETS_EXCLUDED``; the kept minor characters share the group of the Czech main
     actor of their sex (the cast is not credited, so they may be the same person);
   - the letters and syllables of KLettres (``klettres-data``), one native speaker per
-    language folder, clips concatenated into utterances (``_KLETTRES``).
+    language folder, clips concatenated into utterances (``_KLETTRES``);
+  - the spoken words of KTuberling (``ktuberling-data``), one KDE volunteer per language
+    folder (Catalan: a female and a male voice, told apart by the game's sound theme),
+    clips concatenated like KLettres ones (``_KTUBERLING``). These voices are training-only
+    and *pool-only*: in ``utterances_train.csv`` (dynamic mixing) but in no precomputed
+    mixture set, so the fixed mixture sets are those of a build made before them.
 
   An utterance is ~4.5–7 s of consecutive prompts/lines/clips of one speaker with short
   pauses. Sex: from the asterisk folder names, else from the median F0 measured with
@@ -40,7 +45,10 @@ speaker) of different groups: the real-voice benchmark of the bundled model.
 ``1speaker/{valid,test}_real.csv`` hold one held-out human utterance each (the mixture
 is its only source, at the same level rule; each utterance at most once), to score
 talker counting on one-talker recordings. Run on a complete build made before these
-sets existed, ``build_offline`` adds only them (nothing else is rewritten).
+sets existed, ``build_offline`` adds only them (nothing else is rewritten); run on a
+complete build made before the KTuberling voices existed, it makes their utterances,
+appends them to ``speakers.csv`` and ``utterances_train.csv`` and rewrites the README
+(every other file is left alone).
 
 Mixtures follow wsj0-2mix: each utterance normalised to 0 dB ITU-T P.56 active level,
 weighted by ``10 ** (g / 20)`` with ``g`` uniform in [-2.5, 2.5] dB (a relative gain of
@@ -77,6 +85,7 @@ ASTERISK_ROOT = Path("/usr/share/asterisk/sounds")
 FESTIVAL_VOICES = Path("/usr/share/festival/voices")
 FILLETS_ROOT = Path("/usr/share/games/fillets-ng")
 KLETTRES_ROOT = Path("/usr/share/klettres")
+KTUBERLING_ROOT = Path("/usr/share/ktuberling/sounds")
 SPLITS = ("train", "valid", "test")
 FORMAT_VERSION = 3  # bump when the generated audio changes, so old partial builds are not resumed
 DEFAULTS = {"utterances_per_speaker": 120, "n_train_mixtures": 5000, "n_valid_mixtures": 500,
@@ -87,7 +96,8 @@ DERIVED_FACTORS = (0.8, 1.18)
 GAIN_DB = 2.5
 MALE_F0_HZ = 165.0  # median F0 below this: labelled male
 LONG_FORM_SCALE = 3  # the four fish actors (~40 min each) get 3x the utterances per speaker
-KLETTRES_PASSES = 3  # a KLettres clip is used in at most this many utterances
+KLETTRES_PASSES = 3  # a KLettres (or KTuberling) clip is used in at most this many utterances
+KTUBERLING_MIN_SECONDS = 20.0  # a KTuberling voice needs at least this much speech (trimmed)
 # Prompts that are not speech (tones, beeps, silence, animal noises).
 _NOT_SPEECH = ("beep", "tone", "silence", "monkeys", "weasels")
 
@@ -103,16 +113,20 @@ class Speaker:
         split: ``"train"``, ``"valid"`` or ``"test"``.
         group: speakers of one group are (or may be) one person, or derived from one; a
             group is in one split and never mixed with itself in the mixture sets.
-        engine: ``"asterisk"``, ``"fillets"``, ``"klettres"``, ``"derived"``, ``"espeak"``,
-            ``"flite"`` or ``"festival"``.
+        engine: ``"asterisk"``, ``"fillets"``, ``"klettres"``, ``"ktuberling"``, ``"derived"``,
+            ``"espeak"``, ``"flite"`` or ``"festival"``.
         voice: asterisk folders (comma-separated, ``folder/*.gsm`` for GSM prompt sets),
-            ``<language>:<characters>[@<levels>]`` (fillets), the KLettres folder, the
-            origin speaker (derived) or the TTS voice name.
+            ``<language>:<characters>[@<levels>]`` (fillets), the KLettres folder,
+            ``<language>[:<part>+<part>...]`` (KTuberling folder, optionally only those
+            sound-theme parts, see :func:`ktuberling_part`), the origin speaker (derived)
+            or the TTS voice name.
         description: human-readable origin.
         package: the Debian package the audio comes from.
         pitch: espeak-ng pitch; rate: espeak-ng words per minute; factor: speed factor.
         scale: utterances made for this speaker = ``scale`` x utterances per speaker.
         f0: median F0 (Hz) measured with :func:`median_f0` at 8 kHz (0: not measured).
+        pool_only: in ``utterances_<split>.csv`` (dynamic mixing) but never drawn into the
+            precomputed mixture sets (voices added after those sets were fixed).
     """
 
     name: str
@@ -129,6 +143,7 @@ class Speaker:
     factor: float = 1.0
     scale: int = 1
     f0: float = 0.0
+    pool_only: bool = False
 
     @property
     def human(self) -> bool:
@@ -229,6 +244,209 @@ _KLETTRES_EXCLUDED = [
     ("id, nn", "no sound files"),
 ]
 
+# KTuberling (``ktuberling-data``): the game says the name of each item, recorded by KDE
+# volunteers, one folder per language (sounds/<lang>/), mapped to items by
+# sounds/<lang>.soundtheme (<sound name="..." file="<lang>/<file>.ogg"/>). The entries
+# fall into sound-theme parts (ktuberling_part): the potato-guy words, the playgrounds
+# (pizzeria_, moon_, egypt_, xmas_, tv_, butterflies_, robot_workshop_) and the Tux words
+# (hyphenated names); Tux's speech-bubble exclamations (laughs, snoring, "huh") are not
+# words and are never used. Which folders are voices follows select_ktuberling_voices on
+# measure_ktuberling's numbers (median_f0 and seconds after remove_rumble + trim_silence
+# at -30 dB, 8 kHz); the table below is its result (tests check it on the installed
+# package). All are training voices, pool-only (see Speaker.pool_only), no derived copies.
+# (name, voice, sex, F0 Hz, seconds of speech, note)
+_KTUBERLING = [
+    ("ktuberling_de", "de", "M", 140, 49, "German"),
+    ("ktuberling_el", "el", "M", 153, 59, "Greek; parts 148-167 Hz: sex less certain (like klettres_he)"),
+    ("ktuberling_gl", "gl", "F", 276, 59, "Galician"),
+    ("ktuberling_sl", "sl", "M", 157, 51, "Slovenian; parts 144-170 Hz: sex less certain"),
+    ("ktuberling_wa", "wa", "M", 131, 52, "Walloon"),
+    ("ktuberling_ca", "ca:butterflies+egypt+moon+potato+robot_workshop+tv+xmas", "F", 242, 86,
+     "Catalan, the female voice (all but the Tux and pizzeria words; parts 221-267 Hz, possibly more "
+     "than one session or reader)"),
+    ("ktuberling_ca_m", "ca:pizzeria+tux", "M", 143, 34, "Catalan, the male voice (the Tux and pizzeria words)"),
+]
+_KTUBERLING_EXCLUDED = [
+    ("en, fr, lt, nds, nl, ru, uk", "languages of held-out (valid/test) voices: the same volunteers may have "
+     "recorded both"),
+    ("da", "several voices (the Tux and Christmas words: one or two women, 242-276 Hz; the rest: a man, "
+     "~130 Hz, who may be the speaker of klettres_da, a training voice of the same language and sex)"),
+    ("es, fi, ga, it, pt, ro, sv, sr, sr@ijekavian, sr@ijekavianlatin, sr@latin",
+     "13-15 words each, 8-14 s of speech"),
+    ("ca exclamations (and every folder's)", "Tux's speech-bubble sounds (laughs, snoring, 'huh'): not words"),
+    ("id, nn", "no sound files in the package"),
+]
+# Names of Tux's speech-bubble sounds (laughing, snoring, "huh", "wow"...): not words.
+_KTUBERLING_EXCLAMATIONS = frozenset(f"tux-{word}" for word in (
+    "angry", "huh", "idea", "laugh", "love", "sick", "stare", "what", "wow", "zzz"))
+_KTUBERLING_THEMES = ("pizzeria", "moon", "egypt", "xmas", "tv", "butterflies", "robot_workshop")
+_SOUND_ENTRY = re.compile(r'<sound\s+name="([^"]*)"\s+file="([^"]*)"')
+
+
+def ktuberling_part(name: str) -> str:
+    """The sound-theme part of a KTuberling sound name (or, for an unlisted file, its stem).
+
+    ``"pizzeria_olive"`` -> ``"pizzeria"`` (a playground), ``"tux-apple"`` or
+    ``"Frier-Tux"`` -> ``"tux"``, ``"tux-laugh"`` -> ``"exclamation"`` (not a word),
+    ``"hat"`` -> ``"potato"`` (the potato guy).
+    """
+    name = name.lower()
+    if name in _KTUBERLING_EXCLAMATIONS or name.startswith("say-"):
+        return "exclamation"
+    if "-" in name:
+        return "tux"
+    for theme in _KTUBERLING_THEMES:
+        if name.startswith(theme + "_"):
+            return theme
+    return "potato"
+
+
+def ktuberling_clip_parts(folder: Path, theme_text: str) -> list[tuple[Path, str]]:
+    """``(clip, part)`` for every sound file (Ogg or wav) of a KTuberling language folder, sorted.
+
+    The part comes from the clip's name in the sound theme (``theme_text``); a file the
+    theme does not list (a few folders hold spare recordings) is classed by its stem.
+    """
+    names = {Path(file).name: name for name, file in _SOUND_ENTRY.findall(theme_text)}
+    return [(path, ktuberling_part(names.get(path.name, path.stem))) for path in sorted(Path(folder).glob("*.*")) if path.suffix in (".ogg", ".wav")]
+
+
+def _ktuberling_clips(voice: str) -> list[Path]:
+    """The clips of ``<language>[:<part>+...]`` (every part but exclamations when none given)."""
+    language, _, parts = voice.partition(":")
+    wanted = set(parts.split("+")) if parts else None
+    theme = KTUBERLING_ROOT / f"{language}.soundtheme"
+    text = theme.read_text(encoding="utf-8", errors="replace") if theme.exists() else ""
+    return [path for path, part in ktuberling_clip_parts(KTUBERLING_ROOT / language, text)
+            if part != "exclamation" and (wanted is None or part in wanted)]
+
+
+def _semitones(a: float, b: float) -> float:
+    return abs(12 * np.log2(a / b))
+
+
+def select_ktuberling_voices(measured: dict[str, dict[str, list[tuple[float, float]]]],
+                             heldout_languages: set[str], taken: set[tuple[str, str]] = frozenset(),
+                             min_seconds: float = KTUBERLING_MIN_SECONDS
+                             ) -> tuple[list[tuple[str, str, float, float]], list[tuple[str, str]]]:
+    """Which KTuberling folders (or parts of one) are training voices.
+
+    Args:
+        measured: language folder -> sound-theme part -> ``[(seconds, median F0), ...]``
+            per clip (F0 ``nan`` when unvoiced); exclamations left out.
+        heldout_languages: languages of the valid/test human voices: left out (the same
+            volunteer may have recorded both).
+        taken: ``(language, sex)`` of the real training voices already in the corpus: a
+            folder whose voice of that sex would be one of them is left out.
+        min_seconds: the least speech a voice needs.
+
+    Rules: a folder whose parts' median F0s are all within 4 semitones of the folder's
+    median F0 is one voice (its sex: that median < :data:`MALE_F0_HZ`: male). Otherwise
+    each part gets the sex of its own median F0; a folder with parts of both sexes holds
+    several voices:
+    it is split by part when the two sets are *cleanly separable* (their median F0s at
+    least 5 semitones apart and, in each set, at least 80 % of the voiced clips on its
+    side of the threshold); the set with more speech is the folder's main voice, the
+    other is kept if it has ``min_seconds`` too. Otherwise the folder is left out. A folder
+    whose main voice has the language and sex of a real training voice (``taken``) is left
+    out whole (it may be that person).
+
+    Returns:
+        ``([(voice, sex, median F0, seconds), ...], [(language, reason), ...])`` where
+        ``voice`` is ``<language>`` (all parts) or ``<language>:<part>+<part>...``.
+    """
+    voices: list[tuple[str, str, float, float]] = []
+    excluded: list[tuple[str, str]] = []
+    for language in sorted(measured):
+        parts = {p: clips for p, clips in measured[language].items() if clips and p != "exclamation"}
+        base = language.split("@")[0].split("_")[0].lower()
+        seconds = sum(s for clips in parts.values() for s, _ in clips)
+        if base in heldout_languages:
+            excluded.append((language, "language of a held-out voice"))
+            continue
+        if not parts:
+            excluded.append((language, "no sound files"))
+            continue
+        if seconds < min_seconds:
+            excluded.append((language, f"{seconds:.0f} s of speech"))
+            continue
+
+        def f0s(names: Sequence[str]) -> np.ndarray:
+            values = np.array([f for p in names for _, f in parts[p]], dtype=float)
+            return values[~np.isnan(values)]
+
+        voiced = sorted(p for p in parts if f0s([p]).size)
+        folder_f0 = float(np.median(f0s(voiced))) if voiced else float("nan")
+        if voiced and all(_semitones(float(np.median(f0s([p]))), folder_f0) <= 4 for p in voiced):
+            sex_of = {p: "M" if folder_f0 < MALE_F0_HZ else "F" for p in voiced}
+        else:
+            sex_of = {p: "M" if np.median(f0s([p])) < MALE_F0_HZ else "F" for p in voiced}
+        sets = {sex: sorted(p for p in sex_of if sex_of[p] == sex) for sex in ("F", "M")}
+        sets = {sex: names for sex, names in sets.items() if names}
+        if not sets:
+            excluded.append((language, "no voiced clip"))
+            continue
+        if len(sets) == 1:
+            (sex, names), = sets.items()
+            candidates = [(language, sex, names)]
+        else:
+            medians = {sex: float(np.median(f0s(names))) for sex, names in sets.items()}
+            on_side = {sex: float(np.mean((f0s(names) < MALE_F0_HZ) == (sex == "M"))) for sex, names in sets.items()}
+            if _semitones(medians["F"], medians["M"]) < 5 or min(on_side.values()) < 0.8:
+                excluded.append((language, "several voices that the sound-theme parts do not separate"))
+                continue
+            ranked = sorted(sets, key=lambda sex: -sum(s for p in sets[sex] for s, _ in parts[p]))
+            candidates = [(f"{language}:{'+'.join(sets[sex])}", sex, sets[sex]) for sex in ranked]
+        for voice, sex, names in candidates:
+            if (base, sex) in taken:
+                # The main voice may be a training voice's speaker: the folder is left
+                # out (a second voice is only trusted as "the other one" of a kept main voice).
+                excluded.append((language, f"its main voice ({sex}) may be the speaker of the {base} training "
+                                           f"voice of that sex"))
+                break
+            speech = sum(s for p in names for s, _ in parts[p])
+            if speech < min_seconds:
+                excluded.append((voice, f"{speech:.0f} s of speech"))
+                continue
+            voices.append((voice, sex, float(np.median(f0s(names))), speech))
+    return voices, excluded
+
+
+def measure_ktuberling(root: Path | None = None, languages: Sequence[str] | None = None
+                       ) -> dict[str, dict[str, list[tuple[float, float]]]]:
+    """``language -> part -> [(seconds, median F0)]`` per clip of an installed ``ktuberling-data``
+    (8 kHz, ``remove_rumble`` + ``trim_silence`` at -30 dB, as the utterances are made)."""
+    root = KTUBERLING_ROOT if root is None else Path(root)
+    found = sorted({p.stem for p in root.glob("*.soundtheme")} | {p.name for p in root.iterdir() if p.is_dir()})
+    measured: dict[str, dict[str, list[tuple[float, float]]]] = {}
+    for language in languages or found:
+        theme = root / f"{language}.soundtheme"
+        text = theme.read_text(encoding="utf-8", errors="replace") if theme.exists() else ""
+        parts: dict[str, list[tuple[float, float]]] = {}
+        for path, part in ktuberling_clip_parts(root / language, text):
+            signal = trim_silence(remove_rumble(_load_prompt(path, 8000), 8000), 8000, threshold_db=-30.0)
+            parts.setdefault(part, []).append((signal.size / 8000, median_f0(signal, 8000)))
+        measured[language] = parts
+    return measured
+
+
+def _speaker_language(speaker: Speaker) -> str:
+    """The language of a real human voice (from its asterisk folder, Fish Fillets or KLettres voice)."""
+    first = re.split(r"[,:/]", speaker.voice)[0]
+    return first.split("_")[0].lower()
+
+
+def heldout_languages(speakers: Sequence[Speaker] | None = None) -> set[str]:
+    """Languages of the valid/test human voices (KTuberling folders of these are left out)."""
+    return {_speaker_language(s) for s in (SPEAKERS if speakers is None else speakers)
+            if s.human and s.split != "train"}
+
+
+def training_voice_languages(speakers: Sequence[Speaker] | None = None) -> set[tuple[str, str]]:
+    """``(language, sex)`` of the real human training voices other than KTuberling ones."""
+    return {(_speaker_language(s), s.sex) for s in (SPEAKERS if speakers is None else speakers)
+            if s.human and s.split == "train" and s.engine != "ktuberling"}
+
 _ESPEAK = [  # (voice, sex, split, pitch, rate)
     ("en+m1", "M", "train", 40, 155), ("en-us+m3", "M", "train", 35, 165), ("en-gb-scotland+m2", "M", "train", 45, 150),
     ("en+m5", "M", "train", 30, 160), ("en+f1", "F", "train", 60, 160), ("en-us+f2", "F", "train", 70, 150),
@@ -282,6 +500,12 @@ def _speaker_table() -> list[Speaker]:
     for voice, sex, split, group, package in _FESTIVAL:
         speakers.append(Speaker(f"festival_{group}", sex, "synthetic", split, group, "festival", voice,
                                 f"festival voice {voice} ({package})", package=package))
+    # Added after the table above was fixed: appended at the end so that every earlier
+    # speaker keeps its index (its random seeds), training only, pool-only.
+    for name, voice, sex, f0, seconds, note in _KTUBERLING:
+        speakers.append(Speaker(name, sex, "real", "train", name, "ktuberling", voice,
+                                f"KTuberling spoken words, {note} ({seconds} s of speech)",
+                                package="ktuberling-data", f0=f0, pool_only=True))
     return speakers
 
 
@@ -304,6 +528,7 @@ def required_packages(sample_rate: int) -> dict[str, Path]:
         "fillets-ng-data-cs": FILLETS_ROOT / "sound" / "airplane" / "cs",
         "fillets-ng-data-nl": FILLETS_ROOT / "sound" / "airplane" / "nl",
         "klettres-data": KLETTRES_ROOT / "en" / "alpha",
+        "ktuberling-data": KTUBERLING_ROOT / "gl.soundtheme",
         "espeak-ng": Path("/usr/bin/espeak-ng"),
         "flite": Path("/usr/bin/flite"),
         "festival": Path("/usr/bin/festival"),
@@ -466,7 +691,7 @@ def _klettres_clips(folder: str) -> list[Path]:
 
 
 def _speaker_clips(speaker: Speaker) -> list[Path]:
-    """The source files of a clip-based (asterisk, fillets, klettres) speaker."""
+    """The source files of a clip-based (asterisk, fillets, klettres, ktuberling) speaker."""
     from voxsep.core.audio import audio_info
 
     if speaker.engine == "asterisk":
@@ -475,6 +700,8 @@ def _speaker_clips(speaker: Speaker) -> list[Path]:
         clips = _fillets_clips(speaker.voice)
     elif speaker.engine == "klettres":
         clips = _klettres_clips(speaker.voice)
+    elif speaker.engine == "ktuberling":
+        clips = _ktuberling_clips(speaker.voice)
     else:
         raise ValueError(f"{speaker.name} ({speaker.engine}) is not made of recorded clips")
     # fillets-ng-data-nl 1.0.1 ships two empty Ogg files (elevator1/zd1-m-cesta, gems/zav-v-sto).
@@ -582,18 +809,18 @@ def _make_speaker(task: dict[str, Any]) -> list[tuple[str, str, str, int, int]]:
     targets = [_utterance_path(speech_dir, speaker.name, k) for k in range(count)]
     todo = [k for k, (_, path) in enumerate(targets) if not path.exists()]
 
-    if todo and speaker.engine in ("asterisk", "fillets", "klettres", "derived"):
+    if todo and speaker.engine in ("asterisk", "fillets", "klettres", "ktuberling", "derived"):
         origin = speaker if speaker.engine != "derived" else next(s for s in SPEAKERS if s.name == speaker.voice)
         clips = _speaker_clips(origin)
         factor = speaker.factor
-        keep = origin.engine == "klettres"  # short clips, reused: keep them decoded
+        keep = origin.engine in ("klettres", "ktuberling")  # short clips, reused: keep them decoded
         decoded: dict[int, np.ndarray] = {}
         lengths: dict[int, int] = {}
 
         def load(i: int) -> np.ndarray:
             if i in decoded:
                 return decoded[i]
-            # KLettres clips: a noise floor ~40 dB below the letter (hiss, hum) -> trim at -30 dB.
+            # KLettres (and KTuberling) clips: a noise floor ~40 dB below the word (hiss, hum) -> trim at -30 dB.
             signal = trim_silence(remove_rumble(_load_prompt(clips[i], sample_rate), sample_rate), sample_rate,
                                   threshold_db=-30.0 if keep else -40.0)
             lengths[i] = signal.size
@@ -772,6 +999,94 @@ def _one_speaker_sets(rate_dir: Path, rows_by_speaker: dict[str, list[tuple[str,
                      split_counts[split], np.random.default_rng([seed, 8, 1, SPLITS.index(split)]), sample_rate, jobs, stats)
 
 
+def _split_rows(rows_by_speaker: dict[str, list[tuple[str, str, str, int, int]]], split: str
+                ) -> list[tuple[str, str, Path, int, int]]:
+    """The utterance-list rows of a split, in speaker-table order."""
+    return [(u, s, Path(p), n, sr) for speaker in SPEAKERS if speaker.split == split
+            for u, s, p, n, sr in rows_by_speaker.get(speaker.name, [])]
+
+
+def _utterance_stats(rows_by_speaker: dict[str, list[tuple[str, str, str, int, int]]], sample_rate: int
+                     ) -> dict[str, str]:
+    """``<split> utterances`` lines and the total ``speech`` of the README."""
+    stats, total = {}, 0
+    human = {s.name for s in SPEAKERS if s.human}
+    for split in SPLITS:
+        rows = _split_rows(rows_by_speaker, split)
+        total += sum(r[3] for r in rows)
+        human_hours = sum(r[3] for r in rows if r[1] in human) / sample_rate / 3600
+        stats[f"{split} utterances"] = (f"{len(rows)} from {len({r[1] for r in rows})} speakers "
+                                        f"({human_hours:.2f} h of real human speech)")
+    stats["speech"] = f"{total / sample_rate / 3600:.2f} h of utterances"
+    return stats
+
+
+def _listed_speakers(output: Path) -> list[str]:
+    import csv
+
+    with open(Path(output) / "speakers.csv", newline="") as handle:
+        return [row["speaker"] for row in csv.DictReader(handle)]
+
+
+def _missing_pool_voices(output: Path) -> list[Speaker]:
+    """Pool-only speakers that a complete build's ``speakers.csv`` does not list yet."""
+    listed = set(_listed_speakers(output))
+    return [s for s in SPEAKERS if s.pool_only and s.name not in listed]
+
+
+def _readme_stats(text: str) -> dict[str, str]:
+    """The ``* key: value`` lines of a README's "This build" section (settings left out)."""
+    section = text.split("## This build", 1)[-1].split("## Licences", 1)[0]
+    stats = {}
+    for line in section.splitlines():
+        if line.startswith("* ") and ": " in line and not line.startswith("* settings:"):
+            key, value = line[2:].split(": ", 1)
+            stats[key] = value
+    return stats
+
+
+def _add_pool_voices(output: Path, rate_dir: Path, config: dict[str, Any], utterances_per_speaker: int, jobs: int,
+                     started: float) -> dict[str, Any]:
+    """Extend a complete build with the pool-only voices it lacks (the KTuberling voices).
+
+    Their utterances are made (resumable: finished files are kept), their rows are added
+    to ``utterances_<split>.csv`` and ``speakers.csv`` (earlier rows unchanged: the files
+    are those a fresh build writes) and the README is rewritten. Mixture sets, other
+    utterances and the stored settings are not touched. ``speakers.csv`` is written last:
+    an interrupted extension is taken up again by the next run.
+    """
+    from voxsep.core.files import write_text_atomic
+    from voxsep.data.prepare.common import run_tasks, write_csv_atomic, write_utterance_list
+
+    listed = _listed_speakers(output)
+    if listed != [s.name for s in SPEAKERS[:len(listed)]]:
+        raise FileExistsError(f"{output}/speakers.csv is not a prefix of this version's speaker table; "
+                              f"rebuild with --overwrite")
+    new = _missing_pool_voices(output)
+    sample_rate, seed = config["sample_rate"], config["seed"]
+    tasks = [{"speaker": s, "index": SPEAKERS.index(s), "seed": seed, "sample_rate": sample_rate,
+              "count": utterances_per_speaker, "speech_dir": str(rate_dir / "speech")} for s in new]
+    results = run_tasks(_make_speaker, tasks, jobs, "new voices")
+    rows_by_speaker = _utterance_rows(rate_dir, SPLITS)
+    for speaker, rows in zip(new, results):
+        rows_by_speaker[speaker.name] = rows
+    for split in sorted({s.split for s in new}, key=SPLITS.index):
+        write_utterance_list(rate_dir / f"utterances_{split}.csv", _split_rows(rows_by_speaker, split))
+    stats = _readme_stats((output / "README.md").read_text()) if (output / "README.md").exists() else {}
+    added = {"voices added": ", ".join(f"{s.name} ({len(rows)} utterances)" for s, rows in zip(new, results))}
+    stats.update(_utterance_stats(rows_by_speaker, sample_rate))
+    stats["speakers"] = "; ".join(_speaker_counts(SPEAKERS))
+    stats["speech"] = stats.pop("speech")
+    stats["pool-only voices added to this build"] = (f"{', '.join(s.name for s in new)} in "
+                                                     f"{time.perf_counter() - started:.0f} s with {jobs} job(s)")
+    write_text_atomic(output / "README.md", _readme(config, SPEAKERS, stats))
+    write_csv_atomic(output / "speakers.csv", ["speaker", "sex", "kind", "split", "group", "engine", "description"],
+                     [(s.name, s.sex, s.kind, s.split, s.group, s.engine, s.description) for s in SPEAKERS])
+    added.update({k: stats[k] for k in ("train utterances", "speech")})
+    added["build time"] = f"{time.perf_counter() - started:.0f} s with {jobs} job(s) (pool-only voices added)"
+    return added
+
+
 def _complete(output: Path) -> bool:
     """The stored build settings say the build finished."""
     import json
@@ -816,6 +1131,9 @@ _LICENCES = [
      "Danihelka and the translators; Dutch translation by Astrid de Wijn."),
     ("klettres-data", "KLettres sounds (klettres_* voices): GNU GPL version 2 or later, (c) 2001-2011 Anne-Marie "
      "Mahfouf and the KDE contributors."),
+    ("ktuberling-data", "KTuberling sounds (ktuberling_* voices): GNU GPL version 2 or later, (c) 1999-2017 "
+     "Eric Bischoff, Albert Astals Cid and the KDE contributors and translators "
+     "(/usr/share/doc/ktuberling-data/copyright)."),
     ("espeak-ng", "espeak-ng: GPL-3.0-or-later (its output is not restricted by the GPL)."),
     ("flite", "flite and its CMU voices (kal16, awb, rms, slt): CMU/BSD-style free licence."),
     ("festival, festvox-*", "festival and festvox voices (kallpc16k, kdlpc16k, us-slt-hts): free, BSD-like "
@@ -861,6 +1179,11 @@ def _readme(config: dict[str, Any], speakers: list[Speaker], stats: dict[str, An
         "  * KLettres letters and syllables, one native speaker per language, short clips",
         "    concatenated into utterances (clips are reused in up to",
         f"    {KLETTRES_PASSES} utterances, so these utterances are repetitive);",
+        "  * KTuberling spoken words (item names), one KDE volunteer per language folder",
+        "    (Catalan: a female and a male voice, told apart by the game's sound theme), made",
+        "    like the KLettres utterances; training only and *pool-only*: listed in",
+        "    `utterances_train.csv` (dynamic mixing) but in no precomputed mixture set, so the",
+        "    mixture sets are those of a build made before these voices;",
         "  * utterances are ~4.5-7 s of consecutive prompts/lines/clips of one speaker with",
         "    0.1-0.4 s pauses.",
         "* Derived voices: some real voices resampled x0.8 and x1.18 (pitch and formants",
@@ -908,8 +1231,15 @@ def _readme(config: dict[str, Any], speakers: list[Speaker], stats: dict[str, An
         *[f"  * {language} {character}: {reason}" for language, character, reason in _FILLETS_EXCLUDED],
         "* KLettres folders not used:",
         *[f"  * {folder}: {reason}" for folder, reason in _KLETTRES_EXCLUDED],
+        "* KTuberling folders: a folder is one voice when the median F0s of its sound-theme",
+        "  parts (potato words, playgrounds, Tux words) agree within 4 semitones; a folder",
+        "  with parts of both sexes is split by part when the two sets separate cleanly;",
+        "  folders of a held-out voice's language, and voices under "
+        f"{KTUBERLING_MIN_SECONDS:.0f} s, are left out. Not used:",
+        *[f"  * {folder}: {reason}" for folder, reason in _KTUBERLING_EXCLUDED],
         "* carlo is labelled male from its folder name although its median F0 (~190 Hz) is",
-        "  above the threshold; klettres_he (150-170 Hz) is uncertain and kept out of test.",
+        "  above the threshold; klettres_he (150-170 Hz) is uncertain and kept out of test,",
+        "  as are ktuberling_el and ktuberling_sl (all KTuberling voices are training voices).",
         "",
         "## Layout",
         "",
@@ -983,14 +1313,18 @@ def build_offline(output: Path, sample_rate: int = 8000, n_train_mixtures: int |
     resumed = prepare_output_dir(output, config, overwrite, owned=[rate_dir.name, "README.md", "speakers.csv"])
     split_counts = {"train": counts["n_train_mixtures"], "valid": counts["n_valid_mixtures"],
                     "test": counts["n_test_mixtures"]}
-    if resumed and _complete(output) and not all(_one_speaker_manifest(rate_dir, s).exists() for s in REAL_SETS):
-        # A complete build made before the one-talker sets existed: add them and touch
-        # nothing else (its files may be in use by a training run).
+    if resumed and _complete(output):
+        # A complete build made before the one-talker sets or the pool-only voices existed:
+        # add what is missing and touch nothing else (its files may be in use by a training run).
         added: dict[str, Any] = {}
-        _one_speaker_sets(rate_dir, _utterance_rows(rate_dir, REAL_SETS), split_counts, seed, sample_rate, jobs,
-                          added)
-        added["build time"] = f"{time.perf_counter() - started:.0f} s with {jobs} job(s) (one-talker sets added)"
-        return added
+        if not all(_one_speaker_manifest(rate_dir, s).exists() for s in REAL_SETS):
+            _one_speaker_sets(rate_dir, _utterance_rows(rate_dir, REAL_SETS), split_counts, seed, sample_rate, jobs,
+                              added)
+            added["build time"] = f"{time.perf_counter() - started:.0f} s with {jobs} job(s) (one-talker sets added)"
+        if _missing_pool_voices(output):
+            added.update(_add_pool_voices(output, rate_dir, config, counts["utterances_per_speaker"], jobs, started))
+        if added:
+            return added
     speech_dir = rate_dir / "speech"
 
     tasks = [{"speaker": s, "index": i, "seed": seed, "sample_rate": sample_rate,
@@ -1005,21 +1339,14 @@ def build_offline(output: Path, sample_rate: int = 8000, n_train_mixtures: int |
     write_csv_atomic(output / "speakers.csv", ["speaker", "sex", "kind", "split", "group", "engine", "description"],
                      [(s.name, s.sex, s.kind, s.split, s.group, s.engine, s.description) for s in SPEAKERS])
     stats: dict[str, Any] = {}
-    total_samples = 0
     for split in SPLITS:
-        rows = [row for s in SPEAKERS if s.split == split for row in rows_by_speaker[s.name]]
-        write_utterance_list(rate_dir / f"utterances_{split}.csv",
-                             [(u, s, Path(p), n, sr) for u, s, p, n, sr in rows])
-        total_samples += sum(r[3] for r in rows)
-        human = {s.name for s in SPEAKERS if s.human}
-        human_hours = sum(r[3] for r in rows if r[1] in human) / sample_rate / 3600
-        stats[f"{split} utterances"] = (f"{len(rows)} from {len({r[1] for r in rows})} speakers "
-                                        f"({human_hours:.2f} h of real human speech)")
+        write_utterance_list(rate_dir / f"utterances_{split}.csv", _split_rows(rows_by_speaker, split))
+    stats.update(_utterance_stats(rows_by_speaker, sample_rate))
 
     for n in n_src:
         for split_index, split in enumerate(SPLITS):
             _mixture_set(rate_dir, rate_dir / f"{n}speakers", split, n, rows_by_speaker,
-                         [s for s in SPEAKERS if s.split == split], split_counts[split],
+                         [s for s in SPEAKERS if s.split == split and not s.pool_only], split_counts[split],
                          np.random.default_rng([seed, 7, n, split_index]), sample_rate, jobs, stats)
     if 2 in n_src:
         # The real-voice sets: two held-out human voices (no derived copy, no TTS) of different groups.
@@ -1030,7 +1357,7 @@ def build_offline(output: Path, sample_rate: int = 8000, n_train_mixtures: int |
                          stats)
     _one_speaker_sets(rate_dir, rows_by_speaker, split_counts, seed, sample_rate, jobs, stats)
     stats["speakers"] = "; ".join(_speaker_counts(SPEAKERS))
-    stats["speech"] = f"{total_samples / sample_rate / 3600:.2f} h of utterances"
+    stats["speech"] = stats.pop("speech")  # after the mixture sets, as it always was
     stats["build time"] = f"{time.perf_counter() - started:.0f} s with {jobs} job(s)"
     write_text_atomic(output / "README.md", _readme(config, SPEAKERS, stats))
     mark_complete(output, config)

@@ -64,8 +64,11 @@ class DataConfig:
             train on a variable number of talkers (the model gets ``high`` outputs; every
             example has ``low`` to ``high`` talkers and its targets are padded with silent,
             all-zero sources up to ``high``; needs ``loss.kind: si_snr_var`` or
-            ``snr_var``). Dynamic mixing draws the count uniformly per example;
-            manifests may mix counts in the range.
+            ``snr_var``). Dynamic mixing draws the count uniformly per example (or by
+            ``n_src_weights``); manifests may mix counts in the range.
+        n_src_weights: with a range and dynamic mixing, the relative frequency of each
+            count ``low..high`` (e.g. ``[1, 4]`` with ``n_src: [1, 2]``: one talker in a
+            fifth of the examples); ``null``: uniform.
         segment: training crop in seconds (``null``: whole utterances, batch 1).
         valid_segment: validation crop in seconds (``null``: whole utterances).
         examples_per_epoch: dynamic mixing: examples drawn per epoch.
@@ -99,6 +102,7 @@ class DataConfig:
     noise_pool: str = ""
     sample_rate: int = 8000
     n_src: Union[int, list[int]] = 2
+    n_src_weights: Optional[list[float]] = None
     segment: Optional[float] = 4.0
     valid_segment: Optional[float] = None
     examples_per_epoch: int = 20000
@@ -443,6 +447,15 @@ def _validate_n_src(config: Config) -> None:
     elif len(value) != 2 or not 1 <= value[0] <= value[1]:
         raise ValueError(f"config key 'data.n_src' must be a number of talkers or a range [low, high] with "
                          f"1 <= low <= high, got {value}")
+    weights = config.data.n_src_weights
+    if weights is not None:
+        low, high = n_src_range(config.data)
+        if not variable_n_src(config.data) or config.data.kind != "dynamic":
+            raise ValueError(f"data.n_src_weights={weights} weighs the talker counts of dynamic mixing: it needs "
+                             "data.kind=dynamic and a range data.n_src: [low, high]; drop it otherwise")
+        if len(weights) != high - low + 1 or min(weights) < 0 or sum(weights) <= 0:
+            raise ValueError(f"data.n_src_weights must give one non-negative weight per count {low}..{high} "
+                             f"({high - low + 1} numbers, not all zero), got {weights}")
     if variable_n_src(config.data) and config.loss.kind not in VARIABLE_COUNT_LOSS_KINDS:
         raise ValueError(
             f"data.n_src={value} trains on a variable number of talkers (silent padded targets), which "

@@ -136,6 +136,15 @@ def test_n_src_is_a_number_or_a_range(tmp_path):
         (["data.n_src=two"], "must be an integer"),
         (["data.n_src=[1, 3]", "loss.kind=si_snr_var", "loss.snr_max=30", "model.args.n_src=2"],
          "disagrees with data.n_src=3"),
+        (["data.kind=dynamic", "data.n_src=[1, 2]", "loss.kind=si_snr_var", "loss.snr_max=30",
+          "data.n_src_weights=[1, 2, 3]"], "one non-negative weight per count 1..2"),
+        (["data.kind=dynamic", "data.n_src=[1, 2]", "loss.kind=si_snr_var", "loss.snr_max=30",
+          "data.n_src_weights=[-1, 2]"], "one non-negative weight per count"),
+        (["data.kind=dynamic", "data.n_src=[1, 2]", "loss.kind=si_snr_var", "loss.snr_max=30",
+          "data.n_src_weights=[0, 0]"], "not all zero"),
+        (["data.kind=dynamic", "data.n_src_weights=[1, 2]"], "needs data.kind=dynamic and a range"),
+        (["data.kind=manifest", "data.n_src=[1, 2]", "loss.kind=si_snr_var", "loss.snr_max=30",
+          "data.n_src_weights=[1, 2]"], "needs data.kind=dynamic and a range"),
     ],
 )
 def test_bad_n_src_ranges_are_refused(overrides, message):

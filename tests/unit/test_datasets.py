@@ -405,6 +405,20 @@ def test_dynamic_mix_variable_count_pads_silent_targets(pool: dict[str, list[Pat
     assert counts == {1, 2, 3}
 
 
+def test_dynamic_mix_count_weights_set_the_share_of_each_count(pool: dict[str, list[Path]]) -> None:
+    uniform = DynamicMixDataset(pool, (1, 2), RATE, segment=0.5, examples_per_epoch=400, seed=3)
+    weighted = DynamicMixDataset(pool, (1, 2), RATE, segment=0.5, examples_per_epoch=400, seed=3,
+                                 count_weights=(1, 4))
+    ones = [sum(d.draw(i)["n_active"] == 1 for i in range(400)) / 400 for d in (uniform, weighted)]
+    assert abs(ones[0] - 0.5) < 0.08 and abs(ones[1] - 0.2) < 0.06, ones
+    only_two = DynamicMixDataset(pool, (1, 2), RATE, segment=0.5, examples_per_epoch=20, count_weights=(0, 1))
+    assert all(only_two.draw(i)["n_active"] == 2 for i in range(20))
+    with pytest.raises(ValueError, match="one non-negative weight per count 1..2"):
+        DynamicMixDataset(pool, (1, 2), RATE, segment=0.5, examples_per_epoch=5, count_weights=(1, 1, 1))
+    with pytest.raises(ValueError, match="count_weights needs a range"):
+        DynamicMixDataset(pool, 2, RATE, segment=0.5, examples_per_epoch=5, count_weights=(1, 1))
+
+
 def test_dynamic_mix_fixed_count_draws_as_before(pool: dict[str, list[Path]]) -> None:
     # a fixed count draws no count: the speakers are the generator's first draw, as always
     dataset = DynamicMixDataset(pool, 2, RATE, segment=0.5, examples_per_epoch=5, seed=4)

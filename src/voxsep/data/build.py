@@ -95,6 +95,7 @@ def build_datasets(config: Config) -> tuple[Dataset, Dataset]:
             snr_db=tuple(data.snr_db),
             spatializer=spatializer,
             channel=RandomChannel(data.sample_rate, data.channel_augment) if data.channel_augment > 0 else None,
+            count_weights=tuple(data.n_src_weights) if data.n_src_weights else None,
         )
     else:
         if not data.train:

@@ -277,7 +277,7 @@ class DynamicMixDataset(Dataset):
     """Mixtures drawn on the fly from a speaker-labelled pool of utterances.
 
     Every example: ``n_src`` different speakers (with ``n_src=(low, high)``: ``k``
-    speakers, ``k`` uniform in ``low..high``, and ``high - k`` silent targets after the
+    speakers, ``k`` uniform in ``low..high`` or drawn with ``count_weights``, and ``high - k`` silent targets after the
     ``k`` talkers), one random utterance each, a random
     window of ``segment`` seconds (an utterance shorter than the segment is placed at a
     random position in it, zeros around), optional speed perturbation, gains, optional
@@ -324,6 +324,8 @@ class DynamicMixDataset(Dataset):
             ``(n_src, channels, time)`` after spatialization -- one linear recording
             channel for the whole mixture (:class:`voxsep.data.channel.RandomChannel`),
             or ``None``.
+        count_weights: with ``n_src=(low, high)``, relative frequencies of the counts
+            ``low..high`` (``None``: uniform).
     """
 
     def __init__(
@@ -343,6 +345,7 @@ class DynamicMixDataset(Dataset):
         gain_mode: str = "relative",
         cache_mb: float = 256.0,
         channel: Callable[[np.ndarray, np.random.Generator], np.ndarray] | None = None,
+        count_weights: Sequence[float] | None = None,
     ) -> None:
         if isinstance(pool, (str, os.PathLike)):
             pool = load_speaker_pool(pool)
@@ -375,6 +378,7 @@ class DynamicMixDataset(Dataset):
         self.spatializer, self.level_db, self.gain_mode = spatializer, float(level_db), gain_mode
         self._cache = _AudioCache(self.sample_rate, int(cache_mb * 2**20))
         self.channel = channel
+        self.count_probabilities = self._count_probabilities(count_weights)
 
     @property
     def epoch(self) -> int:
@@ -387,6 +391,19 @@ class DynamicMixDataset(Dataset):
 
     def __len__(self) -> int:
         return self.examples_per_epoch
+
+    def _count_probabilities(self, weights: Sequence[float] | None) -> np.ndarray | None:
+        """``count_weights`` normalised to probabilities of ``low..high`` talkers (``None``: uniform)."""
+        if weights is None:
+            return None
+        if self.n_src_range is None:
+            raise ValueError("count_weights needs a range n_src=(low, high)")
+        low, high = self.n_src_range
+        weights = np.asarray(weights, dtype=np.float64)
+        if weights.shape != (high - low + 1,) or (weights < 0).any() or weights.sum() <= 0:
+            raise ValueError(f"count_weights must give one non-negative weight per count {low}..{high}, not all zero; "
+                             f"got {weights.tolist()}")
+        return weights / weights.sum()
 
     def draw(self, index: int, epoch: int | None = None) -> dict[str, Any]:
         """The random choices of one example, without reading audio.
@@ -402,8 +419,12 @@ class DynamicMixDataset(Dataset):
             raise IndexError(f"index {index} out of range for {self.examples_per_epoch} examples per epoch")
         rng = _example_rng(self.seed, self.epoch if epoch is None else epoch, index)
         # A fixed count draws nothing extra, so its examples are those of earlier versions.
-        n_active = self.n_src if self.n_src_range is None else int(rng.integers(self.n_src_range[0],
-                                                                                self.n_src_range[1] + 1))
+        if self.n_src_range is None:
+            n_active = self.n_src
+        elif self.count_probabilities is None:
+            n_active = int(rng.integers(self.n_src_range[0], self.n_src_range[1] + 1))
+        else:
+            n_active = self.n_src_range[0] + int(rng.choice(len(self.count_probabilities), p=self.count_probabilities))
         chosen = rng.choice(len(self.speakers), size=n_active, replace=False)
         speakers = [self.speakers[i] for i in chosen]
         utterances = [self.pool[s][int(rng.integers(len(self.pool[s])))] for s in speakers]

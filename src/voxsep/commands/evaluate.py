@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from voxsep.commands import add_command
+
 EPILOG = """examples:
   # score a checkpoint on the offline corpus test set (2 talkers)
   voxsep evaluate --model exp/offline_small/best.pt data/offline/wav8k/2speakers/test.csv --out exp/offline_small/test.csv
@@ -40,12 +42,10 @@ Several DATA sets may be given; with counting they may hold different counts.
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "evaluate",
-        help="score a model on a test set (SI-SNRi, SDRi, SNRi, PESQ, STOI; ΔITD, ΔILD for binaural)",
-        description="Separate every mixture of a manifest or wsj0-mix folder and score the estimates.",
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+    parser = add_command(
+        subparsers, "evaluate",
+        "score a model on a test set (SI-SNRi, SDRi, SNRi, PESQ, STOI; ΔITD, ΔILD for binaural)",
+        EPILOG, description="Separate every mixture of a manifest or wsj0-mix folder and score the estimates.",
     )
     parser.add_argument("--model", required=True, metavar="CKPT", help="a voxsep checkpoint (best.pt, last.pt, ...)")
     parser.add_argument("data", nargs="*", default=None,

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from voxsep.commands import add_command
+
 SUMMARY = "export a checkpoint to ONNX for onnxruntime"
 EPILOG = """\
 examples:
@@ -30,9 +32,7 @@ export.OnnxStreamingSeparator.
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "export", help=SUMMARY, description=SUMMARY, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = add_command(subparsers, "export", SUMMARY, EPILOG)
     parser.add_argument("checkpoint", type=Path, help="voxsep checkpoint (.pt) or bundled model name")
     parser.add_argument("output", type=Path, help="destination .onnx file")
     parser.add_argument("--opset", type=int, default=18, help="ONNX opset version (default 18)")

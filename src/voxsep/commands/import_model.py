@@ -6,6 +6,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from voxsep.commands import add_command
+
 SUMMARY = "convert a published Asteroid / SpeechBrain / ClearerVoice model into a voxsep checkpoint"
 EPILOG = """\
 examples:
@@ -28,10 +30,7 @@ records the sample rate, n_src and the source (toolkit, files, sha256).
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "import-model", help=SUMMARY, description=SUMMARY, epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = add_command(subparsers, "import-model", SUMMARY, EPILOG)
     parser.add_argument("source", help="file, folder, Hugging Face cache folder or cached hub id org/name")
     parser.add_argument("output", type=Path, help="destination voxsep checkpoint (.pt)")
     parser.add_argument("--sample-rate", type=int, default=None,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from voxsep.commands import add_command
+
 EPILOG = """examples:
   voxsep models                 # every model, paper configuration, parameter count
   voxsep models conv_tasnet     # the arguments of one model and their defaults
@@ -11,12 +13,10 @@ EPILOG = """examples:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "models",
-        help="list the available models and their arguments",
-        description="List the registered separation models (paper configurations) or show one model's arguments.",
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+    parser = add_command(
+        subparsers, "models",
+        "list the available models and their arguments",
+        EPILOG, description="List the registered separation models (paper configurations) or show one model's arguments.",
     )
     parser.add_argument("name", nargs="?", help="show the arguments of this model")
     parser.set_defaults(func=run)

@@ -9,6 +9,7 @@ import re
 import sys
 from pathlib import Path
 
+from voxsep.commands import add_command
 from voxsep.core.audio import AUDIO_EXTENSIONS
 
 SUMMARY = "separate the talkers in audio files (any length, any sample rate)"
@@ -54,13 +55,7 @@ OUTPUT_NAME = re.compile(r"^.+_spk\d+\.wav$")  # what separate_file writes: <ste
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "separate",
-        help=SUMMARY,
-        description=SUMMARY,
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = add_command(subparsers, "separate", SUMMARY, EPILOG)
     parser.add_argument("inputs", nargs="+", metavar="INPUT", help="audio files, folders (searched recursively) or globs")
     parser.add_argument("--out", required=True, type=Path, help="output folder (created if needed)")
     parser.add_argument("--model", default=None, help="bundled model name, checkpoint .pt or .onnx (default: bundled)")

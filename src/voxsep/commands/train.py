@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from voxsep.commands import add_command
+
 EPILOG = """examples:
   # train the small offline-corpus Conv-TasNet (runs on a laptop CPU)
   voxsep train recipes/offline/conv_tasnet_small.yaml --exp-dir exp/offline_small
@@ -33,13 +35,8 @@ Ctrl-C stops at the next step and writes last.pt; a second Ctrl-C stops at once.
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "train",
-        help="train a separation model from a YAML recipe",
-        description="Train a model from a YAML recipe, with key=value overrides of any config field.",
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = add_command(subparsers, "train", "train a separation model from a YAML recipe", EPILOG,
+                         description="Train a model from a YAML recipe, with key=value overrides of any config field.")
     parser.add_argument("recipe", help="YAML recipe (recipes/<corpus>/<model>.yaml) or an experiment's config.yaml")
     parser.add_argument("overrides", nargs="*", metavar="key=value",
                         help="config overrides, e.g. optim.lr=5e-4 data.segment=3 model.args.hidden=256")

@@ -12,6 +12,8 @@ from __future__ import annotations
 import argparse
 import importlib
 
+from voxsep.commands import add_command
+
 PREPARERS = ("check", "offline", "librimix", "wsj0mix", "wham", "binaural")
 
 EPILOG = """examples:
@@ -28,24 +30,16 @@ def available_preparers() -> list[str]:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "prepare",
-        help="build datasets (offline corpus, LibriMix, wsj0-mix, WHAM!, binaural) or check one",
-        description="Build training/evaluation sets from corpora on disk, or validate an existing set.",
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+    parser = add_command(
+        subparsers, "prepare",
+        "build datasets (offline corpus, LibriMix, wsj0-mix, WHAM!, binaural) or check one",
+        EPILOG, description="Build training/evaluation sets from corpora on disk, or validate an existing set.",
     )
     names = available_preparers()
     sub = parser.add_subparsers(dest="preparer", metavar="NAME", required=True)
     for name in names:
         module = importlib.import_module(f"voxsep.commands.prepare.{name}")
-        child = sub.add_parser(
-            name,
-            help=module.SUMMARY,
-            description=module.SUMMARY,
-            epilog=module.EPILOG,
-            formatter_class=argparse.RawDescriptionHelpFormatter,
-        )
+        child = add_command(sub, name, module.SUMMARY, module.EPILOG)
         module.add_arguments(child)
         child.set_defaults(func=_runner(name))
 

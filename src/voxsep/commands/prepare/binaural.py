@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from voxsep.commands.prepare.common import add_output, add_workers, build_and_report
 from voxsep.data.prepare.binaural import (
     DEFAULT_COUNTS,
     _split_assignment,
@@ -35,8 +36,7 @@ EPILOG = """examples:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``voxsep prepare binaural``."""
-    parser.add_argument("output", type=Path, nargs="?", help="output folder (created; refused if it holds "
-                        "something else)")
+    add_output(parser, optional=True)
     parser.add_argument("--corpus", type=Path, help="offline corpus folder (voxsep prepare offline)")
     parser.add_argument("--utterances", type=_split_assignment, action="append", default=[], metavar="SPLIT=CSV",
                         help="speaker-labelled utterance list for a split (repeatable)")
@@ -59,9 +59,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--elevation-range", type=float, nargs=2, default=(-45.0, 45.0), metavar=("LOW", "HIGH"))
     parser.add_argument("--rt60", type=float, nargs=2, default=None, metavar=("LOW", "HIGH"),
                         help="add shoebox-room reverberation with RT60 in this range (seconds)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--jobs", type=int, default=2, help="worker processes (default 2)")
-    parser.add_argument("--overwrite", action="store_true", help="replace a previous build with other settings")
+    add_workers(parser, seed=True)
     parser.add_argument("--check", type=Path, metavar="ROOT", help="instead of building, check the Binaural-"
                         "WSJ0Mix tree at ROOT (all splits of --n-src at --sample-rate and --mode)")
 
@@ -82,18 +80,12 @@ def run(args: argparse.Namespace) -> int:
     if args.output is None:
         print("error: give an output folder (or --check ROOT)")
         return 2
-    try:
-        stats = build_binaural(
+    return build_and_report(
+        lambda: build_binaural(
             args.output, corpus=args.corpus, utterances=dict(args.utterances), manifests=dict(args.from_manifest),
             hrtf=args.hrtf_wav_path or args.hrtf, sample_rate=args.sample_rate, n_src=args.n_src,
             counts={"train": args.n_train, "valid": args.n_valid, "test": args.n_test}, mode=args.mode,
             min_separation=args.min_separation, azimuth_range=tuple(args.azimuth_range),
             elevation_range=tuple(args.elevation_range), rt60=tuple(args.rt60) if args.rt60 else None,
-            seed=args.seed, jobs=args.jobs, overwrite=args.overwrite)
-    except (FileNotFoundError, FileExistsError, ValueError) as error:
-        print(f"error: {error}")
-        return 2
-    print(f"binaural sets ready in {args.output}")
-    for key, value in stats.items():
-        print(f"  {key}: {value}")
-    return 0
+            seed=args.seed, jobs=args.jobs, overwrite=args.overwrite),
+        f"binaural sets ready in {args.output}", (FileNotFoundError, FileExistsError, ValueError))

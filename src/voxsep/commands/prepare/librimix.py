@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from voxsep.commands.prepare.common import add_output, add_rates_and_modes, add_workers, build_and_report
 from voxsep.data.prepare.librimix import build_librimix
 
 
@@ -27,29 +28,21 @@ An interrupted build resumes when run again with the same options.
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``voxsep prepare librimix``."""
     parser.add_argument("librispeech", type=Path, help="LibriSpeech root holding subset folders (read only)")
-    parser.add_argument("output", type=Path, help="output folder")
+    add_output(parser)
     parser.add_argument("--n-src", type=int, choices=(2, 3), default=2)
     parser.add_argument("--wham-noise", type=Path, default=None, help="WHAM! noise root (tr/ cv/ tt/)")
     parser.add_argument("--subsets", nargs="+", default=None,
                         help="LibriSpeech subsets (default: every one present, e.g. train-clean-100 dev-clean)")
-    parser.add_argument("--sample-rate", type=int, nargs="+", choices=(8000, 16000), default=[8000])
-    parser.add_argument("--mode", nargs="+", choices=("min", "max"), default=["min"])
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--jobs", type=int, default=2, help="worker processes (default 2)")
-    parser.add_argument("--overwrite", action="store_true", help="replace a previous build with other settings")
+    add_rates_and_modes(parser)
+    add_workers(parser, seed=True)
 
 
 def run(args: argparse.Namespace) -> int:
     """Entry point of ``voxsep prepare librimix``."""
-    try:
-        counts = build_librimix(args.librispeech, args.output, n_src=args.n_src, wham_noise=args.wham_noise,
-                                subsets=None if args.subsets is None else tuple(args.subsets),
-                                sample_rates=tuple(args.sample_rate), modes=tuple(args.mode), seed=args.seed,
-                                jobs=args.jobs, overwrite=args.overwrite)
-    except (FileNotFoundError, FileExistsError, ValueError, ImportError) as error:
-        print(f"error: {error}")
-        return 2
-    print(f"Libri{args.n_src}Mix ready in {args.output}")
-    for key, value in counts.items():
-        print(f"  {key}: {value} mixtures")
-    return 0
+    return build_and_report(
+        lambda: build_librimix(args.librispeech, args.output, n_src=args.n_src, wham_noise=args.wham_noise,
+                               subsets=None if args.subsets is None else tuple(args.subsets),
+                               sample_rates=tuple(args.sample_rate), modes=tuple(args.mode), seed=args.seed,
+                               jobs=args.jobs, overwrite=args.overwrite),
+        f"Libri{args.n_src}Mix ready in {args.output}", (FileNotFoundError, FileExistsError, ValueError, ImportError),
+        " mixtures")

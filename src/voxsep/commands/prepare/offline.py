@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
+from voxsep.commands.prepare.common import add_output, add_overwrite, add_workers, build_and_report
 from voxsep.data.prepare.offline import DEFAULTS, build_offline, required_packages
 
 
@@ -30,8 +30,7 @@ Needs the Debian packages listed by `voxsep prepare offline --list-packages`.
 # --------------------------------------------------------------------------- CLI
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``voxsep prepare offline``."""
-    parser.add_argument("output", type=Path, nargs="?",
-                        help="output folder (created; refused if it holds something else)")
+    add_output(parser, optional=True)
     parser.add_argument("--sample-rate", type=int, choices=(8000, 16000), default=8000)
     parser.add_argument("--n-train-mixtures", type=int, default=None,
                         help=f"mixtures per training set (default {DEFAULTS['n_train_mixtures']})")
@@ -42,11 +41,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="which mixture sets to build (default: 2 3)")
     parser.add_argument("--utterances-per-speaker", type=int, default=None,
                         help=f"(default {DEFAULTS['utterances_per_speaker']})")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--jobs", type=int, default=2, help="worker processes (default 2)")
+    add_workers(parser, seed=True, overwrite=False)
     parser.add_argument("--tiny", action="store_true",
                         help="a few utterances and mixtures (for tests); explicit counts still win")
-    parser.add_argument("--overwrite", action="store_true", help="replace a previous build with other settings")
+    add_overwrite(parser)
     parser.add_argument("--list-packages", action="store_true", help="print the Debian packages needed and exit")
 
 
@@ -60,15 +58,9 @@ def run(args: argparse.Namespace) -> int:
     if args.output is None:
         print("error: give the output folder, e.g. voxsep prepare offline data/offline")
         return 2
-    try:
-        stats = build_offline(args.output, sample_rate=args.sample_rate, n_train_mixtures=args.n_train_mixtures,
+    return build_and_report(
+        lambda: build_offline(args.output, sample_rate=args.sample_rate, n_train_mixtures=args.n_train_mixtures,
                               n_valid_mixtures=args.n_valid_mixtures, n_test_mixtures=args.n_test_mixtures,
                               utterances_per_speaker=args.utterances_per_speaker, n_src=args.n_src, seed=args.seed,
-                              jobs=args.jobs, tiny=args.tiny, overwrite=args.overwrite)
-    except (MissingPackageError, FileExistsError) as error:
-        print(f"error: {error}")
-        return 2
-    print(f"offline corpus ready in {args.output}")
-    for key, value in stats.items():
-        print(f"  {key}: {value}")
-    return 0
+                              jobs=args.jobs, tiny=args.tiny, overwrite=args.overwrite),
+        f"offline corpus ready in {args.output}", (MissingPackageError, FileExistsError))

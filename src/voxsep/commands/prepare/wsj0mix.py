@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from voxsep.commands.prepare.common import add_output, add_rates_and_modes, add_splits, add_workers, build_and_report
 from voxsep.data.prepare.wsj0mix import SPLITS, build_wsj0mix
 
 
@@ -27,25 +28,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``voxsep prepare wsj0mix``."""
     parser.add_argument("wsj0_root", type=Path, help="folder holding wsj0/ converted to wav (read only)")
     parser.add_argument("lists", type=Path, help="folder with mix_<n>_spk_{tr,cv,tt}.txt")
-    parser.add_argument("output", type=Path, help="output folder")
+    add_output(parser)
     parser.add_argument("--n-src", type=int, choices=(2, 3), default=2)
-    parser.add_argument("--sample-rate", type=int, nargs="+", choices=(8000, 16000), default=[8000])
-    parser.add_argument("--mode", nargs="+", choices=("min", "max"), default=["min"])
-    parser.add_argument("--splits", nargs="+", choices=SPLITS, default=list(SPLITS))
-    parser.add_argument("--jobs", type=int, default=2, help="worker processes (default 2)")
-    parser.add_argument("--overwrite", action="store_true", help="replace a previous build with other settings")
+    add_rates_and_modes(parser)
+    add_splits(parser, SPLITS)
+    add_workers(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     """Entry point of ``voxsep prepare wsj0mix``."""
-    try:
-        counts = build_wsj0mix(args.wsj0_root, args.lists, args.output, n_src=args.n_src,
-                               sample_rates=tuple(args.sample_rate), modes=tuple(args.mode),
-                               splits=tuple(args.splits), jobs=args.jobs, overwrite=args.overwrite)
-    except (FileNotFoundError, FileExistsError, ValueError) as error:
-        print(f"error: {error}")
-        return 2
-    print(f"wsj0-{args.n_src}mix ready in {args.output}")
-    for key, value in counts.items():
-        print(f"  {key}: {value} mixtures")
-    return 0
+    return build_and_report(
+        lambda: build_wsj0mix(args.wsj0_root, args.lists, args.output, n_src=args.n_src,
+                              sample_rates=tuple(args.sample_rate), modes=tuple(args.mode),
+                              splits=tuple(args.splits), jobs=args.jobs, overwrite=args.overwrite),
+        f"wsj0-{args.n_src}mix ready in {args.output}", (FileNotFoundError, FileExistsError, ValueError), " mixtures")

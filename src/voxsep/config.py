@@ -32,7 +32,7 @@ import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional, Union
+from typing import Any, Callable, Optional, Union
 
 import yaml
 
@@ -317,19 +317,31 @@ def _coerce(value: Any, annotation: Any, key: str) -> Any:
     raise TypeError(f"unsupported config annotation {annotation!r} for {key!r}")  # pragma: no cover
 
 
-def _section_from_dict(cls: type, values: Any, section: str) -> Any:
-    if values is None:
-        values = {}
-    if not isinstance(values, dict):
-        raise ValueError(f"config section {section!r} must be a mapping, got {values!r}")
+def _dataclass_from_dict(cls: type, values: dict[str, Any], where: str,
+                         convert: Callable[[Any, Any, str], Any]) -> Any:
+    """``cls(**values)``, each value passed through ``convert(value, annotation, key)``.
+
+    Raises:
+        ValueError: a key that is not a field of ``cls`` (``where`` says where it stood);
+            the message lists the valid keys.
+    """
     hints = typing.get_type_hints(cls)
     names = [f.name for f in dataclasses.fields(cls)]
     kwargs = {}
     for key, value in values.items():
         if key not in names:
-            raise _unknown_key_error(str(key), names, f"in section {section!r}: ")
-        kwargs[key] = _coerce(value, hints[key], f"{section}.{key}")
+            raise _unknown_key_error(str(key), names, where)
+        kwargs[key] = convert(value, hints[key], key)
     return cls(**kwargs)
+
+
+def _section_from_dict(cls: type, values: Any, section: str) -> Any:
+    if values is None:
+        values = {}
+    if not isinstance(values, dict):
+        raise ValueError(f"config section {section!r} must be a mapping, got {values!r}")
+    return _dataclass_from_dict(cls, values, f"in section {section!r}: ",
+                                lambda value, annotation, key: _coerce(value, annotation, f"{section}.{key}"))
 
 
 def config_from_dict(values: dict[str, Any]) -> Config:
@@ -338,14 +350,8 @@ def config_from_dict(values: dict[str, Any]) -> Config:
         values = {}
     if not isinstance(values, dict):
         raise ValueError(f"a config must be a mapping of sections, got {type(values).__name__}")
-    hints = typing.get_type_hints(Config)
-    sections = [f.name for f in dataclasses.fields(Config)]
-    kwargs = {}
-    for key, value in values.items():
-        if key not in sections:
-            raise _unknown_key_error(str(key), sections, "section ")
-        kwargs[key] = _section_from_dict(hints[key], value, key)
-    config = Config(**kwargs)
+    config = _dataclass_from_dict(Config, values, "section ",
+                                  lambda value, annotation, key: _section_from_dict(annotation, value, key))
     validate_config(config)
     return config
 

@@ -62,6 +62,22 @@ class _SharedEpoch:
         self.value.fill_(int(epoch))
 
 
+class _EpochDataset(Dataset):
+    """A dataset whose examples depend on the epoch: ``MixtureDataset``'s random crops,
+    ``DynamicMixDataset``'s drawn mixtures. Subclasses set ``self._epoch = _SharedEpoch()``."""
+
+    _epoch: _SharedEpoch
+
+    @property
+    def epoch(self) -> int:
+        """The epoch whose examples are returned (shared with DataLoader workers)."""
+        return self._epoch.get()
+
+    def set_epoch(self, epoch: int) -> None:
+        """Choose the examples of ``epoch`` (call before each epoch, before iterating the loader)."""
+        self._epoch.set(epoch)
+
+
 def _count_range(n_src: int | Sequence[int]) -> tuple[int, int, tuple[int, int] | None]:
     """``(low, high, range or None)`` from ``n_src`` (an int or a ``(low, high)`` pair)."""
     if isinstance(n_src, (tuple, list)):
@@ -86,7 +102,7 @@ def _to_tensors(mixture: np.ndarray, sources: np.ndarray) -> tuple[torch.Tensor,
             torch.from_numpy(np.ascontiguousarray(sources, dtype=np.float32)))
 
 
-class MixtureDataset(Dataset):
+class MixtureDataset(_EpochDataset):
     """Precomputed mixtures from a manifest (LibriMix CSV, wsj0-mix folder or ``.scp``).
 
     With ``segment=None`` every example is a whole utterance. With a ``segment``, training
@@ -181,15 +197,6 @@ class MixtureDataset(Dataset):
         info = audio_info(record.mixture_path)
         return info.frames / info.sample_rate
 
-    @property
-    def epoch(self) -> int:
-        """The epoch whose crops are returned (shared with DataLoader workers)."""
-        return self._epoch.get()
-
-    def set_epoch(self, epoch: int) -> None:
-        """Choose the crops of ``epoch`` (call before each epoch, before iterating the loader)."""
-        self._epoch.set(epoch)
-
     def __len__(self) -> int:
         return len(self.records)
 
@@ -273,7 +280,7 @@ class _AudioCache:
         return {"sample_rate": self.sample_rate, "max_bytes": self.max_bytes, "_items": OrderedDict(), "_bytes": 0}
 
 
-class DynamicMixDataset(Dataset):
+class DynamicMixDataset(_EpochDataset):
     """Mixtures drawn on the fly from a speaker-labelled pool of utterances.
 
     Every example: ``n_src`` different speakers (with ``n_src=(low, high)``: ``k``
@@ -379,15 +386,6 @@ class DynamicMixDataset(Dataset):
         self._cache = _AudioCache(self.sample_rate, int(cache_mb * 2**20))
         self.channel = channel
         self.count_probabilities = self._count_probabilities(count_weights)
-
-    @property
-    def epoch(self) -> int:
-        """The epoch whose mixtures are drawn (shared with DataLoader workers)."""
-        return self._epoch.get()
-
-    def set_epoch(self, epoch: int) -> None:
-        """Draw the mixtures of ``epoch`` (call before each epoch, before iterating the loader)."""
-        self._epoch.set(epoch)
 
     def __len__(self) -> int:
         return self.examples_per_epoch

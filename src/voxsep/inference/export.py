@@ -41,54 +41,33 @@ from voxsep.core.files import atomic_write
 DEFAULT_OPSET = 18
 
 
-@torch.library.custom_op("voxsep::lstm", mutates_args=())
-def _lstm_op(
-    input: torch.Tensor,
-    hx: list[torch.Tensor],
-    params: list[torch.Tensor],
-    has_biases: bool,
-    num_layers: int,
-    dropout: float,
-    train: bool,
-    bidirectional: bool,
-    batch_first: bool,
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """``aten.lstm.input`` as an opaque operator (same schema), so export does not unroll it."""
-    output, h, c = torch.ops.aten.lstm.input(
-        input, hx, params, has_biases, num_layers, dropout, train, bidirectional, batch_first
-    )
-    return output, h, c
+_RNN_FLAGS = "bool has_biases, int num_layers, float dropout, bool train, bool bidirectional, bool batch_first"
 
 
-@_lstm_op.register_fake
-def _lstm_fake(input, hx, params, has_biases, num_layers, dropout, train, bidirectional, batch_first):
-    directions = 2 if bidirectional else 1
-    shape = (*input.shape[:-1], directions * hx[0].shape[-1])
-    return input.new_empty(shape), hx[0].new_empty(hx[0].shape), hx[1].new_empty(hx[1].shape)
+def _opaque_rnn_op(name: str, aten_op: Any, state: str, n_states: int) -> Any:
+    """Register ``voxsep::<name>``: ``aten_op`` (``aten.lstm.input`` / ``aten.gru.input``)
+    behind an operator of the same schema that export does not look into (so it does not
+    unroll the recurrence); ``state`` is the schema type of ``hx``, ``n_states`` the
+    number of final states returned after the output."""
+    outputs = ", ".join(["Tensor"] * (1 + n_states))
+    schema = f"(Tensor input, {state} hx, Tensor[] params, {_RNN_FLAGS}) -> ({outputs})"
+
+    def run(input, hx, params, has_biases, num_layers, dropout, train, bidirectional, batch_first):
+        return tuple(aten_op(input, hx, params, has_biases, num_layers, dropout, train, bidirectional, batch_first))
+
+    def fake(input, hx, params, has_biases, num_layers, dropout, train, bidirectional, batch_first):
+        states = list(hx) if isinstance(hx, (list, tuple)) else [hx]
+        directions = 2 if bidirectional else 1
+        output = input.new_empty((*input.shape[:-1], directions * states[0].shape[-1]))
+        return (output, *(s.new_empty(s.shape) for s in states))
+
+    op = torch.library.custom_op(f"voxsep::{name}", run, mutates_args=(), schema=schema)
+    op.register_fake(fake)
+    return op
 
 
-@torch.library.custom_op("voxsep::gru", mutates_args=())
-def _gru_op(
-    input: torch.Tensor,
-    hx: torch.Tensor,
-    params: list[torch.Tensor],
-    has_biases: bool,
-    num_layers: int,
-    dropout: float,
-    train: bool,
-    bidirectional: bool,
-    batch_first: bool,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """``aten.gru.input`` as an opaque operator (same schema), so export does not unroll it."""
-    output, h = torch.ops.aten.gru.input(input, hx, params, has_biases, num_layers, dropout, train, bidirectional, batch_first)
-    return output, h
-
-
-@_gru_op.register_fake
-def _gru_fake(input, hx, params, has_biases, num_layers, dropout, train, bidirectional, batch_first):
-    directions = 2 if bidirectional else 1
-    shape = (*input.shape[:-1], directions * hx.shape[-1])
-    return input.new_empty(shape), hx.new_empty(hx.shape)
+_lstm_op = _opaque_rnn_op("lstm", torch.ops.aten.lstm.input, "Tensor[]", 2)
+_gru_op = _opaque_rnn_op("gru", torch.ops.aten.gru.input, "Tensor", 1)
 
 
 class _ExportableRNN(nn.Module):

@@ -93,9 +93,7 @@ def _conv_tasnet(args: dict[str, Any], sd: dict[str, Any], where: str) -> torch.
     expected = f"Asteroid ConvTasNet with n_blocks={n_blocks}, n_repeats={n_repeats}"
     m = "masker."
     state = _filterbanks_and_bottleneck(sd, where, expected)
-    for p in ("weight", "bias"):
-        state[f"masker.output.1.{p}"] = fetch(sd, f"{m}mask_net.1.{p}", where, expected)
-    state["masker.output.0.weight"] = fetch(sd, m + "mask_net.0.weight", where, expected)
+    state.update(_prelu_conv(sd, "masker.output.", m + "mask_net.", where, expected))
     depthwise = "shared_block.3.0." if causal else "shared_block.3."
     for i in range(n_blocks * n_repeats):
         a, o = f"{m}TCN.{i}.", f"masker.tcn.blocks.{i}."
@@ -125,6 +123,14 @@ def _filterbanks_and_bottleneck(sd: dict[str, Any], where: str, expected: str) -
     return state
 
 
+def _prelu_conv(sd: dict[str, Any], ours: str, theirs: str, where: str, expected: str) -> dict[str, torch.Tensor]:
+    """A masker's PReLU -> convolution head (``Sequential`` index 0: the PReLU slope, 1: the
+    convolution's weight and bias), from Asteroid's prefix ``theirs`` to voxsep's ``ours``."""
+    state = {f"{ours}1.{p}": fetch(sd, f"{theirs}1.{p}", where, expected) for p in ("weight", "bias")}
+    state[f"{ours}0.weight"] = fetch(sd, f"{theirs}0.weight", where, expected)
+    return state
+
+
 def _dprnn(args: dict[str, Any], sd: dict[str, Any], where: str) -> torch.nn.Module:
     config = _common_args(args, where, max(int(args["kernel_size"]) // 2, 1))
     chunk_size = int(args.get("chunk_size", 100))
@@ -147,9 +153,7 @@ def _dprnn(args: dict[str, Any], sd: dict[str, Any], where: str) -> torch.nn.Mod
     expected = f"Asteroid DPRNNTasNet with n_repeats={n_blocks}"
     m = "masker."
     state = _filterbanks_and_bottleneck(sd, where, expected)
-    for p in ("weight", "bias"):
-        state[f"masker.to_sources.1.{p}"] = fetch(sd, f"{m}first_out.1.{p}", where, expected)
-    state["masker.to_sources.0.weight"] = fetch(sd, m + "first_out.0.weight", where, expected)
+    state.update(_prelu_conv(sd, "masker.to_sources.", m + "first_out.", where, expected))
     # Asteroid's fold() sums the two chunk copies of each frame, voxsep averages them.
     state["masker.output.gate.weight"] = 2 * cat(fetch(sd, m + "net_out.0.weight", where, expected),
                                                  fetch(sd, m + "net_gate.0.weight", where, expected))

@@ -40,7 +40,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import textwrap
 import time
 from pathlib import Path
 
@@ -97,68 +96,11 @@ def worker(case: str, out: Path, published: bool) -> None:
         sys.modules.setdefault("torchaudio", types.ModuleType("torchaudio"))
         from speechbrain.lobes.models.dual_path import Decoder, Dual_Path_Model, Encoder, SBTransformerBlock
 
+        from voxsep.interop.speechbrain import sepformer_hyperparams  # the published layout, as voxsep reads it
+
         n_layers, d_model, heads, d_ffn, chunk = (8, 256, 8, 1024, 250) if published else (2, 64, 4, 128, 100)
-        hparams = textwrap.dedent(f"""\
-            # SepFormer, written in the layout of speechbrain/sepformer-wsj02mix
-            sample_rate: 8000
-            num_spks: 2
-            N_encoder_out: {d_model}
-            out_channels: {d_model}
-            kernel_size: 16
-            kernel_stride: 8
-
-            Encoder: !new:speechbrain.lobes.models.dual_path.Encoder
-                kernel_size: !ref <kernel_size>
-                out_channels: !ref <N_encoder_out>
-
-            SBtfintra: !new:speechbrain.lobes.models.dual_path.SBTransformerBlock
-                num_layers: {n_layers}
-                d_model: !ref <out_channels>
-                nhead: {heads}
-                d_ffn: {d_ffn}
-                dropout: 0
-                use_positional_encoding: true
-                norm_before: true
-
-            SBtfinter: !new:speechbrain.lobes.models.dual_path.SBTransformerBlock
-                num_layers: {n_layers}
-                d_model: !ref <out_channels>
-                nhead: {heads}
-                d_ffn: {d_ffn}
-                dropout: 0
-                use_positional_encoding: true
-                norm_before: true
-
-            MaskNet: !new:speechbrain.lobes.models.dual_path.Dual_Path_Model
-                num_spks: !ref <num_spks>
-                in_channels: !ref <N_encoder_out>
-                out_channels: !ref <out_channels>
-                num_layers: 2
-                K: {chunk}
-                intra_model: !ref <SBtfintra>
-                inter_model: !ref <SBtfinter>
-                norm: ln
-                linear_layer_after_inter_intra: false
-                skip_around_intra: true
-
-            Decoder: !new:speechbrain.lobes.models.dual_path.Decoder
-                in_channels: !ref <N_encoder_out>
-                out_channels: 1
-                kernel_size: !ref <kernel_size>
-                stride: !ref <kernel_stride>
-                bias: false
-
-            modules:
-                encoder: !ref <Encoder>
-                decoder: !ref <Decoder>
-                masknet: !ref <MaskNet>
-
-            pretrainer: !new:speechbrain.utils.parameter_transfer.Pretrainer
-                loadables:
-                    encoder: !ref <Encoder>
-                    masknet: !ref <MaskNet>
-                    decoder: !ref <Decoder>
-            """)
+        hparams = sepformer_hyperparams(n_filters=d_model, d_model=d_model, n_layers=n_layers, n_heads=heads,
+                                        d_ffn=d_ffn, n_repeats=2, chunk_size=chunk)
 
         def block():
             return SBTransformerBlock(num_layers=n_layers, d_model=d_model, nhead=heads, d_ffn=d_ffn, dropout=0,

@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from voxsep import checkpoint
 from voxsep.interop import ModelImportError, import_model
 from voxsep.interop.common import read_yaml_as_data
+from voxsep.interop.speechbrain import sepformer_hyperparams
 from voxsep.nn.dual_path import overlap_add, segment
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -223,75 +224,16 @@ def test_conversion_without_the_padding_layout_would_differ(tmp_path):
 
 
 # --------------------------------------------------------------- SpeechBrain fixture
-HPARAMS = """\
-# ################################
-# Model: Pretrained SepFormer for speech separation (layout of speechbrain/sepformer-wsj02mix)
-# ################################
-sample_rate: 8000
-num_spks: 2
-N_encoder_out: {N}
-out_channels: {C}
-kernel_size: 16
-kernel_stride: 8
-
-Encoder: !new:speechbrain.lobes.models.dual_path.Encoder
-    kernel_size: !ref <kernel_size>
-    out_channels: !ref <N_encoder_out>
-
-SBtfintra: !new:speechbrain.lobes.models.dual_path.SBTransformerBlock
-    num_layers: {layers}
-    d_model: !ref <out_channels>
-    nhead: 2
-    d_ffn: {ffn}
-    dropout: 0
-    use_positional_encoding: True
-    norm_before: True
-
-SBtfinter: !new:speechbrain.lobes.models.dual_path.SBTransformerBlock
-    num_layers: {layers}
-    d_model: !ref <out_channels>
-    nhead: 2
-    d_ffn: {ffn}
-    dropout: 0
-    use_positional_encoding: True
-    norm_before: True
-
-MaskNet: !new:speechbrain.lobes.models.dual_path.Dual_Path_Model
-    num_spks: !ref <num_spks>
-    in_channels: !ref <N_encoder_out>
-    out_channels: !ref <out_channels>
-    num_layers: {repeats}
-    K: {K}
-    intra_model: !ref <SBtfintra>
-    inter_model: !ref <SBtfinter>
-    norm: ln
-    linear_layer_after_inter_intra: False
-    skip_around_intra: True
-
-Decoder: !new:speechbrain.lobes.models.dual_path.Decoder
-    in_channels: !ref <N_encoder_out>
-    out_channels: 1
-    kernel_size: !ref <kernel_size>
-    stride: !ref <kernel_stride>
-    bias: False
-
-modules:
-    encoder: !ref <Encoder>
-    decoder: !ref <Decoder>
-    masknet: !ref <MaskNet>
-
-pretrainer: !new:speechbrain.utils.parameter_transfer.Pretrainer
-    loadables:
-        masknet: !ref <MaskNet>
-        encoder: !ref <Encoder>
-        decoder: !ref <Decoder>
-"""
+def hyperparams(N=16, C=8, layers=1, ffn=16, repeats=2, K=10) -> str:
+    """hyperparams.yaml of a tiny SepFormer (2 heads) in the published layout."""
+    return sepformer_hyperparams(n_filters=N, d_model=C, n_layers=layers, n_heads=2, d_ffn=ffn, n_repeats=repeats,
+                                 chunk_size=K)
 
 
 def write_speechbrain_folder(folder: Path, N=16, C=8, layers=1, ffn=16, repeats=2, K=10, seed=2) -> dict:
     g = torch.Generator().manual_seed(seed)
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "hyperparams.yaml").write_text(HPARAMS.format(N=N, C=C, layers=layers, ffn=ffn, repeats=repeats, K=K))
+    (folder / "hyperparams.yaml").write_text(hyperparams(N=N, C=C, layers=layers, ffn=ffn, repeats=repeats, K=K))
     masknet = {"norm.weight": _rand(g, N, offset=1), "norm.bias": _rand(g, N), "conv1d.weight": _rand(g, C, N, 1)}
     for i in range(repeats):
         for path in ("intra", "inter"):
@@ -356,7 +298,7 @@ def test_hyperparams_yaml_is_parsed_as_data_never_executed(tmp_path):
     (folder / "hyperparams.yaml").write_text(text)
     with pytest.raises(ModelImportError, match="not readable YAML"):  # !!python tags are refused by SafeLoader
         import_model(folder)
-    (folder / "hyperparams.yaml").write_text(HPARAMS.format(N=16, C=8, layers=1, ffn=16, repeats=2, K=10)
+    (folder / "hyperparams.yaml").write_text(hyperparams()
                                             + f"evil: !apply:os.system ['touch {marker}']\n"
                                             + "net: !new:torch.nn.Linear {in_features: 2, out_features: 2}\n")
     model, _ = import_model(folder)
@@ -372,11 +314,11 @@ def test_speechbrain_errors_name_the_file_and_what_is_expected(tmp_path):
     with pytest.raises(ModelImportError, match=r"missing masknet\.ckpt"):
         import_model(folder)
     write_speechbrain_folder(folder, C=12)  # weights of d_model 12 ...
-    (folder / "hyperparams.yaml").write_text(HPARAMS.format(N=16, C=8, layers=1, ffn=16, repeats=2, K=10))  # ... sizes of 8
+    (folder / "hyperparams.yaml").write_text(hyperparams())  # ... sizes of 8
     with pytest.raises(ModelImportError, match=r"masknet\.ckpt|do not fit") as error:
         import_model(folder)
     assert str(folder) in str(error.value) and "shape" in str(error.value)
-    (folder / "hyperparams.yaml").write_text(HPARAMS.format(N=16, C=8, layers=1, ffn=16, repeats=2, K=10).replace(
+    (folder / "hyperparams.yaml").write_text(hyperparams().replace(
         "dual_path.SBTransformerBlock", "dual_path.SBRNNBlock", 1))
     with pytest.raises(ModelImportError, match="SBRNNBlock.*only SBTransformerBlock"):
         import_model(folder)

@@ -92,6 +92,69 @@ def _transformer(node: Any, label: str, where: str) -> dict[str, Any]:
     }
 
 
+def sepformer_hyperparams(n_filters: int, d_model: int, n_layers: int, n_heads: int, d_ffn: int, n_repeats: int,
+                          chunk_size: int, sample_rate: int = 8000) -> str:
+    """The ``hyperparams.yaml`` of a SpeechBrain SepFormer folder with these sizes, in the
+    layout of the published ones (``speechbrain/sepformer-wsj02mix``; what
+    :func:`read_hparams` reads): encoder kernel 16, stride 8, ``norm: ln``, 2 talkers.
+
+    voxsep never writes SpeechBrain folders itself; this serves the tests and
+    ``benchmarks/check_interop_parity.py``, which write such folders to import them.
+    """
+    transformer = "\n".join([
+        "!new:speechbrain.lobes.models.dual_path.SBTransformerBlock",
+        f"    num_layers: {n_layers}", "    d_model: !ref <out_channels>", f"    nhead: {n_heads}",
+        f"    d_ffn: {d_ffn}", "    dropout: 0", "    use_positional_encoding: true", "    norm_before: true",
+    ])
+    return f"""\
+# SepFormer for speech separation, in the layout of speechbrain/sepformer-wsj02mix
+sample_rate: {sample_rate}
+num_spks: 2
+N_encoder_out: {n_filters}
+out_channels: {d_model}
+kernel_size: 16
+kernel_stride: 8
+
+Encoder: !new:speechbrain.lobes.models.dual_path.Encoder
+    kernel_size: !ref <kernel_size>
+    out_channels: !ref <N_encoder_out>
+
+SBtfintra: {transformer}
+
+SBtfinter: {transformer}
+
+MaskNet: !new:speechbrain.lobes.models.dual_path.Dual_Path_Model
+    num_spks: !ref <num_spks>
+    in_channels: !ref <N_encoder_out>
+    out_channels: !ref <out_channels>
+    num_layers: {n_repeats}
+    K: {chunk_size}
+    intra_model: !ref <SBtfintra>
+    inter_model: !ref <SBtfinter>
+    norm: ln
+    linear_layer_after_inter_intra: false
+    skip_around_intra: true
+
+Decoder: !new:speechbrain.lobes.models.dual_path.Decoder
+    in_channels: !ref <N_encoder_out>
+    out_channels: 1
+    kernel_size: !ref <kernel_size>
+    stride: !ref <kernel_stride>
+    bias: false
+
+modules:
+    encoder: !ref <Encoder>
+    decoder: !ref <Decoder>
+    masknet: !ref <MaskNet>
+
+pretrainer: !new:speechbrain.utils.parameter_transfer.Pretrainer
+    loadables:
+        encoder: !ref <Encoder>
+        masknet: !ref <MaskNet>
+        decoder: !ref <Decoder>
+"""
+
+
 def read_hparams(folder: Path) -> dict[str, Any]:
     """The voxsep ``sepformer`` configuration described by ``folder/hyperparams.yaml``."""
     path = folder / "hyperparams.yaml"

@@ -124,34 +124,31 @@ class ResumableSampler(DistributedSampler):
         """Skip this many batches (of ``batch_size``) at the start of the current epoch."""
         self.start_batch = start_batch
 
-    def __iter__(self) -> Iterator[tuple[int, int, int]]:  # type: ignore[override]
+    def __iter__(self) -> Iterator[tuple[int, int]]:  # type: ignore[override]
         indices = list(super().__iter__())[self.start_batch * self.batch_size:]
-        return iter([(i, item_seed(self.seed, self.epoch, i), self.epoch) for i in indices])
+        return iter([(i, item_seed(self.seed, self.epoch, i)) for i in indices])
 
     def __len__(self) -> int:
         return max(0, super().__len__() - self.start_batch * self.batch_size)
 
 
 class SeededDataset(Dataset):
-    """Wraps a dataset so that item ``(index, seed, epoch)`` is read with all RNGs seeded.
+    """Wraps a dataset so that item ``(index, seed)`` is read with all RNGs seeded.
 
-    Datasets with ``set_epoch`` (dynamic mixing) get it called here, inside the worker
-    process: with ``persistent_workers`` the workers hold their own copies of the
-    dataset, so calling ``set_epoch`` in the main process alone would not reach them.
+    The epoch is not part of the key: it reaches the dataset through the dataset's own
+    ``set_epoch``, which the trainer calls in the main process before each epoch; voxsep's
+    datasets keep it in shared memory, so persistent DataLoader workers see it
+    (:class:`voxsep.data.datasets.MixtureDataset`).
     """
 
     def __init__(self, dataset: Dataset) -> None:
         self.dataset = dataset
-        self._epoch: int | None = None
 
     def __len__(self) -> int:
         return len(self.dataset)  # type: ignore[arg-type]
 
     def __getitem__(self, key: tuple[int, int]):  # noqa: ANN204 - whatever the dataset returns
-        index, seed, epoch = key
-        if epoch != self._epoch and hasattr(self.dataset, "set_epoch"):
-            self.dataset.set_epoch(epoch)
-        self._epoch = epoch
+        index, seed = key
         in_main_process = torch.utils.data.get_worker_info() is None
         if in_main_process:  # leave the training process's own RNG streams untouched
             saved = (random.getstate(), np.random.get_state(), torch.get_rng_state())

@@ -388,7 +388,7 @@ def _loaders(config: Config, train_set: Dataset, valid_set: Dataset, device: tor
                               generator=torch.Generator().manual_seed(tc.seed), **common)
     # Validation examples are read with fixed per-example seeds: identical at every
     # validation, whatever the worker, rank or resumption.
-    valid_keys = [(i, D.item_seed(tc.seed + 1, 0, i), 0) for i in D.shard_indices(len(valid_set), info)]
+    valid_keys = [(i, D.item_seed(tc.seed + 1, 0, i)) for i in D.shard_indices(len(valid_set), info)]
     valid_batch = data.valid_batch_size if data.valid_segment is not None else 1
     valid_loader = DataLoader(Subset(D.SeededDataset(valid_set), valid_keys), batch_size=valid_batch, shuffle=False,
                               generator=torch.Generator().manual_seed(tc.seed + 1), **common)
@@ -451,6 +451,8 @@ def _run_loop(run: _Run, on_step: Callable[[int], None] | None) -> TrainResult:
             while state.epoch < tc.epochs and status == "finished":
                 run.sampler.set_epoch(state.epoch)
                 run.sampler.set_start_batch(state.batch_in_epoch)
+                if hasattr(run.train_set, "set_epoch"):  # new crops / mixtures (shared with the workers)
+                    run.train_set.set_epoch(state.epoch)
                 for micro_batches in _step_batches(run, window):
                     loss_value, grad_norm = _optimizer_step(run, micro_batches, progress)
                     window.add(loss_value, len(micro_batches) * run.config.data.batch_size * run.info.world_size)
@@ -651,7 +653,7 @@ def _log_audio_examples(run: _Run, tensorboard: TensorBoard) -> None:
     model.eval()
     with torch.no_grad():
         for i in range(min(run.config.log.audio_examples, len(run.valid_set))):
-            mixture, _ = D.SeededDataset(run.valid_set)[(i, D.item_seed(seed + 1, 0, i), 0)]
+            mixture, _ = D.SeededDataset(run.valid_set)[(i, D.item_seed(seed + 1, 0, i))]
             with run.autocast():
                 estimates = model(mixture.unsqueeze(0).to(run.device))[0].float().cpu()
             if mixture.dim() == 2:  # multichannel: show the first channel

@@ -294,3 +294,14 @@ def test_cli_n_src_option(tmp_path, mixture_file, tiny_checkpoint, capsys):
                      str(tiny_checkpoint), "--n-src", "3"]) == 2
     assert "number of outputs from 1 to 2" in capsys.readouterr().err
     assert not (tmp_path / "other").exists()
+
+
+def test_non_finite_audio_is_refused_by_one_rule_naming_the_source():
+    voice = speech("en", "agent-incorrect").copy()
+    voice[[10, 20]] = [np.nan, np.inf]
+    with pytest.raises(ValueError, match=r"call\.wav: the audio contains 2 NaN or infinite sample\(s\)"):
+        Separator(PassThrough(), fast=False).separate(voice, 8000, source="call.wav")
+    from voxsep.inference.separate import separate_mixture
+
+    with pytest.raises(ValueError, match=r"the mixture contains 2 NaN or infinite sample\(s\)"):
+        separate_mixture(PassThrough(), torch.from_numpy(voice))

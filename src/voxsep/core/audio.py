@@ -30,7 +30,7 @@ import numbers
 import os
 import warnings
 from pathlib import Path
-from typing import Iterable, NamedTuple
+from typing import Any, Iterable, NamedTuple
 
 import numpy as np
 import soundfile as sf
@@ -326,6 +326,15 @@ def write_audio_files(
             with open(tmp, "wb") as handle:
                 handle.write(data)
     return paths
+
+
+def check_finite(audio: Any, what: str) -> None:
+    """Raise ``ValueError`` naming ``what`` when ``audio`` (a numpy array or torch tensor, any shape) holds
+    NaN or infinite samples -- the one rule for audio handed to separation."""
+    finite = np.isfinite(audio) if isinstance(audio, np.ndarray) else audio.isfinite()
+    if not bool(finite.all()):
+        bad = int((~finite).sum())
+        raise ValueError(f"{what} contains {bad} NaN or infinite sample(s); clean or re-record it")
 
 
 def _encode(path: Path, audio: np.ndarray, sample_rate: int, subtype: str) -> memoryview:

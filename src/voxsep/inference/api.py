@@ -42,6 +42,7 @@ from typing import Any, Iterable
 import numpy as np
 import torch
 
+from voxsep.core.audio import check_finite
 from voxsep.core.files import MAX_NAME_BYTES, check_distinct, check_writable_dir
 from voxsep.inference.separate import (
     DEFAULT_CHUNK_SECONDS,
@@ -277,8 +278,7 @@ class Separator:
                 f"{source}: cannot tell channels from time in audio of shape {audio.shape}: give (channels, time) "
                 f"or (time, channels) with at most {MAX_CHANNELS} channels and more than {MAX_CHANNELS} samples"
             )
-        if not np.isfinite(audio).all():
-            raise ValueError(f"{source}: the audio contains NaN or infinite samples")
+        check_finite(audio, f"{source}: the audio")
         if self.in_channels == 1 and audio.shape[0] > 1:
             warnings.warn(
                 f"{source}: {audio.shape[0]}-channel audio given to the single-channel model "

@@ -55,6 +55,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
+from voxsep.core.audio import check_finite
 from voxsep.core.pit import align_by_correlation
 
 DEFAULT_CHUNK_SECONDS = 10.0
@@ -199,8 +200,7 @@ def _check_mixture(model: Any, mixture: torch.Tensor) -> int:
         )
     if mixture.shape[-1] < 1:
         raise ValueError("the mixture is empty (0 samples)")
-    if not torch.isfinite(mixture).all():
-        raise ValueError("the mixture contains NaN or infinite samples")
+    check_finite(mixture, "the mixture")
     return channels
 
 

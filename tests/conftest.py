@@ -163,3 +163,31 @@ def check_onnx_for_other_lengths(tmp_path: Path):
                                        rtol=0)
 
     return check
+
+
+# --------------------------------------------------------------------------- shared helpers
+@pytest.fixture
+def one_thread():
+    """Run the test on one torch thread (tiny models are several times faster so on a busy
+    CPU), then restore the previous count. Use with ``pytest.mark.usefixtures("one_thread")``."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="session")
+def snr_db():
+    """A function ``snr_db(reference, estimate) -> float``: the SNR in dB of ``estimate``
+    against ``reference`` (numpy arrays or tensors, computed in float64), as
+    :func:`voxsep.inference.fast.output_snr_db`."""
+    import torch
+
+    from voxsep.inference.fast import output_snr_db
+
+    def snr(reference, estimate) -> float:
+        return output_snr_db(torch.as_tensor(reference), torch.as_tensor(estimate))
+
+    return snr

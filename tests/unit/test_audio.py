@@ -25,10 +25,6 @@ SPEECH_FR = Path("/usr/share/asterisk/sounds/fr_CA_f_June/added.wav")
 pytestmark = pytest.mark.skipif(not SPEECH.exists(), reason="asterisk-core-sounds-en-wav is not installed")
 
 
-def snr_db(reference: np.ndarray, estimate: np.ndarray) -> float:
-    return float(10 * np.log10(np.sum(reference**2) / np.sum((reference - estimate) ** 2)))
-
-
 def test_read_real_speech() -> None:
     audio, rate = read_audio(SPEECH)
     info = audio_info(SPEECH)
@@ -44,7 +40,7 @@ def test_read_window_matches_full_read() -> None:
     np.testing.assert_array_equal(part, full[:, 1000:3000])
 
 
-def test_resample_on_read_and_round_trip() -> None:
+def test_resample_on_read_and_round_trip(snr_db) -> None:
     audio, _ = read_audio(SPEECH)
     up, rate = read_audio(SPEECH, sample_rate=16000)
     assert rate == 16000 and up.shape == (1, 2 * audio.shape[1]) and up.dtype == np.float32

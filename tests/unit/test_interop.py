@@ -29,12 +29,7 @@ from voxsep.nn.dual_path import overlap_add, segment
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _rand(generator, *shape, scale=0.3, offset=0.0):
@@ -162,10 +157,6 @@ def reference_dprnn(data, wav):
     return est.view(batch, a["n_src"], -1)
 
 
-def _snr_db(reference, estimate):
-    return 10 * torch.log10(reference.pow(2).sum() / (reference - estimate).pow(2).sum()).item()
-
-
 def _speechlike(length, seed=0):
     g = torch.Generator().manual_seed(seed)
     t = torch.arange(length) / 8000
@@ -174,7 +165,7 @@ def _speechlike(length, seed=0):
 
 
 @pytest.mark.parametrize("length", [16 + 8 * 199, 16 + 8 * 40])
-def test_asteroid_conv_tasnet_matches_asteroid_forward(tmp_path, length):
+def test_asteroid_conv_tasnet_matches_asteroid_forward(tmp_path, length, snr_db):
     data = asteroid_conv_tasnet()
     torch.save(data, tmp_path / "pytorch_model.bin")  # as serialize() + torch.save (TorchVersion inside)
     model, meta = import_model(tmp_path / "pytorch_model.bin")
@@ -182,18 +173,18 @@ def test_asteroid_conv_tasnet_matches_asteroid_forward(tmp_path, length):
     assert meta["config"]["encoder_activation"] is None and meta["config"]["skip"] == 8
     wav = _speechlike(length)
     with torch.no_grad():
-        assert _snr_db(reference_conv_tasnet(data, wav), model(wav)) > 100
+        assert snr_db(reference_conv_tasnet(data, wav), model(wav)) > 100
 
 
 @pytest.mark.parametrize("length", [999, 1000, 37, 5])  # frames a multiple of the hop, and not
-def test_asteroid_dprnn_matches_asteroid_forward_including_chunking(tmp_path, length):
+def test_asteroid_dprnn_matches_asteroid_forward_including_chunking(tmp_path, length, snr_db):
     data = asteroid_dprnn()
     torch.save(data, tmp_path / "best_model.pth")
     model, meta = import_model(tmp_path / "best_model.pth")
     assert meta["config"]["chunk_padding"] == "asteroid" and meta["config"]["chunk_size"] == 10
     wav = _speechlike(length)
     with torch.no_grad():
-        assert _snr_db(reference_dprnn(data, wav), model(wav)) > 100
+        assert snr_db(reference_dprnn(data, wav), model(wav)) > 100
 
 
 def test_speechbrain_chunk_padding_matches_speechbrain_segmentation():
@@ -210,7 +201,7 @@ def test_speechbrain_chunk_padding_matches_speechbrain_segmentation():
         assert torch.allclose(overlap_add(expected, frames, "speechbrain"), x)
 
 
-def test_conversion_without_the_padding_layout_would_differ(tmp_path):
+def test_conversion_without_the_padding_layout_would_differ(tmp_path, snr_db):
     """The tests above can fail: voxsep's own chunking gives another DPRNN output."""
     data = asteroid_dprnn()
     torch.save(data, tmp_path / "m.pth")
@@ -220,7 +211,7 @@ def test_conversion_without_the_padding_layout_would_differ(tmp_path):
             module.chunk_padding = "voxsep"
     wav = _speechlike(999)
     with torch.no_grad():
-        assert _snr_db(reference_dprnn(data, wav), model(wav)) < 90  # the parity tests require > 100
+        assert snr_db(reference_dprnn(data, wav), model(wav)) < 90  # the parity tests require > 100
 
 
 # --------------------------------------------------------------- SpeechBrain fixture

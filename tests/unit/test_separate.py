@@ -43,11 +43,6 @@ class OracleModel(torch.nn.Module):
         return (self.sources[perm, start:end] * gains.float()[:, None]).unsqueeze(0)
 
 
-def snr_db(reference: torch.Tensor, estimate: torch.Tensor) -> float:
-    reference, estimate = reference.double(), estimate.double()
-    return float(10 * torch.log10(reference.pow(2).sum() / (reference - estimate).pow(2).sum().clamp_min(1e-30)))
-
-
 def test_chunk_bounds_cover_everything_with_bounded_overlap():
     for length in (1, 100, 1000, 1001, 1600, 1601, 1799, 5000, 12345):
         bounds = chunk_bounds(length, 1000, 200)
@@ -74,7 +69,7 @@ def test_best_permutation_and_least_squares_gains():
 
 
 @pytest.mark.parametrize("n_src", [2, 3])
-def test_oracle_chunks_in_random_order_come_out_aligned_and_at_the_right_level(n_src):
+def test_oracle_chunks_in_random_order_come_out_aligned_and_at_the_right_level(n_src, snr_db):
     voices = [
         speech("en", ["agent-alreadyon", "agent-incorrect", "agent-loggedoff", "activated"]),
         speech("fr_CA_f_June", ["agent-alreadyon", "agent-incorrect", "agent-loggedoff", "activated"]),
@@ -114,7 +109,7 @@ class BandSplitModel(torch.nn.Module):
         return torch.nn.functional.conv1d(mixture.unsqueeze(1), self.filters, padding=31)
 
 
-def test_chunked_agrees_with_whole_on_a_short_file():
+def test_chunked_agrees_with_whole_on_a_short_file(snr_db):
     a = speech("en", ["agent-alreadyon", "agent-incorrect"])
     b = speech("fr_CA_f_June", ["agent-alreadyon", "agent-incorrect"])
     length = min(len(a), len(b))
@@ -130,7 +125,7 @@ def test_chunked_agrees_with_whole_on_a_short_file():
         assert snr_db(whole[i], chunked[i]) > 40
 
 
-def test_real_model_runs_chunked_with_the_right_shape_and_level():
+def test_real_model_runs_chunked_with_the_right_shape_and_level(snr_db):
     torch.manual_seed(0)
     model = models.build("conv_tasnet", n_src=2, **TINY).eval()
     mixture = torch.from_numpy(speech("en", ["agent-alreadyon", "agent-incorrect"]))
@@ -228,7 +223,7 @@ def test_count_talkers_drops_silent_and_duplicate_outputs_and_orders_by_first_ac
         count_talkers(torch.zeros(2, 100), torch.zeros(99), 8000)
 
 
-def test_a_talker_who_enters_late_keeps_its_output_across_chunks():
+def test_a_talker_who_enters_late_keeps_its_output_across_chunks(snr_db):
     """Chunked counting on a long file: the high-band talker is silent in the first three
     10-s chunks and speaks only from 33 s; the decision is made over the whole file."""
     from voxsep.inference.api import Separator

@@ -20,17 +20,7 @@ TINY = {
 SPLITS = ("1", "7", "80", "160", "1000", "random")
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-def snr_db(reference: np.ndarray, estimate: np.ndarray) -> float:
-    reference, estimate = reference.astype(np.float64), estimate.astype(np.float64)
-    return float(10 * np.log10((reference**2).sum() / max(((reference - estimate) ** 2).sum(), 1e-30)))
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def tiny(name: str, n_src: int = 2, causal: bool = True, seed: int = 0) -> torch.nn.Module:
@@ -74,7 +64,7 @@ def offline(model, mixture: np.ndarray) -> np.ndarray:
 
 @pytest.mark.parametrize("split", SPLITS)
 @pytest.mark.parametrize("name", sorted(TINY))
-def test_any_block_split_equals_offline_causal_forward_delayed(name, split):
+def test_any_block_split_equals_offline_causal_forward_delayed(name, split, snr_db):
     model = tiny(name)
     mixture = mixture_for(model, 2413)
     reference = offline(model, mixture)
@@ -88,7 +78,7 @@ def test_any_block_split_equals_offline_causal_forward_delayed(name, split):
 
 @pytest.mark.parametrize("name", sorted(TINY))
 @pytest.mark.parametrize("length", [1, 5, 39])
-def test_short_streams_equal_offline(name, length):
+def test_short_streams_equal_offline(name, length, snr_db):
     model = tiny(name, n_src=3 if name != "binaural_independent" else 2)
     mixture = mixture_for(model, length, seed=length)
     st = StreamingSeparator.from_model(model)
@@ -96,7 +86,7 @@ def test_short_streams_equal_offline(name, length):
     assert snr_db(offline(model, mixture), streamed[..., st.latency_samples :]) >= 60
 
 
-def test_the_test_detects_a_wrong_delay():
+def test_the_test_detects_a_wrong_delay(snr_db):
     model = tiny("conv_tasnet")
     mixture = mixture_for(model, 800)
     st = StreamingSeparator.from_model(model)
@@ -135,7 +125,7 @@ def test_latency_is_minimal_for_single_samples():
     assert np.abs(offline(model, changed)[:, 8] - reference[:, 8]).max() > 1e-4
 
 
-def test_reset_and_flush_start_a_new_stream():
+def test_reset_and_flush_start_a_new_stream(snr_db):
     model = tiny("conv_tasnet")
     first, second = mixture_for(model, 900, seed=1), mixture_for(model, 700, seed=2)
     st = StreamingSeparator.from_model(model)
@@ -238,7 +228,7 @@ def test_bad_blocks_raise_clear_errors():
         stereo.process(np.zeros((3, 10), np.float32))
 
 
-def test_from_checkpoint_and_package_export(tmp_path):
+def test_from_checkpoint_and_package_export(tmp_path, snr_db):
     from voxsep import checkpoint
 
     model = tiny("conv_tasnet")

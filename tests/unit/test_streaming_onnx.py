@@ -14,17 +14,7 @@ SOUNDS = Path("/usr/share/asterisk/sounds/en")
 TINY = {"n_filters": 16, "kernel_size": 8, "bottleneck": 8, "hidden": 16, "skip": 8, "n_blocks": 3, "n_repeats": 2}
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-def snr_db(reference: np.ndarray, estimate: np.ndarray) -> float:
-    reference, estimate = reference.astype(np.float64), estimate.astype(np.float64)
-    return float(10 * np.log10((reference**2).sum() / max(((reference - estimate) ** 2).sum(), 1e-30)))
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def tiny(seed: int = 0, **overrides) -> torch.nn.Module:
@@ -77,7 +67,7 @@ def offline(model, mixture: np.ndarray) -> np.ndarray:
 
 
 @pytest.mark.parametrize("block", [4, 8, 80])  # 1, 2 and 20 frames: shorter and longer than the histories
-def test_block_step_equals_offline_delayed(block):
+def test_block_step_equals_offline_delayed(block, snr_db):
     model = tiny()
     mixture = np.random.default_rng(1).standard_normal(block * (1600 // block)).astype(np.float32)
     step = TasNetBlockStep(model, block)
@@ -88,7 +78,7 @@ def test_block_step_equals_offline_delayed(block):
     assert snr_db(offline(model, mixture), streamed[:, 4:]) >= 60
 
 
-def test_block_step_the_test_detects_unmasked_start_frames():
+def test_block_step_the_test_detects_unmasked_start_frames(snr_db):
     """Without masking the frame before the stream, the output is measurably wrong."""
     model = tiny()
     mixture = np.random.default_rng(1).standard_normal(800).astype(np.float32)
@@ -97,7 +87,7 @@ def test_block_step_the_test_detects_unmasked_start_frames():
     assert snr_db(offline(model, mixture), run_step(step, mixture)[:, 4:]) < 40
 
 
-def test_onnx_streaming_equals_pytorch_streaming_on_real_speech(tmp_path):
+def test_onnx_streaming_equals_pytorch_streaming_on_real_speech(tmp_path, snr_db):
     model = tiny()
     mixture = speech_mixture()  # 1.5 s = 150 blocks of 10 ms
     path = export_streaming_onnx(model, tmp_path / "stream.onnx", block_ms=10)
@@ -116,7 +106,7 @@ def test_onnx_streaming_equals_pytorch_streaming_on_real_speech(tmp_path):
         st.process(mixture[:79])
 
 
-def test_onnx_streaming_of_a_longer_kernel(tmp_path):
+def test_onnx_streaming_of_a_longer_kernel(tmp_path, snr_db):
     """L = 4 S: three masked start frames, an overlap-add of four parts."""
     torch.manual_seed(0)
     model = models.build("conv_tasnet", n_src=2, causal=True, **dict(TINY, kernel_size=8)).eval()
@@ -165,7 +155,7 @@ def test_cli_export_streaming(tmp_path, capsys):
 
 
 # --------------------------------------------------------------------------- voxsep separate --stream
-def test_separate_stream_writes_the_offline_causal_output_and_reports_times(tmp_path, capsys):
+def test_separate_stream_writes_the_offline_causal_output_and_reports_times(tmp_path, capsys, snr_db):
     from voxsep import checkpoint
     from voxsep.cli import main
     from voxsep.core.audio import read_audio, write_audio
@@ -223,7 +213,7 @@ def test_separate_stream_refuses_a_non_causal_model(tmp_path, capsys):
     "overrides",
     [{}, {"skip": 0}, {"mask_activation": "softmax", "encoder_activation": None}, {"conv_kernel": 5, "hidden": 24}],
 )
-def test_lean_engine_is_the_default_and_equals_offline(overrides):
+def test_lean_engine_is_the_default_and_equals_offline(overrides, snr_db):
     from voxsep.inference.streaming import _LeanTasNetEngine, _TasNetEngine
 
     model = tiny(**overrides)

@@ -1,0 +1,105 @@
+"""Calibrate the talker-counting rule of ``voxsep separate --n-src auto`` on held-out data.
+
+Separates every mixture of the given manifests once, then replays
+:func:`voxsep.inference.separate.count_talkers` over a grid of activity thresholds
+(dB relative to the mixture) and minimum active times, and prints the count accuracy of
+each setting -- per true talker count and overall -- so that the defaults
+(``ACTIVITY_THRESHOLD_DB``, ``MIN_ACTIVE_SECONDS``) are chosen on *validation* voices and
+then reported once on test voices with ``voxsep evaluate``.
+
+It also prints, per true count, the distribution of the weakest output's active time at
+the current threshold: a two-talker mixture counted as one is either a rule problem
+(the second output is active, but briefly) or a model problem (the second output is
+silent or a copy of the first).
+
+Usage::
+
+    .venv/bin/python benchmarks/count_calibration.py --model exp/bundled_1to2/best.pt \\
+        data/offline/wav8k/1speaker/valid_real.csv data/offline/wav8k/2speakers/valid_real.csv
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+from collections import Counter
+
+import numpy as np
+import torch
+
+import voxsep.inference.separate as sep
+from voxsep import checkpoint
+from voxsep.data.datasets import MixtureDataset
+
+
+def separate_all(model_path: str, manifests: list[str], limit: int) -> tuple[list[tuple[int, torch.Tensor, torch.Tensor]], int]:
+    """``[(true count, estimates (n_src, time), mixture (time,))]`` for every mixture, and the model rate."""
+    model, _ = checkpoint.load(model_path)
+    model.eval()
+    dataset = MixtureDataset(manifests, (1, model.n_src), model.sample_rate, segment=None, train=False, resample=True)
+    count = min(limit, len(dataset)) if limit else len(dataset)
+    out = []
+    with torch.inference_mode():
+        for i in range(count):
+            mixture, _ = dataset[i]
+            estimates = sep.separate_mixture(model, mixture)
+            out.append((dataset.records[i].n_src, estimates, mixture))
+            if (i + 1) % 100 == 0:
+                print(f"separated {i + 1}/{count}", flush=True)
+    return out, model.sample_rate
+
+
+def sweep(items, sample_rate: int, thresholds: list[float], min_seconds: list[float], duplicates: bool) -> None:
+    """Print the count accuracy of every (threshold, minimum active time) setting."""
+    original = sep.MIN_ACTIVE_SECONDS
+    print(f"{'threshold dB':>12} {'min s':>6} {'accuracy':>9}  per true count")
+    try:
+        for threshold, seconds in itertools.product(thresholds, min_seconds):
+            sep.MIN_ACTIVE_SECONDS = seconds
+            right: Counter = Counter()
+            total: Counter = Counter()
+            for n_true, estimates, mixture in items:
+                n_est = sep.count_talkers(estimates, mixture, sample_rate, threshold_db=threshold,
+                                          duplicates=duplicates).count
+                total[n_true] += 1
+                right[n_true] += n_est == n_true
+            per = "  ".join(f"{k}: {right[k]}/{total[k]}" for k in sorted(total))
+            print(f"{threshold:>12.1f} {seconds:>6.2f} {sum(right.values()) / sum(total.values()):>9.1%}  {per}")
+    finally:
+        sep.MIN_ACTIVE_SECONDS = original
+
+
+def weakest_output(items, sample_rate: int) -> None:
+    """Per true count: quantiles of the least active output's active seconds and of its
+    energy relative to the mixture (whole file), at the current default threshold."""
+    by_count: dict[int, list[tuple[float, float]]] = {}
+    for n_true, estimates, mixture in items:
+        decision = sep.count_talkers(estimates, mixture, sample_rate, duplicates=False)
+        weakest = int(np.argmin(decision.active_seconds))
+        relative = 10 * np.log10(float(estimates[weakest].pow(2).sum()) / max(float(mixture.pow(2).sum()), 1e-20) + 1e-20)
+        by_count.setdefault(n_true, []).append((decision.active_seconds[weakest], relative))
+    for n_true, values in sorted(by_count.items()):
+        seconds, relative = np.array(values).T
+        q = [0.05, 0.25, 0.5, 0.75, 0.95]
+        print(f"{n_true} talker(s): weakest output active s at quantiles {q}: {np.round(np.quantile(seconds, q), 2)}; "
+              f"energy rel. mixture dB: {np.round(np.quantile(relative, q), 1)}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("manifests", nargs="+")
+    parser.add_argument("--model", required=True)
+    parser.add_argument("--limit", type=int, default=0, help="first N mixtures of the combined manifests (0: all)")
+    parser.add_argument("--thresholds", type=float, nargs="+", default=[-30, -25, -20, -17.5, -15, -12.5, -10])
+    parser.add_argument("--min-seconds", type=float, nargs="+", default=[0.25, 0.5, 0.75, 1.0])
+    parser.add_argument("--no-duplicates", action="store_true", help="do not drop near-duplicate outputs")
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    items, sample_rate = separate_all(args.model, args.manifests, args.limit)
+    weakest_output(items, sample_rate)
+    sweep(items, sample_rate, args.thresholds, args.min_seconds, duplicates=not args.no_duplicates)
+
+
+if __name__ == "__main__":
+    main()

@@ -47,35 +47,23 @@ def _example_rng(seed: int, epoch: int, index: int) -> np.random.Generator:
     return np.random.default_rng([int(seed) & 0xFFFFFFFF, int(epoch), int(index)])
 
 
-class _SharedEpoch:
-    """The current epoch in shared memory, so that ``set_epoch`` also reaches DataLoader
-    workers that outlive an epoch (``persistent_workers=True``), which hold copies of
-    the dataset."""
-
-    def __init__(self) -> None:
-        self.value = torch.zeros((), dtype=torch.int64).share_memory_()
-
-    def get(self) -> int:
-        return int(self.value)
-
-    def set(self, epoch: int) -> None:
-        self.value.fill_(int(epoch))
-
-
 class _EpochDataset(Dataset):
     """A dataset whose examples depend on the epoch: ``MixtureDataset``'s random crops,
-    ``DynamicMixDataset``'s drawn mixtures. Subclasses set ``self._epoch = _SharedEpoch()``."""
+    ``DynamicMixDataset``'s drawn mixtures. The epoch lives in shared memory, so that
+    ``set_epoch`` in the main process also reaches DataLoader workers that outlive an
+    epoch (``persistent_workers=True``), which hold copies of the dataset."""
 
-    _epoch: _SharedEpoch
+    def __init__(self) -> None:
+        self._shared_epoch = torch.zeros((), dtype=torch.int64).share_memory_()
 
     @property
     def epoch(self) -> int:
         """The epoch whose examples are returned (shared with DataLoader workers)."""
-        return self._epoch.get()
+        return int(self._shared_epoch)
 
     def set_epoch(self, epoch: int) -> None:
         """Choose the examples of ``epoch`` (call before each epoch, before iterating the loader)."""
-        self._epoch.set(epoch)
+        self._shared_epoch.fill_(int(epoch))
 
 
 def _count_range(n_src: int | Sequence[int]) -> tuple[int, int, tuple[int, int] | None]:
@@ -175,7 +163,7 @@ class MixtureDataset(_EpochDataset):
         self.n_src, self.sample_rate = high, int(sample_rate)
         self.segment, self.train, self.short = segment, bool(train), short
         self.add_noise, self.resample, self.seed = add_noise, resample, int(seed)
-        self._epoch = _SharedEpoch()
+        super().__init__()
         self.segment_samples = int(round(segment * sample_rate)) if segment else None
         if self.cropping and short == "skip":
             kept = [r for r in records if self._duration(r) >= segment]
@@ -284,8 +272,8 @@ class DynamicMixDataset(_EpochDataset):
     """Mixtures drawn on the fly from a speaker-labelled pool of utterances.
 
     Every example: ``n_src`` different speakers (with ``n_src=(low, high)``: ``k``
-    speakers, ``k`` uniform in ``low..high`` or drawn with ``count_weights``, and ``high - k`` silent targets after the
-    ``k`` talkers), one random utterance each, a random
+    speakers, ``k`` uniform in ``low..high`` or drawn with ``count_weights``, and
+    ``high - k`` silent targets after the ``k`` talkers), one random utterance each, a random
     window of ``segment`` seconds (an utterance shorter than the segment is placed at a
     random position in it, zeros around), optional speed perturbation, gains, optional
     spatialization and noise, then ``mixture = sum(sources) (+ noise)``.
@@ -380,7 +368,7 @@ class DynamicMixDataset(_EpochDataset):
         self.n_src, self.sample_rate, self.segment = int(n_src), int(sample_rate), float(segment)
         self.segment_samples = int(round(segment * sample_rate))
         self.examples_per_epoch, self.seed = int(examples_per_epoch), int(seed)
-        self._epoch = _SharedEpoch()
+        super().__init__()
         self.gain_db, self.speed_perturb, self.snr_db = tuple(gain_db), speed_perturb, tuple(snr_db)
         self.spatializer, self.level_db, self.gain_mode = spatializer, float(level_db), gain_mode
         self._cache = _AudioCache(self.sample_rate, int(cache_mb * 2**20))

@@ -3,7 +3,8 @@
 Separates every mixture of the given manifests once, then replays
 :func:`voxsep.inference.separate.count_talkers` over a grid of activity thresholds
 (dB relative to the mixture) and minimum active times, and prints the count accuracy of
-each setting -- per true talker count and overall -- so that the defaults
+each setting -- per true talker count, overall and balanced (the mean of the per-count
+accuracies, which does not favour the more frequent count) -- so that the defaults
 (``ACTIVITY_THRESHOLD_DB``, ``MIN_ACTIVE_SECONDS``) are chosen on *validation* voices and
 then reported once on test voices with ``voxsep evaluate``.
 
@@ -23,6 +24,7 @@ from __future__ import annotations
 import argparse
 import itertools
 from collections import Counter
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -52,7 +54,7 @@ def separate_all(model_path: str, manifests: list[str], limit: int) -> tuple[lis
 def sweep(items, sample_rate: int, thresholds: list[float], min_seconds: list[float], duplicates: bool) -> None:
     """Print the count accuracy of every (threshold, minimum active time) setting."""
     original = sep.MIN_ACTIVE_SECONDS
-    print(f"{'threshold dB':>12} {'min s':>6} {'accuracy':>9}  per true count")
+    print(f"{'threshold dB':>12} {'min s':>6} {'accuracy':>9} {'balanced':>9}  per true count")
     try:
         for threshold, seconds in itertools.product(thresholds, min_seconds):
             sep.MIN_ACTIVE_SECONDS = seconds
@@ -64,7 +66,9 @@ def sweep(items, sample_rate: int, thresholds: list[float], min_seconds: list[fl
                 total[n_true] += 1
                 right[n_true] += n_est == n_true
             per = "  ".join(f"{k}: {right[k]}/{total[k]}" for k in sorted(total))
-            print(f"{threshold:>12.1f} {seconds:>6.2f} {sum(right.values()) / sum(total.values()):>9.1%}  {per}")
+            balanced = sum(right[k] / total[k] for k in total) / len(total)
+            print(f"{threshold:>12.1f} {seconds:>6.2f} {sum(right.values()) / sum(total.values()):>9.1%} "
+                  f"{balanced:>9.1%}  {per}")
     finally:
         sep.MIN_ACTIVE_SECONDS = original
 
@@ -94,9 +98,17 @@ def main() -> None:
     parser.add_argument("--min-seconds", type=float, nargs="+", default=[0.25, 0.5, 0.75, 1.0])
     parser.add_argument("--no-duplicates", action="store_true", help="do not drop near-duplicate outputs")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--cache", help="file of the estimates: written after separating, read instead of "
+                        "separating when it exists (sweep other settings without separating again)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    items, sample_rate = separate_all(args.model, args.manifests, args.limit)
+    if args.cache and Path(args.cache).exists():
+        items, sample_rate = torch.load(args.cache)
+        print(f"estimates read from {args.cache}")
+    else:
+        items, sample_rate = separate_all(args.model, args.manifests, args.limit)
+        if args.cache:
+            torch.save((items, sample_rate), args.cache)
     weakest_output(items, sample_rate)
     sweep(items, sample_rate, args.thresholds, args.min_seconds, duplicates=not args.no_duplicates)
 

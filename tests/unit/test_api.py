@@ -176,6 +176,16 @@ def test_demo_separates_and_scores_the_example(tmp_path, tiny_checkpoint, capsys
     assert (tmp_path / "demo_out" / "example_mix_spk2.wav").is_file()
 
 
+def test_demo_scores_a_counted_talker_against_its_own_reference():
+    from voxsep.pretrained.demo import _best_matching_subsets
+
+    a, b = speech("en", "agent-loggedoff"), speech("ru", "agent-loggedoff")
+    length = min(len(a), len(b))
+    references = np.stack([a[:length], b[:length]])
+    assert _best_matching_subsets(references, references[1:] * 0.3) == ([1], [0])  # one output found: talker 2
+    assert _best_matching_subsets(references[:1], references[::-1]) == ([0], [1])  # more outputs than references
+
+
 def test_binaural_model_keeps_its_channels(tmp_path):
     torch.manual_seed(0)
     model = models.build("binaural_parallel", n_filters=16, bottleneck=8, hidden=16, n_blocks=2, n_repeats=1,

@@ -51,15 +51,39 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     length = min(references.shape[-1], estimates.shape[-1], mixture.shape[-1])
     references, estimates, mix = references[:, :length], estimates[:, :length], mixture[0, :length]
+    names = [path.name for path in args.references]
+    if len(estimates) != len(references):  # a counting model found another number of talkers
+        print(f"the model found {len(estimates)} talker(s) in a mixture of {len(references)}; scoring the "
+              "best-matching pairs")
+        kept_refs, kept_ests = _best_matching_subsets(references, estimates)
+        references, estimates = references[kept_refs], estimates[kept_ests]
+        names = [names[j] for j in kept_refs]
     improvement = si_snr_improvement(references, estimates, mix)
     score = si_snr(references, estimates)
     print(f"separated {args.mixture} ({length / rate:.1f} s at {rate} Hz):")
     for path in written:
         print(f"  {path}")
     for i, (gain, value) in enumerate(zip(improvement, score)):
-        print(f"  talker {i + 1}: SI-SNR {value:5.1f} dB, SI-SNRi {gain:5.1f} dB (vs {args.references[i].name})")
+        print(f"  talker {i + 1}: SI-SNR {value:5.1f} dB, SI-SNRi {gain:5.1f} dB (vs {names[i]})")
     print(f"mean SI-SNRi: {float(np.mean(improvement)):.1f} dB")
     return 0
+
+
+def _best_matching_subsets(references, estimates) -> tuple[list[int], list[int]]:
+    """Indices of the ``min(n_ref, n_est)`` references and estimates (``(n, time)`` arrays)
+    whose mean SI-SNR (best permutation) is highest: outputs and references of different
+    numbers."""
+    import itertools
+
+    import numpy as np
+
+    from voxsep.metrics import si_snr
+
+    k = min(len(references), len(estimates))
+    pairs = itertools.product(itertools.combinations(range(len(references)), k),
+                              itertools.combinations(range(len(estimates)), k))
+    refs, ests = max(pairs, key=lambda p: float(np.mean(si_snr(references[list(p[0])], estimates[list(p[1])]))))
+    return list(refs), list(ests)
 
 
 if __name__ == "__main__":

@@ -167,6 +167,23 @@ def test_init_from_checks_the_architecture(tmp_path, sets):
         train(other, tmp_path / "c", init_from=tmp_path / "a" / "last.pt", train_set=sets[0], valid_set=sets[1])
 
 
+def test_init_from_a_model_with_another_number_of_outputs_copies_the_rest(tmp_path):
+    from voxsep import checkpoint, models
+    from voxsep.train.trainer import load_init_weights
+
+    torch.manual_seed(0)
+    two = models.build("conv_tasnet", n_src=2, **TINY)
+    path = checkpoint.save(tmp_path / "two.pt", two, sample_rate=8000)
+    three = models.build("conv_tasnet", n_src=3, **TINY)
+    before = {k: v.clone() for k, v in three.state_dict().items()}
+    fresh = load_init_weights(three, path)
+    assert fresh and all("mask" in k or "output" in k for k in fresh), fresh
+    for key, value in three.state_dict().items():
+        source = before[key] if key in fresh else two.state_dict()[key]
+        assert torch.equal(value, source), key
+    assert all(three.state_dict()[k].shape != two.state_dict()[k].shape for k in fresh)
+
+
 def _as_dict(config):
     from voxsep.config import config_to_dict
 

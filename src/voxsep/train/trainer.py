@@ -127,12 +127,19 @@ def build_loss(config: Config) -> torch.nn.Module:
     return PITLoss(kind=config.loss.kind, snr_max=config.loss.snr_max)
 
 
-def load_init_weights(model: torch.nn.Module, path: str | os.PathLike) -> None:
+def load_init_weights(model: torch.nn.Module, path: str | os.PathLike) -> list[str]:
     """Copy the weights of checkpoint ``path`` into ``model`` (fine-tuning).
 
+    A checkpoint that differs from ``model`` only in its number of outputs (``n_src``,
+    e.g. a two-talker model to start a one-to-three-talker one) gives every weight whose
+    shape does not depend on that number; the others keep their fresh initialisation.
+
+    Returns:
+        The names of the weights left at their initialisation (empty: all copied).
+
     Raises:
-        ValueError: the checkpoint's model name or configuration differs from ``model``'s,
-            naming the differing arguments.
+        ValueError: the checkpoint's model name or configuration (apart from ``n_src``)
+            differs from ``model``'s, naming the differing arguments.
     """
     data = checkpoint.read(path)
     if data["model_name"] != model.model_name:
@@ -145,13 +152,23 @@ def load_init_weights(model: torch.nn.Module, path: str | os.PathLike) -> None:
         for key, value in model.config.items()
         if key not in ("sample_rate",) and data["config"].get(key) != value
     }
+    other_outputs = differing.pop("n_src", None) is not None
     if differing:
         details = ", ".join(f"{k}: checkpoint {a!r} vs recipe {b!r}" for k, (a, b) in differing.items())
         raise ValueError(f"init_from {path}: architecture mismatch ({details}); set model.args to match the checkpoint")
+    state, fresh = data["state_dict"], []
+    if other_outputs:
+        own = model.state_dict()
+        fresh = [k for k, v in own.items() if k in state and state[k].shape != v.shape]
+        state = {k: v for k, v in state.items() if k not in fresh}
     try:
-        model.load_state_dict(data["state_dict"])
+        missing, unexpected = model.load_state_dict(state, strict=not other_outputs)
     except RuntimeError as error:
         raise ValueError(f"init_from {path}: the weights do not fit the model: {error}") from error
+    if sorted(missing) != sorted(fresh) or unexpected:
+        raise ValueError(f"init_from {path}: the weights do not fit the model: missing {sorted(set(missing) - set(fresh))}, "
+                         f"unexpected {unexpected}")
+    return fresh
 
 
 def selection_metric(config: Config) -> str:
@@ -315,8 +332,9 @@ def _build_run(config, exp_dir, resume, init_from, train_set, valid_set, device,
     seed_everything(tc.seed)
     model = models.build(config.model.name, **model_kwargs(config))
     if init_from:
-        load_init_weights(model, init_from)
-        log.info(f"initialised weights from {init_from}")
+        fresh = load_init_weights(model, init_from)
+        log.info(f"initialised weights from {init_from}"
+                 + (f" except those that depend on the number of outputs ({', '.join(fresh)}: fresh)" if fresh else ""))
     model.to(device)
     Optimizer = torch.optim.AdamW if config.optim.name == "adamw" else torch.optim.Adam
     optimizer = Optimizer(model.parameters(), lr=config.optim.lr, betas=tuple(config.optim.betas),

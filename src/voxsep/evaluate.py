@@ -308,7 +308,7 @@ def evaluate(
         now = time.perf_counter()
         if now - last_report > 10 or index == count:
             scored = [r["si_snri"] for r in rows if "si_snri" in r]
-            done = f"mean SI-SNRi so far {np.mean(scored):.2f} dB" if scored else "no mixture counted right yet"
+            done = f"mean SI-SNRi so far {np.mean(scored):.2f} dB" if scored else "no SI-SNRi yet"
             if counting:
                 right = sum(r["n_est"] == r["n_true"] for r in rows)
                 done = f"count accuracy {right / len(rows):.1%}, {done}"

@@ -33,7 +33,7 @@ writes the stream's outputs aligned with the input (they equal the offline
 causal forward); no chunking and no whole-file level rule.
 
 --n-src auto keeps only the outputs that are talkers, decided once per file by
-their energy relative to the mixture (active: within 15 dB of the mixture in a
+their energy relative to the mixture (active: within 25 dB of the mixture in a
 0.25 s window, for at least 0.5 s in the file), numbered in order of first
 activity. It is the default for models trained on a variable number of talkers
 (data.n_src: [low, high]); --n-src all writes every output. With a fixed-count

@@ -16,7 +16,7 @@ speaker-aligned, least-squares output level; see ``voxsep.inference.separate``).
 **How many outputs** (``n_src=``): ``"all"`` returns every output of the model;
 ``"auto"`` keeps only the outputs that are talkers, decided once for the whole file by
 their energy relative to the mixture (:func:`voxsep.inference.separate.count_talkers`;
-threshold ``ACTIVITY_THRESHOLD_DB`` = -15 dB per 0.25 s window, at least 0.5 s active),
+threshold ``ACTIVITY_THRESHOLD_DB`` = -25 dB per 0.25 s window, at least 0.5 s active),
 numbered in order of first activity; an integer keeps that many (the most active).
 The default is ``"auto"`` for a model trained on a variable number of talkers (its
 checkpoint records ``n_src_range``) and ``"all"`` otherwise. A fixed-count model can

@@ -39,7 +39,8 @@ split holds 8 real human voices (4 female, 4 male: Dutch fish actors, asterisk R
 and French prompt voices, KLettres Ukrainian, Hungarian, Lithuanian and English), the
 asterisk Russian voice's derived copies and synthetic male and female voices; valid
 holds 4 real voices; training gets the other 19 real voices (real voices, with their
-derived copies, are 31 of the 44 training speakers). ``test_real.csv`` and
+derived copies, are 31 of the 44 training speakers of the mixture sets) and, in the
+dynamic-mixing pool only (``utterances_train.csv``), 7 KTuberling voices. ``test_real.csv`` and
 ``valid_real.csv`` mix only two held-out *human* voices (no derived or synthetic
 speaker) of different groups: the real-voice benchmark of the bundled model.
 ``1speaker/{valid,test}_real.csv`` hold one held-out human utterance each (the mixture

@@ -122,11 +122,12 @@ def test_resume_mid_epoch_is_bit_for_bit(tmp_path, sets):
 
 def test_sigint_stops_at_a_step_boundary_and_writes_last(tmp_path, sets):
     config = make_config(epochs=3)
+    before = signal.getsignal(signal.SIGINT)  # default_int_handler; SIG_IGN under `nohup ... &`
     result = train(config, tmp_path, train_set=sets[0], valid_set=sets[1],
                    on_step=lambda step: step == 3 and signal.raise_signal(signal.SIGINT))
     assert result.status == "interrupted" and result.step == 3
     assert checkpoint.read(tmp_path / "last.pt")["meta"]["training"]["step"] == 3
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert signal.getsignal(signal.SIGINT) is before, "the caller's SIGINT handler is restored"
 
 
 class NaNAfter(Dataset):

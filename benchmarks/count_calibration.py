@@ -34,7 +34,10 @@ from voxsep import checkpoint
 from voxsep.data.datasets import MixtureDataset
 
 
-def separate_all(model_path: str, manifests: list[str], limit: int) -> tuple[list[tuple[int, torch.Tensor, torch.Tensor]], int]:
+Item = tuple[int, torch.Tensor, torch.Tensor]  # (true count, estimates (n_src, time), mixture (time,))
+
+
+def separate_all(model_path: str, manifests: list[str], limit: int) -> tuple[list[Item], int]:
     """``[(true count, estimates (n_src, time), mixture (time,))]`` for every mixture, and the model rate."""
     model, _ = checkpoint.load(model_path)
     model.eval()
@@ -80,7 +83,8 @@ def weakest_output(items, sample_rate: int) -> None:
     for n_true, estimates, mixture in items:
         decision = sep.count_talkers(estimates, mixture, sample_rate, duplicates=False)
         weakest = int(np.argmin(decision.active_seconds))
-        relative = 10 * np.log10(float(estimates[weakest].pow(2).sum()) / max(float(mixture.pow(2).sum()), 1e-20) + 1e-20)
+        energy, mixture_energy = float(estimates[weakest].pow(2).sum()), max(float(mixture.pow(2).sum()), 1e-20)
+        relative = 10 * np.log10(energy / mixture_energy + 1e-20)
         by_count.setdefault(n_true, []).append((decision.active_seconds[weakest], relative))
     for n_true, values in sorted(by_count.items()):
         seconds, relative = np.array(values).T

@@ -309,7 +309,8 @@ def ktuberling_clip_parts(folder: Path, theme_text: str) -> list[tuple[Path, str
     theme does not list (a few folders hold spare recordings) is classed by its stem.
     """
     names = {Path(file).name: name for name, file in _SOUND_ENTRY.findall(theme_text)}
-    return [(path, ktuberling_part(names.get(path.name, path.stem))) for path in sorted(Path(folder).glob("*.*")) if path.suffix in (".ogg", ".wav")]
+    clips = [path for path in sorted(Path(folder).glob("*.*")) if path.suffix in (".ogg", ".wav")]
+    return [(path, ktuberling_part(names.get(path.name, path.stem))) for path in clips]
 
 
 def _ktuberling_clips(voice: str) -> list[Path]:

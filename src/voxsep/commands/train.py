@@ -46,7 +46,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     group.add_argument("--overwrite", action="store_true",
                        help="start afresh in an EXP_DIR that holds an experiment (its files are deleted once the new run "
                             "has been set up)")
-    parser.add_argument("--init-from", metavar="CKPT", help="initialise the weights from this checkpoint (fine-tuning)")
+    parser.add_argument("--init-from", metavar="CKPT",
+                        help="initialise the weights from this checkpoint (fine-tuning; from a model with another "
+                             "number of outputs, all weights but the output layer)")
     parser.set_defaults(func=run)
 
 

@@ -195,7 +195,9 @@ class TrainConfig:
         device: ``auto`` (CUDA when available), ``cpu``, ``cuda`` or ``cuda:N``.
         num_threads: intra-op CPU threads per process (0: the cores available to the
             process divided among the local processes).
-        max_valid_batches: cap on validation batches (0: the whole set).
+        max_valid_batches: cap on validation batches (0: the whole set). The batches are
+            read in manifest order: with several ``data.valid`` manifests, a cap can
+            leave the later ones out (use 0).
         compile: run the training steps through ``torch.compile`` (inductor), compiled
             once per run for the fixed crop shape; if compilation fails the run goes on
             eager with one warning (``voxsep.train.compiled``). Validation runs eager.

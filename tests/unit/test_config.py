@@ -157,4 +157,7 @@ def test_the_1to2_recipe_fine_tunes_the_bundled_architecture():
     bundled = load_config(RECIPES / "offline" / "conv_tasnet_bundled.yaml")
     assert variable.data.n_src == [1, 2] and variable.loss.kind == "si_snr_var" and variable.loss.snr_max == 30
     assert variable.model == bundled.model and model_kwargs(variable) == model_kwargs(bundled)
-    assert variable.data.valid.endswith("valid_real.csv") and variable.data.pool == bundled.data.pool
+    assert [Path(v).parent.name + "/" + Path(v).name for v in variable.data.valid] == [
+        "1speaker/valid_real.csv", "2speakers/valid_real.csv"], "one- and two-talker held-out human voices"
+    assert variable.train.max_valid_batches == 0, "a cap would read the first manifest only"
+    assert variable.data.pool == bundled.data.pool

@@ -261,3 +261,8 @@ def test_variable_count_training_records_the_range_and_validates_on_active_targe
     assert all(abs(h["si_snri"]) < 40 for h in result.history)
     _, meta = checkpoint.load(tmp_path / "last.pt")
     assert meta["n_src_range"] == [1, 2] and meta["n_src"] == 2
+    # best.pt follows the validation loss, which scores an unused output that is not silent
+    assert result.metric == "neg_loss" and meta["valid_metric"] == "neg_loss"
+    assert all(h["neg_loss"] == -h["loss"] for h in result.history)
+    best = max(result.history, key=lambda h: h["neg_loss"])
+    assert checkpoint.load(tmp_path / "best.pt")[1]["step"] == best["step"]

@@ -57,7 +57,7 @@ from voxsep.train.rng import seed_everything
 from voxsep.train.schedule import PlateauSchedule
 from voxsep.train.state import TrainState
 
-VALID_METRIC_NAMES = {"si_snri": "SI-SNRi", "snri": "SNRi"}
+VALID_METRIC_NAMES = {"si_snri": "SI-SNRi", "snri": "SNRi", "neg_loss": "-loss"}
 
 
 class TrainingAborted(RuntimeError):
@@ -77,9 +77,9 @@ class TrainResult:
             or ``complete`` (resumed a run that had already ended: nothing was changed).
         step: optimiser steps done.
         epoch: epochs completed.
-        history: one dict per validation (step, epoch, si_snri, snri, metric, loss, lr).
+        history: one dict per validation (step, epoch, si_snri, snri, neg_loss, metric, loss, lr).
         metric: the validation score that selected ``best.pt`` and drove the learning-rate
-            halving (:func:`selection_metric`: ``si_snri`` or ``snri``).
+            halving (:func:`selection_metric`: ``si_snri``, ``snri`` or ``neg_loss``).
         best_score: its best value in dB (``-inf`` if never validated).
     """
 
@@ -177,7 +177,13 @@ def selection_metric(config: Config) -> str:
     It follows the training loss: ``si_snri`` for the SI-SNR loss, ``snri`` for the SNR
     loss (binaural recipes: SI-SNR's scale invariance would hide a wrong level per ear,
     i.e. a wrong ILD, that the SNR loss trains against; Han et al. 2020 report SNRi).
+    A run on a variable number of talkers (``data.n_src: [low, high]``) follows the
+    negated validation loss (``neg_loss``, in dB): the batch SI-SNRi/SNRi skip silent
+    targets, so they cannot see an unused output that still carries a lone talker's
+    voice, which the ``_var`` losses score (validate on one- and multi-talker sets).
     """
+    if variable_n_src(config.data):
+        return "neg_loss"
     return "snri" if config.loss.kind in ("snr", "snr_var") else "si_snri"
 
 
@@ -625,11 +631,10 @@ def _validate_and_save(run: _Run, progress: Progress, tensorboard: TensorBoard) 
                          "valid/loss": valid_loss, "train/lr_after_valid": state.schedule.lr}, state.step)
     _log_audio_examples(run, tensorboard)
     tensorboard.flush()
-    other = "snri" if metric == "si_snri" else "si_snri"
+    others = "".join(f", {VALID_METRIC_NAMES[m]} {scores[m]:.2f} dB" for m in ("si_snri", "snri") if m != metric)
     progress.write(
         f"validation at step {state.step} (epoch {state.epoch}): {run.metric_name} {scores[metric]:.2f} dB"
-        f"{' (best)' if improved else ''}, {VALID_METRIC_NAMES[other]} {scores[other]:.2f} dB, "
-        f"loss {valid_loss:.3f}, lr {state.schedule.lr:.3g}")
+        f"{' (best)' if improved else ''}{others}, loss {valid_loss:.3f}, lr {state.schedule.lr:.3g}")
     if improved:
         _save(run, "best.pt", with_state=False, scores=scores)
     _save(run, "last.pt", with_state=True, scores=scores)
@@ -638,7 +643,7 @@ def _validate_and_save(run: _Run, progress: Progress, tensorboard: TensorBoard) 
 
 
 def _validate(run: _Run) -> tuple[dict[str, float], float]:
-    """Mean validation ``{"si_snri", "snri"}`` (dB) and PIT loss over all ranks' shards."""
+    """Mean validation ``{"si_snri", "snri", "neg_loss"}`` (dB) and PIT loss over all ranks' shards."""
     model, max_batches = run.state.model, run.config.train.max_valid_batches
     model.eval()
     total_si_snri, total_snri, total_loss, count = 0.0, 0.0, 0.0, 0
@@ -660,7 +665,8 @@ def _validate(run: _Run) -> tuple[dict[str, float], float]:
     model.train()
     if count == 0:
         raise ValueError("the validation set is empty; check data.valid")
-    return {"si_snri": total_si_snri / count, "snri": total_snri / count}, total_loss / count
+    return ({"si_snri": total_si_snri / count, "snri": total_snri / count, "neg_loss": -total_loss / count},
+            total_loss / count)
 
 
 def _log_audio_examples(run: _Run, tensorboard: TensorBoard) -> None:

@@ -315,8 +315,8 @@ def evaluate(
             log(f"evaluated {index}/{count} mixtures, {done} ({now - start_time:.0f} s)")
             last_report = now
 
-    columns = ["mixture_id"] + (["n_true", "n_est"] if counting else [])
-    columns += [c for c in SCORE_COLUMNS if any(c in r for r in rows)]
+    metrics = [c for c in SCORE_COLUMNS if any(c in r for r in rows)]
+    columns = ["mixture_id"] + (["n_true", "n_est"] if counting else []) + metrics
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
@@ -331,14 +331,12 @@ def evaluate(
         "n_src": outputs,
         "count": len(rows),
         "seconds": round(time.perf_counter() - start_time, 2),
-        "summary": summarize(rows, [c for c in columns[1:] if c not in ("n_true", "n_est")]),
+        "summary": summarize(rows, metrics),
     }
     if counting:
         result.update(count_summary(rows))
-        result["summary_by_count"] = {
-            str(n): summarize([r for r in rows if r["n_true"] == n], [c for c in columns[1:] if c not in ("n_true", "n_est")])
-            for n in sorted({r["n_true"] for r in rows})
-        }
+        result["summary_by_count"] = {str(n): summarize([r for r in rows if r["n_true"] == n], metrics)
+                                      for n in sorted({r["n_true"] for r in rows})}
     write_text_atomic(summary_path, json.dumps(result, indent=2) + "\n")
     return result
 

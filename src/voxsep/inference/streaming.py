@@ -42,8 +42,10 @@ caller's job. The model runs in float32 on the CPU, one stream at a time.
 from __future__ import annotations
 
 import os
+import time
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -746,8 +748,6 @@ class StreamTimes:
     """What :func:`stream_signal` measured: per-block compute times and the latency."""
 
     def __init__(self, times: list[float], block_size: int, sample_rate: int, latency_samples: int) -> None:
-        import numpy as np
-
         self.times_ms = np.asarray(times, dtype=np.float64) * 1e3
         self.block_size, self.sample_rate, self.latency_samples = block_size, sample_rate, latency_samples
         self.block_ms = block_size / sample_rate * 1e3
@@ -773,8 +773,6 @@ def stream_signal(st: StreamingSeparator, mixture: Any, block_size: int) -> tupl
     (the stream's first ``latency_samples`` are dropped and ``flush`` completes the end, so
     they equal the offline causal forward) and the :class:`StreamTimes`.
     """
-    import time
-
     if block_size < 1:
         raise ValueError(f"the block must hold at least one sample, got {block_size}")
     mixture = torch.as_tensor(mixture, dtype=torch.float32)

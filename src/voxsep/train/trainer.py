@@ -623,7 +623,8 @@ class _Window:
 def _validate_and_save(run: _Run, progress: Progress, tensorboard: TensorBoard) -> str:
     """Validate, update the schedule, log, write best.pt/last.pt; returns the loop status."""
     state, metric = run.state, run.metric
-    scores, valid_loss = _validate(run)
+    scores = _validate(run)
+    valid_loss = -scores["neg_loss"]
     improved = state.schedule.validated(scores[metric])
     state.history.append({"step": state.step, "epoch": state.epoch, **scores, "metric": metric,
                           "loss": valid_loss, "lr": state.schedule.lr})
@@ -642,8 +643,9 @@ def _validate_and_save(run: _Run, progress: Progress, tensorboard: TensorBoard) 
     return "early_stop" if patience and state.schedule.since_best >= patience else "finished"
 
 
-def _validate(run: _Run) -> tuple[dict[str, float], float]:
-    """Mean validation ``{"si_snri", "snri", "neg_loss"}`` (dB) and PIT loss over all ranks' shards."""
+def _validate(run: _Run) -> dict[str, float]:
+    """Mean validation ``{"si_snri", "snri", "neg_loss"}`` (dB; ``neg_loss``: the negated
+    PIT loss) over all ranks' shards."""
     model, max_batches = run.state.model, run.config.train.max_valid_batches
     model.eval()
     total_si_snri, total_snri, total_loss, count = 0.0, 0.0, 0.0, 0
@@ -665,8 +667,7 @@ def _validate(run: _Run) -> tuple[dict[str, float], float]:
     model.train()
     if count == 0:
         raise ValueError("the validation set is empty; check data.valid")
-    return ({"si_snri": total_si_snri / count, "snri": total_snri / count, "neg_loss": -total_loss / count},
-            total_loss / count)
+    return {"si_snri": total_si_snri / count, "snri": total_snri / count, "neg_loss": -total_loss / count}
 
 
 def _log_audio_examples(run: _Run, tensorboard: TensorBoard) -> None:

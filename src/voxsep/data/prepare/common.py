@@ -29,6 +29,7 @@ __all__ = [
     "apt_install_line",
     "prepare_output_dir",
     "mark_complete",
+    "is_complete",
     "run_tasks",
     "write_csv_atomic",
     "write_mixture_manifest",
@@ -122,6 +123,14 @@ def mark_complete(output: Path, config: dict[str, Any]) -> None:
     """Record in the stored config that the build finished."""
     write_text_atomic(Path(output) / CONFIG_NAME, json.dumps({**config, "complete": True}, indent=2,
                                                              sort_keys=True) + "\n")
+
+
+def is_complete(output: Path) -> bool:
+    """Whether the stored config says the build finished (:func:`mark_complete`)."""
+    try:
+        return bool(json.loads((Path(output) / CONFIG_NAME).read_text()).get("complete"))
+    except (OSError, ValueError):
+        return False
 
 
 def write_csv_atomic(path: Path, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> Path:

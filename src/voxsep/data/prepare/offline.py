@@ -1075,10 +1075,13 @@ def _add_pool_voices(output: Path, rate_dir: Path, config: dict[str, Any], utter
     for split in sorted({s.split for s in new}, key=SPLITS.index):
         write_utterance_list(rate_dir / f"utterances_{split}.csv", _split_rows(rows_by_speaker, split))
     stats = _readme_stats((output / "README.md").read_text()) if (output / "README.md").exists() else {}
+    build_time = stats.pop("build time", None)  # kept last, after the recomputed speech line
     added = {"voices added": ", ".join(f"{s.name} ({len(rows)} utterances)" for s, rows in zip(new, results))}
     stats.update(_utterance_stats(rows_by_speaker, sample_rate))
     stats["speakers"] = "; ".join(_speaker_counts(SPEAKERS))
     stats["speech"] = stats.pop("speech")
+    if build_time is not None:
+        stats["build time"] = build_time
     stats["pool-only voices added to this build"] = (f"{', '.join(s.name for s in new)} in "
                                                      f"{time.perf_counter() - started:.0f} s with {jobs} job(s)")
     write_text_atomic(output / "README.md", _readme(config, SPEAKERS, stats))
@@ -1087,18 +1090,6 @@ def _add_pool_voices(output: Path, rate_dir: Path, config: dict[str, Any], utter
     added.update({k: stats[k] for k in ("train utterances", "speech")})
     added["build time"] = f"{time.perf_counter() - started:.0f} s with {jobs} job(s) (pool-only voices added)"
     return added
-
-
-def _complete(output: Path) -> bool:
-    """The stored build settings say the build finished."""
-    import json
-
-    from voxsep.data.prepare.common import CONFIG_NAME
-
-    try:
-        return bool(json.loads((Path(output) / CONFIG_NAME).read_text()).get("complete"))
-    except (OSError, ValueError):
-        return False
 
 
 def _utterance_rows(rate_dir: Path, splits: Sequence[str]) -> dict[str, list[tuple[str, str, str, int, int]]]:
@@ -1293,8 +1284,8 @@ def build_offline(output: Path, sample_rate: int = 8000, n_train_mixtures: int |
         MissingPackageError: a Debian package is missing (message has the apt-get line).
         FileExistsError: the output folder holds something else (see ``--overwrite``).
     """
-    from voxsep.data.prepare.common import (mark_complete, prepare_output_dir, run_tasks, write_csv_atomic,
-                                            write_utterance_list)
+    from voxsep.data.prepare.common import (is_complete, mark_complete, prepare_output_dir, run_tasks,
+                                            write_csv_atomic, write_utterance_list)
     from voxsep.core.files import write_text_atomic
 
     started = time.perf_counter()
@@ -1315,7 +1306,7 @@ def build_offline(output: Path, sample_rate: int = 8000, n_train_mixtures: int |
     resumed = prepare_output_dir(output, config, overwrite, owned=[rate_dir.name, "README.md", "speakers.csv"])
     split_counts = {"train": counts["n_train_mixtures"], "valid": counts["n_valid_mixtures"],
                     "test": counts["n_test_mixtures"]}
-    if resumed and _complete(output):
+    if resumed and is_complete(output):
         # A complete build made before the one-talker sets or the pool-only voices existed:
         # add what is missing and touch nothing else (its files may be in use by a training run).
         added: dict[str, Any] = {}

@@ -185,6 +185,27 @@ def test_init_from_a_model_with_another_number_of_outputs_copies_the_rest(tmp_pa
     assert all(three.state_dict()[k].shape != two.state_dict()[k].shape for k in fresh)
 
 
+
+def test_init_from_a_shallower_conv_tasnet_grows_it_and_keeps_its_output(tmp_path):
+    from voxsep import checkpoint, models
+    from voxsep.train.trainer import load_init_weights
+
+    torch.manual_seed(0)
+    shallow = models.build("conv_tasnet", n_src=2, **TINY)
+    path = checkpoint.save(tmp_path / "shallow.pt", shallow, sample_rate=8000)
+    deep = models.build("conv_tasnet", n_src=2, **{**TINY, "n_repeats": TINY["n_repeats"] + 1})
+    fresh = load_init_weights(deep, path)
+    assert fresh and all(k.startswith("masker.tcn.blocks.") for k in fresh)
+    mixture = torch.randn(2, 4000)
+    with torch.no_grad():
+        assert torch.allclose(deep(mixture), shallow(mixture), atol=1e-6)
+    new_blocks = deep.masker.tcn.blocks[len(shallow.masker.tcn.blocks):]
+    assert all(b.residual.weight.abs().sum() == 0 and b.in_conv.weight.abs().sum() > 0 for b in new_blocks)
+    # A deeper checkpoint cannot start a shallower model.
+    back = models.build("conv_tasnet", n_src=2, **TINY)
+    with pytest.raises(ValueError, match="architecture mismatch.*n_repeats"):
+        load_init_weights(back, checkpoint.save(tmp_path / "deep.pt", deep, sample_rate=8000))
+
 def _as_dict(config):
     from voxsep.config import config_to_dict
 

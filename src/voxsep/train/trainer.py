@@ -133,6 +133,9 @@ def load_init_weights(model: torch.nn.Module, path: str | os.PathLike) -> list[s
     A checkpoint that differs from ``model`` only in its number of outputs (``n_src``,
     e.g. a two-talker model to start a one-to-three-talker one) gives every weight whose
     shape does not depend on that number; the others keep their fresh initialisation.
+    A checkpoint with fewer TCN repeats (``n_repeats``, a model that has
+    ``silence_repeats``: Conv-TasNet) gives all its weights to the first repeats and the
+    new ones start silent, so the deeper model starts from the checkpoint's function.
 
     Returns:
         The names of the weights left at their initialisation (empty: all copied).
@@ -153,22 +156,41 @@ def load_init_weights(model: torch.nn.Module, path: str | os.PathLike) -> list[s
         if key not in ("sample_rate",) and data["config"].get(key) != value
     }
     other_outputs = differing.pop("n_src", None) is not None
+    deeper = _deepening(model, differing)
     if differing:
         details = ", ".join(f"{k}: checkpoint {a!r} vs recipe {b!r}" for k, (a, b) in differing.items())
         raise ValueError(f"init_from {path}: architecture mismatch ({details}); set model.args to match the checkpoint")
     state, fresh = data["state_dict"], []
+    own = model.state_dict()
     if other_outputs:
-        own = model.state_dict()
         fresh = [k for k, v in own.items() if k in state and state[k].shape != v.shape]
         state = {k: v for k, v in state.items() if k not in fresh}
+    if deeper is not None:
+        fresh += [k for k in own if k not in state and k not in fresh]
     try:
-        missing, unexpected = model.load_state_dict(state, strict=not other_outputs)
+        missing, unexpected = model.load_state_dict(state, strict=not fresh)
     except RuntimeError as error:
         raise ValueError(f"init_from {path}: the weights do not fit the model: {error}") from error
     if sorted(missing) != sorted(fresh) or unexpected:
         raise ValueError(f"init_from {path}: the weights do not fit the model: missing {sorted(set(missing) - set(fresh))}, "
                          f"unexpected {unexpected}")
+    if deeper is not None:
+        model.silence_repeats(deeper)
     return fresh
+
+
+def _abbreviate(names: list[str], shown: int = 4) -> str:
+    return ", ".join(names[:shown]) + (f", … {len(names) - shown} more" if len(names) > shown else "")
+
+
+def _deepening(model: torch.nn.Module, differing: dict) -> int | None:
+    """The checkpoint's number of TCN repeats when ``model`` grows it by more repeats
+    (then ``n_repeats`` leaves ``differing``, which maps argument → (checkpoint, recipe))."""
+    old, new = differing.get("n_repeats", (None, None))
+    if not (hasattr(model, "silence_repeats") and isinstance(old, int) and isinstance(new, int) and old < new):
+        return None
+    del differing["n_repeats"]
+    return old
 
 
 def selection_metric(config: Config) -> str:
@@ -340,7 +362,7 @@ def _build_run(config, exp_dir, resume, init_from, train_set, valid_set, device,
     if init_from:
         fresh = load_init_weights(model, init_from)
         log.info(f"initialised weights from {init_from}"
-                 + (f" except those that depend on the number of outputs ({', '.join(fresh)}: fresh)" if fresh else ""))
+                 + (f" except {len(fresh)} tensor(s) the checkpoint lacks ({_abbreviate(fresh)}: fresh)" if fresh else ""))
     model.to(device)
     Optimizer = torch.optim.AdamW if config.optim.name == "adamw" else torch.optim.Adam
     optimizer = Optimizer(model.parameters(), lr=config.optim.lr, betas=tuple(config.optim.betas),

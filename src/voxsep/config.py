@@ -81,6 +81,9 @@ class DataConfig:
         channel_augment: dynamic mixing: probability that a mixture goes through a random
             recording channel (telephone band, narrower low-pass or EQ;
             :class:`voxsep.data.channel.RandomChannel`); 0 disables.
+        codec_augment: dynamic mixing: probability that a mixture's sources each go through
+            one random lossy codec (GSM, G.711, ADPCM, Vorbis, MP3, Opus;
+            :class:`voxsep.data.codec.RandomCodec`); 0 disables.
         hrtf: dynamic binaural mixing: a SOFA file (e.g. the MIT KEMAR set of Debian's
             ``libmysofa1``) or a CIPIC-style folder of per-direction wav files; each talker
             is rendered at a distinct random direction as a two-ear image
@@ -113,6 +116,7 @@ class DataConfig:
     speed_perturb: Optional[list[float]] = None
     snr_db: list[float] = field(default_factory=lambda: [-5.0, 5.0])
     channel_augment: float = 0.0
+    codec_augment: float = 0.0
     hrtf: str = ""
     min_separation: float = 10.0
     azimuth_range: list[float] = field(default_factory=lambda: [-90.0, 90.0])

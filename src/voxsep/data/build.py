@@ -70,6 +70,7 @@ def build_datasets(config: Config) -> tuple[Dataset, Dataset]:
     example, targets padded with silent sources up to ``high``; ``data.train`` /
     ``data.valid`` may list several manifests."""
     from voxsep.data.channel import RandomChannel
+    from voxsep.data.codec import RandomCodec
     from voxsep.data.datasets import DynamicMixDataset, MixtureDataset, load_speaker_pool
 
     data = config.data
@@ -94,8 +95,9 @@ def build_datasets(config: Config) -> tuple[Dataset, Dataset]:
             noise_pool=noise_pool,
             snr_db=tuple(data.snr_db),
             spatializer=spatializer,
-            channel=RandomChannel(data.sample_rate, data.channel_augment) if data.channel_augment > 0 else None,
+            channel=RandomChannel(data.sample_rate, data.channel_augment) if data.channel_augment != 0 else None,
             count_weights=tuple(data.n_src_weights) if data.n_src_weights else None,
+            codec=RandomCodec(data.sample_rate, data.codec_augment) if data.codec_augment != 0 else None,
         )
     else:
         if not data.train:

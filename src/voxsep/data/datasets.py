@@ -319,6 +319,8 @@ class DynamicMixDataset(_EpochDataset):
             ``(n_src, channels, time)`` after spatialization -- one linear recording
             channel for the whole mixture (:class:`voxsep.data.channel.RandomChannel`),
             or ``None``.
+        codec: callable ``(images, rng) -> images`` applied after ``channel``: each source
+            image through one lossy codec (:class:`voxsep.data.codec.RandomCodec`), or ``None``.
         count_weights: with ``n_src=(low, high)``, relative frequencies of the counts
             ``low..high`` (``None``: uniform).
     """
@@ -341,6 +343,7 @@ class DynamicMixDataset(_EpochDataset):
         cache_mb: float = 256.0,
         channel: Callable[[np.ndarray, np.random.Generator], np.ndarray] | None = None,
         count_weights: Sequence[float] | None = None,
+        codec: Callable[[np.ndarray, np.random.Generator], np.ndarray] | None = None,
     ) -> None:
         if isinstance(pool, (str, os.PathLike)):
             pool = load_speaker_pool(pool)
@@ -372,7 +375,7 @@ class DynamicMixDataset(_EpochDataset):
         self.gain_db, self.speed_perturb, self.snr_db = tuple(gain_db), speed_perturb, tuple(snr_db)
         self.spatializer, self.level_db, self.gain_mode = spatializer, float(level_db), gain_mode
         self._cache = _AudioCache(self.sample_rate, int(cache_mb * 2**20))
-        self.channel = channel
+        self.channel, self.codec = channel, codec
         self.count_probabilities = self._count_probabilities(count_weights)
 
     def __len__(self) -> int:
@@ -488,6 +491,8 @@ class DynamicMixDataset(_EpochDataset):
             images = dry[:, None, :]
         if self.channel is not None:
             images = np.asarray(self.channel(images, plan["rng"]), dtype=np.float64)
+        if self.codec is not None:
+            images = np.asarray(self.codec(images, plan["rng"]), dtype=np.float64)
         mixture = images.sum(axis=0)
         if plan["noise"] is not None:
             noise = self._noise(plan["noise"], plan["noise_position"], self.segment_samples, images.shape[1])

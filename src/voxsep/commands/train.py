@@ -48,7 +48,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                             "has been set up)")
     parser.add_argument("--init-from", metavar="CKPT",
                         help="initialise the weights from this checkpoint (fine-tuning; from a model with another "
-                             "number of outputs, all weights but the output layer)")
+                             "number of outputs, all weights but the output layer; from a Conv-TasNet with fewer TCN "
+                             "repeats, a deeper one whose new repeats start silent)")
     parser.set_defaults(func=run)
 
 

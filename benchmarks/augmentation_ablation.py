@@ -6,7 +6,8 @@ of steps, changing one augmentation (``voxsep train ... --init-from START`` plus
 overrides), then scores its last checkpoint with ``voxsep evaluate --no-quality --no-sdr``
 on mixtures of two held-out real voices (validation voices, and the test voices of the
 model card). A repeat of the baseline with another seed shows how much two runs differ
-with nothing changed: a difference smaller than that is noise.
+with nothing changed: a difference smaller than that is noise. Two more arms train in
+fp32 instead of the recipe's bf16 autocast (does bf16 train as well?).
 
 This is a fine-tuning ablation (from a model trained *with* the recipe's augmentations),
 the affordable kind on 2 CPU cores: it asks whether training goes better or worse for
@@ -45,6 +46,9 @@ ARMS: dict[str, tuple[str, list[str]]] = {
     "no_speed": ("no speed perturbation (pitch, formants, rate)", ["data.speed_perturb=null"]),
     "no_gain": ("equal levels (no +-5 dB level differences)", ["data.gain_db=[0,0]"]),
     "codec": ("+ lossy codecs on 30% (GSM, G.711, ADPCM, Vorbis, MP3, Opus)", ["data.codec_augment=0.3"]),
+    # Not an augmentation: whether bf16 autocast (the recipe's) trains as well as fp32.
+    "fp32": ("fp32 instead of bf16 autocast", ["train.precision=fp32"]),
+    "fp32_seed1": ("fp32 instead of bf16 autocast, seed 1", ["train.precision=fp32", "train.seed=1"]),
 }
 
 

@@ -42,6 +42,8 @@ import json, sys, time
 import numpy as np
 import torch
 
+PHASES = ("forward", "loss", "backward", "clip", "optimizer")
+
 def timed_steps(model, loss_fn, precision, steps, warmup, threads, batch, samples):
     torch.set_num_threads(threads)
     torch.manual_seed(0)
@@ -50,20 +52,28 @@ def timed_steps(model, loss_fn, precision, steps, warmup, threads, batch, sample
     mixture = sources.sum(1)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     dtype = torch.bfloat16 if precision == "bf16" else None
-    times = []
+    times, phases = [], {name: [] for name in PHASES}
     for i in range(warmup + steps):
         start = time.perf_counter()
         with torch.autocast("cpu", dtype=dtype, enabled=dtype is not None):
             estimates = model(mixture)
+        marks = [start, time.perf_counter()]
         loss = loss_fn(estimates.float(), sources)
+        marks.append(time.perf_counter())
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        marks.append(time.perf_counter())
         torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+        marks.append(time.perf_counter())
         optimizer.step()
+        marks.append(time.perf_counter())
         if i >= warmup:
-            times.append(time.perf_counter() - start)
+            times.append(marks[-1] - start)
+            for name, begin, end in zip(PHASES, marks, marks[1:]):
+                phases[name].append(end - begin)
     step = float(np.median(times))
-    return {"s_per_step": step, "samples_per_s": batch / step, "n_params": sum(p.numel() for p in model.parameters())}
+    return {"s_per_step": step, "samples_per_s": batch / step, "n_params": sum(p.numel() for p in model.parameters()),
+            "phases_ms": {name: 1000 * float(np.median(values)) for name, values in phases.items()}}
 '''
 
 ASTEROID = TIMER + r'''
@@ -176,6 +186,16 @@ def markdown(results: dict, args: argparse.Namespace) -> str:
             lines.append(f"| voxsep default: one-time compile | {precision} | {compiled['compile_s']:.1f} s | | |")
         elif compiled:
             lines.append(f"| voxsep default: compile FAILED, eager fallback | {precision} | | | |")
+    phases = list(results["voxsep"][args.paths[0]][args.precisions[0]]["phases_ms"])  # TIMER's PHASES, in order
+    lines += ["", "Where a step's time goes (median ms per phase; the forward includes autocast):", "",
+              "| implementation | precision | " + " | ".join(phases) + " |", "|---|---|" + "---:|" * len(phases)]
+    for precision in args.precisions:
+        rows = [(f"Asteroid {results['asteroid']['version']}", results.get("asteroid", {}).get(precision))]
+        rows += [(f"voxsep {'default' if path == 'default' else 'eager'}", results["voxsep"][path][precision])
+                 for path in args.paths]
+        for label, row in rows:
+            if row and "phases_ms" in row:
+                lines.append(f"| {label} | {precision} | " + " | ".join(f"{row['phases_ms'][p]:.1f}" for p in phases) + " |")
     if args.note:
         lines += ["", args.note]
     return "\n".join(lines) + "\n"

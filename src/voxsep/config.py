@@ -84,6 +84,9 @@ class DataConfig:
         codec_augment: dynamic mixing: probability that a mixture's sources each go through
             one random lossy codec (GSM, G.711, ADPCM, Vorbis, MP3, Opus;
             :class:`voxsep.data.codec.RandomCodec`); 0 disables.
+        voice_augment: dynamic mixing: probability that each source becomes a new voice
+            (median pitch, formants and pitch range drawn anew with Praat's "Change
+            gender"; :class:`voxsep.data.voice.RandomVoice`); 0 disables.
         hrtf: dynamic binaural mixing: a SOFA file (e.g. the MIT KEMAR set of Debian's
             ``libmysofa1``) or a CIPIC-style folder of per-direction wav files; each talker
             is rendered at a distinct random direction as a two-ear image
@@ -117,6 +120,7 @@ class DataConfig:
     snr_db: list[float] = field(default_factory=lambda: [-5.0, 5.0])
     channel_augment: float = 0.0
     codec_augment: float = 0.0
+    voice_augment: float = 0.0
     hrtf: str = ""
     min_separation: float = 10.0
     azimuth_range: list[float] = field(default_factory=lambda: [-90.0, 90.0])

@@ -71,6 +71,7 @@ def build_datasets(config: Config) -> tuple[Dataset, Dataset]:
     ``data.valid`` may list several manifests."""
     from voxsep.data.channel import RandomChannel
     from voxsep.data.codec import RandomCodec
+    from voxsep.data.voice import RandomVoice
     from voxsep.data.datasets import DynamicMixDataset, MixtureDataset, load_speaker_pool
 
     data = config.data
@@ -98,6 +99,7 @@ def build_datasets(config: Config) -> tuple[Dataset, Dataset]:
             channel=RandomChannel(data.sample_rate, data.channel_augment) if data.channel_augment != 0 else None,
             count_weights=tuple(data.n_src_weights) if data.n_src_weights else None,
             codec=RandomCodec(data.sample_rate, data.codec_augment) if data.codec_augment != 0 else None,
+            voice=RandomVoice(data.sample_rate, data.voice_augment) if data.voice_augment != 0 else None,
         )
     else:
         if not data.train:

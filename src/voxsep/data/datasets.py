@@ -321,6 +321,9 @@ class DynamicMixDataset(_EpochDataset):
             or ``None``.
         codec: callable ``(images, rng) -> images`` applied after ``channel``: each source
             image through one lossy codec (:class:`voxsep.data.codec.RandomCodec`), or ``None``.
+        voice: callable ``(sources, rng) -> sources`` applied to the dry sources
+            ``(n_src, time)`` before their levels are set: new voices
+            (:class:`voxsep.data.voice.RandomVoice`), or ``None``.
         count_weights: with ``n_src=(low, high)``, relative frequencies of the counts
             ``low..high`` (``None``: uniform).
     """
@@ -344,6 +347,7 @@ class DynamicMixDataset(_EpochDataset):
         channel: Callable[[np.ndarray, np.random.Generator], np.ndarray] | None = None,
         count_weights: Sequence[float] | None = None,
         codec: Callable[[np.ndarray, np.random.Generator], np.ndarray] | None = None,
+        voice: Callable[[np.ndarray, np.random.Generator], np.ndarray] | None = None,
     ) -> None:
         if isinstance(pool, (str, os.PathLike)):
             pool = load_speaker_pool(pool)
@@ -375,7 +379,7 @@ class DynamicMixDataset(_EpochDataset):
         self.gain_db, self.speed_perturb, self.snr_db = tuple(gain_db), speed_perturb, tuple(snr_db)
         self.spatializer, self.level_db, self.gain_mode = spatializer, float(level_db), gain_mode
         self._cache = _AudioCache(self.sample_rate, int(cache_mb * 2**20))
-        self.channel, self.codec = channel, codec
+        self.channel, self.codec, self.voice = channel, codec, voice
         self.count_probabilities = self._count_probabilities(count_weights)
 
     def __len__(self) -> int:
@@ -475,6 +479,8 @@ class DynamicMixDataset(_EpochDataset):
             self._window(self._cache.get(path), position, speed)
             for path, position, speed in zip(plan["utterances"], plan["positions"], plan["speeds"])
         ]).astype(np.float64)
+        if self.voice is not None:
+            dry = np.asarray(self.voice(dry, plan["rng"]), dtype=np.float64)
         for i, gain in enumerate(plan["gains_db"]):
             level = active_rms(dry[i], self.sample_rate)
             if level > 1e-8:

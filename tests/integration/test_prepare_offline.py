@@ -190,10 +190,11 @@ def test_missing_game_and_klettres_packages_are_named(tmp_path, monkeypatch):
     monkeypatch.setattr(offline, "FILLETS_ROOT", tmp_path / "no-fillets")
     monkeypatch.setattr(offline, "KLETTRES_ROOT", tmp_path / "no-klettres")
     monkeypatch.setattr(offline, "KTUBERLING_ROOT", tmp_path / "no-ktuberling")
+    monkeypatch.setattr(offline, "TUXPAINT_ROOT", tmp_path / "no-tuxpaint")
     with pytest.raises(MissingPackageError) as info:
         offline.check_packages(8000)
-    assert ("apt-get install -y fillets-ng-data fillets-ng-data-cs fillets-ng-data-nl klettres-data ktuberling-data"
-            in str(info.value))
+    assert ("apt-get install -y fillets-ng-data fillets-ng-data-cs fillets-ng-data-nl klettres-data ktuberling-data "
+            "tuxpaint-stamps-default" in str(info.value))
 
 
 # --------------------------------------------------------------------------- the speaker table
@@ -226,7 +227,7 @@ def test_speaker_table_splits_by_group_and_holds_out_real_voices():
     assert {"fillets", "klettres", "asterisk"} <= {s.engine for s in train if s.human}
     # Sex of the voices labelled by pitch agrees with the measured median F0.
     for s in humans:
-        if s.engine in ("fillets", "klettres"):
+        if s.engine in ("fillets", "klettres", "tuxpaint"):
             assert (s.f0 < offline.MALE_F0_HZ) == (s.sex == "M"), s
 
 
@@ -340,7 +341,7 @@ def test_complete_build_without_one_speaker_sets_gets_only_them(offline_corpus, 
 
 
 def test_complete_build_without_pool_voices_gets_only_them(offline_corpus, tmp_path):
-    """A build finished before the KTuberling (pool-only) voices existed: running the builder
+    """A build finished before the KTuberling and Tux Paint (pool-only) voices existed: running the builder
     again makes their utterances and appends their speakers.csv/utterances_train.csv rows;
     the result equals a fresh build and no mixture set changes (none holds these voices)."""
     pool = {s.name for s in offline.SPEAKERS if s.pool_only}
@@ -361,4 +362,20 @@ def test_complete_build_without_pool_voices_gets_only_them(offline_corpus, tmp_p
     assert "voices added" in stats
     assert _digest(copy) == before  # the files of a fresh build
     assert {p: (p.stat().st_ino, p.stat().st_mtime_ns) for p in kept} == kept  # nothing else rewritten
-    assert "ktuberling_gl" in (copy / "README.md").read_text()
+    readme = (copy / "README.md").read_text()
+    assert "ktuberling_gl" in readme and "tuxpaint_ro" in readme and "tuxpaint-stamps-default" in readme
+    assert "pool-only voices added to this build: ktuberling_de" in readme
+    # Only the Tux Paint voices missing (a build extended with the KTuberling voices): they
+    # are added, and the README keeps the record of the earlier extension.
+    tux = {s.name for s in offline.SPEAKERS if s.engine == "tuxpaint"}
+    assert tux and tux < pool
+    for name in tux:
+        shutil.rmtree(copy / "wav8k" / "speech" / name)
+    for table in (copy / "speakers.csv", copy / "wav8k" / "utterances_train.csv"):
+        lines = table.read_text().splitlines(keepends=True)
+        table.write_text("".join(line for line in lines if line.split(",")[0] not in tux))
+    stats = offline.build_offline(copy, tiny=True, jobs=1)
+    assert stats["voices added"].startswith("tuxpaint_") and "ktuberling" not in stats["voices added"]
+    assert _digest(copy) == before
+    readme = (copy / "README.md").read_text()
+    assert "pool-only voices added to this build: ktuberling_de" in readme and "; then tuxpaint_ro" in readme

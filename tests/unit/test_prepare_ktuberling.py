@@ -91,8 +91,11 @@ def test_ktuberling_voices_are_appended_training_pool_only_speakers():
     speakers = offline.SPEAKERS
     kt = [s for s in speakers if s.engine == "ktuberling"]
     assert len(kt) == len(offline._KTUBERLING) >= 5
-    assert speakers[-len(kt):] == kt  # appended: earlier speakers keep their indices (seeds)
-    assert all(s.pool_only for s in kt) and not any(s.pool_only for s in speakers[:-len(kt)])
+    # Appended after the speakers of the mixture sets (which keep their indices, i.e. their
+    # seeds), before the later pool-only voices (Tux Paint).
+    start = speakers.index(kt[0])
+    assert speakers[start:start + len(kt)] == kt and not any(s.pool_only for s in speakers[:start])
+    assert all(s.pool_only for s in speakers[start:])
     heldout = offline.heldout_languages()
     for s in kt:
         assert s.split == "train" and s.group == s.name and s.package == "ktuberling-data" and s.human

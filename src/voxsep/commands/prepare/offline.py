@@ -8,8 +8,8 @@ from voxsep.commands.prepare.common import add_output, add_overwrite, add_worker
 from voxsep.data.prepare.offline import DEFAULTS, build_offline, required_packages
 
 
-SUMMARY = ("build a 2-/3-speaker corpus from real (asterisk, Fish Fillets, KLettres, KTuberling) and synthetic "
-           "(espeak-ng, flite, festival) voices")
+SUMMARY = ("build a 2-/3-speaker corpus from real (asterisk, Fish Fillets, KLettres, KTuberling, Tux Paint) and "
+           "synthetic (espeak-ng, flite, festival) voices")
 
 
 EPILOG = """examples:
@@ -21,8 +21,8 @@ EPILOG = """examples:
 An interrupted build resumes when run again with the same options; run on a complete
 build made before the one-talker sets (1speaker/{valid,test}_real.csv) existed, it
 adds only those and rewrites nothing else; likewise, on a build made before the
-KTuberling voices it adds only them (utterances, speakers.csv and utterances_train.csv
-rows, README).
+KTuberling or Tux Paint (pool-only) voices it adds only those (utterances,
+speakers.csv and utterances_train.csv rows, README).
 Needs the Debian packages listed by `voxsep prepare offline --list-packages`.
 """
 

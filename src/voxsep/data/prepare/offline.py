@@ -19,9 +19,14 @@ Speakers (see ``SPEAKERS``, ``speakers.csv`` and the README the build writes):
     language folder, clips concatenated into utterances (``_KLETTRES``);
   - the spoken words of KTuberling (``ktuberling-data``), one KDE volunteer per language
     folder (Catalan: a female and a male voice, told apart by the game's sound theme),
-    clips concatenated like KLettres ones (``_KTUBERLING``). These voices are training-only
-    and *pool-only*: in ``utterances_train.csv`` (dynamic mixing) but in no precomputed
-    mixture set, so the fixed mixture sets are those of a build made before them.
+    clips concatenated like KLettres ones (``_KTUBERLING``);
+  - the spoken stamp descriptions of Tux Paint (``tuxpaint-stamps-default``), one adult
+    volunteer per language, clips concatenated likewise (``_TUXPAINT``); a language whose
+    voice has the language and sex of a held-out voice is left out.
+
+  The KTuberling and Tux Paint voices are training-only and *pool-only*: in
+  ``utterances_train.csv`` (dynamic mixing) but in no precomputed mixture set, so the
+  fixed mixture sets are those of a build made before them.
 
   An utterance is ~4.5–7 s of consecutive prompts/lines/clips of one speaker with short
   pauses. Sex: from the asterisk folder names, else from the median F0 measured with
@@ -40,16 +45,16 @@ and French prompt voices, KLettres Ukrainian, Hungarian, Lithuanian and English)
 asterisk Russian voice's derived copies and synthetic male and female voices; valid
 holds 4 real voices; training gets the other 19 real voices (real voices, with their
 derived copies, are 31 of the 44 training speakers of the mixture sets) and, in the
-dynamic-mixing pool only (``utterances_train.csv``), 7 KTuberling voices. ``test_real.csv`` and
-``valid_real.csv`` mix only two held-out *human* voices (no derived or synthetic
-speaker) of different groups: the real-voice benchmark of the bundled model.
+dynamic-mixing pool only (``utterances_train.csv``), 7 KTuberling and 8 Tux Paint voices.
+``test_real.csv`` and ``valid_real.csv`` mix only two held-out *human* voices (no derived
+or synthetic speaker) of different groups: the real-voice benchmark of the bundled model.
 ``1speaker/{valid,test}_real.csv`` hold one held-out human utterance each (the mixture
 is its only source, at the same level rule; each utterance at most once), to score
 talker counting on one-talker recordings. Run on a complete build made before these
 sets existed, ``build_offline`` adds only them (nothing else is rewritten); run on a
-complete build made before the KTuberling voices existed, it makes their utterances,
-appends them to ``speakers.csv`` and ``utterances_train.csv`` and rewrites the README
-(every other file is left alone).
+complete build made before the KTuberling or Tux Paint voices existed, it makes their
+utterances, appends them to ``speakers.csv`` and ``utterances_train.csv`` and rewrites the
+README (every other file is left alone).
 
 Mixtures follow wsj0-2mix: each utterance normalised to 0 dB ITU-T P.56 active level,
 weighted by ``10 ** (g / 20)`` with ``g`` uniform in [-2.5, 2.5] dB (a relative gain of
@@ -87,6 +92,7 @@ FESTIVAL_VOICES = Path("/usr/share/festival/voices")
 FILLETS_ROOT = Path("/usr/share/games/fillets-ng")
 KLETTRES_ROOT = Path("/usr/share/klettres")
 KTUBERLING_ROOT = Path("/usr/share/ktuberling/sounds")
+TUXPAINT_ROOT = Path("/usr/share/tuxpaint/stamps")
 SPLITS = ("train", "valid", "test")
 FORMAT_VERSION = 3  # bump when the generated audio changes, so old partial builds are not resumed
 DEFAULTS = {"utterances_per_speaker": 120, "n_train_mixtures": 5000, "n_valid_mixtures": 500,
@@ -99,6 +105,7 @@ MALE_F0_HZ = 165.0  # median F0 below this: labelled male
 LONG_FORM_SCALE = 3  # the four fish actors (~40 min each) get 3x the utterances per speaker
 KLETTRES_PASSES = 3  # a KLettres (or KTuberling) clip is used in at most this many utterances
 KTUBERLING_MIN_SECONDS = 20.0  # a KTuberling voice needs at least this much speech (trimmed)
+TUXPAINT_MIN_SECONDS = 120.0  # a Tux Paint voice needs at least this much speech (trimmed)
 # Prompts that are not speech (tones, beeps, silence, animal noises).
 _NOT_SPEECH = ("beep", "tone", "silence", "monkeys", "weasels")
 
@@ -114,12 +121,13 @@ class Speaker:
         split: ``"train"``, ``"valid"`` or ``"test"``.
         group: speakers of one group are (or may be) one person, or derived from one; a
             group is in one split and never mixed with itself in the mixture sets.
-        engine: ``"asterisk"``, ``"fillets"``, ``"klettres"``, ``"ktuberling"``, ``"derived"``,
-            ``"espeak"``, ``"flite"`` or ``"festival"``.
+        engine: ``"asterisk"``, ``"fillets"``, ``"klettres"``, ``"ktuberling"``, ``"tuxpaint"``,
+            ``"derived"``, ``"espeak"``, ``"flite"`` or ``"festival"``.
         voice: asterisk folders (comma-separated, ``folder/*.gsm`` for GSM prompt sets),
             ``<language>:<characters>[@<levels>]`` (fillets), the KLettres folder,
             ``<language>[:<part>+<part>...]`` (KTuberling folder, optionally only those
-            sound-theme parts, see :func:`ktuberling_part`), the origin speaker (derived)
+            sound-theme parts, see :func:`ktuberling_part`), the Tux Paint language
+            (``<stamp>_desc_<language>.ogg``), the origin speaker (derived)
             or the TTS voice name.
         description: human-readable origin.
         package: the Debian package the audio comes from.
@@ -276,6 +284,46 @@ _KTUBERLING_EXCLUDED = [
      "13-15 words each, 8-14 s of speech"),
     ("ca exclamations (and every folder's)", "Tux's speech-bubble sounds (laughs, snoring, 'huh'): not words"),
     ("id, nn", "no sound files in the package"),
+]
+
+# Tux Paint (``tuxpaint-stamps-default``): every stamp may have a spoken description,
+# <stamp>_desc_<language>.ogg, a word or short phrase (~0.5-2 s trimmed) read by one
+# volunteer per language (credited in the package's changelog.gz: ro Tabbytha, es
+# Estefanía Ortiz, ru Edwin Veber, bg Krasimir Petkov, el Kiriaki Serafeim, be Kseniya
+# Buraya, ca most likely Pere Pujal (the Catalan translator), da Joe Dalton; fr Jacques
+# Chion and PaulK). Which languages are voices follows select_tuxpaint_voices on
+# measure_tuxpaint's numbers (median_f0 of every clip, seconds after remove_rumble +
+# trim_silence at -30 dB, 8 kHz); the table below is its result (tests check it on a
+# sample of the installed package). All are training voices, pool-only, no derived
+# copies. A voice with the language and sex of a training voice that may be the same
+# person shares that voice's group: es (klettres_es, uncredited; july is July Jiménez,
+# another person), ca M (ktuberling_ca_m, same median F0), da M (klettres_da, same median
+# F0; neither KDE voice is credited). Groups only keep voices
+# apart in the precomputed mixture sets, which pool-only voices are not in. Voices with
+# at least 15 min of speech get twice the utterances (scale 2), so that most clips are used.
+# (name, language, sex, group, F0 Hz, seconds of speech, scale, note)
+_TUXPAINT = [
+    ("tuxpaint_ro", "ro", "F", "tuxpaint_ro", 242, 1673, 2, "Romanian (Tabbytha)"),
+    ("tuxpaint_es", "es", "F", "klettres_es", 258, 1469, 2,
+     "Spanish (Estefania Ortiz); grouped with klettres_es, which may be the same person"),
+    ("tuxpaint_ru", "ru", "M", "tuxpaint_ru", 128, 1366, 2,
+     "Russian (Edwin Veber); a man: the held-out Russian voices are women"),
+    ("tuxpaint_bg", "bg", "M", "tuxpaint_bg", 116, 1216, 2, "Bulgarian (Krasimir Petkov)"),
+    ("tuxpaint_el", "el", "F", "tuxpaint_el", 205, 1005, 2,
+     "Greek (Kiriaki Serafeim); a woman, not the ktuberling_el man"),
+    ("tuxpaint_be", "be", "F", "tuxpaint_be", 239, 816, 1, "Belarusian (Kseniya Buraya)"),
+    ("tuxpaint_ca", "ca", "M", "ktuberling_ca_m", 143, 804, 1,
+     "Catalan, a man (probably Pere Pujal); grouped with ktuberling_ca_m, which may be the same person"),
+    ("tuxpaint_da", "da", "M", "klettres_da", 119, 282, 1,
+     "Danish (Joe Dalton); grouped with klettres_da, which may be the same person"),
+]
+_TUXPAINT_EXCLUDED = [
+    ("fr", "a man (median F0 131 Hz; Jacques Chion's and PaulK's recordings, and ~7 % of the clips above "
+     "200 Hz, possibly a woman): the language and sex of the held-out klettres_fr (and, for a woman, of june "
+     "and armelle)"),
+    ("lt, nl, ml, pt_BR", "under 1 min of speech each (lt 48 s, nl 35 s, ml 9 s, pt_BR 10 s: Brazilian "
+     "school children, wav)"),
+    ("<stamp>_desc.ogg (no language)", "English descriptions from mixed sources, no language suffix"),
 ]
 # Names of Tux's speech-bubble sounds (laughing, snoring, "huh", "wow"...): not words.
 _KTUBERLING_EXCLAMATIONS = frozenset(f"tux-{word}" for word in (
@@ -445,9 +493,105 @@ def heldout_languages(speakers: Sequence[Speaker] | None = None) -> set[str]:
 
 
 def training_voice_languages(speakers: Sequence[Speaker] | None = None) -> set[tuple[str, str]]:
-    """``(language, sex)`` of the real human training voices other than KTuberling ones."""
+    """``(language, sex)`` of the real human training voices other than KTuberling (and the
+    later Tux Paint) ones: what the KTuberling selection was made against."""
     return {(_speaker_language(s), s.sex) for s in (SPEAKERS if speakers is None else speakers)
-            if s.human and s.split == "train" and s.engine != "ktuberling"}
+            if s.human and s.split == "train" and s.engine not in ("ktuberling", "tuxpaint")}
+
+
+def heldout_voices(speakers: Sequence[Speaker] | None = None) -> set[tuple[str, str]]:
+    """``(language, sex)`` of the valid/test human voices (Tux Paint voices like these are left out)."""
+    return {(_speaker_language(s), s.sex) for s in (SPEAKERS if speakers is None else speakers)
+            if s.human and s.split != "train"}
+
+
+_TUXPAINT_DESC = re.compile(r"_desc_([A-Za-z]{2,3}(?:_[A-Z]{2})?)\.(?:ogg|wav)(?:\.ogg)?$")
+
+
+def tuxpaint_clips(root: Path | None = None) -> dict[str, list[Path]]:
+    """``language -> [clip, ...]`` (sorted) of the spoken stamp descriptions
+    ``<stamp>_desc_<language>.ogg`` (also ``.wav``, and the one ``..._desc_da.ogg.ogg``)
+    under an installed ``tuxpaint-stamps-default``. The plain ``<stamp>_desc.ogg`` files
+    (English, from mixed sources) have no language suffix and are not listed."""
+    root = TUXPAINT_ROOT if root is None else Path(root)
+    clips: dict[str, list[Path]] = {}
+    for path in sorted(root.rglob("*_desc_*")):
+        match = _TUXPAINT_DESC.search(path.name)
+        if match and path.is_file():
+            clips.setdefault(match.group(1), []).append(path)
+    return clips
+
+
+def _tuxpaint_clips(language: str) -> list[Path]:
+    return tuxpaint_clips().get(language, [])
+
+
+def measure_tuxpaint(root: Path | None = None, languages: Sequence[str] | None = None, sample: int | None = None
+                     ) -> dict[str, list[tuple[float, float]]]:
+    """``language -> [(seconds, median F0)]`` per clip of an installed ``tuxpaint-stamps-default``
+    (8 kHz, ``remove_rumble`` + ``trim_silence`` at -30 dB, as the utterances are made).
+    ``sample``: measure only that many clips per language, evenly spread (a quick check)."""
+    found = tuxpaint_clips(root)
+    measured: dict[str, list[tuple[float, float]]] = {}
+    for language in languages or sorted(found):
+        paths = found.get(language, [])
+        if sample is not None and len(paths) > sample:
+            paths = [paths[i] for i in np.linspace(0, len(paths) - 1, sample).round().astype(int)]
+        clips = []
+        for path in paths:
+            signal = trim_silence(remove_rumble(_load_prompt(path, 8000), 8000), 8000, threshold_db=-30.0)
+            clips.append((signal.size / 8000, median_f0(signal, 8000)))
+        measured[language] = clips
+    return measured
+
+
+def select_tuxpaint_voices(measured: dict[str, list[tuple[float, float]]], heldout: set[tuple[str, str]],
+                           min_seconds: float = TUXPAINT_MIN_SECONDS
+                           ) -> tuple[list[tuple[str, str, float, float]], list[tuple[str, str]]]:
+    """Which Tux Paint languages are training voices.
+
+    Args:
+        measured: language -> ``[(seconds, median F0), ...]`` per clip (F0 ``nan`` when unvoiced).
+        heldout: ``(language, sex)`` of the valid/test human voices (:func:`heldout_voices`):
+            a voice of the same language and sex is left out (the volunteer may be that
+            person); one of the other sex is a different person and stays.
+        min_seconds: the least speech a voice needs.
+
+    Rules: a language is one voice when at least 85 % of its voiced clips have a median F0
+    within 5 semitones of the language's median F0 (an expressive reader, or octave errors
+    on creaky clips, stay within that; a man and a woman in similar shares do not); its
+    sex: that median < :data:`MALE_F0_HZ`: male. Otherwise it is left out.
+
+    Returns:
+        ``([(language, sex, median F0, seconds), ...], [(language, reason), ...])``.
+    """
+    voices: list[tuple[str, str, float, float]] = []
+    excluded: list[tuple[str, str]] = []
+    for language in sorted(measured):
+        clips = measured[language]
+        seconds = sum(s for s, _ in clips)
+        f0s = np.array([f for _, f in clips], dtype=float)
+        f0s = f0s[~np.isnan(f0s)]
+        if not clips:
+            excluded.append((language, "no sound files"))
+            continue
+        if seconds < min_seconds:
+            excluded.append((language, f"{seconds:.0f} s of speech"))
+            continue
+        if not f0s.size:
+            excluded.append((language, "no voiced clip"))
+            continue
+        f0 = float(np.median(f0s))
+        sex = "M" if f0 < MALE_F0_HZ else "F"
+        near = float(np.mean(np.abs(12 * np.log2(f0s / f0)) <= 5))
+        if near < 0.85:
+            excluded.append((language, f"several voices ({near:.0%} of the clips within 5 semitones of the median F0)"))
+            continue
+        if (language.split("_")[0].lower(), sex) in heldout:
+            excluded.append((language, f"same language and sex ({sex}) as a held-out voice"))
+            continue
+        voices.append((language, sex, f0, seconds))
+    return voices, excluded
 
 _ESPEAK = [  # (voice, sex, split, pitch, rate)
     ("en+m1", "M", "train", 40, 155), ("en-us+m3", "M", "train", 35, 165), ("en-gb-scotland+m2", "M", "train", 45, 150),
@@ -508,6 +652,10 @@ def _speaker_table() -> list[Speaker]:
         speakers.append(Speaker(name, sex, "real", "train", name, "ktuberling", voice,
                                 f"KTuberling spoken words, {note} ({seconds} s of speech)",
                                 package="ktuberling-data", f0=f0, pool_only=True))
+    for name, language, sex, group, f0, seconds, scale, note in _TUXPAINT:
+        speakers.append(Speaker(name, sex, "real", "train", group, "tuxpaint", language,
+                                f"Tux Paint spoken stamp descriptions ({seconds / 60:.1f} min of speech), {note}",
+                                package="tuxpaint-stamps-default", scale=scale, f0=f0, pool_only=True))
     return speakers
 
 
@@ -531,6 +679,7 @@ def required_packages(sample_rate: int) -> dict[str, Path]:
         "fillets-ng-data-nl": FILLETS_ROOT / "sound" / "airplane" / "nl",
         "klettres-data": KLETTRES_ROOT / "en" / "alpha",
         "ktuberling-data": KTUBERLING_ROOT / "gl.soundtheme",
+        "tuxpaint-stamps-default": TUXPAINT_ROOT / "animals",
         "espeak-ng": Path("/usr/bin/espeak-ng"),
         "flite": Path("/usr/bin/flite"),
         "festival": Path("/usr/bin/festival"),
@@ -693,7 +842,7 @@ def _klettres_clips(folder: str) -> list[Path]:
 
 
 def _speaker_clips(speaker: Speaker) -> list[Path]:
-    """The source files of a clip-based (asterisk, fillets, klettres, ktuberling) speaker."""
+    """The source files of a clip-based (asterisk, fillets, klettres, ktuberling, tuxpaint) speaker."""
     from voxsep.core.audio import audio_info
 
     if speaker.engine == "asterisk":
@@ -704,6 +853,8 @@ def _speaker_clips(speaker: Speaker) -> list[Path]:
         clips = _klettres_clips(speaker.voice)
     elif speaker.engine == "ktuberling":
         clips = _ktuberling_clips(speaker.voice)
+    elif speaker.engine == "tuxpaint":
+        clips = _tuxpaint_clips(speaker.voice)
     else:
         raise ValueError(f"{speaker.name} ({speaker.engine}) is not made of recorded clips")
     # fillets-ng-data-nl 1.0.1 ships two empty Ogg files (elevator1/zd1-m-cesta, gems/zav-v-sto).
@@ -811,18 +962,18 @@ def _make_speaker(task: dict[str, Any]) -> list[tuple[str, str, str, int, int]]:
     targets = [_utterance_path(speech_dir, speaker.name, k) for k in range(count)]
     todo = [k for k, (_, path) in enumerate(targets) if not path.exists()]
 
-    if todo and speaker.engine in ("asterisk", "fillets", "klettres", "ktuberling", "derived"):
+    if todo and speaker.engine in ("asterisk", "fillets", "klettres", "ktuberling", "tuxpaint", "derived"):
         origin = speaker if speaker.engine != "derived" else next(s for s in SPEAKERS if s.name == speaker.voice)
         clips = _speaker_clips(origin)
         factor = speaker.factor
-        keep = origin.engine in ("klettres", "ktuberling")  # short clips, reused: keep them decoded
+        keep = origin.engine in ("klettres", "ktuberling", "tuxpaint")  # short clips, reused: keep them decoded
         decoded: dict[int, np.ndarray] = {}
         lengths: dict[int, int] = {}
 
         def load(i: int) -> np.ndarray:
             if i in decoded:
                 return decoded[i]
-            # KLettres (and KTuberling) clips: a noise floor ~40 dB below the word (hiss, hum) -> trim at -30 dB.
+            # KLettres (KTuberling, Tux Paint) clips: a noise floor ~40 dB below the word (hiss, hum) -> trim at -30 dB.
             signal = trim_silence(remove_rumble(_load_prompt(clips[i], sample_rate), sample_rate), sample_rate,
                                   threshold_db=-30.0 if keep else -40.0)
             lengths[i] = signal.size
@@ -1049,7 +1200,7 @@ def _readme_stats(text: str) -> dict[str, str]:
 
 def _add_pool_voices(output: Path, rate_dir: Path, config: dict[str, Any], utterances_per_speaker: int, jobs: int,
                      started: float) -> dict[str, Any]:
-    """Extend a complete build with the pool-only voices it lacks (the KTuberling voices).
+    """Extend a complete build with the pool-only voices it lacks (the KTuberling and Tux Paint voices).
 
     Their utterances are made (resumable: finished files are kept), their rows are added
     to ``utterances_<split>.csv`` and ``speakers.csv`` (earlier rows unchanged: the files
@@ -1082,8 +1233,10 @@ def _add_pool_voices(output: Path, rate_dir: Path, config: dict[str, Any], utter
     stats["speech"] = stats.pop("speech")
     if build_time is not None:
         stats["build time"] = build_time
-    stats["pool-only voices added to this build"] = (f"{', '.join(s.name for s in new)} in "
-                                                     f"{time.perf_counter() - started:.0f} s with {jobs} job(s)")
+    key = "pool-only voices added to this build"
+    done = (f"{', '.join(s.name for s in new)} in "
+            f"{time.perf_counter() - started:.0f} s with {jobs} job(s)")
+    stats[key] = f"{stats[key]}; then {done}" if stats.get(key) else done  # earlier extensions kept
     write_text_atomic(output / "README.md", _readme(config, SPEAKERS, stats))
     write_csv_atomic(output / "speakers.csv", ["speaker", "sex", "kind", "split", "group", "engine", "description"],
                      [(s.name, s.sex, s.kind, s.split, s.group, s.engine, s.description) for s in SPEAKERS])
@@ -1127,6 +1280,10 @@ _LICENCES = [
     ("ktuberling-data", "KTuberling sounds (ktuberling_* voices): GNU GPL version 2 or later, (c) 1999-2017 "
      "Eric Bischoff, Albert Astals Cid and the KDE contributors and translators "
      "(/usr/share/doc/ktuberling-data/copyright)."),
+    ("tuxpaint-stamps-default", "Tux Paint stamp sounds (tuxpaint_* voices): GNU GPL version 2 or later, "
+     "(c) 2002-2022 Bill Kendrick and the Tux Paint contributors; descriptive sounds recorded by the volunteers "
+     "credited in /usr/share/doc/tuxpaint-stamps-default/changelog.gz "
+     "(/usr/share/doc/tuxpaint-stamps-default/copyright)."),
     ("espeak-ng", "espeak-ng: GPL-3.0-or-later (its output is not restricted by the GPL)."),
     ("flite", "flite and its CMU voices (kal16, awb, rms, slt): CMU/BSD-style free licence."),
     ("festival, festvox-*", "festival and festvox voices (kallpc16k, kdlpc16k, us-slt-hts): free, BSD-like "
@@ -1177,6 +1334,9 @@ def _readme(config: dict[str, Any], speakers: list[Speaker], stats: dict[str, An
         "    like the KLettres utterances; training only and *pool-only*: listed in",
         "    `utterances_train.csv` (dynamic mixing) but in no precomputed mixture set, so the",
         "    mixture sets are those of a build made before these voices;",
+        "  * Tux Paint spoken stamp descriptions (a word or short phrase per clip), one adult",
+        "    volunteer per language, made like the KLettres utterances; training only and",
+        "    pool-only like the KTuberling voices;",
         "  * utterances are ~4.5-7 s of consecutive prompts/lines/clips of one speaker with",
         "    0.1-0.4 s pauses.",
         "* Derived voices: some real voices resampled x0.8 and x1.18 (pitch and formants",
@@ -1233,6 +1393,15 @@ def _readme(config: dict[str, Any], speakers: list[Speaker], stats: dict[str, An
         "* carlo is labelled male from its folder name although its median F0 (~190 Hz) is",
         "  above the threshold; klettres_he (150-170 Hz) is uncertain and kept out of test,",
         "  as are ktuberling_el and ktuberling_sl (all KTuberling voices are training voices).",
+        "* Tux Paint languages (`<stamp>_desc_<language>.ogg`): one voice each when at least",
+        "  85 % of the voiced clips are within 5 semitones of its median F0; a voice with the",
+        "  language and sex of a held-out (valid/test) voice is left out (the volunteer may be",
+        "  that person; the other sex is a different person and stays), as are languages with",
+        f"  under {TUXPAINT_MIN_SECONDS:.0f} s of speech. Where a training voice of the same language and",
+        "  sex may be the same person, the Tux Paint voice shares its group (tuxpaint_es,",
+        "  tuxpaint_ca, tuxpaint_da). Voices with 15 min of speech or more get twice the",
+        "  utterances. Not used:",
+        *[f"  * {language}: {reason}" for language, reason in _TUXPAINT_EXCLUDED],
         "",
         "## Layout",
         "",

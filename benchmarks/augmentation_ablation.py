@@ -46,6 +46,7 @@ ARMS: dict[str, tuple[str, list[str]]] = {
     "no_speed": ("no speed perturbation (pitch, formants, rate)", ["data.speed_perturb=null"]),
     "no_gain": ("equal levels (no +-5 dB level differences)", ["data.gain_db=[0,0]"]),
     "codec": ("+ lossy codecs on 30% (GSM, G.711, ADPCM, Vorbis, MP3, Opus)", ["data.codec_augment=0.3"]),
+    "voice": ("+ new voices for 50% of the sources (Praat Change gender: pitch, formants)", ["data.voice_augment=0.5"]),
     # Not an augmentation: whether bf16 autocast (the recipe's) trains as well as fp32.
     "fp32": ("fp32 instead of bf16 autocast", ["train.precision=fp32"]),
     "fp32_seed1": ("fp32 instead of bf16 autocast, seed 1", ["train.precision=fp32", "train.seed=1"]),

@@ -191,3 +191,25 @@ def snr_db():
         return output_snr_db(torch.as_tensor(reference), torch.as_tensor(estimate))
 
     return snr
+
+
+@pytest.fixture(scope="session")
+def check_augmented_mixing(speech_pool):
+    """A function ``check(index=3, **augmentation)``: dynamic mixing of two talkers with an
+    augmentation (``DynamicMixDataset(..., channel=..., codec=..., voice=...)``) still gives
+    ``mixture == sum(sources)``, the same example twice, and sources that differ from
+    plain mixing's. Returns the augmented sources ``(n_src, time)``."""
+    import numpy as np
+
+    from voxsep.data.datasets import DynamicMixDataset
+
+    def check(index: int = 3, **augmentation):
+        augmented = [DynamicMixDataset(speech_pool, 2, 8000, 1.0, 8, seed=0, **augmentation) for _ in range(2)]
+        mixture, sources = augmented[0][index]
+        assert np.allclose(mixture.numpy(), sources.sum(0).numpy(), atol=1e-5)
+        assert np.array_equal(augmented[1][index][1].numpy(), sources.numpy())
+        plain = DynamicMixDataset(speech_pool, 2, 8000, 1.0, 8, seed=0)
+        assert not np.allclose(sources.numpy(), plain[index][1].numpy(), atol=1e-3)
+        return sources
+
+    return check

@@ -61,25 +61,22 @@ def test_bad_arguments_are_refused():
     assert "gsm" not in RandomCodec(16000, 0.5).kinds and "gsm" in RandomCodec(8000, 0.5).kinds
 
 
-def test_dynamic_mixing_with_a_codec_keeps_mixture_equal_to_sum(speech_pool):
-    from voxsep.data.datasets import DynamicMixDataset
-
-    dataset = DynamicMixDataset(speech_pool, 2, 8000, 1.0, 8, seed=0, codec=RandomCodec(8000, 1.0))
-    plain = DynamicMixDataset(speech_pool, 2, 8000, 1.0, 8, seed=0)
-    mixture, sources = dataset[3]
-    assert np.allclose(mixture.numpy(), sources.sum(0).numpy(), atol=1e-5)
-    assert not np.allclose(sources.numpy(), plain[3][1].numpy(), atol=1e-3)
-    again = DynamicMixDataset(speech_pool, 2, 8000, 1.0, 8, seed=0, codec=RandomCodec(8000, 1.0))
-    assert np.array_equal(again[3][1].numpy(), sources.numpy())  # deterministic
+def test_dynamic_mixing_with_a_codec_keeps_mixture_equal_to_sum(check_augmented_mixing):
+    check_augmented_mixing(codec=RandomCodec(8000, 1.0))
 
 
-def test_recipe_key_reaches_the_dataset(offline_corpus, mix2_manifests):
+
+def test_recipe_keys_reach_the_dataset(offline_corpus, mix2_manifests):
+    """data.codec_augment (and data.voice_augment, voxsep.data.voice) build the augmentations."""
     from voxsep.config import config_from_dict
     from voxsep.data.build import build_datasets
+    from voxsep.data.voice import RandomVoice
 
     data = {"kind": "dynamic", "pool": str(offline_corpus / "wav8k" / "utterances_train.csv"),
-            "valid": str(mix2_manifests["valid"]), "codec_augment": 0.5}
+            "valid": str(mix2_manifests["valid"]), "codec_augment": 0.5, "voice_augment": 0.25}
     train_set, _ = build_datasets(config_from_dict({"data": data}))
     assert isinstance(train_set.codec, RandomCodec) and train_set.codec.probability == 0.5
-    with pytest.raises(ValueError, match=r"\[0, 1\]"):
-        build_datasets(config_from_dict({"data": {**data, "codec_augment": -0.5}}))
+    assert isinstance(train_set.voice, RandomVoice) and train_set.voice.probability == 0.25
+    for key in ("codec_augment", "voice_augment"):
+        with pytest.raises(ValueError, match=r"\[0, 1\]"):
+            build_datasets(config_from_dict({"data": {**data, key: -0.5}}))

@@ -45,3 +45,18 @@ def test_unvoiced_sources_and_probability_zero_pass_unchanged():
 
 def test_dynamic_mixing_with_new_voices_is_deterministic_and_sums(check_augmented_mixing):
     check_augmented_mixing(index=5, voice=RandomVoice(8000, 1.0))
+
+
+def test_a_window_praat_cannot_resynthesise_is_kept_and_mixing_goes_on(monkeypatch, voice):
+    """Praat raised for one training window after 3775 steps of a real run ("When rounding up
+    the real value --undefined--"), which killed the DataLoader worker and the training."""
+    import parselmouth
+
+    import voxsep.data.voice as module
+
+    def fails(*args, **kwargs):
+        raise parselmouth.PraatError("When rounding up the real value --undefined--, ...")
+
+    monkeypatch.setattr(module, "change_voice", fails)
+    sources = np.stack([voice, voice[::-1]])
+    assert np.array_equal(RandomVoice(8000, 1.0)(sources, np.random.default_rng(0)), sources)

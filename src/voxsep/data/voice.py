@@ -15,7 +15,8 @@ The draw: a target sex (even odds); a target median F0 uniform in 85–150 Hz (m
 165–255 Hz (female); a formant-shift ratio uniform in 0.82–0.92 from a female to a male
 voice, 1.09–1.20 from a male to a female one and 0.94–1.06 within a sex (the source's sex
 is read from its own median F0: below 160 Hz male); a pitch-range factor uniform in
-0.7–1.3. Windows Praat finds no voiced frames in are returned unchanged.
+0.7–1.3. Windows Praat finds no voiced frames in, or cannot resynthesise (Praat raises
+for some windows with very little voicing), are returned unchanged.
 
 It plugs into :class:`voxsep.data.datasets.DynamicMixDataset` (``voice=``) and the
 ``data.voice_augment`` recipe key. ``praat-parselmouth`` is a dependency of voxsep.
@@ -102,6 +103,8 @@ class RandomVoice:
         return formant, pitch, rng.uniform(*PITCH_RANGE_FACTOR)
 
     def __call__(self, sources: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        import parselmouth
+
         out = np.array(sources, dtype=np.float64, copy=True)
         for i, source in enumerate(sources):
             if rng.random() >= self.probability:
@@ -111,5 +114,8 @@ class RandomVoice:
             if not np.isfinite(pitch):
                 continue
             drawn = self.draw_voice(np.random.default_rng(draw_seed), pitch)
-            out[i] = change_voice(source, self.sample_rate, *drawn, seed=draw_seed)
+            try:
+                out[i] = change_voice(source, self.sample_rate, *drawn, seed=draw_seed)
+            except parselmouth.PraatError:  # e.g. too few voiced frames to resynthesise: keep the voice
+                continue
         return out

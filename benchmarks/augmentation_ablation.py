@@ -6,7 +6,10 @@ of steps, changing one augmentation (``voxsep train ... --init-from START`` plus
 overrides), then scores its last checkpoint with ``voxsep evaluate --no-quality --no-sdr``
 on mixtures of two held-out real voices (validation voices, and the test voices of the
 model card). A repeat of the baseline with another seed shows how much two runs differ
-with nothing changed: a difference smaller than that is noise. Two more arms train in
+with nothing changed: a difference smaller than that is noise. Arms run on one of two
+pools (``ARMS``): the training pool before the Tux Paint voices were added (the first
+arms of session 5 ran then) or the full one; the ``tuxpaint`` arm is the baseline on the
+full pool, and each arm is compared with the baseline of its pool. One more arm trains in
 fp32 instead of the recipe's bf16 autocast (does bf16 train as well?).
 
 This is a fine-tuning ablation (from a model trained *with* the recipe's augmentations),
@@ -38,26 +41,49 @@ RECIPE = "recipes/offline/conv_tasnet_bundled.yaml"
 DATA = Path("data/offline/wav8k/2speakers")
 SETS = {"valid_real": DATA / "valid_real.csv", "test_real": DATA / "test_real.csv"}
 
-#: arm -> (what it changes, overrides of the recipe)
-ARMS: dict[str, tuple[str, list[str]]] = {
-    "baseline": ("the recipe: gains +-5 dB, speed 0.85-1.15, channel on 30%", []),
-    "baseline_seed1": ("the recipe, another seed (run-to-run noise)", ["train.seed=1"]),
-    "no_channel": ("no recording channel (telephone band / low-pass / EQ)", ["data.channel_augment=0"]),
-    "no_speed": ("no speed perturbation (pitch, formants, rate)", ["data.speed_perturb=null"]),
-    "no_gain": ("equal levels (no +-5 dB level differences)", ["data.gain_db=[0,0]"]),
-    "codec": ("+ lossy codecs on 30% (GSM, G.711, ADPCM, Vorbis, MP3, Opus)", ["data.codec_augment=0.3"]),
-    "voice": ("+ new voices for 50% of the sources (Praat Change gender: pitch, formants)", ["data.voice_augment=0.5"]),
+#: Pools: "full" is the recipe's utterances_train.csv; "no_tuxpaint" the same without the
+#: Tux Paint voices (written next to the arms), the pool before they were added -- session
+#: 5's first arms ran on it, and the "tuxpaint" arm against "baseline" measures the voices.
+POOL_FILE = Path("data/offline/wav8k/utterances_train.csv")
+
+#: arm -> (what it changes, pool, overrides of the recipe)
+ARMS: dict[str, tuple[str, str, list[str]]] = {
+    "baseline": ("the recipe: gains +-5 dB, speed 0.85-1.15, channel on 30%", "no_tuxpaint", []),
+    "baseline_seed1": ("the recipe, another seed (run-to-run noise)", "no_tuxpaint", ["train.seed=1"]),
+    "voice": ("+ new voices for 50% of the sources (Praat Change gender: pitch, formants)", "no_tuxpaint",
+              ["data.voice_augment=0.5"]),
+    "tuxpaint": ("+ the 8 Tux Paint voices in the pool (34 real training voices instead of 26)", "full", []),
+    "codec": ("+ Tux Paint voices, + lossy codecs on 30% (GSM, G.711, ADPCM, Vorbis, MP3, Opus)", "full",
+              ["data.codec_augment=0.3"]),
+    "no_channel": ("+ Tux Paint voices, no recording channel (telephone band / low-pass / EQ)", "full",
+                   ["data.channel_augment=0"]),
+    "no_speed": ("+ Tux Paint voices, no speed perturbation (pitch, formants, rate)", "full",
+                 ["data.speed_perturb=null"]),
+    "no_gain": ("+ Tux Paint voices, equal levels (no +-5 dB level differences)", "full", ["data.gain_db=[0,0]"]),
     # Not an augmentation: whether bf16 autocast (the recipe's) trains as well as fp32.
-    "fp32": ("fp32 instead of bf16 autocast", ["train.precision=fp32"]),
-    "fp32_seed1": ("fp32 instead of bf16 autocast, seed 1", ["train.precision=fp32", "train.seed=1"]),
+    "fp32": ("+ Tux Paint voices, fp32 instead of bf16 autocast", "full", ["train.precision=fp32"]),
 }
+
+
+def pool_override(pool: str, out: Path) -> list[str]:
+    """The recipe override that selects ``pool`` (writing the pool without Tux Paint voices)."""
+    if pool == "full":
+        return []
+    lines = POOL_FILE.read_text().splitlines(keepends=True)
+    kept = [line for line in lines[1:] if not line.split(",")[1].startswith("tuxpaint_")]
+    path = out / "utterances_train_no_tuxpaint.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(lines[0] + "".join(kept))
+    return [f"data.pool={path}"]
 
 
 VOXSEP = [sys.executable, "-m", "voxsep.cli"]
 ONE_THREAD = {**os.environ, "OMP_NUM_THREADS": "1"}  # evaluation too: a training may share the machine
 
 
-def run_arm(name: str, overrides: list[str], args: argparse.Namespace) -> dict[str, float]:
+def run_arm(name: str, args: argparse.Namespace) -> dict[str, float]:
+    _, pool, overrides = ARMS[name]
+    overrides = pool_override(pool, args.out) + overrides
     exp = args.out / name
     if not (exp / "last.pt").is_file():
         command = [*VOXSEP, "train", RECIPE, "--exp-dir", str(exp), "--init-from", str(args.start),
@@ -88,12 +114,13 @@ def markdown(results: dict[str, dict[str, float]], args: argparse.Namespace) -> 
         f"--steps {args.steps}`. A fine-tuning ablation: it measures whether {args.steps} more steps go better or "
         "worse with an augmentation added or removed, not what training from scratch without it would give.",
         "",
-        "| arm | change | valid_real SI-SNRi (dB) | test_real SI-SNRi (dB) | test vs baseline |",
+        "| arm | change | valid_real SI-SNRi (dB) | test_real SI-SNRi (dB) | test vs its baseline |",
         "|---|---|---:|---:|---:|",
     ]
-    base = results.get("baseline", {}).get("test_real")
+    reference = {"no_tuxpaint": "baseline", "full": "tuxpaint"}  # what an arm of each pool is compared with
     for name, scores in results.items():
-        delta = f"{scores['test_real'] - base:+.2f}" if base is not None else "n/a"
+        base = results.get(reference[ARMS[name][1]], {}).get("test_real")
+        delta = f"{scores['test_real'] - base:+.2f} (vs {reference[ARMS[name][1]]})" if base is not None else "n/a"
         lines.append(f"| {name} | {ARMS[name][0]} | {scores['valid_real']:.2f} | {scores['test_real']:.2f} | {delta} |")
     if args.note:
         lines += ["", args.note]
@@ -111,7 +138,7 @@ def main() -> int:
     args = parser.parse_args()
     results = {}
     for name in args.arms:
-        results[name] = run_arm(name, ARMS[name][1], args)
+        results[name] = run_arm(name, args)
         print(name, results[name], flush=True)
     table = markdown(results, args)
     print(table)

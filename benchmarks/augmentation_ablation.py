@@ -119,8 +119,9 @@ def markdown(results: dict[str, dict[str, float]], args: argparse.Namespace) -> 
     ]
     reference = {"no_tuxpaint": "baseline", "full": "tuxpaint"}  # what an arm of each pool is compared with
     for name, scores in results.items():
-        base = results.get(reference[ARMS[name][1]], {}).get("test_real")
-        delta = f"{scores['test_real'] - base:+.2f} (vs {reference[ARMS[name][1]]})" if base is not None else "n/a"
+        against = "baseline" if name == "tuxpaint" else reference[ARMS[name][1]]  # the voices' own effect
+        base = results.get(against, {}).get("test_real")
+        delta = f"{scores['test_real'] - base:+.2f} (vs {against})" if base is not None and against != name else ""
         lines.append(f"| {name} | {ARMS[name][0]} | {scores['valid_real']:.2f} | {scores['test_real']:.2f} | {delta} |")
     if args.note:
         lines += ["", args.note]

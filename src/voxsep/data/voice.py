@@ -110,12 +110,11 @@ class RandomVoice:
             if rng.random() >= self.probability:
                 continue
             draw_seed = int(rng.integers(2**31))  # the draws do not depend on the audio's pitch
-            pitch = median_pitch_hz(source, self.sample_rate)
-            if not np.isfinite(pitch):
-                continue
-            drawn = self.draw_voice(np.random.default_rng(draw_seed), pitch)
             try:
-                out[i] = change_voice(source, self.sample_rate, *drawn, seed=draw_seed)
+                pitch = median_pitch_hz(source, self.sample_rate)
+                if np.isfinite(pitch):
+                    drawn = self.draw_voice(np.random.default_rng(draw_seed), pitch)
+                    out[i] = change_voice(source, self.sample_rate, *drawn, seed=draw_seed)
             except parselmouth.PraatError:  # e.g. too few voiced frames to resynthesise: keep the voice
                 continue
         return out

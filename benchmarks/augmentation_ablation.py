@@ -29,6 +29,7 @@ an arm whose ``last.pt`` and results exist is not run again.
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import os
 import subprocess
@@ -52,7 +53,11 @@ ARMS: dict[str, tuple[str, str, list[str]]] = {
     "baseline_seed1": ("the recipe, another seed (run-to-run noise)", "no_tuxpaint", ["train.seed=1"]),
     "voice": ("+ new voices for 50% of the sources (Praat Change gender: pitch, formants)", "no_tuxpaint",
               ["data.voice_augment=0.5"]),
+    "voice_seed1": ("+ new voices (as 'voice'), seed 1: against baseline_seed1", "no_tuxpaint",
+                    ["data.voice_augment=0.5", "train.seed=1"]),
     "tuxpaint": ("+ the 8 Tux Paint voices in the pool (34 real training voices instead of 26)", "full", []),
+    "tuxpaint_seed1": ("+ the Tux Paint voices (as 'tuxpaint'), seed 1: against baseline_seed1", "full",
+                       ["train.seed=1"]),
     "codec": ("+ Tux Paint voices, + lossy codecs on 30% (GSM, G.711, ADPCM, Vorbis, MP3, Opus)", "full",
               ["data.codec_augment=0.3"]),
     "no_channel": ("+ Tux Paint voices, no recording channel (telephone band / low-pass / EQ)", "full",
@@ -69,11 +74,16 @@ def pool_override(pool: str, out: Path) -> list[str]:
     """The recipe override that selects ``pool`` (writing the pool without Tux Paint voices)."""
     if pool == "full":
         return []
-    lines = POOL_FILE.read_text().splitlines(keepends=True)
-    kept = [line for line in lines[1:] if not line.split(",")[1].startswith("tuxpaint_")]
+    with open(POOL_FILE, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    kept = [{**row, "path": str((POOL_FILE.parent / row["path"]).resolve())}  # paths were relative to POOL_FILE
+            for row in rows if not row["speaker"].startswith("tuxpaint_")]
     path = out / "utterances_train_no_tuxpaint.csv"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(lines[0] + "".join(kept))
+    with open(path, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(kept)
     return [f"data.pool={path}"]
 
 
@@ -120,6 +130,7 @@ def markdown(results: dict[str, dict[str, float]], args: argparse.Namespace) -> 
     reference = {"no_tuxpaint": "baseline", "full": "tuxpaint"}  # what an arm of each pool is compared with
     for name, scores in results.items():
         against = "baseline" if name == "tuxpaint" else reference[ARMS[name][1]]  # the voices' own effect
+        against = "baseline_seed1" if name.endswith("_seed1") and name != "baseline_seed1" else against
         base = results.get(against, {}).get("test_real")
         delta = f"{scores['test_real'] - base:+.2f} (vs {against})" if base is not None and against != name else ""
         lines.append(f"| {name} | {ARMS[name][0]} | {scores['valid_real']:.2f} | {scores['test_real']:.2f} | {delta} |")

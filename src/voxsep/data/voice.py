@@ -25,6 +25,8 @@ It plugs into :class:`voxsep.data.datasets.DynamicMixDataset` (``voice=``) and t
 from __future__ import annotations
 
 import numpy as np
+import parselmouth
+from parselmouth.praat import call
 
 __all__ = ["RandomVoice", "change_voice", "median_pitch_hz"]
 
@@ -36,17 +38,13 @@ FORMANT_RATIO = {("F", "M"): (0.82, 0.92), ("M", "F"): (1.09, 1.20), ("F", "F"):
 PITCH_RANGE_FACTOR = (0.7, 1.3)
 
 
-def _sound(audio: np.ndarray, sample_rate: int):
-    import parselmouth
-
+def _sound(audio: np.ndarray, sample_rate: int) -> parselmouth.Sound:
     return parselmouth.Sound(np.asarray(audio, dtype=np.float64), sampling_frequency=float(sample_rate))
 
 
 def median_pitch_hz(audio: np.ndarray, sample_rate: int) -> float:
     """Median F0 of the voiced frames of ``audio`` ``(time,)`` in Hz (Praat's pitch
     tracker, 75–600 Hz); NaN when nothing is voiced."""
-    from parselmouth.praat import call
-
     pitch = call(_sound(audio, sample_rate), "To Pitch", 0.0, PITCH_FLOOR_HZ, PITCH_CEILING_HZ)
     return float(call(pitch, "Get quantile", 0, 0, 0.5, "Hertz"))
 
@@ -60,9 +58,6 @@ def change_voice(audio: np.ndarray, sample_rate: int, formant_ratio: float, pitc
     Praat's resynthesis draws random numbers: they are seeded with ``seed`` (so a result
     is reproducible), and Praat's generator is reseeded unpredictably afterwards.
     """
-    import parselmouth
-    from parselmouth.praat import call
-
     parselmouth.praat.run(f"random_initializeWithSeedUnsafelyButPredictably ({int(seed)})")
     try:
         changed = call(_sound(audio, sample_rate), "Change gender", PITCH_FLOOR_HZ, PITCH_CEILING_HZ,
@@ -87,10 +82,6 @@ class RandomVoice:
     def __init__(self, sample_rate: int, probability: float) -> None:
         if not 0.0 <= probability <= 1.0:
             raise ValueError(f"voice augmentation probability must be in [0, 1], got {probability}")
-        try:
-            import parselmouth  # noqa: F401
-        except ImportError as error:
-            raise ImportError("data.voice_augment needs praat-parselmouth: pip install praat-parselmouth") from error
         self.sample_rate, self.probability = int(sample_rate), float(probability)
 
     def draw_voice(self, rng: np.random.Generator, source_pitch_hz: float) -> tuple[float, float, float]:
@@ -103,8 +94,6 @@ class RandomVoice:
         return formant, pitch, rng.uniform(*PITCH_RANGE_FACTOR)
 
     def __call__(self, sources: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        import parselmouth
-
         out = np.array(sources, dtype=np.float64, copy=True)
         for i, source in enumerate(sources):
             if rng.random() >= self.probability:

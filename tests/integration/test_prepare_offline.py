@@ -191,10 +191,11 @@ def test_missing_game_and_klettres_packages_are_named(tmp_path, monkeypatch):
     monkeypatch.setattr(offline, "KLETTRES_ROOT", tmp_path / "no-klettres")
     monkeypatch.setattr(offline, "KTUBERLING_ROOT", tmp_path / "no-ktuberling")
     monkeypatch.setattr(offline, "TUXPAINT_ROOT", tmp_path / "no-tuxpaint")
+    monkeypatch.setattr(offline, "DRASCULA_ROOT", tmp_path / "no-drascula")
     with pytest.raises(MissingPackageError) as info:
         offline.check_packages(8000)
-    assert ("apt-get install -y fillets-ng-data fillets-ng-data-cs fillets-ng-data-nl klettres-data ktuberling-data "
-            "tuxpaint-stamps-default" in str(info.value))
+    assert ("apt-get install -y drascula drascula-spanish fillets-ng-data fillets-ng-data-cs fillets-ng-data-nl "
+            "klettres-data ktuberling-data tuxpaint-stamps-default" in str(info.value))
 
 
 # --------------------------------------------------------------------------- the speaker table
@@ -341,7 +342,7 @@ def test_complete_build_without_one_speaker_sets_gets_only_them(offline_corpus, 
 
 
 def test_complete_build_without_pool_voices_gets_only_them(offline_corpus, tmp_path):
-    """A build finished before the KTuberling and Tux Paint (pool-only) voices existed: running the builder
+    """A build finished before the pool-only voices (KTuberling, Tux Paint, Drascula) existed: running the builder
     again makes their utterances and appends their speakers.csv/utterances_train.csv rows;
     the result equals a fresh build and no mixture set changes (none holds these voices)."""
     pool = {s.name for s in offline.SPEAKERS if s.pool_only}
@@ -365,17 +366,19 @@ def test_complete_build_without_pool_voices_gets_only_them(offline_corpus, tmp_p
     readme = (copy / "README.md").read_text()
     assert "ktuberling_gl" in readme and "tuxpaint_ro" in readme and "tuxpaint-stamps-default" in readme
     assert "pool-only voices added to this build: ktuberling_de" in readme
-    # Only the Tux Paint voices missing (a build extended with the KTuberling voices): they
+    # Only the voices after the KTuberling ones missing (a build extended with those): they
     # are added, and the README keeps the record of the earlier extension.
-    tux = {s.name for s in offline.SPEAKERS if s.engine == "tuxpaint"}
-    assert tux and tux < pool
+    first_tux = next(i for i, s in enumerate(offline.SPEAKERS) if s.engine == "tuxpaint")
+    tux = {s.name for s in offline.SPEAKERS[first_tux:]}
+    assert {"tuxpaint", "drascula"} == {s.engine for s in offline.SPEAKERS[first_tux:]} and tux < pool
     for name in tux:
         shutil.rmtree(copy / "wav8k" / "speech" / name)
     for table in (copy / "speakers.csv", copy / "wav8k" / "utterances_train.csv"):
         lines = table.read_text().splitlines(keepends=True)
         table.write_text("".join(line for line in lines if line.split(",")[0] not in tux))
     stats = offline.build_offline(copy, tiny=True, jobs=1)
-    assert stats["voices added"].startswith("tuxpaint_") and "ktuberling" not in stats["voices added"]
+    assert stats["voices added"].startswith("tuxpaint_") and "drascula_es_hacker" in stats["voices added"]
+    assert "ktuberling" not in stats["voices added"]
     assert _digest(copy) == before
     readme = (copy / "README.md").read_text()
     assert "pool-only voices added to this build: ktuberling_de" in readme and "; then tuxpaint_ro" in readme

@@ -64,7 +64,8 @@ def test_tuxpaint_voices_are_appended_training_pool_only_speakers():
     by_name = {s.name: s for s in speakers}
     tux = [s for s in speakers if s.engine == "tuxpaint"]
     assert len(tux) == len(offline._TUXPAINT) >= 6
-    assert speakers[-len(tux):] == tux  # appended: earlier speakers keep their indices (seeds)
+    first = speakers.index(tux[0])  # appended after the earlier voices: they keep their indices (seeds)
+    assert speakers[first:first + len(tux)] == tux and all(s.pool_only for s in speakers[first:])
     assert all(s.pool_only for s in speakers if s.engine in ("ktuberling", "tuxpaint"))
     heldout = offline.heldout_voices()
     for s in tux:

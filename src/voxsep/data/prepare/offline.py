@@ -22,9 +22,13 @@ Speakers (see ``SPEAKERS``, ``speakers.csv`` and the README the build writes):
     clips concatenated like KLettres ones (``_KTUBERLING``);
   - the spoken stamp descriptions of Tux Paint (``tuxpaint-stamps-default``), one adult
     volunteer per language, clips concatenated likewise (``_TUXPAINT``); a language whose
-    voice has the language and sex of a held-out voice is left out.
+    voice has the language and sex of a held-out voice is left out;
+  - the acted lines of the game Drascula (``drascula``, ``drascula-spanish``): the
+    characters of the English and of the Spanish dubbing, one voice per character and
+    dub (``_DRASCULA``), from the file-name prefix of the raw 8-bit 11025 Hz ``.ALS``
+    lines (mostly men).
 
-  The KTuberling and Tux Paint voices are training-only and *pool-only*: in
+  The KTuberling, Tux Paint and Drascula voices are training-only and *pool-only*: in
   ``utterances_train.csv`` (dynamic mixing) but in no precomputed mixture set, so the
   fixed mixture sets are those of a build made before them.
 
@@ -93,6 +97,7 @@ FILLETS_ROOT = Path("/usr/share/games/fillets-ng")
 KLETTRES_ROOT = Path("/usr/share/klettres")
 KTUBERLING_ROOT = Path("/usr/share/ktuberling/sounds")
 TUXPAINT_ROOT = Path("/usr/share/tuxpaint/stamps")
+DRASCULA_ROOT = Path("/usr/share/scummvm/drascula")
 SPLITS = ("train", "valid", "test")
 FORMAT_VERSION = 3  # bump when the generated audio changes, so old partial builds are not resumed
 DEFAULTS = {"utterances_per_speaker": 120, "n_train_mixtures": 5000, "n_valid_mixtures": 500,
@@ -324,6 +329,40 @@ _TUXPAINT_EXCLUDED = [
     ("lt, nl, ml, pt_BR", "under 1 min of speech each (lt 48 s, nl 35 s, ml 9 s, pt_BR 10 s: Brazilian "
      "school children, wav)"),
     ("<stamp>_desc.ogg (no language)", "English descriptions from mixed sources, no language suffix"),
+]
+# Drascula (``drascula`` English dub, ``drascula-spanish`` Spanish dub; other dubs reuse
+# the English audio): every spoken line is a raw unsigned 8-bit mono PCM file at 11025 Hz,
+# ``<dub>/<prefix><line>.ALS``, whose prefix names the character that says it (ScummVM's
+# engines/drascula/talk.cpp builds the names: ``%i.als`` John Hacker, the player,
+# ``I`` Igor, ``VB`` Von Braun, ``BJ`` B.J., ``T`` the bartender, ``B`` the drunk, ``L``
+# the wolf). The cast is not credited; one actor may voice several characters of a dub,
+# so two Drascula voices in one mixture may be one person. The two dubs are different
+# casts. Sex is the character's (median F0 of acted voices runs high: John Hacker
+# ~190-205 Hz in English). Seconds and F0 measured like the Tux Paint voices (8 kHz,
+# remove_rumble + trim_silence at -30 dB, median_f0 of every line).
+# (name, dub, prefix, sex, F0 Hz, seconds of speech, lines, scale, character)
+_DRASCULA = [
+    ("drascula_en_hacker", "en", "", "M", 205, 1218, 463, 2, "John Hacker (the player)"),
+    ("drascula_en_vonbraun", "en", "VB", "M", 186, 282, 62, 1, "Von Braun"),
+    ("drascula_en_bj", "en", "BJ", "F", 232, 186, 28, 1, "B.J."),
+    ("drascula_en_wolf", "en", "L", "M", 80, 138, 30, 1, "the wolf"),
+    ("drascula_en_igor", "en", "I", "M", 167, 108, 32, 1, "Igor"),
+    ("drascula_en_bartender", "en", "T", "M", 108, 90, 24, 1, "the bartender"),
+    ("drascula_en_drunk", "en", "B", "M", 155, 84, 16, 1, "the drunk"),
+    ("drascula_es_hacker", "es", "", "M", 155, 1002, 463, 2, "John Hacker (the player)"),
+    ("drascula_es_vonbraun", "es", "VB", "M", 193, 348, 62, 1, "Von Braun"),
+    ("drascula_es_bj", "es", "BJ", "F", 239, 120, 28, 1, "B.J."),
+    ("drascula_es_wolf", "es", "L", "M", 131, 102, 30, 1, "the wolf"),
+    ("drascula_es_igor", "es", "I", "M", 242, 144, 32, 1, "Igor"),
+    ("drascula_es_bartender", "es", "T", "M", 128, 96, 24, 1, "the bartender"),
+    ("drascula_es_drunk", "es", "B", "M", 167, 78, 16, 1, "the drunk"),
+]
+_DRASCULA_EXCLUDED = [
+    ("D", "several characters: Drascula, the blind man (talk_blind reads d<58+>) and one bartender line "
+     "(d82); the median F0 jumps between index ranges"),
+    ("E", "a minor character (talk_mus) of uncertain sex, 1.2-1.4 min"),
+    ("P, F", "under 1 min of speech (the pianist 0.5-0.7 min, F 3 lines)"),
+    ("S", "sound effects"),
 ]
 # Names of Tux's speech-bubble sounds (laughing, snoring, "huh", "wow"...): not words.
 _KTUBERLING_EXCLAMATIONS = frozenset(f"tux-{word}" for word in (
@@ -656,6 +695,12 @@ def _speaker_table() -> list[Speaker]:
         speakers.append(Speaker(name, sex, "real", "train", group, "tuxpaint", language,
                                 f"Tux Paint spoken stamp descriptions ({seconds / 60:.1f} min of speech), {note}",
                                 package="tuxpaint-stamps-default", scale=scale, f0=f0, pool_only=True))
+    for name, dub, prefix, sex, f0, seconds, _, scale, character in _DRASCULA:
+        speakers.append(Speaker(name, sex, "real", "train", name, "drascula", f"{dub}:{prefix}",
+                                f"Drascula, {character}, {'English' if dub == 'en' else 'Spanish'} dub "
+                                f"({seconds / 60:.1f} min of speech)",
+                                package="drascula" if dub == "en" else "drascula-spanish", scale=scale, f0=f0,
+                                pool_only=True))
     return speakers
 
 
@@ -680,6 +725,8 @@ def required_packages(sample_rate: int) -> dict[str, Path]:
         "klettres-data": KLETTRES_ROOT / "en" / "alpha",
         "ktuberling-data": KTUBERLING_ROOT / "gl.soundtheme",
         "tuxpaint-stamps-default": TUXPAINT_ROOT / "animals",
+        "drascula": DRASCULA_ROOT / "en" / "1.ALS",
+        "drascula-spanish": DRASCULA_ROOT / "es" / "1.ALS",
         "espeak-ng": Path("/usr/bin/espeak-ng"),
         "flite": Path("/usr/bin/flite"),
         "festival": Path("/usr/bin/festival"),
@@ -842,7 +889,7 @@ def _klettres_clips(folder: str) -> list[Path]:
 
 
 def _speaker_clips(speaker: Speaker) -> list[Path]:
-    """The source files of a clip-based (asterisk, fillets, klettres, ktuberling, tuxpaint) speaker."""
+    """The source files of a clip-based (asterisk, fillets, klettres, ktuberling, tuxpaint, drascula) speaker."""
     from voxsep.core.audio import audio_info
 
     if speaker.engine == "asterisk":
@@ -855,10 +902,45 @@ def _speaker_clips(speaker: Speaker) -> list[Path]:
         clips = _ktuberling_clips(speaker.voice)
     elif speaker.engine == "tuxpaint":
         clips = _tuxpaint_clips(speaker.voice)
+    elif speaker.engine == "drascula":
+        return [path for path in _drascula_clips(speaker.voice) if path.stat().st_size > 0]
     else:
         raise ValueError(f"{speaker.name} ({speaker.engine}) is not made of recorded clips")
     # fillets-ng-data-nl 1.0.1 ships two empty Ogg files (elevator1/zd1-m-cesta, gems/zav-v-sto).
     return [path for path in clips if audio_info(path).frames > 0]
+
+
+_DRASCULA_LINE = re.compile(r"^([A-Z]*)(\d+)\.ALS$")
+DRASCULA_RATE = 11025
+
+
+def drascula_clips(dub: str, root: Path | None = None) -> dict[str, list[Path]]:
+    """``prefix -> [line, ...]`` (sorted by line number) of one Drascula dub (``"en"``, ``"es"``).
+
+    The prefix is the upper-case file-name part before the line number (``""`` for the
+    player's lines); see ``_DRASCULA``.
+    """
+    root = DRASCULA_ROOT if root is None else Path(root)
+    clips: dict[str, list[tuple[int, Path]]] = {}
+    for path in (root / dub).glob("*.ALS"):
+        match = _DRASCULA_LINE.match(path.name)
+        if match:
+            clips.setdefault(match.group(1), []).append((int(match.group(2)), path))
+    return {prefix: [path for _, path in sorted(lines)] for prefix, lines in clips.items()}
+
+
+def _drascula_clips(voice: str) -> list[Path]:
+    dub, prefix = voice.split(":")
+    return drascula_clips(dub).get(prefix, [])
+
+
+def read_drascula_line(path: Path) -> np.ndarray:
+    """A Drascula ``.ALS`` line, shape ``(samples,)`` float32 in [-1, 1) at :data:`DRASCULA_RATE`.
+
+    The files are headerless unsigned 8-bit mono PCM (silence is byte 0x80).
+    """
+    raw = np.fromfile(path, dtype=np.uint8)
+    return ((raw.astype(np.float32) - 128.0) / 128.0).astype(np.float32)
 
 
 def _load_prompt(path: Path, sample_rate: int) -> np.ndarray:
@@ -877,6 +959,8 @@ def _load_prompt(path: Path, sample_rate: int) -> np.ndarray:
 
         audio, rate = sf.read(str(path), dtype="float32", always_2d=True)
         return resample(np.ascontiguousarray(audio.mean(axis=1)), rate, sample_rate)
+    if path.suffix == ".ALS":
+        return resample(read_drascula_line(path), DRASCULA_RATE, sample_rate)
     audio, _ = read_audio(path, sample_rate=sample_rate, channels=1)
     return audio[0]
 
@@ -962,7 +1046,8 @@ def _make_speaker(task: dict[str, Any]) -> list[tuple[str, str, str, int, int]]:
     targets = [_utterance_path(speech_dir, speaker.name, k) for k in range(count)]
     todo = [k for k, (_, path) in enumerate(targets) if not path.exists()]
 
-    if todo and speaker.engine in ("asterisk", "fillets", "klettres", "ktuberling", "tuxpaint", "derived"):
+    if todo and speaker.engine in ("asterisk", "fillets", "klettres", "ktuberling", "tuxpaint", "drascula",
+                                   "derived"):
         origin = speaker if speaker.engine != "derived" else next(s for s in SPEAKERS if s.name == speaker.voice)
         clips = _speaker_clips(origin)
         factor = speaker.factor
@@ -1200,7 +1285,7 @@ def _readme_stats(text: str) -> dict[str, str]:
 
 def _add_pool_voices(output: Path, rate_dir: Path, config: dict[str, Any], utterances_per_speaker: int, jobs: int,
                      started: float) -> dict[str, Any]:
-    """Extend a complete build with the pool-only voices it lacks (the KTuberling and Tux Paint voices).
+    """Extend a complete build with the pool-only voices it lacks (KTuberling, Tux Paint, Drascula).
 
     Their utterances are made (resumable: finished files are kept), their rows are added
     to ``utterances_<split>.csv`` and ``speakers.csv`` (earlier rows unchanged: the files
@@ -1284,6 +1369,9 @@ _LICENCES = [
      "(c) 2002-2022 Bill Kendrick and the Tux Paint contributors; descriptive sounds recorded by the volunteers "
      "credited in /usr/share/doc/tuxpaint-stamps-default/changelog.gz "
      "(/usr/share/doc/tuxpaint-stamps-default/copyright)."),
+    ("drascula, drascula-spanish", "Drascula: The Vampire Strikes Back (drascula_* voices): (c) 1996-2008 "
+     "Alcachofa Soft S.L., freeware licence: may be distributed free of charge, also in aggregate, with its "
+     "readme and copyright notices intact; no fee for the game itself (/usr/share/doc/drascula/copyright)."),
     ("espeak-ng", "espeak-ng: GPL-3.0-or-later (its output is not restricted by the GPL)."),
     ("flite", "flite and its CMU voices (kal16, awb, rms, slt): CMU/BSD-style free licence."),
     ("festival, festvox-*", "festival and festvox voices (kallpc16k, kdlpc16k, us-slt-hts): free, BSD-like "
@@ -1402,6 +1490,9 @@ def _readme(config: dict[str, Any], speakers: list[Speaker], stats: dict[str, An
         "  tuxpaint_ca, tuxpaint_da). Voices with 15 min of speech or more get twice the",
         "  utterances. Not used:",
         *[f"  * {language}: {reason}" for language, reason in _TUXPAINT_EXCLUDED],
+        "* Drascula: one voice per character and dub, from the file-name prefix of its lines;",
+        "  the cast is not credited, so two characters of one dub may be one actor. Not used:",
+        *[f"  * {prefix}: {reason}" for prefix, reason in _DRASCULA_EXCLUDED],
         "",
         "## Layout",
         "",

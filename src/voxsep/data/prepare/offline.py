@@ -26,9 +26,13 @@ Speakers (see ``SPEAKERS``, ``speakers.csv`` and the README the build writes):
   - the acted lines of the game Drascula (``drascula``, ``drascula-spanish``): the
     characters of the English and of the Spanish dubbing, one voice per character and
     dub (``_DRASCULA``), from the file-name prefix of the raw 8-bit 11025 Hz ``.ALS``
-    lines (mostly men).
+    lines (mostly men);
+  - the spoken lines of the game Flight of the Amazon Queen (``flight-of-the-amazon-queen``,
+    MP3 inside the game's ``queen.1c``): one voice per credited actor (the lead, Joe, and
+    10 others, each the characters the game's credits give that actor), speaker of each
+    line from its resource name (``_FOTAQ``).
 
-  The KTuberling, Tux Paint and Drascula voices are training-only and *pool-only*: in
+  The KTuberling, Tux Paint, Drascula and FOTAQ voices are training-only and *pool-only*: in
   ``utterances_train.csv`` (dynamic mixing) but in no precomputed mixture set, so the
   fixed mixture sets are those of a build made before them.
 
@@ -49,16 +53,17 @@ and French prompt voices, KLettres Ukrainian, Hungarian, Lithuanian and English)
 asterisk Russian voice's derived copies and synthetic male and female voices; valid
 holds 4 real voices; training gets the other 19 real voices (real voices, with their
 derived copies, are 31 of the 44 training speakers of the mixture sets) and, in the
-dynamic-mixing pool only (``utterances_train.csv``), 7 KTuberling and 8 Tux Paint voices.
+dynamic-mixing pool only (``utterances_train.csv``), 7 KTuberling, 8 Tux Paint, 14 Drascula
+and 11 FOTAQ voices.
 ``test_real.csv`` and ``valid_real.csv`` mix only two held-out *human* voices (no derived
 or synthetic speaker) of different groups: the real-voice benchmark of the bundled model.
 ``1speaker/{valid,test}_real.csv`` hold one held-out human utterance each (the mixture
 is its only source, at the same level rule; each utterance at most once), to score
 talker counting on one-talker recordings. Run on a complete build made before these
 sets existed, ``build_offline`` adds only them (nothing else is rewritten); run on a
-complete build made before the KTuberling or Tux Paint voices existed, it makes their
-utterances, appends them to ``speakers.csv`` and ``utterances_train.csv`` and rewrites the
-README (every other file is left alone).
+complete build made before the KTuberling, Tux Paint, Drascula or FOTAQ voices existed,
+it makes their utterances, appends them to ``speakers.csv`` and ``utterances_train.csv``
+and rewrites the README (every other file is left alone).
 
 Mixtures follow wsj0-2mix: each utterance normalised to 0 dB ITU-T P.56 active level,
 weighted by ``10 ** (g / 20)`` with ``g`` uniform in [-2.5, 2.5] dB (a relative gain of
@@ -86,7 +91,7 @@ import time
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, BinaryIO, Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -98,6 +103,7 @@ KLETTRES_ROOT = Path("/usr/share/klettres")
 KTUBERLING_ROOT = Path("/usr/share/ktuberling/sounds")
 TUXPAINT_ROOT = Path("/usr/share/tuxpaint/stamps")
 DRASCULA_ROOT = Path("/usr/share/scummvm/drascula")
+FOTAQ_DATA = Path("/usr/share/scummvm/flight-of-the-amazon-queen/queen.1c")
 SPLITS = ("train", "valid", "test")
 FORMAT_VERSION = 3  # bump when the generated audio changes, so old partial builds are not resumed
 DEFAULTS = {"utterances_per_speaker": 120, "n_train_mixtures": 5000, "n_valid_mixtures": 500,
@@ -127,12 +133,13 @@ class Speaker:
         group: speakers of one group are (or may be) one person, or derived from one; a
             group is in one split and never mixed with itself in the mixture sets.
         engine: ``"asterisk"``, ``"fillets"``, ``"klettres"``, ``"ktuberling"``, ``"tuxpaint"``,
-            ``"derived"``, ``"espeak"``, ``"flite"`` or ``"festival"``.
+            ``"fotaq"``, ``"derived"``, ``"espeak"``, ``"flite"`` or ``"festival"``.
         voice: asterisk folders (comma-separated, ``folder/*.gsm`` for GSM prompt sets),
             ``<language>:<characters>[@<levels>]`` (fillets), the KLettres folder,
             ``<language>[:<part>+<part>...]`` (KTuberling folder, optionally only those
             sound-theme parts, see :func:`ktuberling_part`), the Tux Paint language
-            (``<stamp>_desc_<language>.ogg``), the origin speaker (derived)
+            (``<stamp>_desc_<language>.ogg``), ``en:<character>[+<character>...]`` (FOTAQ,
+            see :func:`fotaq_clips`), the origin speaker (derived)
             or the TTS voice name.
         description: human-readable origin.
         package: the Debian package the audio comes from.
@@ -364,6 +371,53 @@ _DRASCULA_EXCLUDED = [
     ("P, F", "under 1 min of speech (the pianist 0.5-0.7 min, F 3 lines)"),
     ("S", "sound effects"),
 ]
+# Flight of the Amazon Queen (``flight-of-the-amazon-queen``, talkie version, 1995): the
+# speech is 16 kbit/s MP3 at 11025 Hz (about 4.5 kHz of bandwidth) inside queen.1c (see
+# queen_table, fotaq_clips). The game's own credits (CREDIT2.CRD in queen.1c) name the
+# actor of every character; a voice is one actor: the characters the credits give that
+# actor which have lines in the dialogue files (<PERSON><n>.DOG; the person of a DOG file,
+# e.g. DEATH = Charon, ORACLE = the Temple Guardian, APE = the man in the gorilla suit,
+# TAM = Mary-Lou Cook, was read off its lines), so that the dynamic mixer, which only keeps
+# speaker names apart, never mixes an actor with himself. Professional actors recorded in
+# London: none is a voice of another package (the English held-out voices are a KDE
+# volunteer and TTS). Sex: the actor's (every male voice's median F0 is under
+# MALE_F0_HZ, every female one's above). Seconds of speech and F0 measured like the Tux
+# Paint voices (measure_fotaq: 8 kHz, remove_rumble + trim_silence at -30 dB, median_f0 of
+# every clip); a voice needs 2 min of speech. Scale: about one utterance set (~11.5 min)
+# per 11.5 min of speech, so that most lines are used (Joe: 6). Training, pool-only,
+# each voice its own group, no derived copies.
+# (name, characters, sex, F0 Hz, seconds of speech, clips, scale, actor and characters)
+_FOTAQ = [
+    ("fotaq_lavelle", "joe", "M", 138, 4182, 1930, 6, "Brad Lavelle: Joe King, the lead"),
+    ("fotaq_hill", "sparky+jim+ape", "M", 141, 1110, 450, 2,
+     "Tom Hill: Sparky, Jimmy Cook, the gorilla (F0 of the three 82-178 Hz: character voices)"),
+    ("fotaq_reagan", "tam+witch", "F", 189, 930, 302, 1, "Regina Reagan: Mary-Lou Cook, the witch doctor"),
+    ("fotaq_reitel", "death+henry+and", "M", 100, 677, 256, 1, "Enn Reitel: Charon, Henry, Anderson"),
+    ("fotaq_hootkins", "bud+frank+chef+john", "M", 107, 603, 213, 1,
+     "Bill Hootkins: Bud, Frank Ironstein, the chef, John"),
+    ("fotaq_coleman", "bob", "M", 129, 593, 217, 1, "Jon Coleman: Trader Bob"),
+    ("fotaq_martin", "naomi+sec", "F", 216, 530, 201, 1, "Jessica Martin: Naomi, the secretary"),
+    ("fotaq_james", "chief+ian", "M", 155, 427, 164, 1, "Barry James: the pygmy chief, Ian"),
+    ("fotaq_valdez", "faye", "F", 195, 301, 134, 1, "Lisa Valdez: Faye Russell"),
+    ("fotaq_keith", "oracle", "F", 200, 246, 96, 1, "Penelope Keith: the Temple Guardian"),
+    ("fotaq_arnold", "prin+showeram", "F", 222, 178, 86, 1, "Debbie Arnold: Princess Azura, the showering Amazon"),
+]
+_FOTAQ_EXCLUDED = [
+    ("klunk (4.6 min)", "credited to two actors (Enn Reitel and Mike Hurley); Mike Hurley's other role, Big "
+     "Hugh, has no dialogue file"),
+    ("lola (1.1 min)", "credited to two actors (Debbie Arnold and Regina Reagan)"),
+    ("zombie (5.5 min)", "the credits name only a zombie woman (Jessica Martin); these lines' median F0 is "
+     "145 Hz, so some or all are another, uncredited zombie"),
+    ("laris (3.4 min), lou (3.8 min), man (2.9 min)", "the hotel clerk, the comic-book reader and the "
+     "explorer Bertrand Smith: not in the credits, so any of the actors (who play several parts each)"),
+    ("wedge (0.4 min), dog (0.3 min)", "Tom Hill's parrot Wedgewood (squawked, median F0 291 Hz) and the guard "
+     "dog"),
+    ("tallpyg", "the tall pygmy has no recorded lines"),
+    ("cutaway lines C*.SB (2036 clips, ~78 min of MP3)", "the speaker of a cutaway line is in the .CUT "
+     "scripts, which are not parsed"),
+    ("sound effects and the odd names (*SSSS*, MIK_*, TOM_*, UNTITLE*, BLUEP*, ...)", "not dialogue, or no "
+     "speaker in the name"),
+]
 # Names of Tux's speech-bubble sounds (laughing, snoring, "huh", "wow"...): not words.
 _KTUBERLING_EXCLAMATIONS = frozenset(f"tux-{word}" for word in (
     "angry", "huh", "idea", "laugh", "love", "sick", "stare", "what", "wow", "zzz"))
@@ -533,9 +587,9 @@ def heldout_languages(speakers: Sequence[Speaker] | None = None) -> set[str]:
 
 def training_voice_languages(speakers: Sequence[Speaker] | None = None) -> set[tuple[str, str]]:
     """``(language, sex)`` of the real human training voices other than KTuberling (and the
-    later Tux Paint) ones: what the KTuberling selection was made against."""
+    later Tux Paint and FOTAQ) ones: what the KTuberling selection was made against."""
     return {(_speaker_language(s), s.sex) for s in (SPEAKERS if speakers is None else speakers)
-            if s.human and s.split == "train" and s.engine not in ("ktuberling", "tuxpaint")}
+            if s.human and s.split == "train" and s.engine not in ("ktuberling", "tuxpaint", "fotaq")}
 
 
 def heldout_voices(speakers: Sequence[Speaker] | None = None) -> set[tuple[str, str]]:
@@ -632,6 +686,134 @@ def select_tuxpaint_voices(measured: dict[str, list[tuple[float, float]]], heldo
         voices.append((language, sex, f0, seconds))
     return voices, excluded
 
+
+# Flight of the Amazon Queen (``flight-of-the-amazon-queen``): one rebuilt data file,
+# queen.1c, a resource table followed by the resources (layout: queen_table). Speech is
+# <name>.SB, each a 16 kbit/s MP3 at 11025 Hz, one segment of a line; the name says who
+# speaks (ScummVM engines/queen/talk.cpp, logic.cpp):
+#   KKhhhhP<n> / KKhhhhJ<n>  a conversation line of talk key KK (hhhh: dialogue node in hex,
+#       XXXX / SSSS: repeat / greeting lines); P: the person talked to, J: Joe. The key
+#       names a dialogue file <PERSON><n>.DOG (its int16 at byte 24), hence the person;
+#   JOE<nnnnn>               Joe describing things;
+#   C<cutaway>...            cutaway scenes: the speaker is in the .CUT scripts, not parsed,
+#       so these (~78 min) are not used; nor are the sound effects (*SSSS*) and the few odd
+#       names (MIK_*, TOM_*, UNTITLE*, ...).
+_QUEEN_TALK = re.compile(r"^(\d\d)(?:[0-9A-F]{4}|XXXX|SSSS)([PJ])[0-9A-Z]\.SB$")  # the engine pads with 0
+_QUEEN_JOE = re.compile(r"^JOE\d{5}\.SB$")
+_QUEEN_DOG_TALK_KEY = 24  # 20-byte DOG header, then int16 levels, unique key, talk key
+
+
+def queen_table(handle: BinaryIO) -> dict[str, tuple[int, int]]:
+    """``name -> (offset, size)`` of the resources of a rebuilt FOTAQ data file (``queen.1c``).
+
+    Layout (ScummVM engines/queen/resource.cpp, detectVersion and readTableEntries): ``QTBL``,
+    a 6-byte version (``CEM10`` and a NUL: CD, English), 2 unused bytes, 1 byte of sound compression
+    (1: MP3), then a big-endian uint16 entry count and per entry a 12-byte NUL-padded name, a
+    1-byte bundle number (always 1: one file), big-endian uint32 offset (from the start of
+    the file) and uint32 size.
+    """
+    import struct
+
+    head = handle.read(15)
+    if head[:4] != b"QTBL":
+        raise ValueError("not a rebuilt Flight of the Amazon Queen data file (no QTBL table)")
+    (count,) = struct.unpack(">H", head[13:15])
+    table = {}
+    for _ in range(count):
+        name, _bundle, offset, size = struct.unpack(">12sBII", handle.read(21))
+        table[name.split(b"\0")[0].decode("ascii")] = (offset, size)
+    return table
+
+
+def queen_resources(path: Path) -> Iterator[tuple[str, bytes]]:
+    """Yield ``(name, payload)`` for every resource of a ``queen.1c`` file, in table order."""
+    with open(path, "rb") as handle:
+        for name, (offset, size) in queen_table(handle).items():
+            handle.seek(offset)
+            yield name, handle.read(size)
+
+
+def fotaq_labels(names: Sequence[str], talk_keys: dict[int, str]) -> dict[str, str]:
+    """``speech resource -> character`` (lower case; ``"joe"`` for Joe) for the resource names
+    that say who speaks (see the comment above ``_QUEEN_TALK``); ``talk_keys``: talk key ->
+    dialogue file (``SPARKY3.DOG``), whose name less its digits is the person. Other names
+    (cutaways, sound effects) are left out."""
+    labels = {}
+    for name in names:
+        talk = _QUEEN_TALK.match(name)
+        if _QUEEN_JOE.match(name) or (talk and talk.group(2) == "J"):
+            labels[name] = "joe"
+        elif talk and int(talk.group(1)) in talk_keys:
+            labels[name] = re.sub(r"\d*\.DOG$", "", talk_keys[int(talk.group(1))]).lower()
+    return labels
+
+
+@lru_cache(maxsize=2)
+def fotaq_clips(path: Path | None = None) -> dict[str, list[Path]]:
+    """``character -> [clip, ...]`` (sorted by name) of an installed FOTAQ (see :func:`fotaq_labels`).
+    A clip is named ``<queen.1c>/<resource>``: not a real path, :func:`_load_prompt` reads it from
+    the data file. Empty resources are not listed."""
+    path = FOTAQ_DATA if path is None else Path(path)
+    names, talk_keys = [], {}
+    for name, payload in queen_resources(path):
+        if name.endswith(".DOG") and len(payload) >= _QUEEN_DOG_TALK_KEY + 2:
+            talk_keys[int.from_bytes(payload[_QUEEN_DOG_TALK_KEY:_QUEEN_DOG_TALK_KEY + 2], "big", signed=True)] = name
+        elif payload:
+            names.append(name)
+    clips: dict[str, list[Path]] = {}
+    for name, character in sorted(fotaq_labels(names, talk_keys).items()):
+        clips.setdefault(character, []).append(path / name)
+    return clips
+
+
+def _fotaq_clips(characters: str) -> list[Path]:
+    """The clips of ``<character>[+<character>...]`` (one actor's characters), in that order."""
+    found = fotaq_clips()
+    return [clip for character in characters.split("+") for clip in found.get(character, [])]
+
+
+def _read_fotaq(clip: Path, sample_rate: int) -> np.ndarray:
+    """Decode one speech resource ``<queen.1c>/<name>.SB`` (MP3) to mono float32 at ``sample_rate``."""
+    import io
+
+    import soundfile as sf
+
+    from voxsep.core.audio import resample
+
+    with open(clip.parent, "rb") as handle:
+        offset, size = _queen_offsets(clip.parent)[clip.name]
+        handle.seek(offset)
+        audio, rate = sf.read(io.BytesIO(handle.read(size)), dtype="float32", always_2d=True)
+    return resample(np.ascontiguousarray(audio.mean(axis=1)), rate, sample_rate)
+
+
+@lru_cache(maxsize=2)
+def _queen_offsets(path: Path) -> dict[str, tuple[int, int]]:
+    """The resource table of a ``queen.1c`` file (:func:`queen_table`), read once per process."""
+    with open(path, "rb") as handle:
+        return queen_table(handle)
+
+
+def measure_fotaq(path: Path | None = None, characters: Sequence[str] | None = None, sample: int | None = None
+                  ) -> dict[str, list[tuple[float, float]]]:
+    """``character -> [(seconds, median F0)]`` per clip of an installed FOTAQ (8 kHz,
+    ``remove_rumble`` + ``trim_silence`` at -30 dB, as measured for the table). A
+    ``"<character>+<character>"`` key measures those characters' clips together (one voice).
+    ``sample``: measure only that many clips per key, evenly spread (a quick check)."""
+    found = fotaq_clips(path)
+    measured: dict[str, list[tuple[float, float]]] = {}
+    for character in characters or sorted(found):
+        paths = [clip for one in character.split("+") for clip in found.get(one, [])]
+        if sample is not None and len(paths) > sample:
+            paths = [paths[i] for i in np.linspace(0, len(paths) - 1, sample).round().astype(int)]
+        clips = []
+        for clip in paths:
+            signal = trim_silence(remove_rumble(_read_fotaq(clip, 8000), 8000), 8000, threshold_db=-30.0)
+            clips.append((signal.size / 8000, median_f0(signal, 8000)))
+        measured[character] = clips
+    return measured
+
+
 _ESPEAK = [  # (voice, sex, split, pitch, rate)
     ("en+m1", "M", "train", 40, 155), ("en-us+m3", "M", "train", 35, 165), ("en-gb-scotland+m2", "M", "train", 45, 150),
     ("en+m5", "M", "train", 30, 160), ("en+f1", "F", "train", 60, 160), ("en-us+f2", "F", "train", 70, 150),
@@ -701,6 +883,11 @@ def _speaker_table() -> list[Speaker]:
                                 f"({seconds / 60:.1f} min of speech)",
                                 package="drascula" if dub == "en" else "drascula-spanish", scale=scale, f0=f0,
                                 pool_only=True))
+    for name, characters, sex, f0, seconds, clips, scale, actor in _FOTAQ:
+        speakers.append(Speaker(name, sex, "real", "train", name, "fotaq", f"en:{characters}",
+                                f"Flight of the Amazon Queen, {actor} ({seconds / 60:.1f} min of speech, "
+                                f"{clips} clips)", package="flight-of-the-amazon-queen", scale=scale, f0=f0,
+                                pool_only=True))
     return speakers
 
 
@@ -727,6 +914,7 @@ def required_packages(sample_rate: int) -> dict[str, Path]:
         "tuxpaint-stamps-default": TUXPAINT_ROOT / "animals",
         "drascula": DRASCULA_ROOT / "en" / "1.ALS",
         "drascula-spanish": DRASCULA_ROOT / "es" / "1.ALS",
+        "flight-of-the-amazon-queen": FOTAQ_DATA,
         "espeak-ng": Path("/usr/bin/espeak-ng"),
         "flite": Path("/usr/bin/flite"),
         "festival": Path("/usr/bin/festival"),
@@ -889,7 +1077,8 @@ def _klettres_clips(folder: str) -> list[Path]:
 
 
 def _speaker_clips(speaker: Speaker) -> list[Path]:
-    """The source files of a clip-based (asterisk, fillets, klettres, ktuberling, tuxpaint, drascula) speaker."""
+    """The source files of a clip-based (asterisk, fillets, klettres, ktuberling, tuxpaint, drascula, fotaq)
+    speaker (FOTAQ: ``<queen.1c>/<resource>`` names, see :func:`fotaq_clips`)."""
     from voxsep.core.audio import audio_info
 
     if speaker.engine == "asterisk":
@@ -904,6 +1093,8 @@ def _speaker_clips(speaker: Speaker) -> list[Path]:
         clips = _tuxpaint_clips(speaker.voice)
     elif speaker.engine == "drascula":
         return [path for path in _drascula_clips(speaker.voice) if path.stat().st_size > 0]
+    elif speaker.engine == "fotaq":
+        return _fotaq_clips(speaker.voice.partition(":")[2])  # empty resources are not listed
     else:
         raise ValueError(f"{speaker.name} ({speaker.engine}) is not made of recorded clips")
     # fillets-ng-data-nl 1.0.1 ships two empty Ogg files (elevator1/zd1-m-cesta, gems/zav-v-sto).
@@ -947,6 +1138,8 @@ def _load_prompt(path: Path, sample_rate: int) -> np.ndarray:
     """A prompt or clip at ``sample_rate``, mono; 16 kHz+ builds use the wideband G.722 file when there is one."""
     from voxsep.core.audio import read_audio, resample
 
+    if path.parent.name == FOTAQ_DATA.name:
+        return _read_fotaq(path, sample_rate)
     g722_path = path.with_suffix(".g722")
     if sample_rate > 8000 and g722_path.exists():
         import G722
@@ -1046,7 +1239,7 @@ def _make_speaker(task: dict[str, Any]) -> list[tuple[str, str, str, int, int]]:
     targets = [_utterance_path(speech_dir, speaker.name, k) for k in range(count)]
     todo = [k for k, (_, path) in enumerate(targets) if not path.exists()]
 
-    if todo and speaker.engine in ("asterisk", "fillets", "klettres", "ktuberling", "tuxpaint", "drascula",
+    if todo and speaker.engine in ("asterisk", "fillets", "klettres", "ktuberling", "tuxpaint", "drascula", "fotaq",
                                    "derived"):
         origin = speaker if speaker.engine != "derived" else next(s for s in SPEAKERS if s.name == speaker.voice)
         clips = _speaker_clips(origin)
@@ -1372,6 +1565,11 @@ _LICENCES = [
     ("drascula, drascula-spanish", "Drascula: The Vampire Strikes Back (drascula_* voices): (c) 1996-2008 "
      "Alcachofa Soft S.L., freeware licence: may be distributed free of charge, also in aggregate, with its "
      "readme and copyright notices intact; no fee for the game itself (/usr/share/doc/drascula/copyright)."),
+    ("flight-of-the-amazon-queen", "Flight of the Amazon Queen speech (fotaq_* voices): (c) 1995 John Passfield "
+     "and Steven Stamatiadis; Flight of the Amazon Queen licence: free distribution (a reasonable copying fee "
+     "allowed, no fee for the game itself), modified versions allowed if prominently marked as modified, "
+     "copyright notices and the readme kept; voices by the actors credited in the game "
+     "(/usr/share/doc/flight-of-the-amazon-queen/copyright)."),
     ("espeak-ng", "espeak-ng: GPL-3.0-or-later (its output is not restricted by the GPL)."),
     ("flite", "flite and its CMU voices (kal16, awb, rms, slt): CMU/BSD-style free licence."),
     ("festival, festvox-*", "festival and festvox voices (kallpc16k, kdlpc16k, us-slt-hts): free, BSD-like "
@@ -1425,6 +1623,10 @@ def _readme(config: dict[str, Any], speakers: list[Speaker], stats: dict[str, An
         "  * Tux Paint spoken stamp descriptions (a word or short phrase per clip), one adult",
         "    volunteer per language, made like the KLettres utterances; training only and",
         "    pool-only like the KTuberling voices;",
+        "  * the dialogue of the game Flight of the Amazon Queen (1995, 16 kbit/s MP3 at",
+        "    11 kHz: about 4.5 kHz of bandwidth), one voice per credited actor (the lead, Joe,",
+        "    and 10 others), the speaker of each line from its resource name and the game's",
+        "    credits; training only and pool-only;",
         "  * utterances are ~4.5-7 s of consecutive prompts/lines/clips of one speaker with",
         "    0.1-0.4 s pauses.",
         "* Derived voices: some real voices resampled x0.8 and x1.18 (pitch and formants",
@@ -1493,6 +1695,10 @@ def _readme(config: dict[str, Any], speakers: list[Speaker], stats: dict[str, An
         "* Drascula: one voice per character and dub, from the file-name prefix of its lines;",
         "  the cast is not credited, so two characters of one dub may be one actor. Not used:",
         *[f"  * {prefix}: {reason}" for prefix, reason in _DRASCULA_EXCLUDED],
+        "* FOTAQ voices: one per actor of the game's credits (CREDIT2.CRD), made of the lines",
+        "  of the characters credited to that actor, so that no actor is mixed with himself;",
+        "  sex from the actor, voices with under 2 min of speech left out. Not used:",
+        *[f"  * {what}: {reason}" for what, reason in _FOTAQ_EXCLUDED],
         "",
         "## Layout",
         "",

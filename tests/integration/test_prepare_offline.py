@@ -192,10 +192,11 @@ def test_missing_game_and_klettres_packages_are_named(tmp_path, monkeypatch):
     monkeypatch.setattr(offline, "KTUBERLING_ROOT", tmp_path / "no-ktuberling")
     monkeypatch.setattr(offline, "TUXPAINT_ROOT", tmp_path / "no-tuxpaint")
     monkeypatch.setattr(offline, "DRASCULA_ROOT", tmp_path / "no-drascula")
+    monkeypatch.setattr(offline, "FOTAQ_DATA", tmp_path / "no-fotaq" / "queen.1c")
     with pytest.raises(MissingPackageError) as info:
         offline.check_packages(8000)
     assert ("apt-get install -y drascula drascula-spanish fillets-ng-data fillets-ng-data-cs fillets-ng-data-nl "
-            "klettres-data ktuberling-data tuxpaint-stamps-default" in str(info.value))
+            "flight-of-the-amazon-queen klettres-data ktuberling-data tuxpaint-stamps-default" in str(info.value))
 
 
 # --------------------------------------------------------------------------- the speaker table
@@ -370,7 +371,7 @@ def test_complete_build_without_pool_voices_gets_only_them(offline_corpus, tmp_p
     # are added, and the README keeps the record of the earlier extension.
     first_tux = next(i for i, s in enumerate(offline.SPEAKERS) if s.engine == "tuxpaint")
     tux = {s.name for s in offline.SPEAKERS[first_tux:]}
-    assert {"tuxpaint", "drascula"} == {s.engine for s in offline.SPEAKERS[first_tux:]} and tux < pool
+    assert {"tuxpaint", "drascula", "fotaq"} == {s.engine for s in offline.SPEAKERS[first_tux:]} and tux < pool
     for name in tux:
         shutil.rmtree(copy / "wav8k" / "speech" / name)
     for table in (copy / "speakers.csv", copy / "wav8k" / "utterances_train.csv"):

@@ -6,11 +6,13 @@ of steps, changing one augmentation (``voxsep train ... --init-from START`` plus
 overrides), then scores its last checkpoint with ``voxsep evaluate --no-quality --no-sdr``
 on mixtures of two held-out real voices (validation voices, and the test voices of the
 model card). A repeat of the baseline with another seed shows how much two runs differ
-with nothing changed: a difference smaller than that is noise. Arms run on one of two
-pools (``ARMS``): the training pool before the Tux Paint voices were added (the first
-arms of session 5 ran then) or the full one; the ``tuxpaint`` arm is the baseline on the
-full pool, and each arm is compared with the baseline of its pool. One more arm trains in
-fp32 instead of the recipe's bf16 autocast (does bf16 train as well?).
+with nothing changed: a difference smaller than that is noise. Arms run on one of three
+pools (``POOLS``, ``ARMS``): the training pool before the Tux Paint voices were added (the
+first arms of session 5 ran then), the pool with them but before the game voices of
+session 6 (Drascula, Flight of the Amazon Queen), or the full one; the ``tuxpaint`` and
+``games`` arms are the baseline on the two wider pools, and each arm is compared with the
+baseline of its pool. One more arm trains in fp32 instead of the recipe's bf16 autocast
+(does bf16 train as well?).
 
 This is a fine-tuning ablation (from a model trained *with* the recipe's augmentations),
 the affordable kind on 2 CPU cores: it asks whether training goes better or worse for
@@ -42,10 +44,14 @@ RECIPE = "recipes/offline/conv_tasnet_bundled.yaml"
 DATA = Path("data/offline/wav8k/2speakers")
 SETS = {"valid_real": DATA / "valid_real.csv", "test_real": DATA / "test_real.csv"}
 
-#: Pools: "full" is the recipe's utterances_train.csv; "no_tuxpaint" the same without the
-#: Tux Paint voices (written next to the arms), the pool before they were added -- session
-#: 5's first arms ran on it, and the "tuxpaint" arm against "baseline" measures the voices.
+#: Pools: "full" is the recipe's utterances_train.csv; the others leave out the voices
+#: whose speaker names start with these prefixes (written next to the arms): "no_games" is
+#: the pool of session 5's later arms (before the Drascula and FOTAQ voices), "no_tuxpaint"
+#: the pool before the Tux Paint voices (session 5's first arms). The "tuxpaint" arm
+#: against "baseline" measures the Tux Paint voices, "games" against "tuxpaint" the game voices.
 POOL_FILE = Path("data/offline/wav8k/utterances_train.csv")
+POOLS: dict[str, tuple[str, ...]] = {"full": (), "no_games": ("drascula_", "fotaq_"),
+                                     "no_tuxpaint": ("tuxpaint_", "drascula_", "fotaq_")}
 
 #: arm -> (what it changes, pool, overrides of the recipe)
 ARMS: dict[str, tuple[str, str, list[str]]] = {
@@ -55,30 +61,34 @@ ARMS: dict[str, tuple[str, str, list[str]]] = {
               ["data.voice_augment=0.5"]),
     "voice_seed1": ("+ new voices (as 'voice'), seed 1: against baseline_seed1", "no_tuxpaint",
                     ["data.voice_augment=0.5", "train.seed=1"]),
-    "tuxpaint": ("+ the 8 Tux Paint voices in the pool (34 real training voices instead of 26)", "full", []),
-    "tuxpaint_seed1": ("+ the Tux Paint voices (as 'tuxpaint'), seed 1: against baseline_seed1", "full",
+    "tuxpaint": ("+ the 8 Tux Paint voices in the pool (34 real training voices instead of 26)", "no_games", []),
+    "tuxpaint_seed1": ("+ the Tux Paint voices (as 'tuxpaint'), seed 1: against baseline_seed1", "no_games",
                        ["train.seed=1"]),
-    "codec": ("+ Tux Paint voices, + lossy codecs on 30% (GSM, G.711, ADPCM, Vorbis, MP3, Opus)", "full",
+    "codec": ("+ Tux Paint voices, + lossy codecs on 30% (GSM, G.711, ADPCM, Vorbis, MP3, Opus)", "no_games",
               ["data.codec_augment=0.3"]),
-    "no_channel": ("+ Tux Paint voices, no recording channel (telephone band / low-pass / EQ)", "full",
+    "no_channel": ("+ Tux Paint voices, no recording channel (telephone band / low-pass / EQ)", "no_games",
                    ["data.channel_augment=0"]),
-    "no_speed": ("+ Tux Paint voices, no speed perturbation (pitch, formants, rate)", "full",
+    "no_speed": ("+ Tux Paint voices, no speed perturbation (pitch, formants, rate)", "no_games",
                  ["data.speed_perturb=null"]),
-    "no_gain": ("+ Tux Paint voices, equal levels (no +-5 dB level differences)", "full", ["data.gain_db=[0,0]"]),
+    "no_gain": ("+ Tux Paint voices, equal levels (no +-5 dB level differences)", "no_games", ["data.gain_db=[0,0]"]),
     # Not an augmentation: whether bf16 autocast (the recipe's) trains as well as fp32.
-    "fp32": ("+ Tux Paint voices, fp32 instead of bf16 autocast", "full", ["train.precision=fp32"]),
+    "fp32": ("+ Tux Paint voices, fp32 instead of bf16 autocast", "no_games", ["train.precision=fp32"]),
+    "games": ("+ the 25 game voices (14 Drascula, 11 FOTAQ actors: 59 real training voices instead of 34)",
+              "full", []),
+    "games_seed1": ("+ the game voices (as 'games'), seed 1: against tuxpaint_seed1", "full", ["train.seed=1"]),
 }
 
 
 def pool_override(pool: str, out: Path) -> list[str]:
-    """The recipe override that selects ``pool`` (writing the pool without Tux Paint voices)."""
-    if pool == "full":
+    """The recipe override that selects ``pool`` (writing its utterance list next to the arms)."""
+    left_out = POOLS[pool]
+    if not left_out:
         return []
     with open(POOL_FILE, newline="") as handle:
         rows = list(csv.DictReader(handle))
     kept = [{**row, "path": str((POOL_FILE.parent / row["path"]).resolve())}  # paths were relative to POOL_FILE
-            for row in rows if not row["speaker"].startswith("tuxpaint_")]
-    path = out / "utterances_train_no_tuxpaint.csv"
+            for row in rows if not row["speaker"].startswith(left_out)]
+    path = out / f"utterances_train_{pool}.csv"
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
@@ -127,10 +137,12 @@ def markdown(results: dict[str, dict[str, float]], args: argparse.Namespace) -> 
         "| arm | change | valid_real SI-SNRi (dB) | test_real SI-SNRi (dB) | test vs its baseline |",
         "|---|---|---:|---:|---:|",
     ]
-    reference = {"no_tuxpaint": "baseline", "full": "tuxpaint"}  # what an arm of each pool is compared with
+    reference = {"no_tuxpaint": "baseline", "no_games": "tuxpaint", "full": "games"}  # each pool's baseline
+    previous = {"tuxpaint": "baseline", "games": "tuxpaint"}  # a wider pool's baseline: the voices' own effect
     for name, scores in results.items():
-        against = "baseline" if name == "tuxpaint" else reference[ARMS[name][1]]  # the voices' own effect
-        against = "baseline_seed1" if name.endswith("_seed1") and name != "baseline_seed1" else against
+        against = previous.get(name.removesuffix("_seed1"), reference[ARMS[name][1]])
+        if name.endswith("_seed1") and name != "baseline_seed1":
+            against = f"{previous.get(name.removesuffix('_seed1'), 'baseline')}_seed1"
         base = results.get(against, {}).get("test_real")
         delta = f"{scores['test_real'] - base:+.2f} (vs {against})" if base is not None and against != name else ""
         lines.append(f"| {name} | {ARMS[name][0]} | {scores['valid_real']:.2f} | {scores['test_real']:.2f} | {delta} |")

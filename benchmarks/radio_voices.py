@@ -21,16 +21,18 @@ What it does:
    largest peak of mixture and sources is 0.9;
 3. writes ``OUT/{mix,s1,s2}/<id>.wav`` and the LibriMix-format manifest
    ``OUT/radio_voices.csv`` (plus informational speaker/sex columns), runs
-   ``voxsep evaluate --model MODEL OUT/radio_voices.csv --out OUT/scores.csv --n-src all``
-   (1 thread) and prints a markdown table: mean / median / worst SI-SNRi and SDRi over
-   all mixtures and by the sexes of the two talkers (F+F, F+M, M+M).
+   ``voxsep evaluate --model MODEL OUT/radio_voices.csv --out OUT/scores_<label>.csv --n-src all``
+   (1 thread; the label defaults to the model's folder and file name) and prints a
+   markdown table: mean / median / worst SI-SNRi and SDRi over all mixtures and by the
+   sexes of the two talkers (F+F, F+M, M+M).
 
 Usage::
 
     .venv/bin/python benchmarks/radio_voices.py --model src/voxsep/pretrained/convtasnet_offline8k.pt \\
         --out exp/radio
 
-An existing OUT is never rebuilt or rescored unless ``--overwrite`` is given.
+The mixtures of an existing OUT are reused (another model is scored on the same ones);
+``--overwrite`` rebuilds them and rescores.
 """
 
 from __future__ import annotations
@@ -277,19 +279,24 @@ def main() -> int:
     parser.add_argument("--n", type=int, default=200, help="number of two-talker mixtures (default 200)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-quality", action="store_true", help="skip PESQ/STOI in voxsep evaluate")
-    parser.add_argument("--overwrite", action="store_true", help="rebuild and rescore an existing output folder")
+    parser.add_argument("--label", help="name of the scores file, scores_<label>.csv (default: the model's "
+                        "folder and file name)")
+    parser.add_argument("--overwrite", action="store_true", help="rebuild the mixtures of an existing output folder")
     args = parser.parse_args()
     if not (CODEC2 / "raw").is_dir():
         parser.error(f"{CODEC2} not found: apt-get install -y codec2-examples")
-    if args.out.exists():
-        if not args.overwrite:
-            parser.error(f"{args.out} exists; give --overwrite to rebuild it")
+    manifest = args.out / MANIFEST
+    if args.out.exists() and args.overwrite:
         for name in ("mix", "s1", "s2"):
             shutil.rmtree(args.out / name, ignore_errors=True)
-        for name in (MANIFEST, "speakers.csv", "scores.csv", "scores.json"):
-            (args.out / name).unlink(missing_ok=True)
-    manifest = build(args.out, args.n, args.seed)
-    scores = args.out / "scores.csv"
+        for path in [args.out / MANIFEST, args.out / "speakers.csv", *args.out.glob("scores*")]:
+            path.unlink(missing_ok=True)
+    if not manifest.is_file():
+        if args.out.exists() and any(args.out.iterdir()):
+            parser.error(f"{args.out} holds files but no {MANIFEST}; give --overwrite to rebuild it")
+        manifest = build(args.out, args.n, args.seed)
+    label = args.label or f"{args.model.resolve().parent.name}_{args.model.stem}"
+    scores = args.out / f"scores_{label}.csv"
     evaluate(args.model, manifest, scores, quality=not args.no_quality)
     print(table(read_csv(scores), read_csv(manifest)))
     return 0

@@ -16,7 +16,7 @@ PRETRAINED_DIR = Path(__file__).resolve().parent
 BUNDLED: dict[str, tuple[str, str]] = {
     "convtasnet_offline8k": (
         "convtasnet_offline8k.pt",
-        "small Conv-TasNet, 1-2 talkers (counts them), 8 kHz, offline corpus incl. 34 real voices; 5.5 dB SI-SNRi on unseen real talkers (a demo)",
+        "small Conv-TasNet, 1-2 talkers (counts them), 8 kHz, offline corpus incl. 59 real voices; 5.5 dB SI-SNRi on unseen real talkers (a demo)",
     ),
 }
 DEFAULT_MODEL = next(iter(BUNDLED))

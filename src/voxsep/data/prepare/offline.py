@@ -555,6 +555,20 @@ def select_ktuberling_voices(measured: dict[str, dict[str, list[tuple[float, flo
     return voices, excluded
 
 
+def measure_clip(path: Path) -> tuple[float, float]:
+    """``(seconds of speech, median F0)`` of one clip as the utterances are made from it:
+    8 kHz, ``remove_rumble`` + ``trim_silence`` at -30 dB."""
+    signal = trim_silence(remove_rumble(_load_prompt(path, 8000), 8000), 8000, threshold_db=-30.0)
+    return signal.size / 8000, median_f0(signal, 8000)
+
+
+def _measure_sample(paths: Sequence[Path], sample: int | None) -> list[tuple[float, float]]:
+    """:func:`measure_clip` of every path, or of ``sample`` of them evenly spread (a quick check)."""
+    if sample is not None and len(paths) > sample:
+        paths = [paths[i] for i in np.linspace(0, len(paths) - 1, sample).round().astype(int)]
+    return [measure_clip(path) for path in paths]
+
+
 def measure_ktuberling(root: Path | None = None, languages: Sequence[str] | None = None
                        ) -> dict[str, dict[str, list[tuple[float, float]]]]:
     """``language -> part -> [(seconds, median F0)]`` per clip of an installed ``ktuberling-data``
@@ -567,8 +581,7 @@ def measure_ktuberling(root: Path | None = None, languages: Sequence[str] | None
         text = theme.read_text(encoding="utf-8", errors="replace") if theme.exists() else ""
         parts: dict[str, list[tuple[float, float]]] = {}
         for path, part in ktuberling_clip_parts(root / language, text):
-            signal = trim_silence(remove_rumble(_load_prompt(path, 8000), 8000), 8000, threshold_db=-30.0)
-            parts.setdefault(part, []).append((signal.size / 8000, median_f0(signal, 8000)))
+            parts.setdefault(part, []).append(measure_clip(path))
         measured[language] = parts
     return measured
 
@@ -627,14 +640,7 @@ def measure_tuxpaint(root: Path | None = None, languages: Sequence[str] | None =
     found = tuxpaint_clips(root)
     measured: dict[str, list[tuple[float, float]]] = {}
     for language in languages or sorted(found):
-        paths = found.get(language, [])
-        if sample is not None and len(paths) > sample:
-            paths = [paths[i] for i in np.linspace(0, len(paths) - 1, sample).round().astype(int)]
-        clips = []
-        for path in paths:
-            signal = trim_silence(remove_rumble(_load_prompt(path, 8000), 8000), 8000, threshold_db=-30.0)
-            clips.append((signal.size / 8000, median_f0(signal, 8000)))
-        measured[language] = clips
+        measured[language] = _measure_sample(found.get(language, []), sample)
     return measured
 
 
@@ -803,14 +809,8 @@ def measure_fotaq(path: Path | None = None, characters: Sequence[str] | None = N
     found = fotaq_clips(path)
     measured: dict[str, list[tuple[float, float]]] = {}
     for character in characters or sorted(found):
-        paths = [clip for one in character.split("+") for clip in found.get(one, [])]
-        if sample is not None and len(paths) > sample:
-            paths = [paths[i] for i in np.linspace(0, len(paths) - 1, sample).round().astype(int)]
-        clips = []
-        for clip in paths:
-            signal = trim_silence(remove_rumble(_read_fotaq(clip, 8000), 8000), 8000, threshold_db=-30.0)
-            clips.append((signal.size / 8000, median_f0(signal, 8000)))
-        measured[character] = clips
+        measured[character] = _measure_sample([clip for one in character.split("+") for clip in found.get(one, [])],
+                                              sample)
     return measured
 
 

@@ -65,7 +65,6 @@ def test_dynamic_mixing_with_a_codec_keeps_mixture_equal_to_sum(check_augmented_
     check_augmented_mixing(codec=RandomCodec(8000, 1.0))
 
 
-
 def test_recipe_keys_reach_the_dataset(offline_corpus, mix2_manifests):
     """data.codec_augment (and data.voice_augment, voxsep.data.voice) build the augmentations."""
     from voxsep.config import config_from_dict

@@ -14,7 +14,7 @@ import pytest
 import soundfile as sf
 
 from voxsep.data.prepare import offline
-from voxsep.data.prepare.offline import fotaq_clips, fotaq_labels, queen_resources, queen_table
+from voxsep.data.prepare.offline import fotaq_clips, fotaq_labels, queen_payload, queen_table
 
 
 def _container(resources: dict[str, bytes]) -> bytes:
@@ -44,9 +44,9 @@ def test_queen_table_and_resources_read_a_synthetic_container(tmp_path):
     resources = {"QUEEN.JAS": b"jas", "020006P1.SB": b"\xff\xe3 mp3", "EMPTY.SB": b""}
     path = tmp_path / "queen.1c"
     path.write_bytes(_container(resources))
-    assert list(queen_resources(path)) == list(resources.items())
     with open(path, "rb") as handle:
         table = queen_table(handle)
+    assert [(name, queen_payload(path, name)) for name in table] == list(resources.items())
     assert table["020006P1.SB"] == (15 + 3 * 21 + 3, 6) and table["EMPTY.SB"][1] == 0
     path.write_bytes(b"RIFF" + bytes(40))
     with pytest.raises(ValueError, match="QTBL"), open(path, "rb") as handle:

@@ -91,7 +91,7 @@ import time
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, BinaryIO, Callable, Iterator, Sequence
+from typing import Any, BinaryIO, Callable, Sequence
 
 import numpy as np
 
@@ -731,12 +731,19 @@ def queen_table(handle: BinaryIO) -> dict[str, tuple[int, int]]:
     return table
 
 
-def queen_resources(path: Path) -> Iterator[tuple[str, bytes]]:
-    """Yield ``(name, payload)`` for every resource of a ``queen.1c`` file, in table order."""
+@lru_cache(maxsize=2)
+def _queen_offsets(path: Path) -> dict[str, tuple[int, int]]:
+    """The resource table of a ``queen.1c`` file (:func:`queen_table`), read once per process."""
     with open(path, "rb") as handle:
-        for name, (offset, size) in queen_table(handle).items():
-            handle.seek(offset)
-            yield name, handle.read(size)
+        return queen_table(handle)
+
+
+def queen_payload(path: Path, name: str) -> bytes:
+    """The bytes of resource ``name`` of a ``queen.1c`` file (only that resource is read)."""
+    offset, size = _queen_offsets(path)[name]
+    with open(path, "rb") as handle:
+        handle.seek(offset)
+        return handle.read(size)
 
 
 def fotaq_labels(names: Sequence[str], talk_keys: dict[int, str]) -> dict[str, str]:
@@ -761,10 +768,11 @@ def fotaq_clips(path: Path | None = None) -> dict[str, list[Path]]:
     the data file. Empty resources are not listed."""
     path = FOTAQ_DATA if path is None else Path(path)
     names, talk_keys = [], {}
-    for name, payload in queen_resources(path):
-        if name.endswith(".DOG") and len(payload) >= _QUEEN_DOG_TALK_KEY + 2:
-            talk_keys[int.from_bytes(payload[_QUEEN_DOG_TALK_KEY:_QUEEN_DOG_TALK_KEY + 2], "big", signed=True)] = name
-        elif payload:
+    for name, (_, size) in _queen_offsets(path).items():  # only the dialogue files are read
+        if name.endswith(".DOG") and size >= _QUEEN_DOG_TALK_KEY + 2:
+            key = queen_payload(path, name)[_QUEEN_DOG_TALK_KEY:_QUEEN_DOG_TALK_KEY + 2]
+            talk_keys[int.from_bytes(key, "big", signed=True)] = name
+        elif size:
             names.append(name)
     clips: dict[str, list[Path]] = {}
     for name, character in sorted(fotaq_labels(names, talk_keys).items()):
@@ -786,18 +794,8 @@ def _read_fotaq(clip: Path, sample_rate: int) -> np.ndarray:
 
     from voxsep.core.audio import resample
 
-    with open(clip.parent, "rb") as handle:
-        offset, size = _queen_offsets(clip.parent)[clip.name]
-        handle.seek(offset)
-        audio, rate = sf.read(io.BytesIO(handle.read(size)), dtype="float32", always_2d=True)
+    audio, rate = sf.read(io.BytesIO(queen_payload(clip.parent, clip.name)), dtype="float32", always_2d=True)
     return resample(np.ascontiguousarray(audio.mean(axis=1)), rate, sample_rate)
-
-
-@lru_cache(maxsize=2)
-def _queen_offsets(path: Path) -> dict[str, tuple[int, int]]:
-    """The resource table of a ``queen.1c`` file (:func:`queen_table`), read once per process."""
-    with open(path, "rb") as handle:
-        return queen_table(handle)
 
 
 def measure_fotaq(path: Path | None = None, characters: Sequence[str] | None = None, sample: int | None = None

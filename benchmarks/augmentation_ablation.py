@@ -36,46 +36,77 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 from markdown_section import write_section
 
-RECIPE = "recipes/offline/conv_tasnet_bundled.yaml"
+RECIPE = "recipes/offline/conv_tasnet_bundled.yaml"  # sessions 5-6: two talkers, from stage 4 b
+RECIPE_1TO2 = "recipes/offline/conv_tasnet_bundled_games.yaml"  # session 7: one or two talkers, from stage 6
 DATA = Path("data/offline/wav8k/2speakers")
 SETS = {"valid_real": DATA / "valid_real.csv", "test_real": DATA / "test_real.csv"}
 
 #: Pools: "full" is the recipe's utterances_train.csv; the others leave out the voices
 #: whose speaker names start with these prefixes (written next to the arms): "no_games" is
 #: the pool of session 5's later arms (before the Drascula and FOTAQ voices), "no_tuxpaint"
-#: the pool before the Tux Paint voices (session 5's first arms). The "tuxpaint" arm
-#: against "baseline" measures the Tux Paint voices, "games" against "tuxpaint" the game voices.
+#: the pool before the Tux Paint voices (session 5's first arms), "real_only" the full pool
+#: without its synthetic voices (espeak-ng, flite, festival).
 POOL_FILE = Path("data/offline/wav8k/utterances_train.csv")
 POOLS: dict[str, tuple[str, ...]] = {"full": (), "no_games": ("drascula_", "fotaq_"),
-                                     "no_tuxpaint": ("tuxpaint_", "drascula_", "fotaq_")}
+                                     "no_tuxpaint": ("tuxpaint_", "drascula_", "fotaq_"),
+                                     "real_only": ("espeak_", "flite_", "festival_")}
 
-#: arm -> (what it changes, pool, overrides of the recipe)
-ARMS: dict[str, tuple[str, str, list[str]]] = {
-    "baseline": ("the recipe: gains +-5 dB, speed 0.85-1.15, channel on 30%", "no_tuxpaint", []),
-    "baseline_seed1": ("the recipe, another seed (run-to-run noise)", "no_tuxpaint", ["train.seed=1"]),
-    "voice": ("+ new voices for 50% of the sources (Praat Change gender: pitch, formants)", "no_tuxpaint",
-              ["data.voice_augment=0.5"]),
-    "voice_seed1": ("+ new voices (as 'voice'), seed 1: against baseline_seed1", "no_tuxpaint",
-                    ["data.voice_augment=0.5", "train.seed=1"]),
-    "tuxpaint": ("+ the 8 Tux Paint voices in the pool (34 real training voices instead of 26)", "no_games", []),
-    "tuxpaint_seed1": ("+ the Tux Paint voices (as 'tuxpaint'), seed 1: against baseline_seed1", "no_games",
-                       ["train.seed=1"]),
-    "codec": ("+ Tux Paint voices, + lossy codecs on 30% (GSM, G.711, ADPCM, Vorbis, MP3, Opus)", "no_games",
-              ["data.codec_augment=0.3"]),
-    "no_channel": ("+ Tux Paint voices, no recording channel (telephone band / low-pass / EQ)", "no_games",
-                   ["data.channel_augment=0"]),
-    "no_speed": ("+ Tux Paint voices, no speed perturbation (pitch, formants, rate)", "no_games",
-                 ["data.speed_perturb=null"]),
-    "no_gain": ("+ Tux Paint voices, equal levels (no +-5 dB level differences)", "no_games", ["data.gain_db=[0,0]"]),
+
+@dataclass(frozen=True)
+class Arm:
+    """One fine-tune: what it changes, its pool, its recipe overrides, the arm it is compared
+    with (the same recipe without the change, same seed; empty: none) and its recipe."""
+
+    change: str
+    pool: str
+    overrides: tuple[str, ...] = ()
+    against: str = ""
+    recipe: str = RECIPE
+
+
+SEED1 = ("train.seed=1",)
+ARMS: dict[str, Arm] = {
+    "baseline": Arm("the recipe: gains +-5 dB, speed 0.85-1.15, channel on 30%", "no_tuxpaint"),
+    "baseline_seed1": Arm("the recipe, another seed (run-to-run noise)", "no_tuxpaint", SEED1, "baseline"),
+    "voice": Arm("+ new voices for 50% of the sources (Praat Change gender: pitch, formants)", "no_tuxpaint",
+                 ("data.voice_augment=0.5",), "baseline"),
+    "voice_seed1": Arm("+ new voices (as 'voice'), seed 1: against baseline_seed1", "no_tuxpaint",
+                       ("data.voice_augment=0.5", *SEED1), "baseline_seed1"),
+    "tuxpaint": Arm("+ the 8 Tux Paint voices in the pool (34 real training voices instead of 26)", "no_games",
+                    (), "baseline"),
+    "tuxpaint_seed1": Arm("+ the Tux Paint voices (as 'tuxpaint'), seed 1: against baseline_seed1", "no_games",
+                          SEED1, "baseline_seed1"),
+    "codec": Arm("+ Tux Paint voices, + lossy codecs on 30% (GSM, G.711, ADPCM, Vorbis, MP3, Opus)", "no_games",
+                 ("data.codec_augment=0.3",), "tuxpaint"),
+    "no_channel": Arm("+ Tux Paint voices, no recording channel (telephone band / low-pass / EQ)", "no_games",
+                      ("data.channel_augment=0",), "tuxpaint"),
+    "no_speed": Arm("+ Tux Paint voices, no speed perturbation (pitch, formants, rate)", "no_games",
+                    ("data.speed_perturb=null",), "tuxpaint"),
+    "no_gain": Arm("+ Tux Paint voices, equal levels (no +-5 dB level differences)", "no_games",
+                   ("data.gain_db=[0,0]",), "tuxpaint"),
     # Not an augmentation: whether bf16 autocast (the recipe's) trains as well as fp32.
-    "fp32": ("+ Tux Paint voices, fp32 instead of bf16 autocast", "no_games", ["train.precision=fp32"]),
-    "games": ("+ the 25 game voices (14 Drascula, 11 FOTAQ actors: 59 real training voices instead of 34)",
-              "full", []),
-    "games_seed1": ("+ the game voices (as 'games'), seed 1: against tuxpaint_seed1", "full", ["train.seed=1"]),
+    "fp32": Arm("+ Tux Paint voices, fp32 instead of bf16 autocast", "no_games", ("train.precision=fp32",), "tuxpaint"),
+    "games": Arm("+ the 25 game voices (14 Drascula, 11 FOTAQ actors: 59 real training voices instead of 34)",
+                 "full", (), "tuxpaint"),
+    "games_seed1": Arm("+ the game voices (as 'games'), seed 1: against tuxpaint_seed1", "full", SEED1,
+                       "tuxpaint_seed1"),
+    # Session 7: fine-tunes of the stage-6 file (one or two talkers) with its own recipe.
+    "s7_base": Arm("stage-6 recipe unchanged (1-2 talkers, voice conversion 50%, 84-voice pool)", "full",
+                   recipe=RECIPE_1TO2),
+    "s7_base_seed1": Arm("as s7_base, seed 1 (run-to-run noise)", "full", SEED1, "s7_base", RECIPE_1TO2),
+    "s7_real_only": Arm("- the 13 synthetic voices (every mixture of real, resampled or converted voices)",
+                        "real_only", (), "s7_base", RECIPE_1TO2),
+    "s7_real_only_seed1": Arm("as s7_real_only, seed 1", "real_only", SEED1, "s7_base_seed1", RECIPE_1TO2),
+    "s7_same_sex": Arm("80% of the two-talker mixtures of one sex (uniform draws give 50%)", "full",
+                       ("data.same_sex=0.8", "data.speaker_table=data/offline/speakers.csv"), "s7_base", RECIPE_1TO2),
+    "s7_same_sex_seed1": Arm("as s7_same_sex, seed 1", "full",
+                             ("data.same_sex=0.8", "data.speaker_table=data/offline/speakers.csv", *SEED1),
+                             "s7_base_seed1", RECIPE_1TO2),
 }
 
 
@@ -102,11 +133,11 @@ ONE_THREAD = {**os.environ, "OMP_NUM_THREADS": "1"}  # evaluation too: a trainin
 
 
 def run_arm(name: str, args: argparse.Namespace) -> dict[str, float]:
-    _, pool, overrides = ARMS[name]
-    overrides = pool_override(pool, args.out) + overrides
+    arm = ARMS[name]
+    overrides = pool_override(arm.pool, args.out) + list(arm.overrides)
     exp = args.out / name
     if not (exp / "last.pt").is_file():
-        command = [*VOXSEP, "train", RECIPE, "--exp-dir", str(exp), "--init-from", str(args.start),
+        command = [*VOXSEP, "train", arm.recipe, "--exp-dir", str(exp), "--init-from", str(args.start),
                    f"train.max_steps={args.steps}", f"train.valid_every_steps={args.steps}", "train.num_threads=1",
                    "train.max_valid_batches=1", *overrides]
         if (exp / "train.log").exists():
@@ -117,7 +148,8 @@ def run_arm(name: str, args: argparse.Namespace) -> dict[str, float]:
         out = exp / f"{label}.csv"
         if not out.with_suffix(".json").is_file():
             subprocess.run([*VOXSEP, "evaluate", "--model", str(exp / "last.pt"), str(manifest),
-                            "--out", str(out), "--no-quality", "--no-sdr", "--overwrite"], check=True, env=ONE_THREAD)
+                            "--out", str(out), "--no-quality", "--no-sdr", "--overwrite",
+                            "--n-src", "all"], check=True, env=ONE_THREAD)
         summary = json.loads(out.with_suffix(".json").read_text())
         scores[label] = float(summary["summary"]["si_snri"]["mean"])
     return scores
@@ -137,15 +169,11 @@ def markdown(results: dict[str, dict[str, float]], args: argparse.Namespace) -> 
         "| arm | change | valid_real SI-SNRi (dB) | test_real SI-SNRi (dB) | test vs its baseline |",
         "|---|---|---:|---:|---:|",
     ]
-    reference = {"no_tuxpaint": "baseline", "no_games": "tuxpaint", "full": "games"}  # each pool's baseline
-    previous = {"tuxpaint": "baseline", "games": "tuxpaint"}  # a wider pool's baseline: the voices' own effect
     for name, scores in results.items():
-        against = previous.get(name.removesuffix("_seed1"), reference[ARMS[name][1]])
-        if name.endswith("_seed1") and name != "baseline_seed1":
-            against = f"{previous.get(name.removesuffix('_seed1'), 'baseline')}_seed1"
-        base = results.get(against, {}).get("test_real")
-        delta = f"{scores['test_real'] - base:+.2f} (vs {against})" if base is not None and against != name else ""
-        lines.append(f"| {name} | {ARMS[name][0]} | {scores['valid_real']:.2f} | {scores['test_real']:.2f} | {delta} |")
+        arm = ARMS[name]
+        base = results.get(arm.against, {}).get("test_real")
+        delta = f"{scores['test_real'] - base:+.2f} (vs {arm.against})" if base is not None else ""
+        lines.append(f"| {name} | {arm.change} | {scores['valid_real']:.2f} | {scores['test_real']:.2f} | {delta} |")
     if args.note:
         lines += ["", args.note]
     return "\n".join(lines) + "\n"

@@ -87,6 +87,11 @@ class DataConfig:
         voice_augment: dynamic mixing: probability that each source becomes a new voice
             (median pitch, formants and pitch range drawn anew with Praat's "Change
             gender"; :class:`voxsep.data.voice.RandomVoice`); 0 disables.
+        same_sex: dynamic mixing: probability that all talkers of a mixture share one sex
+            (the rest hold both sexes); ``null``: talkers drawn uniformly whatever their
+            sex. Needs ``speaker_table``.
+        speaker_table: a CSV with ``speaker`` and ``sex`` columns for every pool speaker
+            (the ``speakers.csv`` that ``voxsep prepare offline`` / ``librimix`` write).
         hrtf: dynamic binaural mixing: a SOFA file (e.g. the MIT KEMAR set of Debian's
             ``libmysofa1``) or a CIPIC-style folder of per-direction wav files; each talker
             is rendered at a distinct random direction as a two-ear image
@@ -121,6 +126,8 @@ class DataConfig:
     channel_augment: float = 0.0
     codec_augment: float = 0.0
     voice_augment: float = 0.0
+    same_sex: Optional[float] = None
+    speaker_table: str = ""
     hrtf: str = ""
     min_separation: float = 10.0
     azimuth_range: list[float] = field(default_factory=lambda: [-90.0, 90.0])
@@ -414,6 +421,12 @@ def validate_config(config: Config) -> None:
         positive(f"schedule.{key}", getattr(config.schedule, key), allow_zero=True)
     if config.data.kind == "dynamic" and config.data.segment is None:
         raise ValueError("dynamic mixing needs a fixed 'data.segment' (seconds)")
+    if config.data.same_sex is not None:
+        if not 0 <= config.data.same_sex <= 1:
+            raise ValueError(f"config key 'data.same_sex' must be a probability in [0, 1], got {config.data.same_sex}")
+        if config.data.kind != "dynamic" or not config.data.speaker_table:
+            raise ValueError("config key 'data.same_sex' needs dynamic mixing (data.kind=dynamic) and "
+                             "data.speaker_table (a CSV of speaker,sex, e.g. the speakers.csv of 'voxsep prepare')")
     if config.data.segment is None and config.data.batch_size != 1:
         raise ValueError(
             "'data.segment' is null (whole utterances of different lengths): set "

@@ -12,7 +12,7 @@ from torch.utils.data import DataLoader
 
 from voxsep.core.audio import active_rms, read_audio, write_audio
 from voxsep.data.datasets import DynamicMixDataset, MixtureDataset, load_speaker_pool
-from voxsep.data.manifest import MixtureRecord, load_manifest, write_manifest
+from voxsep.data.manifest import MixtureRecord, load_manifest, load_speaker_sexes, write_manifest
 from voxsep.data.reverb import RoomReverb
 
 SOUNDS = Path("/usr/share/asterisk/sounds")
@@ -432,6 +432,86 @@ def test_dynamic_mix_fixed_count_draws_as_before(pool: dict[str, list[Path]]) ->
         DynamicMixDataset(pool, (2, 1), RATE, segment=0.5, examples_per_epoch=5)
     with pytest.raises(ValueError, match="needs at least 5 different speakers"):
         DynamicMixDataset(pool, (1, 5), RATE, segment=0.5, examples_per_epoch=5)
+
+
+def write_speaker_table(path: Path, sexes: dict[str, str]) -> Path:
+    lines = ["speaker,sex,kind,split"] + [f"{speaker},{sex},real,train" for speaker, sex in sexes.items()]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_dynamic_mix_same_sex_sets_the_share_of_one_sex_mixtures(pool: dict[str, list[Path]], tmp_path: Path) -> None:
+    table = write_speaker_table(tmp_path / "speakers.csv", {"en": "female", "fr_CA_f_June": "F", "it": "M", "ru": "m"})
+    sexes = load_speaker_sexes(table)
+    assert sexes == {"en": "F", "fr_CA_f_June": "F", "it": "M", "ru": "M"}
+    for share in (0.0, 0.8, 1.0):
+        dataset = DynamicMixDataset(pool, (1, 2), RATE, segment=0.5, examples_per_epoch=400, seed=5,
+                                    same_sex=share, speaker_sexes=sexes)
+        plans = [dataset.draw(i) for i in range(400)]
+        pairs = [p["speakers"] for p in plans if p["n_active"] == 2]
+        assert all(len(set(pair)) == 2 for pair in pairs)
+        one_sex = sum(len({sexes[s] for s in pair}) == 1 for pair in pairs) / len(pairs)
+        assert abs(one_sex - share) < 0.07, (share, one_sex)
+        firsts = {pair[0] for pair in pairs}
+        assert firsts == set(SPEAKERS), firsts  # every speaker still leads some mixtures
+    # one talker: any speaker, the rule does not apply
+    assert {p["speakers"][0] for p in plans if p["n_active"] == 1} == set(SPEAKERS)
+    # a mixed three-talker draw: two sexes among the first two
+    three = DynamicMixDataset(pool, 3, RATE, segment=0.5, examples_per_epoch=50, same_sex=0.0, speaker_sexes=sexes)
+    assert all(len({sexes[s] for s in three.draw(i)["speakers"][:2]}) == 2 for i in range(50))
+    example, targets = three[0]
+    assert torch.allclose(example, targets.sum(0), atol=1e-5)
+
+
+def test_dynamic_mix_same_sex_bad_input(pool: dict[str, list[Path]], tmp_path: Path) -> None:
+    sexes = {"en": "F", "fr_CA_f_June": "F", "it": "M", "ru": "M"}
+    with pytest.raises(ValueError, match="needs the sex of every pool speaker"):
+        DynamicMixDataset(pool, 2, RATE, segment=0.5, examples_per_epoch=5, same_sex=0.5)
+    with pytest.raises(ValueError, match="no sex .F or M. for 1 pool speaker.*ru"):
+        DynamicMixDataset(pool, 2, RATE, segment=0.5, examples_per_epoch=5, same_sex=0.5,
+                          speaker_sexes={k: v for k, v in sexes.items() if k != "ru"})
+    with pytest.raises(ValueError, match=r"probability in \[0, 1\]"):
+        DynamicMixDataset(pool, 2, RATE, segment=0.5, examples_per_epoch=5, same_sex=1.5, speaker_sexes=sexes)
+    with pytest.raises(ValueError, match="needs 3 speakers of one sex; the pool has 2 F and 2 M"):
+        DynamicMixDataset(pool, 3, RATE, segment=0.5, examples_per_epoch=5, same_sex=0.5, speaker_sexes=sexes)
+    with pytest.raises(ValueError, match="needs speakers of both sexes; the pool has 4 F and 0 M"):
+        DynamicMixDataset(pool, 2, RATE, segment=0.5, examples_per_epoch=5, same_sex=0.5,
+                          speaker_sexes=dict.fromkeys(sexes, "F"))
+    # same_sex=1 with one sex only is fine
+    DynamicMixDataset(pool, 2, RATE, segment=0.5, examples_per_epoch=5, same_sex=1.0, speaker_sexes=dict.fromkeys(sexes, "F"))
+
+
+def test_load_speaker_sexes_errors(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="speaker table not found"):
+        load_speaker_sexes(tmp_path / "missing.csv")
+    (tmp_path / "no_sex.csv").write_text("speaker,split\na,train\n")
+    with pytest.raises(ValueError, match="line 1: .*needs the columns speaker and sex"):
+        load_speaker_sexes(tmp_path / "no_sex.csv")
+    (tmp_path / "bad.csv").write_text("speaker,sex\na,F\nb,x\n")
+    with pytest.raises(ValueError, match="line 3: speaker 'b' with sex 'x'"):
+        load_speaker_sexes(tmp_path / "bad.csv")
+    (tmp_path / "twice.csv").write_text("speaker,sex\na,F\na,M\n")
+    with pytest.raises(ValueError, match="line 3: a is listed again with another sex"):
+        load_speaker_sexes(tmp_path / "twice.csv")
+
+
+def test_same_sex_recipe_keys(pool: dict[str, list[Path]], tmp_path: Path) -> None:
+    from voxsep.config import config_from_dict, validate_config
+    from voxsep.data.build import build_datasets
+
+    rows = ["utterance_id,speaker,path,length,sample_rate"] + [
+        f"{speaker}-{i},{speaker},{path},0,8000" for speaker, paths in pool.items() for i, path in enumerate(paths)]
+    (tmp_path / "pool.csv").write_text("\n".join(rows) + "\n")
+    valid = make_folder(tmp_path / "valid")
+    table = write_speaker_table(tmp_path / "speakers.csv", {"en": "F", "fr_CA_f_June": "F", "it": "M", "ru": "M"})
+    data = {"kind": "dynamic", "pool": str(tmp_path / "pool.csv"), "valid": str(valid), "segment": 0.5,
+            "same_sex": 0.7, "speaker_table": str(table)}
+    train_set, _ = build_datasets(config_from_dict({"data": data}))
+    assert train_set.same_sex == 0.7 and sorted(train_set._by_sex) == ["F", "M"]
+    with pytest.raises(ValueError, match="'data.same_sex' needs dynamic mixing .* and data.speaker_table"):
+        validate_config(config_from_dict({"data": {**data, "speaker_table": ""}}))
+    with pytest.raises(ValueError, match=r"'data.same_sex' must be a probability in \[0, 1\]"):
+        validate_config(config_from_dict({"data": {**data, "same_sex": -0.1}}))
 
 
 def test_mixture_dataset_combines_manifests_of_different_counts(tmp_path: Path) -> None:

@@ -73,6 +73,7 @@ def build_datasets(config: Config) -> tuple[Dataset, Dataset]:
     from voxsep.data.codec import RandomCodec
     from voxsep.data.voice import RandomVoice
     from voxsep.data.datasets import DynamicMixDataset, MixtureDataset, load_speaker_pool
+    from voxsep.data.manifest import load_speaker_sexes
 
     data = config.data
     low, high = n_src_range(data)
@@ -100,6 +101,8 @@ def build_datasets(config: Config) -> tuple[Dataset, Dataset]:
             count_weights=tuple(data.n_src_weights) if data.n_src_weights else None,
             codec=RandomCodec(data.sample_rate, data.codec_augment) if data.codec_augment != 0 else None,
             voice=RandomVoice(data.sample_rate, data.voice_augment) if data.voice_augment != 0 else None,
+            same_sex=data.same_sex,
+            speaker_sexes=load_speaker_sexes(data.speaker_table) if data.speaker_table else None,
         )
     else:
         if not data.train:

@@ -326,6 +326,16 @@ class DynamicMixDataset(_EpochDataset):
             (:class:`voxsep.data.voice.RandomVoice`), or ``None``.
         count_weights: with ``n_src=(low, high)``, relative frequencies of the counts
             ``low..high`` (``None``: uniform).
+        same_sex: probability that all talkers of a mixture (of two or more) share one sex;
+            the others then hold both sexes (the first talker uniform over the pool, the
+            second of the other sex, any further ones uniform over the rest). ``None``:
+            talkers uniform over the pool, whatever their sexes (about half of the pairs
+            are then of one sex when the pool is balanced). Same-sex pairs are the hard
+            ones (Kolbaek et al., 2017, "Multitalker speech separation with utterance-level
+            permutation invariant training", report them several dB below mixed pairs; so
+            do the bundled model's scores); raising their share trains on them more.
+        speaker_sexes: ``{speaker: "F" | "M"}`` for every pool speaker (e.g.
+            :func:`voxsep.data.manifest.load_speaker_sexes`); needed by ``same_sex``.
     """
 
     def __init__(
@@ -348,6 +358,8 @@ class DynamicMixDataset(_EpochDataset):
         count_weights: Sequence[float] | None = None,
         codec: Callable[[np.ndarray, np.random.Generator], np.ndarray] | None = None,
         voice: Callable[[np.ndarray, np.random.Generator], np.ndarray] | None = None,
+        same_sex: float | None = None,
+        speaker_sexes: Mapping[str, str] | None = None,
     ) -> None:
         if isinstance(pool, (str, os.PathLike)):
             pool = load_speaker_pool(pool)
@@ -381,6 +393,45 @@ class DynamicMixDataset(_EpochDataset):
         self._cache = _AudioCache(self.sample_rate, int(cache_mb * 2**20))
         self.channel, self.codec, self.voice = channel, codec, voice
         self.count_probabilities = self._count_probabilities(count_weights)
+        self.same_sex = None if same_sex is None else float(same_sex)
+        self._by_sex = self._speakers_by_sex(speaker_sexes) if same_sex is not None else {}
+
+    def _speakers_by_sex(self, speaker_sexes: Mapping[str, str] | None) -> dict[str, list[int]]:
+        """Indices into ``self.speakers`` per sex, checked to allow the ``same_sex`` rule."""
+        if not 0.0 <= self.same_sex <= 1.0:
+            raise ValueError(f"same_sex must be a probability in [0, 1], got {self.same_sex}")
+        if speaker_sexes is None:
+            raise ValueError("same_sex needs the sex of every pool speaker (speaker_sexes; recipes: "
+                             "data.speaker_table, e.g. the speakers.csv of 'voxsep prepare offline')")
+        unknown = [s for s in self.speakers if speaker_sexes.get(s) not in ("F", "M")]
+        if unknown:
+            raise ValueError(f"the speaker table gives no sex (F or M) for {len(unknown)} pool speaker(s): "
+                             f"{', '.join(unknown[:5])}{' ...' if len(unknown) > 5 else ''}; use the table "
+                             "written with the pool, or leave same_sex unset")
+        by_sex = {sex: [i for i, s in enumerate(self.speakers) if speaker_sexes[s] == sex] for sex in ("F", "M")}
+        if self.same_sex > 0 and max(len(v) for v in by_sex.values()) < self.n_src:
+            raise ValueError(f"same_sex={self.same_sex} needs {self.n_src} speakers of one sex; the pool has "
+                             f"{len(by_sex['F'])} F and {len(by_sex['M'])} M")
+        if self.same_sex < 1 and min(len(v) for v in by_sex.values()) == 0:
+            raise ValueError(f"same_sex={self.same_sex} < 1 needs speakers of both sexes; the pool has "
+                             f"{len(by_sex['F'])} F and {len(by_sex['M'])} M")
+        return by_sex
+
+    def _choose_speakers(self, rng: np.random.Generator, n_active: int) -> list[int]:
+        """Indices of ``n_active`` different speakers (uniform, or by the ``same_sex`` rule)."""
+        if self.same_sex is None or n_active < 2:
+            return [int(i) for i in rng.choice(len(self.speakers), size=n_active, replace=False)]
+        if rng.random() < self.same_sex:
+            eligible = [i for group in self._by_sex.values() if len(group) >= n_active for i in group]
+            first = eligible[int(rng.integers(len(eligible)))]
+            group = next(g for g in self._by_sex.values() if first in g)
+            rest = [i for i in group if i != first]
+            return [first, *(int(i) for i in rng.choice(rest, size=n_active - 1, replace=False))]
+        first = int(rng.integers(len(self.speakers)))
+        other = self._by_sex["M" if first in self._by_sex["F"] else "F"]
+        second = other[int(rng.integers(len(other)))]
+        rest = [i for i in range(len(self.speakers)) if i not in (first, second)]
+        return [first, second, *(int(i) for i in rng.choice(rest, size=n_active - 2, replace=False))]
 
     def __len__(self) -> int:
         return self.examples_per_epoch
@@ -418,8 +469,7 @@ class DynamicMixDataset(_EpochDataset):
             n_active = int(rng.integers(self.n_src_range[0], self.n_src_range[1] + 1))
         else:
             n_active = self.n_src_range[0] + int(rng.choice(len(self.count_probabilities), p=self.count_probabilities))
-        chosen = rng.choice(len(self.speakers), size=n_active, replace=False)
-        speakers = [self.speakers[i] for i in chosen]
+        speakers = [self.speakers[i] for i in self._choose_speakers(rng, n_active)]
         utterances = [self.pool[s][int(rng.integers(len(self.pool[s])))] for s in speakers]
         positions = rng.random(n_active).tolist()
         speeds = (rng.uniform(*self.speed_perturb, size=n_active).tolist() if self.speed_perturb

@@ -24,7 +24,8 @@ Three on-disk forms load into the same list of :class:`MixtureRecord`:
 
 It also reads **utterance lists** (speaker-labelled pools for dynamic mixing), CSVs with
 the header ``utterance_id,speaker,path,length,sample_rate`` (:func:`load_speaker_pool`,
-re-exported by :mod:`voxsep.data.datasets`).
+re-exported by :mod:`voxsep.data.datasets`), and **speaker tables** (``speaker,sex,...``
+CSVs: :func:`load_speaker_sexes`) for same-sex mixing.
 
 Errors name the manifest and the line (or file) at fault.
 """
@@ -41,8 +42,8 @@ from typing import Iterable, Sequence
 from voxsep.core.audio import AUDIO_EXTENSIONS
 from voxsep.core.files import atomic_write
 
-__all__ = ["MixtureRecord", "load_manifest", "write_manifest", "load_speaker_pool", "ignored_columns",
-           "AUDIO_EXTENSIONS"]
+__all__ = ["MixtureRecord", "load_manifest", "write_manifest", "load_speaker_pool", "load_speaker_sexes",
+           "ignored_columns", "AUDIO_EXTENSIONS"]
 
 _SOURCE_COLUMN = re.compile(r"^source_(\d+)_path$")
 _KNOWN_COLUMNS = re.compile(r"^(mixture_id|mixture_path|source_\d+_path|noise_path|length)$")
@@ -364,3 +365,38 @@ def load_speaker_pool(csv_path: str | os.PathLike) -> dict[str, list[Path]]:
     if not pool:
         raise ValueError(f"utterance list {csv_path} has no utterances")
     return pool
+
+
+def load_speaker_sexes(csv_path: str | os.PathLike) -> dict[str, str]:
+    """Read a speaker table into ``{speaker: "F" | "M"}``.
+
+    Any CSV with ``speaker`` and ``sex`` columns (other columns are ignored): the
+    ``speakers.csv`` of ``voxsep prepare offline`` or of ``voxsep prepare librimix``
+    (LibriSpeech's ``SPEAKERS.TXT`` sexes). Sexes are read case-insensitively as ``F``/``M``
+    (``female``/``male`` too).
+
+    Raises:
+        FileNotFoundError: the CSV does not exist.
+        ValueError: a missing column, an empty speaker, a sex that is not F or M, or a
+            speaker listed twice with different sexes; the message names the line.
+    """
+    csv_path = Path(csv_path)
+    if not csv_path.is_file():
+        raise FileNotFoundError(f"speaker table not found: {csv_path}")
+    words = {"f": "F", "female": "F", "m": "M", "male": "M"}
+    sexes: dict[str, str] = {}
+    with open(csv_path, newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        if reader.fieldnames is None or not {"speaker", "sex"} <= {c.strip() for c in reader.fieldnames}:
+            raise ValueError(f"speaker table {csv_path} line 1: header {reader.fieldnames} needs the columns "
+                             "speaker and sex")
+        reader.fieldnames = [c.strip() for c in reader.fieldnames]
+        for line_no, row in enumerate(reader, start=2):
+            speaker, sex = (row.get("speaker") or "").strip(), (row.get("sex") or "").strip().lower()
+            if not speaker or sex not in words:
+                raise ValueError(f"speaker table {csv_path} line {line_no}: speaker {speaker!r} with sex "
+                                 f"{row.get('sex')!r}; every row needs a speaker and a sex F or M")
+            if sexes.setdefault(speaker, words[sex]) != words[sex]:
+                raise ValueError(f"speaker table {csv_path} line {line_no}: {speaker} is listed again with "
+                                 "another sex")
+    return sexes

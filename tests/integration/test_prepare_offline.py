@@ -193,10 +193,12 @@ def test_missing_game_and_klettres_packages_are_named(tmp_path, monkeypatch):
     monkeypatch.setattr(offline, "TUXPAINT_ROOT", tmp_path / "no-tuxpaint")
     monkeypatch.setattr(offline, "DRASCULA_ROOT", tmp_path / "no-drascula")
     monkeypatch.setattr(offline, "FOTAQ_DATA", tmp_path / "no-fotaq" / "queen.1c")
+    monkeypatch.setattr(offline, "KAJONGG_ROOT", tmp_path / "no-kajongg")
     with pytest.raises(MissingPackageError) as info:
         offline.check_packages(8000)
     assert ("apt-get install -y drascula drascula-spanish fillets-ng-data fillets-ng-data-cs fillets-ng-data-nl "
-            "flight-of-the-amazon-queen klettres-data ktuberling-data tuxpaint-stamps-default" in str(info.value))
+            "flight-of-the-amazon-queen kajongg klettres-data ktuberling-data tuxpaint-stamps-default"
+            in str(info.value))
 
 
 # --------------------------------------------------------------------------- the speaker table
@@ -343,7 +345,8 @@ def test_complete_build_without_one_speaker_sets_gets_only_them(offline_corpus, 
 
 
 def test_complete_build_without_pool_voices_gets_only_them(offline_corpus, tmp_path):
-    """A build finished before the pool-only voices (KTuberling, Tux Paint, Drascula) existed: running the builder
+    """A build finished before the pool-only voices (KTuberling, Tux Paint, Drascula, FOTAQ, Kajongg) existed:
+    running the builder
     again makes their utterances and appends their speakers.csv/utterances_train.csv rows;
     the result equals a fresh build and no mixture set changes (none holds these voices)."""
     pool = {s.name for s in offline.SPEAKERS if s.pool_only}
@@ -371,7 +374,8 @@ def test_complete_build_without_pool_voices_gets_only_them(offline_corpus, tmp_p
     # are added, and the README keeps the record of the earlier extension.
     first_tux = next(i for i, s in enumerate(offline.SPEAKERS) if s.engine == "tuxpaint")
     tux = {s.name for s in offline.SPEAKERS[first_tux:]}
-    assert {"tuxpaint", "drascula", "fotaq"} == {s.engine for s in offline.SPEAKERS[first_tux:]} and tux < pool
+    assert {"tuxpaint", "drascula", "fotaq", "kajongg"} == {s.engine for s in offline.SPEAKERS[first_tux:]}
+    assert tux < pool
     for name in tux:
         shutil.rmtree(copy / "wav8k" / "speech" / name)
     for table in (copy / "speakers.csv", copy / "wav8k" / "utterances_train.csv"):
@@ -383,3 +387,17 @@ def test_complete_build_without_pool_voices_gets_only_them(offline_corpus, tmp_p
     assert _digest(copy) == before
     readme = (copy / "README.md").read_text()
     assert "pool-only voices added to this build: ktuberling_de" in readme and "; then tuxpaint_ro" in readme
+    # Only the Kajongg voices missing (a build extended up to the FOTAQ voices, as this session's was).
+    kajongg = {s.name for s in offline.SPEAKERS if s.engine == "kajongg"}
+    for name in kajongg:
+        shutil.rmtree(copy / "wav8k" / "speech" / name)
+    for table in (copy / "speakers.csv", copy / "wav8k" / "utterances_train.csv"):
+        lines = table.read_text().splitlines(keepends=True)
+        table.write_text("".join(line for line in lines if line.split(",")[0] not in kajongg))
+    stats = offline.build_offline(copy, tiny=True, jobs=1)
+    assert stats["voices added"].startswith("kajongg_en_de_female1 (3 utterances)") and "fotaq" not in \
+        stats["voices added"]
+    assert _digest(copy) == before
+    readme = (copy / "README.md").read_text()
+    assert "; then kajongg_en_de_female1, kajongg_en_de_female2, kajongg_de_male2 in" in readme
+    assert "`kajongg` - Kajongg voices" in readme and "en/male1+de/male1" in readme

@@ -30,9 +30,13 @@ Speakers (see ``SPEAKERS``, ``speakers.csv`` and the README the build writes):
   - the spoken lines of the game Flight of the Amazon Queen (``flight-of-the-amazon-queen``,
     MP3 inside the game's ``queen.1c``): one voice per credited actor (the lead, Joe, and
     10 others, each the characters the game's credits give that actor), speaker of each
-    line from its resource name (``_FOTAQ``).
+    line from its resource name (``_FOTAQ``);
+  - the tile names and calls of the game Kajongg (``kajongg``), English and German folders
+    of four voices each, an English and a German folder that may be one person (same sex,
+    median F0 within 1.5 semitones) joined into one voice, clips concatenated like KLettres
+    ones (``_KAJONGG``); English men are left out (held-out klettres_en).
 
-  The KTuberling, Tux Paint, Drascula and FOTAQ voices are training-only and *pool-only*: in
+  The KTuberling, Tux Paint, Drascula, FOTAQ and Kajongg voices are training-only and *pool-only*: in
   ``utterances_train.csv`` (dynamic mixing) but in no precomputed mixture set, so the
   fixed mixture sets are those of a build made before them.
 
@@ -53,15 +57,15 @@ and French prompt voices, KLettres Ukrainian, Hungarian, Lithuanian and English)
 asterisk Russian voice's derived copies and synthetic male and female voices; valid
 holds 4 real voices; training gets the other 19 real voices (real voices, with their
 derived copies, are 31 of the 44 training speakers of the mixture sets) and, in the
-dynamic-mixing pool only (``utterances_train.csv``), 7 KTuberling, 8 Tux Paint, 14 Drascula
-and 11 FOTAQ voices.
+dynamic-mixing pool only (``utterances_train.csv``), 7 KTuberling, 8 Tux Paint, 14 Drascula,
+11 FOTAQ and 3 Kajongg voices.
 ``test_real.csv`` and ``valid_real.csv`` mix only two held-out *human* voices (no derived
 or synthetic speaker) of different groups: the real-voice benchmark of the bundled model.
 ``1speaker/{valid,test}_real.csv`` hold one held-out human utterance each (the mixture
 is its only source, at the same level rule; each utterance at most once), to score
 talker counting on one-talker recordings. Run on a complete build made before these
 sets existed, ``build_offline`` adds only them (nothing else is rewritten); run on a
-complete build made before the KTuberling, Tux Paint, Drascula or FOTAQ voices existed,
+complete build made before the KTuberling, Tux Paint, Drascula, FOTAQ or Kajongg voices existed,
 it makes their utterances, appends them to ``speakers.csv`` and ``utterances_train.csv``
 and rewrites the README (every other file is left alone).
 
@@ -104,6 +108,7 @@ KTUBERLING_ROOT = Path("/usr/share/ktuberling/sounds")
 TUXPAINT_ROOT = Path("/usr/share/tuxpaint/stamps")
 DRASCULA_ROOT = Path("/usr/share/scummvm/drascula")
 FOTAQ_DATA = Path("/usr/share/scummvm/flight-of-the-amazon-queen/queen.1c")
+KAJONGG_ROOT = Path("/usr/share/kajongg/voices")
 SPLITS = ("train", "valid", "test")
 FORMAT_VERSION = 3  # bump when the generated audio changes, so old partial builds are not resumed
 DEFAULTS = {"utterances_per_speaker": 120, "n_train_mixtures": 5000, "n_valid_mixtures": 500,
@@ -114,9 +119,10 @@ DERIVED_FACTORS = (0.8, 1.18)
 GAIN_DB = 2.5
 MALE_F0_HZ = 165.0  # median F0 below this: labelled male
 LONG_FORM_SCALE = 3  # the four fish actors (~40 min each) get 3x the utterances per speaker
-KLETTRES_PASSES = 3  # a KLettres (or KTuberling) clip is used in at most this many utterances
+KLETTRES_PASSES = 3  # a KLettres (KTuberling, Tux Paint, Kajongg) clip is used in at most this many utterances
 KTUBERLING_MIN_SECONDS = 20.0  # a KTuberling voice needs at least this much speech (trimmed)
 TUXPAINT_MIN_SECONDS = 120.0  # a Tux Paint voice needs at least this much speech (trimmed)
+KAJONGG_SAME_PERSON_SEMITONES = 1.5  # Kajongg folders of two languages this close in median F0: one person
 # Prompts that are not speech (tones, beeps, silence, animal noises).
 _NOT_SPEECH = ("beep", "tone", "silence", "monkeys", "weasels")
 
@@ -133,13 +139,14 @@ class Speaker:
         group: speakers of one group are (or may be) one person, or derived from one; a
             group is in one split and never mixed with itself in the mixture sets.
         engine: ``"asterisk"``, ``"fillets"``, ``"klettres"``, ``"ktuberling"``, ``"tuxpaint"``,
-            ``"fotaq"``, ``"derived"``, ``"espeak"``, ``"flite"`` or ``"festival"``.
+            ``"fotaq"``, ``"kajongg"``, ``"derived"``, ``"espeak"``, ``"flite"`` or ``"festival"``.
         voice: asterisk folders (comma-separated, ``folder/*.gsm`` for GSM prompt sets),
             ``<language>:<characters>[@<levels>]`` (fillets), the KLettres folder,
             ``<language>[:<part>+<part>...]`` (KTuberling folder, optionally only those
             sound-theme parts, see :func:`ktuberling_part`), the Tux Paint language
             (``<stamp>_desc_<language>.ogg``), ``en:<character>[+<character>...]`` (FOTAQ,
-            see :func:`fotaq_clips`), the origin speaker (derived)
+            see :func:`fotaq_clips`), ``<language>/<folder>[+<language>/<folder>]`` (Kajongg,
+            see :func:`kajongg_clips`), the origin speaker (derived)
             or the TTS voice name.
         description: human-readable origin.
         package: the Debian package the audio comes from.
@@ -418,6 +425,53 @@ _FOTAQ_EXCLUDED = [
     ("sound effects and the odd names (*SSSS*, MIK_*, TOM_*, UNTITLE*, BLUEP*, ...)", "not dialogue, or no "
      "speaker in the name"),
 ]
+# Kajongg (``kajongg``, GPL-2+): tile names and claims called out by the game's voices,
+# four per language (folders male1, male2, female1, female2), English and German, every
+# clip (c) Wolfgang Rohdewald (the author; the speakers are not named). Measured with
+# measure_kajongg (measure_clip of every clip: 8 kHz, remove_rumble + trim_silence at -30 dB;
+# median F0 of the clips' median F0s, in brackets the clips' interquartile range), per folder:
+#   en/male1 168 Hz (160-182), 31 s    de/male1 155 Hz (139-163), 29 s
+#   en/male2  98 Hz (89-108),  27 s    de/male2 148 Hz (127-157), 38 s
+#   en/female1 170 Hz (167-182), 34 s  de/female1 163 Hz (154-186), 31 s
+#   en/female2 222 Hz (211-235), 41 s  de/female2 232 Hz (206-265), 38 s
+# Same person (select_kajongg_voices): folders of one language are taken as different people;
+# an English and a German folder of one sex whose medians are within 1.5 semitones may be one
+# person (the author may have recorded both languages) and are one voice, one speaker name,
+# so that the dynamic mixer never mixes a person with himself: female1 (en-de 0.7 semitones),
+# female2 (0.7) and male1 (1.49, at the limit) are merged; male2 is not (en 98 Hz, de 148 Hz:
+# 7.1 semitones, two men). No other pair of one sex is within 1.5 semitones (closest:
+# en/male1 and de/male2, 2.2). Sex: the folder name's. F0 backs it for male2 (both)
+# and female2 (both); the male1 and female1 folders all sit at 155-170 Hz, around the
+# MALE_F0_HZ threshold (a man calling out loud, a woman with a low voice: pitch alone cannot
+# tell), so the folder names are kept for them (like carlo's). Pitch statistics are all that
+# was compared (nobody listened); the clip lengths differ between folders, so no folder is a
+# pitch-shifted copy of another. Held-out rule (as Tux Paint): a voice with a language and
+# the sex of a held-out voice is left out whole: the English men (klettres_en, an English man
+# recorded for KLettres, another KDE program, is a test voice), hence also de/male1, merged with en/male1.
+# de/male2 is German, not Low German (klettres_nds, valid, M, 104 Hz measured the same way,
+# 6 semitones below it). A kept voice shares the group of a KDE volunteer's training voice
+# of its language and sex within 1.5 semitones (may be that person): de/male2 (148 Hz) and
+# ktuberling_de (140 Hz, 1.0 semitone); klettres_en_gb (258 Hz measured the same way) is
+# 7 and 2.6 semitones from the female voices. (Groups only act in the precomputed mixture
+# sets, which pool-only voices are not in.) The clips are short words, reused like KLettres
+# clips (KLETTRES_PASSES), so a voice makes only ~20-50 utterances. Training, pool-only, no
+# derived copies.
+# (name, folders, sex, group, F0 Hz, seconds of speech, clips, note)
+_KAJONGG = [
+    ("kajongg_en_de_female1", "en/female1+de/female1", "F", "kajongg_en_de_female1", 170, 65, 84,
+     "female1, English and German folders (one person: medians 170 and 163 Hz); F0 at the sex threshold, "
+     "sex from the folder name"),
+    ("kajongg_en_de_female2", "en/female2+de/female2", "F", "kajongg_en_de_female2", 222, 79, 84,
+     "female2, English and German folders (one person: medians 222 and 232 Hz)"),
+    ("kajongg_de_male2", "de/male2", "M", "ktuberling_de", 148, 38, 41,
+     "male2, German folder (not the English male2, 98 Hz); grouped with ktuberling_de, which may be the same "
+     "person"),
+]
+_KAJONGG_EXCLUDED = [
+    ("en/male1+de/male1", "English male (one person in both folders: medians 168 and 155 Hz, 1.49 semitones): "
+     "the language and sex of the held-out klettres_en (test)"),
+    ("en/male2", "English male (98 Hz): the language and sex of the held-out klettres_en (test)"),
+]
 # Names of Tux's speech-bubble sounds (laughing, snoring, "huh", "wow"...): not words.
 _KTUBERLING_EXCLAMATIONS = frozenset(f"tux-{word}" for word in (
     "angry", "huh", "idea", "laugh", "love", "sick", "stare", "what", "wow", "zzz"))
@@ -600,9 +654,9 @@ def heldout_languages(speakers: Sequence[Speaker] | None = None) -> set[str]:
 
 def training_voice_languages(speakers: Sequence[Speaker] | None = None) -> set[tuple[str, str]]:
     """``(language, sex)`` of the real human training voices other than KTuberling (and the
-    later Tux Paint and FOTAQ) ones: what the KTuberling selection was made against."""
+    later Tux Paint, FOTAQ and Kajongg) ones: what the KTuberling selection was made against."""
     return {(_speaker_language(s), s.sex) for s in (SPEAKERS if speakers is None else speakers)
-            if s.human and s.split == "train" and s.engine not in ("ktuberling", "tuxpaint", "fotaq")}
+            if s.human and s.split == "train" and s.engine not in ("ktuberling", "tuxpaint", "fotaq", "kajongg")}
 
 
 def heldout_voices(speakers: Sequence[Speaker] | None = None) -> set[tuple[str, str]]:
@@ -812,6 +866,83 @@ def measure_fotaq(path: Path | None = None, characters: Sequence[str] | None = N
     return measured
 
 
+# Kajongg (``kajongg``): the game calls out tiles and claims ("pung", "kong", "mahjongg")
+# in four voices per language, English <root>/<folder> and German <root>/de/<folder>,
+# folders male1, male2, female1, female2 (41-42 clips of ~0.5-1.5 s each); see _KAJONGG.
+_KAJONGG_LANGUAGES = {"en": "", "de": "de"}  # language -> sub-folder of KAJONGG_ROOT
+
+
+def kajongg_clips(root: Path | None = None) -> dict[str, list[Path]]:
+    """``"<language>/<folder>" -> [clip, ...]`` (sorted Ogg files) of an installed ``kajongg``,
+    e.g. ``"en/male1"`` (``voices/male1``) and ``"de/male1"`` (``voices/de/male1``)."""
+    root = KAJONGG_ROOT if root is None else Path(root)
+    clips = {}
+    for language, sub in _KAJONGG_LANGUAGES.items():
+        for folder in sorted(p for p in (root / sub).glob("*male*") if p.is_dir()):
+            clips[f"{language}/{folder.name}"] = sorted(folder.glob("*.ogg"))
+    return clips
+
+
+def _kajongg_clips(voice: str) -> list[Path]:
+    """The clips of ``<language>/<folder>[+<language>/<folder>...]`` (one person), in that order."""
+    found = kajongg_clips()
+    return [clip for folder in voice.split("+") for clip in found.get(folder, [])]
+
+
+def measure_kajongg(root: Path | None = None) -> dict[str, list[tuple[float, float]]]:
+    """``"<language>/<folder>" -> [(seconds, median F0)]`` per clip of an installed ``kajongg``
+    (:func:`measure_clip`: 8 kHz, ``remove_rumble`` + ``trim_silence`` at -30 dB)."""
+    return {folder: _measure_sample(clips, None) for folder, clips in kajongg_clips(root).items()}
+
+
+def _voiced_median(clips: Sequence[tuple[float, float]]) -> float:
+    """Median of the clips' median F0s (unvoiced clips, ``nan``, left out)."""
+    f0s = np.array([f for _, f in clips], dtype=float)
+    f0s = f0s[~np.isnan(f0s)]
+    return float(np.median(f0s)) if f0s.size else float("nan")
+
+
+def select_kajongg_voices(measured: dict[str, list[tuple[float, float]]], heldout: set[tuple[str, str]],
+                          semitones: float = KAJONGG_SAME_PERSON_SEMITONES
+                          ) -> tuple[list[tuple[str, str, float, float]], list[tuple[str, str]]]:
+    """Which Kajongg folders are training voices, and which folders are one person.
+
+    Args:
+        measured: ``"<language>/<folder>"`` -> ``[(seconds, median F0), ...]`` per clip.
+        heldout: ``(language, sex)`` of the valid/test human voices (:func:`heldout_voices`).
+        semitones: folders of different languages and one sex whose median F0s are at most
+            this far apart may be one person (the author may have recorded both languages).
+
+    Rules: the sex is the folder name's (``male*``/``female*``, the author's label). Folders
+    of one language are different people; folders of different languages and the same sex
+    within ``semitones`` are one voice (joined transitively). A voice with a language and the
+    sex of a held-out voice is left out whole (Tux Paint rule: the volunteer may be that person).
+
+    Returns:
+        ``([(folders, sex, median F0, seconds), ...], [(folders, reason), ...])``; ``folders``
+        is ``<language>/<folder>[+...]`` in language order (English first).
+    """
+    order = list(_KAJONGG_LANGUAGES)
+    folders = sorted((f for f in measured if measured[f]), key=lambda f: (order.index(f.split("/")[0]), f))
+    sex = {f: "F" if f.split("/")[1].startswith("female") else "M" for f in folders}
+    f0 = {f: _voiced_median(measured[f]) for f in folders}
+    people: list[list[str]] = []
+    for folder in folders:
+        same = [p for p in people if any(sex[o] == sex[folder] and o.split("/")[0] != folder.split("/")[0]
+                                         and _semitones(f0[o], f0[folder]) <= semitones for o in p)]
+        people = [p for p in people if p not in same] + [[o for p in same for o in p] + [folder]]
+    voices, excluded = [], []
+    for person in sorted((sorted(p, key=folders.index) for p in people), key=lambda p: folders.index(p[0])):
+        name, clips = "+".join(person), [c for f in person for c in measured[f]]
+        languages = sorted({f.split("/")[0] for f in person if (f.split("/")[0], sex[person[0]]) in heldout})
+        if languages:
+            excluded.append((name, f"the language and sex ({', '.join(languages)}, {sex[person[0]]}) of a held-out "
+                                   f"voice"))
+            continue
+        voices.append((name, sex[person[0]], _voiced_median(clips), sum(s for s, _ in clips)))
+    return voices, excluded
+
+
 _ESPEAK = [  # (voice, sex, split, pitch, rate)
     ("en+m1", "M", "train", 40, 155), ("en-us+m3", "M", "train", 35, 165), ("en-gb-scotland+m2", "M", "train", 45, 150),
     ("en+m5", "M", "train", 30, 160), ("en+f1", "F", "train", 60, 160), ("en-us+f2", "F", "train", 70, 150),
@@ -886,6 +1017,10 @@ def _speaker_table() -> list[Speaker]:
                                 f"Flight of the Amazon Queen, {actor} ({seconds / 60:.1f} min of speech, "
                                 f"{clips} clips)", package="flight-of-the-amazon-queen", scale=scale, f0=f0,
                                 pool_only=True))
+    for name, folders, sex, group, f0, seconds, clips, note in _KAJONGG:
+        speakers.append(Speaker(name, sex, "real", "train", group, "kajongg", folders,
+                                f"Kajongg tile names and calls, {note} ({seconds} s of speech, {clips} clips)",
+                                package="kajongg", f0=f0, pool_only=True))
     return speakers
 
 
@@ -913,6 +1048,7 @@ def required_packages(sample_rate: int) -> dict[str, Path]:
         "drascula": DRASCULA_ROOT / "en" / "1.ALS",
         "drascula-spanish": DRASCULA_ROOT / "es" / "1.ALS",
         "flight-of-the-amazon-queen": FOTAQ_DATA,
+        "kajongg": KAJONGG_ROOT / "de",
         "espeak-ng": Path("/usr/bin/espeak-ng"),
         "flite": Path("/usr/bin/flite"),
         "festival": Path("/usr/bin/festival"),
@@ -1075,8 +1211,8 @@ def _klettres_clips(folder: str) -> list[Path]:
 
 
 def _speaker_clips(speaker: Speaker) -> list[Path]:
-    """The source files of a clip-based (asterisk, fillets, klettres, ktuberling, tuxpaint, drascula, fotaq)
-    speaker (FOTAQ: ``<queen.1c>/<resource>`` names, see :func:`fotaq_clips`)."""
+    """The source files of a clip-based (asterisk, fillets, klettres, ktuberling, tuxpaint, drascula, fotaq,
+    kajongg) speaker (FOTAQ: ``<queen.1c>/<resource>`` names, see :func:`fotaq_clips`)."""
     from voxsep.core.audio import audio_info
 
     if speaker.engine == "asterisk":
@@ -1093,6 +1229,8 @@ def _speaker_clips(speaker: Speaker) -> list[Path]:
         return [path for path in _drascula_clips(speaker.voice) if path.stat().st_size > 0]
     elif speaker.engine == "fotaq":
         return _fotaq_clips(speaker.voice.partition(":")[2])  # empty resources are not listed
+    elif speaker.engine == "kajongg":
+        clips = _kajongg_clips(speaker.voice)
     else:
         raise ValueError(f"{speaker.name} ({speaker.engine}) is not made of recorded clips")
     # fillets-ng-data-nl 1.0.1 ships two empty Ogg files (elevator1/zd1-m-cesta, gems/zav-v-sto).
@@ -1238,18 +1376,19 @@ def _make_speaker(task: dict[str, Any]) -> list[tuple[str, str, str, int, int]]:
     todo = [k for k, (_, path) in enumerate(targets) if not path.exists()]
 
     if todo and speaker.engine in ("asterisk", "fillets", "klettres", "ktuberling", "tuxpaint", "drascula", "fotaq",
-                                   "derived"):
+                                   "kajongg", "derived"):
         origin = speaker if speaker.engine != "derived" else next(s for s in SPEAKERS if s.name == speaker.voice)
         clips = _speaker_clips(origin)
         factor = speaker.factor
-        keep = origin.engine in ("klettres", "ktuberling", "tuxpaint")  # short clips, reused: keep them decoded
+        keep = origin.engine in ("klettres", "ktuberling", "tuxpaint", "kajongg")  # short clips, reused: keep decoded
         decoded: dict[int, np.ndarray] = {}
         lengths: dict[int, int] = {}
 
         def load(i: int) -> np.ndarray:
             if i in decoded:
                 return decoded[i]
-            # KLettres (KTuberling, Tux Paint) clips: a noise floor ~40 dB below the word (hiss, hum) -> trim at -30 dB.
+            # KLettres (KTuberling, Tux Paint, Kajongg) clips: a noise floor ~40 dB below the word (hiss,
+            # hum) -> trim at -30 dB.
             signal = trim_silence(remove_rumble(_load_prompt(clips[i], sample_rate), sample_rate), sample_rate,
                                   threshold_db=-30.0 if keep else -40.0)
             lengths[i] = signal.size
@@ -1476,7 +1615,8 @@ def _readme_stats(text: str) -> dict[str, str]:
 
 def _add_pool_voices(output: Path, rate_dir: Path, config: dict[str, Any], utterances_per_speaker: int, jobs: int,
                      started: float) -> dict[str, Any]:
-    """Extend a complete build with the pool-only voices it lacks (KTuberling, Tux Paint, Drascula).
+    """Extend a complete build with the pool-only voices it lacks (KTuberling, Tux Paint, Drascula, FOTAQ,
+    Kajongg).
 
     Their utterances are made (resumable: finished files are kept), their rows are added
     to ``utterances_<split>.csv`` and ``speakers.csv`` (earlier rows unchanged: the files
@@ -1568,6 +1708,8 @@ _LICENCES = [
      "allowed, no fee for the game itself), modified versions allowed if prominently marked as modified, "
      "copyright notices and the readme kept; voices by the actors credited in the game "
      "(/usr/share/doc/flight-of-the-amazon-queen/copyright)."),
+    ("kajongg", "Kajongg voices (kajongg_* voices): GNU GPL version 2 or later, (c) Wolfgang Rohdewald "
+     "(/usr/share/kajongg/voices/*/COPYRIGHT, /usr/share/doc/kajongg/copyright)."),
     ("espeak-ng", "espeak-ng: GPL-3.0-or-later (its output is not restricted by the GPL)."),
     ("flite", "flite and its CMU voices (kal16, awb, rms, slt): CMU/BSD-style free licence."),
     ("festival, festvox-*", "festival and festvox voices (kallpc16k, kdlpc16k, us-slt-hts): free, BSD-like "
@@ -1628,6 +1770,10 @@ def _readme(config: dict[str, Any], speakers: list[Speaker], stats: dict[str, An
         "    11 kHz: about 4.5 kHz of bandwidth), one voice per credited actor (the lead, Joe,",
         "    and 10 others), the speaker of each line from its resource name and the game's",
         "    credits; training only and pool-only;",
+        "  * the tile names and calls of the game Kajongg (English and German, a few words",
+        "    each), one voice per person (an English and a German folder of one sex whose",
+        "    median F0s agree are one voice), made like the KLettres utterances; training",
+        "    only and pool-only;",
         "  * utterances are ~4.5-7 s of consecutive prompts/lines/clips of one speaker with",
         "    0.1-0.4 s pauses.",
         "* Derived voices: some real voices resampled x0.8 and x1.18 (pitch and formants",
@@ -1700,6 +1846,12 @@ def _readme(config: dict[str, Any], speakers: list[Speaker], stats: dict[str, An
         "  of the characters credited to that actor, so that no actor is mixed with himself;",
         "  sex from the actor, voices with under 2 min of speech left out. Not used:",
         *[f"  * {what}: {reason}" for what, reason in _FOTAQ_EXCLUDED],
+        "* Kajongg voices: sex from the folder name (male*/female*); an English and a German",
+        f"  folder of one sex within {KAJONGG_SAME_PERSON_SEMITONES:g} semitones of median F0 are one voice",
+        "  (one person);",
+        "  a voice with a language and the sex of a held-out voice is left out (Tux Paint rule).",
+        "  Not used:",
+        *[f"  * {what}: {reason}" for what, reason in _KAJONGG_EXCLUDED],
         "",
         "## Layout",
         "",

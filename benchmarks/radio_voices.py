@@ -68,7 +68,7 @@ class Recording:
     speaker: str
     sex: str
     seconds: float  # after rumble removal and silence trimming (trim_silence at -40 dB)
-    f0: float  # median F0 (Hz), voxsep.data.prepare.offline.median_f0 on this stretch
+    f0: float  # median F0 (Hz), voxsep.data.prepare.voices.common.median_f0 on this stretch
     what: str
 
 
@@ -157,7 +157,7 @@ def cut_segments(signal: np.ndarray, sample_rate: int = SAMPLE_RATE,
 
 def speaker_segments(recordings: list[Recording], root: Path = CODEC2) -> dict[str, list[np.ndarray]]:
     """``speaker -> segments`` of every recording (rumble removed, silence trimmed)."""
-    from voxsep.data.prepare.offline import remove_rumble, trim_silence
+    from voxsep.data.prepare.voices.common import remove_rumble, trim_silence
 
     segments: dict[str, list[np.ndarray]] = {}
     for recording in recordings:

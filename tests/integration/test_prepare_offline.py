@@ -18,6 +18,16 @@ from voxsep.data.manifest import load_manifest
 from voxsep.data.prepare import offline
 from voxsep.data.prepare.common import MissingPackageError
 from voxsep.data.prepare.levels import mix_at_levels
+from voxsep.data.prepare.voices.asterisk import ASTERISK_ROOT
+from voxsep.data.prepare.voices.clips import _load_prompt
+from voxsep.data.prepare.voices.common import MALE_F0_HZ, median_f0, remove_rumble
+from voxsep.data.prepare.voices.fillets import (
+    FILLETS_ROOT,
+    fillets_lines,
+    parse_fillets_dialogs,
+)
+from voxsep.data.prepare.voices.klettres import KLETTRES_ROOT
+from voxsep.data.prepare.voices.speakers import SPEAKERS, _speaker_clips
 
 QUANTUM = 1.0 / 32768  # PCM_16 step
 
@@ -47,7 +57,7 @@ def test_layout_and_speaker_disjoint_splits(offline_corpus, speech_pool, mix2_ma
             split_of[row["utterance_id"]] = split
     # Every speaker group (a person and the voices derived from it) sits in one split.
     groups: dict[str, set[str]] = {}
-    for s in offline.SPEAKERS:
+    for s in SPEAKERS:
         groups.setdefault(s.group, set()).add(speakers[s.name]["split"])
     assert all(len(splits) == 1 for splits in groups.values()), groups
     # The test split holds real female and male voices and synthetic male voices.
@@ -57,7 +67,7 @@ def test_layout_and_speaker_disjoint_splits(offline_corpus, speech_pool, mix2_ma
     assert any(r["kind"] == "synthetic" and r["sex"] == "M" for r in test)
     assert set(speech_pool) == {s for s, r in speakers.items() if r["split"] == "train"}
     # Mixtures only use utterances of their split, from different speaker groups.
-    group_of = {s.name: s.group for s in offline.SPEAKERS}
+    group_of = {s.name: s.group for s in SPEAKERS}
     for n_src in (2, 3):
         for split in ("train", "valid", "test"):
             records = load_manifest(offline_corpus / "wav8k" / f"{n_src}speakers" / f"{split}.csv")
@@ -149,7 +159,7 @@ def test_refuses_other_settings_and_foreign_folders(offline_corpus, tmp_path, ca
 
 
 def test_missing_debian_package_prints_apt_line(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(offline, "ASTERISK_ROOT", tmp_path / "no-asterisk")
+    monkeypatch.setattr("voxsep.data.prepare.voices.asterisk.ASTERISK_ROOT", tmp_path / "no-asterisk")
     with pytest.raises(MissingPackageError) as info:
         offline.check_packages(8000)
     message = str(info.value)
@@ -179,21 +189,21 @@ def test_16k_uses_wideband_g722_prompts():
         frequencies = np.fft.rfftfreq(signal.size, 1 / 16000)
         return spectrum[frequencies > 4500].sum() / spectrum.sum()
 
-    english = offline._load_prompt(offline.ASTERISK_ROOT / "en_US_f_Allison" / "privacy-prompt.wav", 16000)
-    french = offline._load_prompt(offline.ASTERISK_ROOT / "fr_CA_f_June" / "privacy-prompt.wav", 16000)
-    assert english.size == pytest.approx(2 * read_audio(offline.ASTERISK_ROOT / "en_US_f_Allison"
+    english = _load_prompt(ASTERISK_ROOT / "en_US_f_Allison" / "privacy-prompt.wav", 16000)
+    french = _load_prompt(ASTERISK_ROOT / "fr_CA_f_June" / "privacy-prompt.wav", 16000)
+    assert english.size == pytest.approx(2 * read_audio(ASTERISK_ROOT / "en_US_f_Allison"
                                                         / "privacy-prompt.wav")[0].shape[-1], abs=2)
     assert high_band_share(english) > 1e-4 > high_band_share(french) * 10  # G.722 is wideband, the 8 kHz wav not
 
 
 def test_missing_game_and_klettres_packages_are_named(tmp_path, monkeypatch):
-    monkeypatch.setattr(offline, "FILLETS_ROOT", tmp_path / "no-fillets")
-    monkeypatch.setattr(offline, "KLETTRES_ROOT", tmp_path / "no-klettres")
-    monkeypatch.setattr(offline, "KTUBERLING_ROOT", tmp_path / "no-ktuberling")
-    monkeypatch.setattr(offline, "TUXPAINT_ROOT", tmp_path / "no-tuxpaint")
-    monkeypatch.setattr(offline, "DRASCULA_ROOT", tmp_path / "no-drascula")
-    monkeypatch.setattr(offline, "FOTAQ_DATA", tmp_path / "no-fotaq" / "queen.1c")
-    monkeypatch.setattr(offline, "KAJONGG_ROOT", tmp_path / "no-kajongg")
+    monkeypatch.setattr("voxsep.data.prepare.voices.fillets.FILLETS_ROOT", tmp_path / "no-fillets")
+    monkeypatch.setattr("voxsep.data.prepare.voices.klettres.KLETTRES_ROOT", tmp_path / "no-klettres")
+    monkeypatch.setattr("voxsep.data.prepare.voices.ktuberling.KTUBERLING_ROOT", tmp_path / "no-ktuberling")
+    monkeypatch.setattr("voxsep.data.prepare.voices.tuxpaint.TUXPAINT_ROOT", tmp_path / "no-tuxpaint")
+    monkeypatch.setattr("voxsep.data.prepare.voices.drascula.DRASCULA_ROOT", tmp_path / "no-drascula")
+    monkeypatch.setattr("voxsep.data.prepare.voices.queen.FOTAQ_DATA", tmp_path / "no-fotaq" / "queen.1c")
+    monkeypatch.setattr("voxsep.data.prepare.voices.kajongg.KAJONGG_ROOT", tmp_path / "no-kajongg")
     with pytest.raises(MissingPackageError) as info:
         offline.check_packages(8000)
     assert ("apt-get install -y drascula drascula-spanish fillets-ng-data fillets-ng-data-cs fillets-ng-data-nl "
@@ -203,7 +213,7 @@ def test_missing_game_and_klettres_packages_are_named(tmp_path, monkeypatch):
 
 # --------------------------------------------------------------------------- the speaker table
 def test_speaker_table_splits_by_group_and_holds_out_real_voices():
-    speakers = offline.SPEAKERS
+    speakers = SPEAKERS
     by_name = {s.name: s for s in speakers}
     assert len(by_name) == len(speakers)
     split_of_group: dict[str, set[str]] = {}
@@ -232,7 +242,7 @@ def test_speaker_table_splits_by_group_and_holds_out_real_voices():
     # Sex of the voices labelled by pitch agrees with the measured median F0.
     for s in humans:
         if s.engine in ("fillets", "klettres", "tuxpaint"):
-            assert (s.f0 < offline.MALE_F0_HZ) == (s.sex == "M"), s
+            assert (s.f0 < MALE_F0_HZ) == (s.sex == "M"), s
 
 
 def test_parse_fillets_dialogs():
@@ -247,23 +257,23 @@ dialogId("bar-x-gr0", "", "")
 -- dialogId("commented-out", "font_parrot", "Hello")
 local x = dialogId("not-at-line-start", "font_big")
 '''
-    assert offline.parse_fillets_dialogs(script) == {
+    assert parse_fillets_dialogs(script) == {
         "let-m-divna": "small", "let-v-vrak0": "big", "vit-hs-vitejteA": "statue", "bar-x-gr0": ""}
 
 
 def test_fillets_speakers_use_labelled_lines_only():
     from voxsep.core.audio import audio_info
 
-    fillets = [s for s in offline.SPEAKERS if s.engine == "fillets"]
+    fillets = [s for s in SPEAKERS if s.engine == "fillets"]
     assert {s.voice for s in fillets} >= {"cs:small", "cs:big", "nl:small", "nl:big"}
     seen: set[Path] = set()
     for s in fillets:
-        clips = offline._speaker_clips(s)
+        clips = _speaker_clips(s)
         assert clips and not seen & set(clips), s.name  # no line is given to two speakers
         seen |= set(clips)
         language = s.voice.split(":")[0]
         characters = set(s.voice.split(":")[1].split("@")[0].split("+"))
-        lines = offline.fillets_lines(language, offline.FILLETS_ROOT)
+        lines = fillets_lines(language, FILLETS_ROOT)
         for clip in clips:
             assert clip.parent.name == language and lines[(clip.parent.parent.name, clip.stem)] in characters
         infos = [audio_info(c) for c in clips]
@@ -271,8 +281,8 @@ def test_fillets_speakers_use_labelled_lines_only():
         seconds = sum(info.duration for info in infos)
         assert seconds >= (30 * 60 if s.scale > 1 else 30), (s.name, seconds)
     # Processed voices (robot dog, parrot) are not used.
-    excluded = {p for p in (offline.FILLETS_ROOT / "sound").glob("*/cs/*.ogg")
-                if offline.fillets_lines("cs", offline.FILLETS_ROOT).get((p.parent.parent.name, p.stem))
+    excluded = {p for p in (FILLETS_ROOT / "sound").glob("*/cs/*.ogg")
+                if fillets_lines("cs", FILLETS_ROOT).get((p.parent.parent.name, p.stem))
                 in ("robodog", "parrot")}
     assert excluded and not excluded & seen
 
@@ -280,20 +290,20 @@ def test_fillets_speakers_use_labelled_lines_only():
 def test_gsm_prompts_decode_and_median_f0_tells_the_sexes_apart():
     from voxsep.core.audio import audio_info
 
-    path = offline.ASTERISK_ROOT / "fr" / "agent-pass.gsm"
-    audio = offline._load_prompt(path, 8000)
+    path = ASTERISK_ROOT / "fr" / "agent-pass.gsm"
+    audio = _load_prompt(path, 8000)
     assert audio.size == audio_info(path).frames and 0.05 < np.abs(audio).max() <= 1.0
-    assert offline._load_prompt(path, 16000).size == 2 * audio.size
+    assert _load_prompt(path, 16000).size == 2 * audio.size
     t = np.arange(8000) / 8000
     tone = sum(np.sin(2 * np.pi * 120 * k * t) / k for k in range(1, 6))
-    assert offline.median_f0(tone, 8000) == pytest.approx(120, rel=0.02)
-    assert np.isnan(offline.median_f0(np.zeros(8000), 8000))
-    female = [offline.remove_rumble(offline._load_prompt(p, 8000), 8000)
-              for p in sorted((offline.KLETTRES_ROOT / "uk" / "alpha").glob("*.ogg"))[:6]]
-    male = [offline.remove_rumble(offline._load_prompt(p, 8000), 8000)
-            for p in sorted((offline.KLETTRES_ROOT / "hu" / "alpha").glob("*.ogg"))[:6]]
-    assert offline.median_f0(np.concatenate(male), 8000) < offline.MALE_F0_HZ < \
-        offline.median_f0(np.concatenate(female), 8000)
+    assert median_f0(tone, 8000) == pytest.approx(120, rel=0.02)
+    assert np.isnan(median_f0(np.zeros(8000), 8000))
+    female = [remove_rumble(_load_prompt(p, 8000), 8000)
+              for p in sorted((KLETTRES_ROOT / "uk" / "alpha").glob("*.ogg"))[:6]]
+    male = [remove_rumble(_load_prompt(p, 8000), 8000)
+            for p in sorted((KLETTRES_ROOT / "hu" / "alpha").glob("*.ogg"))[:6]]
+    assert median_f0(np.concatenate(male), 8000) < MALE_F0_HZ < \
+        median_f0(np.concatenate(female), 8000)
 
 
 def test_real_sets_mix_two_heldout_human_voices(offline_corpus):
@@ -349,7 +359,7 @@ def test_complete_build_without_pool_voices_gets_only_them(offline_corpus, tmp_p
     running the builder
     again makes their utterances and appends their speakers.csv/utterances_train.csv rows;
     the result equals a fresh build and no mixture set changes (none holds these voices)."""
-    pool = {s.name for s in offline.SPEAKERS if s.pool_only}
+    pool = {s.name for s in SPEAKERS if s.pool_only}
     assert pool
     copy = tmp_path / "corpus"
     shutil.copytree(offline_corpus, copy)
@@ -372,9 +382,9 @@ def test_complete_build_without_pool_voices_gets_only_them(offline_corpus, tmp_p
     assert "pool-only voices added to this build: ktuberling_de" in readme
     # Only the voices after the KTuberling ones missing (a build extended with those): they
     # are added, and the README keeps the record of the earlier extension.
-    first_tux = next(i for i, s in enumerate(offline.SPEAKERS) if s.engine == "tuxpaint")
-    tux = {s.name for s in offline.SPEAKERS[first_tux:]}
-    assert {"tuxpaint", "drascula", "fotaq", "kajongg"} == {s.engine for s in offline.SPEAKERS[first_tux:]}
+    first_tux = next(i for i, s in enumerate(SPEAKERS) if s.engine == "tuxpaint")
+    tux = {s.name for s in SPEAKERS[first_tux:]}
+    assert {"tuxpaint", "drascula", "fotaq", "kajongg"} == {s.engine for s in SPEAKERS[first_tux:]}
     assert tux < pool
     for name in tux:
         shutil.rmtree(copy / "wav8k" / "speech" / name)
@@ -388,7 +398,7 @@ def test_complete_build_without_pool_voices_gets_only_them(offline_corpus, tmp_p
     readme = (copy / "README.md").read_text()
     assert "pool-only voices added to this build: ktuberling_de" in readme and "; then tuxpaint_ro" in readme
     # Only the Kajongg voices missing (a build extended up to the FOTAQ voices, as this session's was).
-    kajongg = {s.name for s in offline.SPEAKERS if s.engine == "kajongg"}
+    kajongg = {s.name for s in SPEAKERS if s.engine == "kajongg"}
     for name in kajongg:
         shutil.rmtree(copy / "wav8k" / "speech" / name)
     for table in (copy / "speakers.csv", copy / "wav8k" / "utterances_train.csv"):

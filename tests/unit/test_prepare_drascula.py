@@ -9,7 +9,16 @@ import numpy as np
 import pytest
 
 from voxsep.data.prepare import offline
-from voxsep.data.prepare.offline import DRASCULA_RATE, drascula_clips, read_drascula_line
+from voxsep.data.prepare.voices.clips import _load_prompt
+from voxsep.data.prepare.voices.drascula import (
+    _DRASCULA,
+    _DRASCULA_EXCLUDED,
+    DRASCULA_RATE,
+    DRASCULA_ROOT,
+    drascula_clips,
+    read_drascula_line,
+)
+from voxsep.data.prepare.voices.speakers import SPEAKERS, _speaker_clips
 
 
 def _tone_bytes(seconds: float, frequency: float = 440.0, amplitude: float = 0.5) -> bytes:
@@ -33,7 +42,7 @@ def test_a_line_is_unsigned_8_bit_pcm_resampled_to_the_build_rate(tmp_path):
     path.write_bytes(b"\x80\xff\x00\xc0")
     assert read_drascula_line(path).tolist() == [0.0, 127 / 128, -1.0, 0.5]
     path.write_bytes(_tone_bytes(1.0))
-    audio = offline._load_prompt(path, 8000)
+    audio = _load_prompt(path, 8000)
     assert audio.dtype == np.float32 and abs(audio.size - 8000) <= 1
     spectrum = np.abs(np.fft.rfft(audio))
     assert np.argmax(spectrum) * 8000 / audio.size == pytest.approx(440.0, abs=2.0)
@@ -41,9 +50,9 @@ def test_a_line_is_unsigned_8_bit_pcm_resampled_to_the_build_rate(tmp_path):
 
 
 def test_drascula_voices_are_appended_training_pool_only_speakers():
-    speakers = offline.SPEAKERS
+    speakers = SPEAKERS
     voices = [s for s in speakers if s.engine == "drascula"]
-    assert len(voices) == len(offline._DRASCULA) >= 10
+    assert len(voices) == len(_DRASCULA) >= 10
     first = speakers.index(voices[0])
     assert speakers[first:first + len(voices)] == voices and all(s.pool_only for s in speakers[first:])
     assert speakers.index(next(s for s in speakers if s.engine == "tuxpaint")) < first
@@ -53,24 +62,24 @@ def test_drascula_voices_are_appended_training_pool_only_speakers():
     # One voice per character and dub; the mixed, unclear, short and sound-effect prefixes stay out.
     characters = [s.voice for s in voices]
     assert len(set(characters)) == len(characters)
-    excluded = {p.strip() for prefixes, _ in offline._DRASCULA_EXCLUDED for p in prefixes.split(",")}
+    excluded = {p.strip() for prefixes, _ in _DRASCULA_EXCLUDED for p in prefixes.split(",")}
     assert excluded == {"D", "E", "P", "F", "S"} and not excluded & {c.split(":")[1] for c in characters}
     assert {"drascula", "drascula-spanish"} <= set(offline.required_packages(8000))
 
 
-@pytest.mark.skipif(not (offline.DRASCULA_ROOT / "es" / "1.ALS").exists(),
+@pytest.mark.skipif(not (DRASCULA_ROOT / "es" / "1.ALS").exists(),
                     reason="drascula and drascula-spanish not installed")
 def test_the_table_matches_the_installed_packages():
-    table_prefixes = {prefix for _, _, prefix, *_ in offline._DRASCULA}
-    excluded = {p.strip() for prefixes, _ in offline._DRASCULA_EXCLUDED for p in prefixes.split(",")}
+    table_prefixes = {prefix for _, _, prefix, *_ in _DRASCULA}
+    excluded = {p.strip() for prefixes, _ in _DRASCULA_EXCLUDED for p in prefixes.split(",")}
     for dub in ("en", "es"):
         found = drascula_clips(dub)
         assert set(found) == table_prefixes | excluded  # every prefix is a voice or left out with a reason
-        for name, row_dub, prefix, _, _, seconds, lines, _, _ in offline._DRASCULA:
+        for name, row_dub, prefix, _, _, seconds, lines, _, _ in _DRASCULA:
             if row_dub == dub:
                 assert len(found[prefix]) == lines, name
-                speaker = next(s for s in offline.SPEAKERS if s.name == name)
-                assert offline._speaker_clips(speaker) == found[prefix]
+                speaker = next(s for s in SPEAKERS if s.name == name)
+                assert _speaker_clips(speaker) == found[prefix]
                 # Untrimmed length (bytes at 11025 Hz) bounds the trimmed speech of the table.
                 raw = sum(path.stat().st_size for path in found[prefix]) / DRASCULA_RATE
                 assert seconds <= raw < 2 * seconds, name

@@ -14,7 +14,16 @@ import pytest
 import soundfile as sf
 
 from voxsep.data.prepare import offline
-from voxsep.data.prepare.offline import fotaq_clips, fotaq_labels, queen_payload, queen_table
+from voxsep.data.prepare.voices.clips import _load_prompt
+from voxsep.data.prepare.voices.common import MALE_F0_HZ, median_f0
+from voxsep.data.prepare.voices.fotaq import (
+    _FOTAQ,
+    fotaq_clips,
+    fotaq_labels,
+    measure_fotaq,
+)
+from voxsep.data.prepare.voices.queen import FOTAQ_DATA, queen_payload, queen_table
+from voxsep.data.prepare.voices.speakers import SPEAKERS, training_voice_languages
 
 
 def _container(resources: dict[str, bytes]) -> bytes:
@@ -70,17 +79,17 @@ def test_clips_of_a_synthetic_container_decode_at_8k(tmp_path):
     found = fotaq_clips(path)
     assert {c: [p.name for p in clips] for c, clips in found.items()} == {"joe": ["020006J1.SB"],
                                                                           "sparky": ["020006P1.SB"]}
-    audio = offline._load_prompt(found["joe"][0], 8000)
+    audio = _load_prompt(found["joe"][0], 8000)
     assert audio.dtype == np.float32 and abs(audio.size - 8000) < 800  # MP3 adds encoder delay/padding
-    assert offline.median_f0(audio, 8000) == pytest.approx(120, rel=0.03)
-    measured = offline.measure_fotaq(path, ["joe+sparky"])
+    assert median_f0(audio, 8000) == pytest.approx(120, rel=0.03)
+    measured = measure_fotaq(path, ["joe+sparky"])
     assert len(measured["joe+sparky"]) == 2 and measured["joe+sparky"][1][1] == pytest.approx(220, rel=0.03)
 
 
 def test_fotaq_voices_are_appended_training_pool_only_actors():
-    speakers = offline.SPEAKERS
+    speakers = SPEAKERS
     fotaq = [s for s in speakers if s.engine == "fotaq"]
-    assert len(fotaq) == len(offline._FOTAQ) == 11
+    assert len(fotaq) == len(_FOTAQ) == 11
     first = speakers.index(fotaq[0])
     tux = [i for i, s in enumerate(speakers) if s.engine == "tuxpaint"]
     assert first > max(tux) and speakers[first:first + len(fotaq)] == fotaq
@@ -90,29 +99,29 @@ def test_fotaq_voices_are_appended_training_pool_only_actors():
     assert fotaq[0].voice == "en:joe" and fotaq[0].sex == "M" and fotaq[0].scale > 1
     for s in fotaq:
         assert s.split == "train" and s.group == s.name and s.human and s.package == "flight-of-the-amazon-queen"
-        assert s.voice.startswith("en:") and (s.f0 < offline.MALE_F0_HZ) == (s.sex == "M"), s
+        assert s.voice.startswith("en:") and (s.f0 < MALE_F0_HZ) == (s.sex == "M"), s
     assert not any(s.engine == "derived" and s.voice.startswith("fotaq") for s in speakers)
     assert "flight-of-the-amazon-queen" in offline.required_packages(8000)
     # The KTuberling selection's reference set does not change.
-    assert offline.training_voice_languages() == offline.training_voice_languages(
+    assert training_voice_languages() == training_voice_languages(
         [s for s in speakers if s.engine not in ("tuxpaint", "fotaq")])
 
 
-@pytest.mark.skipif(not offline.FOTAQ_DATA.exists(), reason="flight-of-the-amazon-queen not installed")
+@pytest.mark.skipif(not FOTAQ_DATA.exists(), reason="flight-of-the-amazon-queen not installed")
 def test_the_table_matches_the_installed_game(tmp_path):
     found = fotaq_clips()
-    used = {c for row in offline._FOTAQ for c in row[1].split("+")}
+    used = {c for row in _FOTAQ for c in row[1].split("+")}
     assert used <= set(found) and "klunk" in set(found) - used and "zombie" in set(found) - used
-    voices = [row[1] for row in offline._FOTAQ]
-    measured = offline.measure_fotaq(characters=voices, sample=40)
-    for name, voice, sex, f0, seconds, clips, _, _ in offline._FOTAQ:
+    voices = [row[1] for row in _FOTAQ]
+    measured = measure_fotaq(characters=voices, sample=40)
+    for name, voice, sex, f0, seconds, clips, _, _ in _FOTAQ:
         assert sum(len(found[c]) for c in voice.split("+")) == clips, name
         speech = sum(s for s, _ in measured[voice]) * clips / len(measured[voice])
         assert abs(speech / seconds - 1) < 0.25, (name, speech, seconds)  # estimated from 40 clips
         f0s = np.array([f for _, f in measured[voice]])
-        assert (np.nanmedian(f0s) < offline.MALE_F0_HZ) == (sex == "M"), (name, np.nanmedian(f0s))
+        assert (np.nanmedian(f0s) < MALE_F0_HZ) == (sex == "M"), (name, np.nanmedian(f0s))
     # Two utterances of the shortest voice, made as the build makes them.
-    speaker = next(s for s in offline.SPEAKERS if s.name == "fotaq_arnold")
-    rows = offline._make_speaker({"speaker": speaker, "index": offline.SPEAKERS.index(speaker), "seed": 0,
+    speaker = next(s for s in SPEAKERS if s.name == "fotaq_arnold")
+    rows = offline._make_speaker({"speaker": speaker, "index": SPEAKERS.index(speaker), "seed": 0,
                                   "sample_rate": 8000, "count": 2, "speech_dir": str(tmp_path)})
     assert len(rows) == 2 and all(4.0 * 8000 < row[3] < 8.5 * 8000 for row in rows)

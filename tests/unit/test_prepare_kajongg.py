@@ -11,7 +11,26 @@ from collections import Counter
 import pytest
 
 from voxsep.data.prepare import offline
-from voxsep.data.prepare.offline import kajongg_clips, select_kajongg_voices
+from voxsep.data.prepare.voices.clips import measure_clip
+from voxsep.data.prepare.voices.common import MALE_F0_HZ, _semitones
+from voxsep.data.prepare.voices.kajongg import (
+    _KAJONGG,
+    _KAJONGG_EXCLUDED,
+    KAJONGG_ROOT,
+    KAJONGG_SAME_PERSON_SEMITONES,
+    _voiced_median,
+    kajongg_clips,
+    measure_kajongg,
+    select_kajongg_voices,
+)
+from voxsep.data.prepare.voices.klettres import KLETTRES_PASSES
+from voxsep.data.prepare.voices.speakers import (
+    SPEAKERS,
+    _speaker_clips,
+    _speaker_language,
+    heldout_voices,
+    training_voice_languages,
+)
 
 
 def _clips(f0: float, n: int = 40, seconds: float = 0.8) -> list[tuple[float, float]]:
@@ -61,17 +80,17 @@ def test_a_voice_with_the_language_and_sex_of_a_heldout_voice_is_left_out_whole(
 
 
 def test_kajongg_voices_are_appended_training_pool_only_speakers():
-    speakers = offline.SPEAKERS
+    speakers = SPEAKERS
     by_name = {s.name: s for s in speakers}
     voices = [s for s in speakers if s.engine == "kajongg"]
-    assert len(voices) == len(offline._KAJONGG) == 3
+    assert len(voices) == len(_KAJONGG) == 3
     first = speakers.index(voices[0])
     assert first > max(i for i, s in enumerate(speakers) if s.engine == "fotaq")
     assert speakers[first:first + len(voices)] == voices and all(s.pool_only for s in speakers[first:])
-    heldout = offline.heldout_voices()
+    heldout = heldout_voices()
     folders = [f for s in voices for f in s.voice.split("+")]
     assert len(folders) == len(set(folders))  # a folder is in one voice
-    excluded = [f for what, _ in offline._KAJONGG_EXCLUDED for f in what.split("+")]
+    excluded = [f for what, _ in _KAJONGG_EXCLUDED for f in what.split("+")]
     assert sorted(folders + excluded) == sorted(f"{language}/{sex}{n}" for language in ("en", "de")
                                                 for sex in ("male", "female") for n in (1, 2))
     for s in voices:
@@ -83,22 +102,22 @@ def test_kajongg_voices_are_appended_training_pool_only_speakers():
         if s.group != s.name:  # a KDE volunteer's training voice of its language and sex, close in F0
             other = by_name[s.group]
             assert other.split == "train" and other.sex == s.sex and other.engine in ("klettres", "ktuberling")
-            assert offline._speaker_language(other) in {f.split("/")[0] for f in s.voice.split("+")}
+            assert _speaker_language(other) in {f.split("/")[0] for f in s.voice.split("+")}
     assert not any(s.engine == "derived" and s.voice.startswith("kajongg") for s in speakers)
-    assert offline.required_packages(8000)["kajongg"] == offline.KAJONGG_ROOT / "de"
+    assert offline.required_packages(8000)["kajongg"] == KAJONGG_ROOT / "de"
     assert any(package == "kajongg" for package, _ in offline._LICENCES)
     # The KTuberling selection's reference set does not change.
-    assert offline.training_voice_languages() == offline.training_voice_languages(
+    assert training_voice_languages() == training_voice_languages(
         [s for s in speakers if s.engine not in ("tuxpaint", "fotaq", "kajongg")])
 
 
-needs_kajongg = pytest.mark.skipif(not (offline.KAJONGG_ROOT / "de" / "male2").is_dir(),
+needs_kajongg = pytest.mark.skipif(not (KAJONGG_ROOT / "de" / "male2").is_dir(),
                                    reason="kajongg not installed (apt-get install kajongg)")
 
 
 @pytest.fixture(scope="module")
 def measured() -> dict[str, list[tuple[float, float]]]:
-    return offline.measure_kajongg()
+    return measure_kajongg()
 
 
 @needs_kajongg
@@ -107,50 +126,50 @@ def test_the_table_is_the_selection_on_the_installed_package(measured):
     assert sorted(found) == sorted(f"{language}/{sex}{n}" for language in ("en", "de") for sex in ("male", "female")
                                    for n in (1, 2))
     assert all(40 <= len(clips) <= 42 for clips in found.values())
-    voices, excluded = select_kajongg_voices(measured, offline.heldout_voices())
-    assert [v[0] for v in voices] == [row[1] for row in offline._KAJONGG]
-    assert [what for what, _ in excluded] == [what for what, _ in offline._KAJONGG_EXCLUDED]
-    for (folders, sex, f0, seconds), row in zip(voices, offline._KAJONGG):
+    voices, excluded = select_kajongg_voices(measured, heldout_voices())
+    assert [v[0] for v in voices] == [row[1] for row in _KAJONGG]
+    assert [what for what, _ in excluded] == [what for what, _ in _KAJONGG_EXCLUDED]
+    for (folders, sex, f0, seconds), row in zip(voices, _KAJONGG):
         name, _, want_sex, _, want_f0, want_seconds, clips, _ = row
-        assert sex == want_sex and offline._semitones(f0, want_f0) < 0.2 and abs(seconds - want_seconds) < 1.5, name
-        speaker = next(s for s in offline.SPEAKERS if s.name == name)
-        assert offline._speaker_clips(speaker) == [c for f in folders.split("+") for c in found[f]]
-        assert len(offline._speaker_clips(speaker)) == clips
+        assert sex == want_sex and _semitones(f0, want_f0) < 0.2 and abs(seconds - want_seconds) < 1.5, name
+        speaker = next(s for s in SPEAKERS if s.name == name)
+        assert _speaker_clips(speaker) == [c for f in folders.split("+") for c in found[f]]
+        assert len(_speaker_clips(speaker)) == clips
 
 
 @needs_kajongg
 def test_the_merge_and_sex_decisions_follow_the_measured_f0(measured):
-    f0 = {folder: offline._voiced_median(clips) for folder, clips in measured.items()}
-    limit = offline.KAJONGG_SAME_PERSON_SEMITONES
-    voices = [row[1] for row in offline._KAJONGG] + [what for what, _ in offline._KAJONGG_EXCLUDED]
+    f0 = {folder: _voiced_median(clips) for folder, clips in measured.items()}
+    limit = KAJONGG_SAME_PERSON_SEMITONES
+    voices = [row[1] for row in _KAJONGG] + [what for what, _ in _KAJONGG_EXCLUDED]
     for n in (1, 2):
         for sex in ("male", "female"):
             en, de = f"en/{sex}{n}", f"de/{sex}{n}"
             merged = f"{en}+{de}" in voices
-            assert merged == (offline._semitones(f0[en], f0[de]) <= limit), (en, de, f0[en], f0[de])
-    assert offline._semitones(f0["en/male2"], f0["de/male2"]) > 5  # two men
+            assert merged == (_semitones(f0[en], f0[de]) <= limit), (en, de, f0[en], f0[de])
+    assert _semitones(f0["en/male2"], f0["de/male2"]) > 5  # two men
     # Folder names the F0 does not back are within a semitone of the threshold (the male1
     # and female1 folders, 155-171 Hz); the others agree with it clearly.
     for folder, value in f0.items():
-        if (value < offline.MALE_F0_HZ) != ("/male" in folder):
-            assert offline._semitones(value, offline.MALE_F0_HZ) < 1, (folder, value)
+        if (value < MALE_F0_HZ) != ("/male" in folder):
+            assert _semitones(value, MALE_F0_HZ) < 1, (folder, value)
     for folder in ("en/male2", "de/male2"):
-        assert f0[folder] < offline.MALE_F0_HZ * 2 ** (-1 / 12)
+        assert f0[folder] < MALE_F0_HZ * 2 ** (-1 / 12)
     for folder in ("en/female2", "de/female2"):
-        assert f0[folder] > offline.MALE_F0_HZ * 2 ** (2 / 12)
+        assert f0[folder] > MALE_F0_HZ * 2 ** (2 / 12)
 
 
 @needs_kajongg
 def test_utterances_reuse_each_clip_a_few_times_at_most(tmp_path):
-    speaker = next(s for s in offline.SPEAKERS if s.name == "kajongg_de_male2")
-    clips = offline._speaker_clips(speaker)
-    index = offline.SPEAKERS.index(speaker)
+    speaker = next(s for s in SPEAKERS if s.name == "kajongg_de_male2")
+    clips = _speaker_clips(speaker)
+    index = SPEAKERS.index(speaker)
     rows = offline._make_speaker({"speaker": speaker, "index": index, "seed": 0, "sample_rate": 8000, "count": 120,
                                   "speech_dir": str(tmp_path)})
     # ~38 s of words (41 clips) make ~20 utterances (each word in at most KLETTRES_PASSES), not 120.
     assert 10 <= len(rows) <= 3 * (38 + 41 * 0.25) / 4.5 and all(4.0 * 8000 < row[3] < 8.5 * 8000 for row in rows)
-    lengths = {i: offline.measure_clip(clip)[0] for i, clip in enumerate(clips)}
+    lengths = {i: measure_clip(clip)[0] for i, clip in enumerate(clips)}
     plan = offline._plan_utterances(len(clips), lambda i: lengths[i] + 0.25, 120, 0, index,
-                                    passes=offline.KLETTRES_PASSES)
+                                    passes=KLETTRES_PASSES)
     assert len(plan) == len(rows)
-    assert max(Counter(i for utterance in plan for i in utterance).values()) <= offline.KLETTRES_PASSES
+    assert max(Counter(i for utterance in plan for i in utterance).values()) <= KLETTRES_PASSES

@@ -9,8 +9,20 @@ import math
 
 import pytest
 
-from voxsep.data.prepare import offline
-from voxsep.data.prepare.offline import ktuberling_clip_parts, ktuberling_part, select_ktuberling_voices
+from voxsep.data.prepare.voices.common import MALE_F0_HZ
+from voxsep.data.prepare.voices.ktuberling import (
+    _KTUBERLING,
+    KTUBERLING_ROOT,
+    ktuberling_clip_parts,
+    ktuberling_part,
+    measure_ktuberling,
+    select_ktuberling_voices,
+)
+from voxsep.data.prepare.voices.speakers import (
+    SPEAKERS,
+    heldout_languages,
+    training_voice_languages,
+)
 
 
 def _clips(f0: float, n: int = 20, seconds: float = 1.5, spread: float = 0.0) -> list[tuple[float, float]]:
@@ -51,8 +63,8 @@ def test_heldout_languages_and_short_or_empty_folders_are_left_out():
 
 
 def test_the_real_heldout_languages_come_from_the_valid_and_test_voices():
-    assert offline.heldout_languages() == {"en", "fr", "hu", "lt", "nds", "nl", "ru", "uk"}
-    assert ("da", "M") in offline.training_voice_languages()
+    assert heldout_languages() == {"en", "fr", "hu", "lt", "nds", "nl", "ru", "uk"}
+    assert ("da", "M") in training_voice_languages()
 
 
 def test_a_borderline_part_does_not_split_a_one_voice_folder():
@@ -88,28 +100,28 @@ def test_a_folder_whose_main_voice_may_be_a_training_voice_is_left_out_whole():
 
 
 def test_ktuberling_voices_are_appended_training_pool_only_speakers():
-    speakers = offline.SPEAKERS
+    speakers = SPEAKERS
     kt = [s for s in speakers if s.engine == "ktuberling"]
-    assert len(kt) == len(offline._KTUBERLING) >= 5
+    assert len(kt) == len(_KTUBERLING) >= 5
     # Appended after the speakers of the mixture sets (which keep their indices, i.e. their
     # seeds), before the later pool-only voices (Tux Paint).
     start = speakers.index(kt[0])
     assert speakers[start:start + len(kt)] == kt and not any(s.pool_only for s in speakers[:start])
     assert all(s.pool_only for s in speakers[start:])
-    heldout = offline.heldout_languages()
+    heldout = heldout_languages()
     for s in kt:
         assert s.split == "train" and s.group == s.name and s.package == "ktuberling-data" and s.human
         assert s.voice.split(":")[0] not in heldout
-        assert (s.f0 < offline.MALE_F0_HZ) == (s.sex == "M"), s
+        assert (s.f0 < MALE_F0_HZ) == (s.sex == "M"), s
     assert not any(s.engine == "derived" and s.voice.startswith("ktuberling") for s in speakers)
 
 
-@pytest.mark.skipif(not (offline.KTUBERLING_ROOT / "gl.soundtheme").exists(), reason="ktuberling-data not installed")
+@pytest.mark.skipif(not (KTUBERLING_ROOT / "gl.soundtheme").exists(), reason="ktuberling-data not installed")
 def test_the_table_is_the_selection_on_the_installed_package():
-    measured = offline.measure_ktuberling()
-    voices, _ = select_ktuberling_voices(measured, offline.heldout_languages(), offline.training_voice_languages())
+    measured = measure_ktuberling()
+    voices, _ = select_ktuberling_voices(measured, heldout_languages(), training_voice_languages())
     got = sorted((v, s, round(f0), math.floor(secs)) for v, s, f0, secs in voices)
-    want = sorted((voice, sex, f0, seconds) for _, voice, sex, f0, seconds, _ in offline._KTUBERLING)
+    want = sorted((voice, sex, f0, seconds) for _, voice, sex, f0, seconds, _ in _KTUBERLING)
     assert [(v, s) for v, s, _, _ in got] == [(v, s) for v, s, _, _ in want]
     for (_, _, f0, secs), (_, _, f0_table, secs_table) in zip(got, want):
         assert abs(f0 - f0_table) <= 2 and abs(secs - secs_table) <= 1

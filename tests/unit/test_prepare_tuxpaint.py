@@ -9,8 +9,22 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from voxsep.data.prepare import offline
-from voxsep.data.prepare.offline import select_tuxpaint_voices, tuxpaint_clips
+from voxsep.data.prepare.voices.common import MALE_F0_HZ
+from voxsep.data.prepare.voices.speakers import (
+    SPEAKERS,
+    _speaker_clips,
+    _speaker_language,
+    heldout_languages,
+    heldout_voices,
+    training_voice_languages,
+)
+from voxsep.data.prepare.voices.tuxpaint import (
+    _TUXPAINT,
+    TUXPAINT_ROOT,
+    measure_tuxpaint,
+    select_tuxpaint_voices,
+    tuxpaint_clips,
+)
 
 
 def _clips(f0: float, n: int = 100, seconds: float = 1.5, spread: float = 0.0) -> list[tuple[float, float]]:
@@ -53,48 +67,48 @@ def test_short_empty_and_mixed_sets_are_left_out():
 
 
 def test_the_real_heldout_voices_come_from_the_valid_and_test_voices():
-    heldout = offline.heldout_voices()
+    heldout = heldout_voices()
     assert {("ru", "F"), ("fr", "M"), ("fr", "F"), ("nl", "M")} <= heldout
     assert ("ru", "M") not in heldout
-    assert {language for language, _ in heldout} == offline.heldout_languages()
+    assert {language for language, _ in heldout} == heldout_languages()
 
 
 def test_tuxpaint_voices_are_appended_training_pool_only_speakers():
-    speakers = offline.SPEAKERS
+    speakers = SPEAKERS
     by_name = {s.name: s for s in speakers}
     tux = [s for s in speakers if s.engine == "tuxpaint"]
-    assert len(tux) == len(offline._TUXPAINT) >= 6
+    assert len(tux) == len(_TUXPAINT) >= 6
     first = speakers.index(tux[0])  # appended after the earlier voices: they keep their indices (seeds)
     assert speakers[first:first + len(tux)] == tux and all(s.pool_only for s in speakers[first:])
     assert all(s.pool_only for s in speakers if s.engine in ("ktuberling", "tuxpaint"))
-    heldout = offline.heldout_voices()
+    heldout = heldout_voices()
     for s in tux:
         assert s.split == "train" and s.package == "tuxpaint-stamps-default" and s.human and s.kind == "real"
         assert (s.voice, s.sex) not in heldout
-        assert (s.f0 < offline.MALE_F0_HZ) == (s.sex == "M"), s
+        assert (s.f0 < MALE_F0_HZ) == (s.sex == "M"), s
         # Own group, or that of a training voice of the same language and sex (maybe the same person).
         if s.group != s.name:
             other = by_name[s.group]
-            assert other.split == "train" and other.sex == s.sex and offline._speaker_language(other) == s.voice
+            assert other.split == "train" and other.sex == s.sex and _speaker_language(other) == s.voice
     assert not any(s.engine == "derived" and s.voice.startswith("tuxpaint") for s in speakers)
     # The KTuberling selection is checked against the voices that existed before it.
-    assert offline.training_voice_languages() == offline.training_voice_languages(
+    assert training_voice_languages() == training_voice_languages(
         [s for s in speakers if s.engine != "tuxpaint"])
 
 
-@pytest.mark.skipif(not (offline.TUXPAINT_ROOT / "animals").exists(), reason="tuxpaint-stamps-default not installed")
+@pytest.mark.skipif(not (TUXPAINT_ROOT / "animals").exists(), reason="tuxpaint-stamps-default not installed")
 def test_the_table_is_the_selection_on_a_sample_of_the_installed_package():
-    found = offline.tuxpaint_clips()
-    measured = offline.measure_tuxpaint(sample=40)
+    found = tuxpaint_clips()
+    measured = measure_tuxpaint(sample=40)
     # Speech of the whole set, estimated from the sample (its minimum is far from every set's size).
     estimated = {language: [(s * len(found[language]) / len(clips), f) for s, f in clips]
                  for language, clips in measured.items()}
-    voices, excluded = select_tuxpaint_voices(estimated, offline.heldout_voices())
-    want = {language: (sex, f0) for _, language, sex, _, f0, _, _, _ in offline._TUXPAINT}
+    voices, excluded = select_tuxpaint_voices(estimated, heldout_voices())
+    want = {language: (sex, f0) for _, language, sex, _, f0, _, _, _ in _TUXPAINT}
     assert {v: s for v, s, _, _ in voices} == {language: sex for language, (sex, _) in want.items()}
     for language, _, f0, _ in voices:
         assert abs(12 * np.log2(f0 / want[language][1])) < 1  # the sample's median F0 within a semitone
     assert {language for language, _ in excluded} == {"fr", "lt", "nl", "ml", "pt_BR"}
-    for speaker in offline.SPEAKERS:
+    for speaker in SPEAKERS:
         if speaker.engine == "tuxpaint":  # every clip of the language (none is empty)
-            assert offline._speaker_clips(speaker) == found[speaker.voice]
+            assert _speaker_clips(speaker) == found[speaker.voice]

@@ -122,7 +122,7 @@ def _speaker_groups(speakers: Sequence[str]) -> dict[str, str]:
     """Speakers that must not be mixed together share a group (offline corpus: same person)."""
     groups = {s: s for s in speakers}
     try:
-        from voxsep.data.prepare.offline import SPEAKERS
+        from voxsep.data.prepare.voices.speakers import SPEAKERS
 
         known = {s.name: s.group for s in SPEAKERS}
         groups.update({s: known[s] for s in speakers if s in known})

@@ -60,3 +60,44 @@ def test_a_window_praat_cannot_resynthesise_is_kept_and_mixing_goes_on(monkeypat
     monkeypatch.setattr(module, "change_voice", fails)
     sources = np.stack([voice, voice[::-1]])
     assert np.array_equal(RandomVoice(8000, 1.0)(sources, np.random.default_rng(0)), sources)
+
+
+def _two_pitch_voice(rate: int = 8000) -> np.ndarray:
+    """2 s of a harmonic voice at 370 Hz with a 0.25-s stretch at 76 Hz (median 370, lowest ~76)."""
+    f0 = np.full(2 * rate, 370.0)
+    f0[rate - rate // 8: rate + rate // 8] = 76.0
+    phase = 2 * np.pi * np.cumsum(f0) / rate
+    return 0.1 * sum(np.sin(h * phase) / h for h in range(1, 6))
+
+
+def test_safe_pitch_range_keeps_the_lowest_frame_above_the_floor():
+    from voxsep.data.voice import MIN_NEW_PITCH_HZ, safe_pitch_range
+
+    def lowest_after(factor, old_median, old_min, new_median):  # Change gender's mapping of a frame's pitch
+        return new_median + (old_min * new_median / old_median - new_median) * factor
+
+    # the draw that hung a real training run: a 368 Hz voice with frames down to 75 Hz made a 129 Hz man
+    assert lowest_after(1.27, 367.8, 75.0, 129.3) < 0
+    capped = safe_pitch_range(1.27, 367.8, 75.0, 129.3)
+    assert capped < 1.27 and lowest_after(capped, 367.8, 75.0, 129.3) == pytest.approx(MIN_NEW_PITCH_HZ)
+    # safe draws are left alone
+    assert safe_pitch_range(1.27, 200.0, 150.0, 120.0) == 1.27
+    assert safe_pitch_range(0.7, 367.8, 75.0, 129.3) == 0.7
+
+
+def test_random_voice_lowers_an_unsafe_pitch_range(monkeypatch):
+    """RandomVoice measures the lowest voiced frame and passes Change gender a range that
+    keeps it above MIN_NEW_PITCH_HZ (an unsafe range made Praat hang in a real run)."""
+    import voxsep.data.voice as module
+
+    source = _two_pitch_voice()
+    median, lowest = module.pitch_median_and_minimum(source, 8000)
+    assert median == pytest.approx(370, rel=0.02) and lowest == pytest.approx(76, rel=0.05)
+    calls = []
+    monkeypatch.setattr(module, "change_voice", lambda audio, rate, *args, seed=0: calls.append(args) or audio)
+    for seed in range(40):
+        RandomVoice(8000, 1.0)(source[None], np.random.default_rng(seed))
+    assert len(calls) == 40
+    lowest_after = [pitch + (lowest * pitch / median - pitch) * spread for _, pitch, spread in calls]
+    assert min(lowest_after) >= module.MIN_NEW_PITCH_HZ - 1e-6
+    assert any(spread < 0.7 for _, _, spread in calls)  # some draws were lowered below the drawn range

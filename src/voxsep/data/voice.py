@@ -18,6 +18,13 @@ is read from its own median F0: below 160 Hz male); a pitch-range factor uniform
 0.7–1.3. Windows Praat finds no voiced frames in, or cannot resynthesise (Praat raises
 for some windows with very little voicing), are returned unchanged.
 
+Change gender maps every voiced frame's pitch ``f`` to
+``m' + (f * m' / m - m') * range`` (``m``, ``m'``: old and new medians); when that falls to
+0 Hz or below for the lowest frame, Praat's resynthesis never returns (seen in a real run:
+a 368 Hz voice with frames down to 75 Hz made a 129 Hz man with range 1.27, and the
+DataLoader worker hung for good). The range factor is therefore lowered, where needed, so
+that the lowest voiced frame lands at ``MIN_NEW_PITCH_HZ`` or above (:func:`safe_pitch_range`).
+
 It plugs into :class:`voxsep.data.datasets.DynamicMixDataset` (``voice=``) and the
 ``data.voice_augment`` recipe key. ``praat-parselmouth`` is a dependency of voxsep.
 """
@@ -28,7 +35,7 @@ import numpy as np
 import parselmouth
 from parselmouth.praat import call
 
-__all__ = ["RandomVoice", "change_voice", "median_pitch_hz"]
+__all__ = ["RandomVoice", "change_voice", "median_pitch_hz", "pitch_median_and_minimum", "safe_pitch_range"]
 
 PITCH_FLOOR_HZ, PITCH_CEILING_HZ = 75.0, 600.0
 MALE_F0_HZ, FEMALE_F0_HZ = (85.0, 150.0), (165.0, 255.0)
@@ -36,17 +43,36 @@ SEX_BOUNDARY_HZ = 160.0
 FORMANT_RATIO = {("F", "M"): (0.82, 0.92), ("M", "F"): (1.09, 1.20), ("F", "F"): (0.94, 1.06),
                  ("M", "M"): (0.94, 1.06)}
 PITCH_RANGE_FACTOR = (0.7, 1.3)
+MIN_NEW_PITCH_HZ = 50.0  # lowest pitch a converted voice may reach (Praat hangs at <= 0 Hz)
 
 
 def _sound(audio: np.ndarray, sample_rate: int) -> parselmouth.Sound:
     return parselmouth.Sound(np.asarray(audio, dtype=np.float64), sampling_frequency=float(sample_rate))
 
 
+def pitch_median_and_minimum(audio: np.ndarray, sample_rate: int) -> tuple[float, float]:
+    """Median and lowest F0 of the voiced frames of ``audio`` ``(time,)`` in Hz (Praat's
+    pitch tracker, 75–600 Hz); NaN when nothing is voiced."""
+    pitch = call(_sound(audio, sample_rate), "To Pitch", 0.0, PITCH_FLOOR_HZ, PITCH_CEILING_HZ)
+    return (float(call(pitch, "Get quantile", 0, 0, 0.5, "Hertz")),
+            float(call(pitch, "Get minimum", 0, 0, "Hertz", "Parabolic")))
+
+
 def median_pitch_hz(audio: np.ndarray, sample_rate: int) -> float:
     """Median F0 of the voiced frames of ``audio`` ``(time,)`` in Hz (Praat's pitch
     tracker, 75–600 Hz); NaN when nothing is voiced."""
-    pitch = call(_sound(audio, sample_rate), "To Pitch", 0.0, PITCH_FLOOR_HZ, PITCH_CEILING_HZ)
-    return float(call(pitch, "Get quantile", 0, 0, 0.5, "Hertz"))
+    return pitch_median_and_minimum(audio, sample_rate)[0]
+
+
+def safe_pitch_range(pitch_range_factor: float, old_median_hz: float, old_minimum_hz: float,
+                     new_median_hz: float) -> float:
+    """The largest pitch-range factor up to ``pitch_range_factor`` that keeps the lowest
+    voiced frame at ``MIN_NEW_PITCH_HZ`` or above after Change gender, which maps a frame's
+    pitch ``f`` to ``new + (f * new / old - new) * range``."""
+    lowest = old_minimum_hz * new_median_hz / old_median_hz  # the lowest frame moved with the median
+    if new_median_hz <= MIN_NEW_PITCH_HZ or lowest >= new_median_hz:
+        return pitch_range_factor
+    return min(pitch_range_factor, (new_median_hz - MIN_NEW_PITCH_HZ) / (new_median_hz - lowest))
 
 
 def change_voice(audio: np.ndarray, sample_rate: int, formant_ratio: float, pitch_median_hz: float,
@@ -100,10 +126,11 @@ class RandomVoice:
                 continue
             draw_seed = int(rng.integers(2**31))  # the draws do not depend on the audio's pitch
             try:
-                pitch = median_pitch_hz(source, self.sample_rate)
-                if np.isfinite(pitch):
-                    drawn = self.draw_voice(np.random.default_rng(draw_seed), pitch)
-                    out[i] = change_voice(source, self.sample_rate, *drawn, seed=draw_seed)
+                pitch, lowest = pitch_median_and_minimum(source, self.sample_rate)
+                if np.isfinite(pitch) and np.isfinite(lowest):
+                    formant, new_pitch, spread = self.draw_voice(np.random.default_rng(draw_seed), pitch)
+                    spread = safe_pitch_range(spread, pitch, lowest, new_pitch)
+                    out[i] = change_voice(source, self.sample_rate, formant, new_pitch, spread, seed=draw_seed)
             except parselmouth.PraatError:  # e.g. too few voiced frames to resynthesise: keep the voice
                 continue
         return out

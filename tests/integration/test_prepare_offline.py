@@ -37,6 +37,17 @@ def _rows(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(handle))
 
 
+def _drop_voices(build: Path, names: set[str]) -> None:
+    """Make ``build`` look like a build made before the voices ``names`` existed: their
+    utterance folders and ``speakers.csv`` rows removed (``utterances_train.csv`` rows begin
+    with the utterance id and stay; the extension rewrites that list speaker by speaker)."""
+    for name in names:
+        shutil.rmtree(build / "wav8k" / "speech" / name)
+    for table in (build / "speakers.csv", build / "wav8k" / "utterances_train.csv"):
+        lines = table.read_text().splitlines(keepends=True)
+        table.write_text("".join(line for line in lines if line.split(",")[0] not in names))
+
+
 def _digest(root: Path) -> dict[str, str]:
     return {p.relative_to(root).as_posix(): hashlib.sha1(p.read_bytes()).hexdigest()
             for p in sorted(root.rglob("*")) if p.is_file() and p.name != "README.md"}
@@ -366,11 +377,7 @@ def test_complete_build_without_pool_voices_gets_only_them(offline_corpus, tmp_p
     before = _digest(copy)
     for mix in (copy / "wav8k").glob("*speaker*/*.csv"):
         assert not any(name.split("-")[0] in pool for row in _rows(mix) for name in [Path(row["mixture_path"]).stem])
-    for name in pool:
-        shutil.rmtree(copy / "wav8k" / "speech" / name)
-    for table, key in ((copy / "speakers.csv", "speaker"), (copy / "wav8k" / "utterances_train.csv", "speaker")):
-        lines = table.read_text().splitlines(keepends=True)
-        table.write_text("".join(line for line in lines if line.split(",")[0] not in pool))
+    _drop_voices(copy, pool)
     kept = {p: (p.stat().st_ino, p.stat().st_mtime_ns) for p in copy.rglob("*") if p.is_file()
             and p.name not in ("speakers.csv", "utterances_train.csv", "README.md")}
     stats = offline.build_offline(copy, tiny=True, jobs=1)
@@ -386,11 +393,7 @@ def test_complete_build_without_pool_voices_gets_only_them(offline_corpus, tmp_p
     tux = {s.name for s in SPEAKERS[first_tux:]}
     assert {"tuxpaint", "drascula", "fotaq", "kajongg"} == {s.engine for s in SPEAKERS[first_tux:]}
     assert tux < pool
-    for name in tux:
-        shutil.rmtree(copy / "wav8k" / "speech" / name)
-    for table in (copy / "speakers.csv", copy / "wav8k" / "utterances_train.csv"):
-        lines = table.read_text().splitlines(keepends=True)
-        table.write_text("".join(line for line in lines if line.split(",")[0] not in tux))
+    _drop_voices(copy, tux)
     stats = offline.build_offline(copy, tiny=True, jobs=1)
     assert stats["voices added"].startswith("tuxpaint_") and "drascula_es_hacker" in stats["voices added"]
     assert "ktuberling" not in stats["voices added"]
@@ -399,11 +402,7 @@ def test_complete_build_without_pool_voices_gets_only_them(offline_corpus, tmp_p
     assert "pool-only voices added to this build: ktuberling_de" in readme and "; then tuxpaint_ro" in readme
     # Only the Kajongg voices missing (a build extended up to the FOTAQ voices, as this session's was).
     kajongg = {s.name for s in SPEAKERS if s.engine == "kajongg"}
-    for name in kajongg:
-        shutil.rmtree(copy / "wav8k" / "speech" / name)
-    for table in (copy / "speakers.csv", copy / "wav8k" / "utterances_train.csv"):
-        lines = table.read_text().splitlines(keepends=True)
-        table.write_text("".join(line for line in lines if line.split(",")[0] not in kajongg))
+    _drop_voices(copy, kajongg)
     stats = offline.build_offline(copy, tiny=True, jobs=1)
     assert stats["voices added"].startswith("kajongg_en_de_female1 (3 utterances)") and "fotaq" not in \
         stats["voices added"]

@@ -6,6 +6,11 @@ Usage::
 
     .venv/bin/python benchmarks/bundled_model_report.py exp/bundled3/test_real.csv \\
         --speakers data/offline/speakers.csv --checkpoint exp/bundled3/last.pt
+    # how well a model separates its own training voices (recorded people only):
+    voxsep evaluate --model MODEL data/offline/wav8k/2speakers/train.csv --limit 400 --n-src all \\
+        --no-quality --no-sdr --out exp/card/train400.csv
+    .venv/bin/python benchmarks/bundled_model_report.py exp/card/train400.csv \\
+        --speakers data/offline/speakers.csv --human-only
 
 The mixture ids of the offline corpus name their talkers
 (``<speaker>-<utt>_<gain>_<speaker>-<utt>_<gain>``), which is how pairs are typed.
@@ -38,6 +43,12 @@ def read_sexes(path: Path) -> dict[str, str]:
         return {row["speaker"]: row["sex"] for row in csv.DictReader(handle)}
 
 
+def read_humans(path: Path) -> set[str]:
+    """Speakers of ``speakers.csv`` that are recorded people (kind real, not a resampled copy)."""
+    with open(path, newline="") as handle:
+        return {row["speaker"] for row in csv.DictReader(handle) if row["kind"] == "real" and row["engine"] != "derived"}
+
+
 def summary_rows(rows: list[dict[str, str]], label: str) -> list[str]:
     lines = []
     for metric in METRICS:
@@ -53,10 +64,19 @@ def main() -> int:
     parser.add_argument("scores", type=Path, help="per-utterance CSV written by voxsep evaluate")
     parser.add_argument("--speakers", type=Path, help="speakers.csv of the offline corpus (pair types by sex)")
     parser.add_argument("--checkpoint", type=Path, help="a last.pt whose validation history gives the learning curve")
+    parser.add_argument("--human-only", action="store_true",
+                        help="only mixtures of recorded people (no synthetic voice, no resampled copy; needs --speakers), "
+                             "e.g. to score the training voices of 2speakers/train.csv")
     args = parser.parse_args()
+    if args.human_only and not args.speakers:
+        parser.error("--human-only needs --speakers")
 
     with open(args.scores, newline="") as handle:
         rows = list(csv.DictReader(handle))
+    if args.human_only:
+        humans = read_humans(args.speakers)
+        everyone = set(read_sexes(args.speakers))
+        rows = [r for r in rows if set(talkers(r["mixture_id"], everyone)) <= humans]
     print("| mixtures | metric | count | mean | median | worst |\n|---|---|---:|---:|---:|---:|")
     print("\n".join(summary_rows(rows, "all")))
     if args.speakers:

@@ -20,9 +20,9 @@ for some windows with very little voicing), are returned unchanged.
 
 Change gender maps every voiced frame's pitch ``f`` to
 ``m' + (f * m' / m - m') * range`` (``m``, ``m'``: old and new medians); when that falls to
-0 Hz or below for the lowest frame, Praat's resynthesis never returns (seen in a real run:
-a 368 Hz voice with frames down to 75 Hz made a 129 Hz man with range 1.27, and the
-DataLoader worker hung for good). The range factor is therefore lowered, where needed, so
+0 Hz or below for the lowest frame, Praat's resynthesis may never return (it did not in a
+real run: a 368 Hz voice with frames down to 75 Hz drawn into a 129 Hz man with range 1.27,
+and the DataLoader worker hung for good). The range factor is therefore lowered, where needed, so
 that the lowest voiced frame lands at ``MIN_NEW_PITCH_HZ`` or above (:func:`safe_pitch_range`).
 
 It plugs into :class:`voxsep.data.datasets.DynamicMixDataset` (``voice=``) and the

@@ -160,8 +160,8 @@ def markdown(results: dict[str, dict[str, float]], args: argparse.Namespace) -> 
     lines = [
         "## Augmentation ablation",
         "",
-        f"Each arm fine-tunes `{args.start}` for {args.steps} steps (batch 4 x 2 s, 1 thread, bf16, compiled, seed 0 "
-        "unless said) with its recipe and one change, then its last checkpoint is scored on all 500 mixtures of two "
+        f"Each arm fine-tunes `{args.start}` for {args.steps} steps (batch 4 x 2 s, 1 thread, bf16, compiled, its "
+        "recipe's seed unless said) with its recipe and one change, then its last checkpoint is scored on all 500 mixtures of two "
         "held-out real voices of `valid_real.csv` (4 validation voices) and `test_real.csv` (the 8 test voices). "
         f"Reproduce: `.venv/bin/python benchmarks/augmentation_ablation.py --start {args.start} --out {args.out} "
         f"--steps {args.steps}`. A fine-tuning ablation: it measures whether {args.steps} more steps go better or "

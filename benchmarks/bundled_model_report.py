@@ -38,15 +38,15 @@ def talkers(mixture_id: str, speakers: set[str]) -> list[str]:
     return found
 
 
-def read_sexes(path: Path) -> dict[str, str]:
+def read_speakers(path: Path) -> list[dict[str, str]]:
+    """The rows of the offline corpus's ``speakers.csv``."""
     with open(path, newline="") as handle:
-        return {row["speaker"]: row["sex"] for row in csv.DictReader(handle)}
+        return list(csv.DictReader(handle))
 
 
-def read_humans(path: Path) -> set[str]:
-    """Speakers of ``speakers.csv`` that are recorded people (kind real, not a resampled copy)."""
-    with open(path, newline="") as handle:
-        return {row["speaker"] for row in csv.DictReader(handle) if row["kind"] == "real" and row["engine"] != "derived"}
+def is_human(row: dict[str, str]) -> bool:
+    """A ``speakers.csv`` row of a recorded person (kind real, not a resampled copy)."""
+    return row["kind"] == "real" and row["engine"] != "derived"
 
 
 def summary_rows(rows: list[dict[str, str]], label: str) -> list[str]:
@@ -73,14 +73,14 @@ def main() -> int:
 
     with open(args.scores, newline="") as handle:
         rows = list(csv.DictReader(handle))
+    speakers = read_speakers(args.speakers) if args.speakers else []
+    sexes = {row["speaker"]: row["sex"] for row in speakers}
     if args.human_only:
-        humans = read_humans(args.speakers)
-        everyone = set(read_sexes(args.speakers))
-        rows = [r for r in rows if set(talkers(r["mixture_id"], everyone)) <= humans]
+        humans = {row["speaker"] for row in speakers if is_human(row)}
+        rows = [r for r in rows if set(talkers(r["mixture_id"], set(sexes))) <= humans]
     print("| mixtures | metric | count | mean | median | worst |\n|---|---|---:|---:|---:|---:|")
     print("\n".join(summary_rows(rows, "all")))
     if args.speakers:
-        sexes = read_sexes(args.speakers)
         groups: dict[str, list[dict[str, str]]] = {}
         for row in rows:
             pair = sorted(sexes.get(name, "?") for name in talkers(row["mixture_id"], set(sexes)))

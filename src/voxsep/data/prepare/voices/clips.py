@@ -3,7 +3,8 @@
 :func:`_load_prompt` decodes any clip a voice source lists (wav and Ogg files, the asterisk
 GSM prompts and G.722 twins, Drascula's raw ``.ALS`` lines, the MP3 resources inside FOTAQ's
 ``queen.1c``) at a given rate; :func:`measure_clip` gives one clip's numbers for the speaker
-tables (seconds of speech, median F0) as the utterances are made from it."""
+tables (seconds of speech, median F0) as the utterances are made from it, and
+:func:`voiced_f0s` keeps the voiced ones of such measurements."""
 
 from __future__ import annotations
 
@@ -53,3 +54,10 @@ def _measure_sample(paths: Sequence[Path], sample: int | None) -> list[tuple[flo
     if sample is not None and len(paths) > sample:
         paths = [paths[i] for i in np.linspace(0, len(paths) - 1, sample).round().astype(int)]
     return [measure_clip(path) for path in paths]
+
+
+def voiced_f0s(clips: Sequence[tuple[float, float]]) -> np.ndarray:
+    """The median F0s of the voiced clips among ``[(seconds, median F0), ...]`` measurements
+    (:func:`measure_clip`; an unvoiced clip's F0 is NaN and is left out)."""
+    f0s = np.array([f for _, f in clips], dtype=float)
+    return f0s[~np.isnan(f0s)]

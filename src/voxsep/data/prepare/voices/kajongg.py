@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from voxsep.data.prepare.voices.clips import _measure_sample
+from voxsep.data.prepare.voices.clips import _measure_sample, voiced_f0s
 from voxsep.data.prepare.voices.common import Speaker, _semitones
 
 KAJONGG_ROOT = Path("/usr/share/kajongg/voices")
@@ -63,7 +63,6 @@ _KAJONGG_EXCLUDED = [
      "the language and sex of the held-out klettres_en (test)"),
     ("en/male2", "English male (98 Hz): the language and sex of the held-out klettres_en (test)"),
 ]
-# Names of Tux's speech-bubble sounds (laughing, snoring, "huh", "wow"...): not words.
 
 
 # Kajongg (``kajongg``): the game calls out tiles and claims ("pung", "kong", "mahjongg")
@@ -97,8 +96,7 @@ def measure_kajongg(root: Path | None = None) -> dict[str, list[tuple[float, flo
 
 def _voiced_median(clips: Sequence[tuple[float, float]]) -> float:
     """Median of the clips' median F0s (unvoiced clips, ``nan``, left out)."""
-    f0s = np.array([f for _, f in clips], dtype=float)
-    f0s = f0s[~np.isnan(f0s)]
+    f0s = voiced_f0s(clips)
     return float(np.median(f0s)) if f0s.size else float("nan")
 
 

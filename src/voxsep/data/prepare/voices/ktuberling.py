@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from voxsep.data.prepare.voices.clips import measure_clip
+from voxsep.data.prepare.voices.clips import measure_clip, voiced_f0s
 from voxsep.data.prepare.voices.common import MALE_F0_HZ, Speaker, _semitones
 
 KTUBERLING_ROOT = Path("/usr/share/ktuberling/sounds")
@@ -50,6 +50,7 @@ _KTUBERLING_EXCLUDED = [
 ]
 
 
+# Names of Tux's speech-bubble sounds (laughing, snoring, "huh", "wow"...): not words.
 _KTUBERLING_EXCLAMATIONS = frozenset(f"tux-{word}" for word in (
     "angry", "huh", "idea", "laugh", "love", "sick", "stare", "what", "wow", "zzz"))
 _KTUBERLING_THEMES = ("pizzeria", "moon", "egypt", "xmas", "tv", "butterflies", "robot_workshop")
@@ -142,8 +143,7 @@ def select_ktuberling_voices(measured: dict[str, dict[str, list[tuple[float, flo
             continue
 
         def f0s(names: Sequence[str]) -> np.ndarray:
-            values = np.array([f for p in names for _, f in parts[p]], dtype=float)
-            return values[~np.isnan(values)]
+            return voiced_f0s([clip for p in names for clip in parts[p]])
 
         voiced = sorted(p for p in parts if f0s([p]).size)
         folder_f0 = float(np.median(f0s(voiced))) if voiced else float("nan")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from voxsep.data.prepare.voices.clips import _measure_sample
+from voxsep.data.prepare.voices.clips import _measure_sample, voiced_f0s
 from voxsep.data.prepare.voices.common import MALE_F0_HZ, Speaker
 
 TUXPAINT_ROOT = Path("/usr/share/tuxpaint/stamps")
@@ -115,8 +115,7 @@ def select_tuxpaint_voices(measured: dict[str, list[tuple[float, float]]], heldo
     for language in sorted(measured):
         clips = measured[language]
         seconds = sum(s for s, _ in clips)
-        f0s = np.array([f for _, f in clips], dtype=float)
-        f0s = f0s[~np.isnan(f0s)]
+        f0s = voiced_f0s(clips)
         if not clips:
             excluded.append((language, "no sound files"))
             continue

@@ -41,8 +41,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from voxsep import checkpoint
+    from voxsep.core.files import check_outside
     from voxsep.interop import meta_to_save
+    from voxsep.interop.common import resolve_source
 
+    given = Path(str(args.source)).expanduser()
+    resolved, _ = resolve_source(args.source)
+    cache_entry = resolved.parent.parent if resolved.parent.name == "snapshots" else resolved  # models--org--name
+    for source in dict.fromkeys(p for p in (given, resolved, cache_entry) if p.exists()):
+        check_outside(args.output, "the model source", source,
+                      "choose an OUTPUT outside the source (--overwrite never replaces a source file)")
     if args.output.exists() and not args.overwrite:
         raise FileExistsError(f"{args.output} already exists; pass --overwrite to replace it")
     model, meta = checkpoint.import_model(args.source, sample_rate=args.sample_rate)

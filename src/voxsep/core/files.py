@@ -32,6 +32,7 @@ __all__ = [
     "write_text_atomic",
     "default_file_mode",
     "check_distinct",
+    "check_outside",
     "check_writable_dir",
     "same_file",
     "file_identities",
@@ -194,6 +195,37 @@ def check_distinct(
                 what, source = index[identity]
                 spelled = "" if Path(output) == Path(source) else f" ({source})"
                 raise SameFileError(f"{output} is {what}{spelled}; writing it would destroy it: {advice}")
+
+
+def check_outside(output: str | os.PathLike, what: str, source: str | os.PathLike, advice: str) -> None:
+    """Refuse an output that is ``source`` or lies inside it (when it is a folder).
+
+    Paths are compared resolved (other spellings, symbolic links in the output or in its
+    folders) and every file in ``source`` is compared with the output by
+    :func:`file_identities` (a hard link or a symbolic link to one of them, e.g. the
+    blobs a Hugging Face snapshot links to).
+
+    Raises:
+        SameFileError: naming the output, what the source is and ``advice``.
+    """
+    output, source = Path(output), Path(source)
+    target = output.resolve()
+    refuse = None
+    if source.is_dir():
+        root = source.resolve()
+        if target == root or target.is_relative_to(root):
+            refuse = f"{output} is inside {what} {source}"
+        else:
+            identities = file_identities(output)
+            for path in source.rglob("*"):
+                if path.is_file() and file_identities(path) & identities:
+                    refuse = f"{output} is {path} of {what} {source} (a link to it)"
+                    break
+    elif file_identities(output) & file_identities(source):
+        spelled = "" if output == source else f" {source}"
+        refuse = f"{output} is {what}{spelled}"
+    if refuse:
+        raise SameFileError(f"{refuse}; writing it would replace the files it is made from: {advice}")
 
 
 def check_writable_dir(folder: str | os.PathLike, option: str = "--out") -> Path:

@@ -4,7 +4,8 @@
 runs the same loop with DDP (``voxsep.train.distributed``).
 """
 
-from voxsep.train.experiment import ExperimentInUseError
+from voxsep.train.experiment import ExperimentInUseError, ExperimentLockedError
 from voxsep.train.trainer import CheckpointWriteError, TrainingAborted, TrainResult, train
 
-__all__ = ["train", "TrainResult", "TrainingAborted", "CheckpointWriteError", "ExperimentInUseError"]
+__all__ = ["train", "TrainResult", "TrainingAborted", "CheckpointWriteError", "ExperimentInUseError",
+           "ExperimentLockedError"]

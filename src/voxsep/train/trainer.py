@@ -333,11 +333,21 @@ def train(
     Raises:
         ExperimentInUseError: ``exp_dir`` holds an experiment and neither ``resume`` nor
             ``overwrite`` was given (:mod:`voxsep.train.experiment`).
+        ExperimentLockedError: another live run holds ``exp_dir`` (nothing is changed).
         FileNotFoundError: ``resume`` without ``exp_dir/last.pt``.
         TrainingAborted: ``config.train.nan_tolerance`` non-finite steps in a row.
         CheckpointWriteError: a checkpoint could not be written.
     """
     exp_dir = Path(exp_dir)
+    if int(os.environ.get("RANK", "0")) != 0:  # one lock per run: the main process holds it
+        return _train(config, exp_dir, resume, init_from, overwrite, train_set, valid_set, on_step)
+    if resume and init_from or resume and overwrite:
+        experiment.check_can_start(exp_dir, resume, overwrite, init_from)  # refused without touching the folder
+    with experiment.lock_experiment(exp_dir):
+        return _train(config, exp_dir, resume, init_from, overwrite, train_set, valid_set, on_step)
+
+
+def _train(config, exp_dir, resume, init_from, overwrite, train_set, valid_set, on_step) -> TrainResult:
     experiment.check_can_start(exp_dir, resume, overwrite, init_from)
     device = resolve_device(config.train.device, int(os.environ.get("LOCAL_RANK", "0")))
     info = D.init_distributed(device)

@@ -207,7 +207,8 @@ def evaluate(
         out: the per-utterance CSV; the summary goes to the same name with ``.json`` and
             audio to ``<stem>_audio/``.
         save_audio: write the estimates of the first N mixtures (float WAV, aligned to the
-            reference order, named ``<mixture_id>_s<k>.wav``).
+            reference order, named ``<mixture_id>_s<k>.wav`` inside ``<stem>_audio/``, the ID made
+            a safe file name by :func:`safe_audio_names`; the JSON summary maps IDs to names).
         batch_size: mixtures of equal length separated together.
         device: ``cpu``, ``cuda``... (default: CUDA when available).
         overwrite: replace existing results.
@@ -262,7 +263,11 @@ def evaluate(
     check_distinct([out, summary_path], [("an audio file of the test data", p) for r in dataset.records
                                          for p in r.paths], "give another --out")
     check_writable_dir(out.parent)  # before the scoring, not after it
+    audio_names = safe_audio_names([r.mixture_id for r in dataset.records[: min(save_audio, count)]])
     if save_audio:
+        check_distinct([audio_dir / f"{name}_s{k + 1}.wav" for name in audio_names.values() for k in range(outputs)],
+                       [*inputs, *(("an audio file of the test data", p) for r in dataset.records for p in r.paths)],
+                       "give another --out (the audio goes to its <stem>_audio folder)")
         check_writable_dir(audio_dir)
     if counting:
         from voxsep.inference.separate import count_talkers
@@ -303,7 +308,8 @@ def evaluate(
                         row.pop(name, None)
             rows.append(row)
             if i < save_audio and "si_snr" in row:
-                _save_estimates(write_audio, audio_dir, record.mixture_id, sources, estimate, sample_rate, overwrite)
+                _save_estimates(write_audio, audio_dir, audio_names[record.mixture_id], sources, estimate, sample_rate,
+                                overwrite)
         index += len(batch)
         now = time.perf_counter()
         if now - last_report > 10 or index == count:
@@ -333,6 +339,8 @@ def evaluate(
         "seconds": round(time.perf_counter() - start_time, 2),
         "summary": summarize(rows, metrics),
     }
+    if audio_names:
+        result["audio_files"] = {mixture_id: f"{audio_dir.name}/{name}_s<k>.wav" for mixture_id, name in audio_names.items()}
     if counting:
         result.update(count_summary(rows))
         result["summary_by_count"] = {str(n): summarize([r for r in rows if r["n_true"] == n], metrics)
@@ -370,6 +378,29 @@ def format_counts(result: dict[str, Any], max_listed: int = 20) -> str:
         shown = ", ".join(missed[:max_listed]) + (f", ... ({len(missed) - max_listed} more)" if len(missed) > max_listed else "")
         lines.append(f"miscounted ({len(missed)}): {shown}")
     return "\n".join(lines)
+
+
+def safe_audio_names(mixture_ids: Iterable[str], max_bytes: int = 200) -> dict[str, str]:
+    """``{mixture_id: file-name stem}`` for the saved estimates, always a plain name inside
+    the audio folder, whatever the manifest says: path separators and control characters
+    become ``_``, leading dots and spaces are dropped (no ``..``, no hidden file), long IDs
+    are cut to ``max_bytes`` (UTF-8), and IDs that end up alike get ``-2``, ``-3``... (compared
+    case-insensitively, for file systems that ignore case)."""
+    names: dict[str, str] = {}
+    used: set[str] = set()
+    for mixture_id in mixture_ids:
+        if mixture_id in names:
+            continue
+        stem = "".join("_" if ch in "/\\:" or ord(ch) < 32 or ord(ch) == 127 else ch for ch in str(mixture_id))
+        stem = stem.lstrip(". ").rstrip(". ") or "mixture"
+        stem = stem.encode("utf-8")[:max_bytes].decode("utf-8", "ignore")
+        name, n = stem, 1
+        while name.casefold() in used:
+            n += 1
+            name = f"{stem}-{n}"
+        used.add(name.casefold())
+        names[mixture_id] = name
+    return names
 
 
 def _save_estimates(write_audio: Any, folder: Path, mixture_id: str, sources: torch.Tensor, estimate: torch.Tensor,

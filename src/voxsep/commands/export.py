@@ -85,7 +85,9 @@ def _run_streaming(args: argparse.Namespace, model) -> int:
     import torch
 
     from voxsep.inference.export import OnnxStreamingSeparator, export_streaming_onnx
+    from voxsep.inference.streaming import check_block_ms
 
+    check_block_ms(args.block_ms, "--block-ms")
     path = export_streaming_onnx(model, args.output, block_ms=args.block_ms, overwrite=args.overwrite, opset=args.opset)
     st = OnnxStreamingSeparator(path)
     blocks = max(2 * model.sample_rate // st.block_size, 2)

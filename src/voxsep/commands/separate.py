@@ -173,6 +173,10 @@ def run(args: argparse.Namespace) -> int:
     if args.overlap_seconds is None and math.isfinite(chunk_seconds):
         overlap_seconds = min(overlap_seconds, chunk_seconds / 2)
     check_chunking(chunk_seconds, overlap_seconds, "--chunk-seconds", "--overlap-seconds")
+    if args.stream:
+        from voxsep.inference.streaming import check_block_ms
+
+        check_block_ms(args.block_ms, "--block-ms")
     files, errors = expand_inputs(args.inputs, exclude=args.out)
     for later, earlier in clashing_names(files).items():
         files.remove(later)

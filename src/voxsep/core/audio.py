@@ -105,7 +105,7 @@ def check_sample_rate(sample_rate: object, what: str = "sample_rate") -> int:
     """
     if isinstance(sample_rate, bool) or not isinstance(sample_rate, numbers.Real):
         raise TypeError(f"{what} must be a number of samples per second (an int), got {sample_rate!r}")
-    if sample_rate != sample_rate or sample_rate != int(sample_rate):  # NaN or a fraction
+    if sample_rate != sample_rate or abs(sample_rate) == float("inf") or sample_rate != int(sample_rate):  # NaN, inf, a fraction
         raise ValueError(f"{what} must be a whole number of Hz, got {sample_rate!r}")
     rate = int(sample_rate)
     if not MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE:

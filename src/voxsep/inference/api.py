@@ -120,8 +120,9 @@ class Separator:
         check_chunking(chunk_seconds, overlap_seconds)
         self.streaming = None
         if stream_block_ms is not None:
-            from voxsep.inference.streaming import StreamingSeparator
+            from voxsep.inference.streaming import StreamingSeparator, check_block_ms
 
+            check_block_ms(stream_block_ms, "stream_block_ms")
             if not isinstance(model, torch.nn.Module) or (device is not None and torch.device(device).type != "cpu"):
                 raise ValueError("streaming runs a causal PyTorch model on the CPU; give a .pt checkpoint, "
                                  "not an ONNX file or another backend/device")

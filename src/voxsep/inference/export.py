@@ -326,8 +326,9 @@ def export_streaming_onnx(
             or the block is not a multiple of the stride.
         FileExistsError: ``path`` exists and ``overwrite`` is false.
     """
-    from voxsep.inference.streaming import TasNetBlockStep
+    from voxsep.inference.streaming import TasNetBlockStep, check_block_ms
 
+    check_block_ms(block_ms)
     path = Path(path)
     if path.exists() and not overwrite:
         raise FileExistsError(f"{path} already exists; pass overwrite=True (--overwrite) to replace it")

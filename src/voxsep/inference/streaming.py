@@ -41,6 +41,7 @@ caller's job. The model runs in float32 on the CPU, one stream at a time.
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from typing import Any
@@ -449,6 +450,18 @@ def _engine_for(model: nn.Module, lean: bool = True) -> _Engine:
 
 
 # --------------------------------------------------------------------------- API
+def check_block_ms(block_ms: object, name: str = "block_ms") -> float:
+    """``block_ms`` as a float if it is a finite number of milliseconds above 0.
+
+    Raises:
+        ValueError: naming the setting (``name``, e.g. the CLI option) and the value.
+    """
+    if isinstance(block_ms, bool) or not isinstance(block_ms, (int, float)) or not math.isfinite(block_ms) \
+            or block_ms <= 0:
+        raise ValueError(f"{name} must be a finite number of milliseconds above 0 (e.g. 10), got {block_ms!r}")
+    return float(block_ms)
+
+
 class StreamingSeparator:
     """Block-by-block separation with a causal voxsep model (see the module docstring).
 
@@ -463,12 +476,20 @@ class StreamingSeparator:
         sample_rate, n_src, in_channels: the model's.
 
     Raises:
-        ValueError: the model is not causal or cannot stream, or the rates differ.
+        ValueError: the model is not causal or cannot stream, or the rates differ (or
+            ``sample_rate`` is not a whole number of Hz in voxsep's range).
     """
 
+    #: ``process`` runs longer blocks in pieces of this many seconds (memory stays bounded).
+    MAX_PIECE_SECONDS = 1.0
+
     def __init__(self, model: nn.Module, sample_rate: int | None = None, lean: bool = True) -> None:
+        from voxsep.core.audio import check_sample_rate
+
         model_rate = int(model.sample_rate)
-        if sample_rate is not None and int(sample_rate) != model_rate:
+        if sample_rate is not None:
+            sample_rate = check_sample_rate(sample_rate, "the stream's sample_rate")  # 8000.7 is not 8000
+        if sample_rate is not None and sample_rate != model_rate:
             raise ValueError(
                 f"the stream is at {sample_rate} Hz but the model works at {model_rate} Hz; resample the "
                 f"stream to {model_rate} Hz before process() (resampling a stream is the caller's job)"
@@ -518,7 +539,15 @@ class StreamingSeparator:
             )
         if tensor.shape[-1] < 1:
             raise ValueError("a block must hold at least one sample per channel, got 0")
-        return tensor.detach().to("cpu", torch.float32)
+        tensor = tensor.detach().to("cpu", torch.float32)
+        finite = tensor.isfinite()
+        if not bool(finite.all()):  # one NaN would spoil every later output through the model's state
+            bad = int((~finite).sum())
+            raise ValueError(
+                f"the block contains {bad} NaN or infinite sample(s) (as float32); it was not used and the stream "
+                "goes on as before it: clean the samples and give the block again, or reset()"
+            )
+        return tensor
 
     def _output(self, out: torch.Tensor, like: Any) -> Any:
         if self.in_channels == 1:
@@ -541,9 +570,20 @@ class StreamingSeparator:
         Returns the next ``n`` output samples, ``(n_src, n)`` (``(n_src, channels, n)``
         for multichannel models), a numpy array for a numpy block, a tensor for a tensor.
         Output sample ``i`` of the stream is the offline output at ``i - latency_samples``.
+        A block longer than ``MAX_PIECE_SECONDS`` is run in pieces of that length (same
+        output, bounded memory). A block with NaN or infinite samples is refused
+        (``ValueError``) and leaves the stream as it was.
         """
         samples = self._as_block(block)
         self._numpy = not isinstance(block, torch.Tensor)
+        n = samples.shape[-1]
+        piece = max(int(self.sample_rate * self.MAX_PIECE_SECONDS), 1)
+        if n > piece:  # a long block runs in pieces: memory bounded, the same output (any split is exact)
+            outs = [self._process(samples[:, start:start + piece]) for start in range(0, n, piece)]
+            return self._output(torch.cat(outs, dim=-1), block)
+        return self._output(self._process(samples), block)
+
+    def _process(self, samples: torch.Tensor) -> torch.Tensor:
         n = samples.shape[-1]
         with torch.inference_mode():
             self._buffer = torch.cat([self._buffer, samples], dim=-1)
@@ -552,7 +592,7 @@ class StreamingSeparator:
                 self._run((self._samples - self.kernel_size) // self.stride + 1)
             out, self._queue = self._queue[..., :n], self._queue[..., n:]
         assert out.shape[-1] == n, "internal error: the latency does not cover this block"
-        return self._output(out.clone(), block)
+        return out.clone()
 
     def flush(self) -> Any:
         """End the stream: the last ``latency_samples`` output samples, then ``reset()``.

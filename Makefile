@@ -17,6 +17,7 @@ APT_PACKAGES := asterisk-core-sounds-en-wav asterisk-core-sounds-es-wav \
 	asterisk-prompt-es-co asterisk-prompt-fr-armelle \
 	fillets-ng-data fillets-ng-data-cs fillets-ng-data-nl klettres-data ktuberling-data \
 	tuxpaint-stamps-default drascula drascula-spanish flight-of-the-amazon-queen kajongg \
+	lincity-ng-data colobot-common-sounds \
 	espeak-ng flite festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts \
 	libmysofa1 sox libsndfile1
 

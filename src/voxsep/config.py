@@ -100,9 +100,20 @@ class DataConfig:
         min_separation: binaural mixing: smallest angle between talkers, degrees.
         azimuth_range: binaural mixing: ``[low, high]`` azimuths in degrees (+90 = left).
         elevation_range: binaural mixing: ``[low, high]`` elevations in degrees.
-        rt60: binaural mixing: ``[low, high]`` reverberation time in seconds of a random
-            shoebox room (image-source method), or ``null`` for anechoic mixtures as in
-            Binaural-WSJ0Mix.
+        rt60: binaural mixing, or single-channel mixing with ``room``: ``[low, high]``
+            reverberation time in seconds of a random shoebox room (image-source method),
+            or ``null`` (binaural: anechoic mixtures as in Binaural-WSJ0Mix; ``room``:
+            ``[0.1, 0.8]``).
+        room: single-channel dynamic mixing: probability that a mixture is made in a
+            simulated room (:class:`voxsep.data.reverb.RoomReverb`, one microphone,
+            talkers 0.5-3 m away, each image at its dry level); the reverberant talkers
+            are the targets (separation, not dereverberation). 0 disables.
+        background: dynamic mixing: probability that a mixture gets background sound --
+            babble of ``babble`` other pool talkers (in the same room) plus noise (a
+            ``noise_pool`` file or coloured noise) at ``snr_db`` below the louder talker
+            (:class:`voxsep.data.background.Background`). With ``background`` > 0,
+            ``noise_pool`` is the recorded noise of the background. 0 disables.
+        babble: ``[low, high]`` background talkers per background (0 allowed).
     """
 
     kind: str = "manifest"
@@ -133,6 +144,9 @@ class DataConfig:
     azimuth_range: list[float] = field(default_factory=lambda: [-90.0, 90.0])
     elevation_range: list[float] = field(default_factory=lambda: [-45.0, 45.0])
     rt60: Optional[list[float]] = None
+    room: float = 0.0
+    background: float = 0.0
+    babble: list[int] = field(default_factory=lambda: [1, 3])
 
 
 @dataclass
@@ -433,7 +447,7 @@ def validate_config(config: Config) -> None:
             "data.batch_size=1 or give a segment length in seconds"
         )
 
-    _validate_binaural_mixing(config)
+    _validate_mixing(config)
 
     from voxsep import models
 
@@ -495,18 +509,34 @@ def _validate_n_src(config: Config) -> None:
                          "targets (30 in Wisdom et al. 2020)")
 
 
-def _validate_binaural_mixing(config: Config) -> None:
-    """Dynamic binaural mixing keys (``data.hrtf``, ``min_separation``, ranges, ``rt60``)."""
+def _validate_mixing(config: Config) -> None:
+    """Dynamic mixing keys: rooms and background (``room``, ``background``, ``babble``) and binaural
+    mixing (``data.hrtf``, ``min_separation``, ranges, ``rt60``)."""
     data = config.data
 
     def pair(key: str, value: Any, low: float, high: float) -> None:
         if value is None or len(value) != 2 or not low <= value[0] <= value[1] <= high:
             raise ValueError(f"config key 'data.{key}' must be [low, high] with {low} <= low <= high <= {high}, got {value}")
 
+    for key in ("room", "background"):
+        if not 0.0 <= getattr(data, key) <= 1.0:
+            raise ValueError(f"config key 'data.{key}' is a probability in [0, 1], got {getattr(data, key)}")
+    if (data.room or data.background) and data.kind != "dynamic":
+        raise ValueError("config keys 'data.room' and 'data.background' act in dynamic mixing and need "
+                         f"data.kind=dynamic (got {data.kind!r})")
+    if len(data.babble) != 2 or not 0 <= data.babble[0] <= data.babble[1]:
+        raise ValueError(f"config key 'data.babble' must be [low, high] talkers with 0 <= low <= high, got {data.babble}")
+    if data.room and data.hrtf:
+        raise ValueError("config key 'data.room' is the single-channel room; binaural mixing puts talkers in a room "
+                         "with data.rt60 alone: drop data.room")
     if not data.hrtf:
+        if data.rt60 is not None and not data.room:
+            raise ValueError("config key 'data.rt60' is the room of dynamic binaural mixing (data.hrtf) or of "
+                             "single-channel mixing with data.room > 0; drop data.rt60 or set one of them")
         if data.rt60 is not None:
-            raise ValueError("config key 'data.rt60' is the room of dynamic binaural mixing and needs data.hrtf "
-                             "(a SOFA file or CIPIC-style wav folder); drop data.rt60 or set data.hrtf")
+            pair("rt60", data.rt60, 0.0, 10.0)
+            if data.rt60[0] <= 0:
+                raise ValueError(f"config key 'data.rt60' needs positive reverberation times in seconds, got {data.rt60}")
         return
     if data.kind != "dynamic":
         raise ValueError(

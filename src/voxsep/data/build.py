@@ -18,7 +18,8 @@ from voxsep.config import Config, n_src_range
 
 
 def build_spatializer(config: Config) -> Any:
-    """The :class:`~voxsep.data.spatial.BinauralSpatializer` of ``config.data.hrtf``, or ``None``.
+    """The :class:`~voxsep.data.spatial.BinauralSpatializer` of ``config.data.hrtf``, the
+    one-microphone room of ``data.room`` (:func:`_single_channel_room`), or ``None``.
 
     Dynamic binaural mixing (Binaural-WSJ0Mix style, Han et al. 2020): every talker at a
     random HRIR direction, ``data.min_separation`` degrees apart, optionally in a random
@@ -38,7 +39,8 @@ def build_spatializer(config: Config) -> Any:
                 "data.hrtf makes single-channel ones; set data.hrtf (a SOFA file, e.g. "
                 "/usr/share/libmysofa/MIT_KEMAR_normal_pinna.sofa, or a CIPIC-style wav folder)"
             )
-        return None
+        return _single_channel_room(config)
+
     if in_channels != 2:
         raise ValueError(
             f"data.hrtf makes two-ear (binaural) mixtures but model {config.model.name!r} takes {in_channels}-channel "
@@ -62,6 +64,23 @@ def build_spatializer(config: Config) -> Any:
     )
 
 
+#: Rooms of single-channel training (``data.room``): issue-sized rooms, talkers 0.5-3 m from
+#: the microphone, a bank of simulated rooms so that a worker simulates each room once.
+ROOM_BANK_SIZE = 500
+
+
+def _single_channel_room(config: Config) -> Any:
+    """The one-microphone :class:`~voxsep.data.reverb.RoomReverb` of ``data.room``, or ``None``."""
+    data = config.data
+    if not data.room:
+        return None
+    from voxsep.data.reverb import RoomReverb
+
+    return RoomReverb(data.sample_rate, rt60=tuple(data.rt60) if data.rt60 is not None else (0.1, 0.8),
+                      source_distance=(0.5, 3.0), bank_size=ROOM_BANK_SIZE, bank_seed=config.train.seed,
+                      probability=data.room, keep_level=True)
+
+
 def build_datasets(config: Config) -> tuple[Dataset, Dataset]:
     """Training and validation datasets described by ``config.data`` (with ``data.hrtf``,
     dynamic mixing renders two-ear mixtures through :func:`build_spatializer`).
@@ -69,6 +88,7 @@ def build_datasets(config: Config) -> tuple[Dataset, Dataset]:
     With ``data.n_src: [low, high]`` both get the range: ``low..high`` talkers per
     example, targets padded with silent sources up to ``high``; ``data.train`` /
     ``data.valid`` may list several manifests."""
+    from voxsep.data.background import Background
     from voxsep.data.channel import RandomChannel
     from voxsep.data.codec import RandomCodec
     from voxsep.data.voice import RandomVoice
@@ -84,6 +104,11 @@ def build_datasets(config: Config) -> tuple[Dataset, Dataset]:
         if not data.pool:
             raise ValueError("data.kind=dynamic needs data.pool (an utterance list CSV from 'voxsep prepare')")
         noise_pool = [p for paths in load_speaker_pool(data.noise_pool).values() for p in paths] if data.noise_pool else None
+        background = None
+        if data.background:
+            background = Background(data.background, tuple(data.babble), noise_files=noise_pool or [],
+                                    snr_db=tuple(data.snr_db))
+            noise_pool = None  # the recorded noise is part of the background
         spatializer = build_spatializer(config)
         train_set: Dataset = DynamicMixDataset(
             load_speaker_pool(data.pool),
@@ -103,6 +128,7 @@ def build_datasets(config: Config) -> tuple[Dataset, Dataset]:
             voice=RandomVoice(data.sample_rate, data.voice_augment) if data.voice_augment != 0 else None,
             same_sex=data.same_sex,
             speaker_sexes=load_speaker_sexes(data.speaker_table) if data.speaker_table else None,
+            background=background,
         )
     else:
         if not data.train:

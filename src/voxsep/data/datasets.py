@@ -35,6 +35,7 @@ import torch
 from torch.utils.data import Dataset
 
 from voxsep.core.audio import active_rms, audio_info, read_audio, resample
+from voxsep.data.background import Background, coloured_noise, scale_background
 from voxsep.data.manifest import MixtureRecord, load_manifest, load_speaker_pool
 
 __all__ = ["MixtureDataset", "DynamicMixDataset", "load_speaker_pool", "Spatializer"]
@@ -360,6 +361,7 @@ class DynamicMixDataset(_EpochDataset):
         voice: Callable[[np.ndarray, np.random.Generator], np.ndarray] | None = None,
         same_sex: float | None = None,
         speaker_sexes: Mapping[str, str] | None = None,
+        background: Background | None = None,
     ) -> None:
         if isinstance(pool, (str, os.PathLike)):
             pool = load_speaker_pool(pool)
@@ -395,6 +397,7 @@ class DynamicMixDataset(_EpochDataset):
         self.count_probabilities = self._count_probabilities(count_weights)
         self.same_sex = None if same_sex is None else float(same_sex)
         self._by_sex = self._speakers_by_sex(speaker_sexes) if same_sex is not None else {}
+        self.background = background
 
     def _speakers_by_sex(self, speaker_sexes: Mapping[str, str] | None) -> dict[str, list[int]]:
         """Indices into ``self.speakers`` per sex, checked to allow the ``same_sex`` rule."""
@@ -484,8 +487,23 @@ class DynamicMixDataset(_EpochDataset):
             plan["noise"] = self.noise_pool[int(rng.integers(len(self.noise_pool)))]
             plan["noise_position"] = float(rng.random())
             plan["snr_db"] = float(rng.uniform(*self.snr_db))
+        if self.background is not None:
+            plan["background"] = self._draw_background(rng, speakers)
         plan["rng"] = rng
         return plan
+
+    def _draw_background(self, rng: np.random.Generator, talkers: Sequence[str]) -> dict[str, Any] | None:
+        """The background of one example: :meth:`Background.draw` plus its babble talkers
+        (pool speakers other than ``talkers``), their utterances, window positions and gains."""
+        others = [s for s in self.speakers if s not in talkers]
+        background = self.background.draw(rng, len(others))
+        if background is None:
+            return None
+        chosen = [others[int(i)] for i in rng.choice(len(others), size=background["babble"], replace=False)]
+        background["babble_utterances"] = [self.pool[s][int(rng.integers(len(self.pool[s])))] for s in chosen]
+        background["babble_positions"] = rng.random(len(chosen)).tolist()
+        background["babble_gains_db"] = rng.uniform(*self.gain_db, size=len(chosen)).tolist()
+        return background
 
     def _window(self, audio: np.ndarray, position: float, speed: float) -> np.ndarray:
         """A ``segment_samples`` window of ``audio`` played at ``speed``."""
@@ -523,6 +541,28 @@ class DynamicMixDataset(_EpochDataset):
         # Channel c starts length samples after channel c-1: uncorrelated between channels.
         return np.stack([looped[start + c * length: start + (c + 1) * length] for c in range(channels)])
 
+    def _babble(self, background: dict[str, Any]) -> np.ndarray:
+        """Dry babble talkers ``(n_babble, time)`` at ``level_db`` plus their gains."""
+        babble = np.stack([self._window(self._cache.get(path), position, 1.0) for path, position in
+                           zip(background["babble_utterances"], background["babble_positions"])]).astype(np.float64)
+        for i, gain in enumerate(background["babble_gains_db"]):
+            level = active_rms(babble[i], self.sample_rate)
+            if level > 1e-8:
+                babble[i] *= 10.0 ** ((self.level_db + gain) / 20.0) / level
+        return babble
+
+    def _background_sound(self, background: dict[str, Any], babble: np.ndarray, talkers: np.ndarray) -> np.ndarray:
+        """Babble images ``(n_babble, channels, time)`` plus noise, scaled so that the louder
+        talker image ``talkers (n_src, channels, time)`` is ``snr_db`` above it: ``(channels, time)``."""
+        channels, length = talkers.shape[1], talkers.shape[2]
+        if background["noise"] is not None:
+            noise = self._noise(background["noise"], background["noise_position"], length, channels)
+        else:
+            rng = np.random.default_rng(background["noise_seed"])
+            noise = np.stack([coloured_noise(length, background["exponent"], rng) for _ in range(channels)])
+        return scale_background(talkers, babble, noise, self.sample_rate, background["noise_to_babble_db"],
+                                background["snr_db"])
+
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         plan = self.draw(index)
         dry = np.stack([
@@ -535,6 +575,10 @@ class DynamicMixDataset(_EpochDataset):
             level = active_rms(dry[i], self.sample_rate)
             if level > 1e-8:
                 dry[i] *= 10.0 ** ((self.level_db + gain) / 20.0) / level
+        n_talkers = dry.shape[0]
+        background = plan.get("background")
+        if background is not None and background["babble"]:
+            dry = np.concatenate([dry, self._babble(background)])
         if self.spatializer is not None:
             images = np.asarray(self.spatializer(dry, plan["rng"]), dtype=np.float64)
             if images.ndim != 3 or images.shape[0] != dry.shape[0]:
@@ -549,7 +593,10 @@ class DynamicMixDataset(_EpochDataset):
             images = np.asarray(self.channel(images, plan["rng"]), dtype=np.float64)
         if self.codec is not None:
             images = np.asarray(self.codec(images, plan["rng"]), dtype=np.float64)
+        images, babble = images[:n_talkers], images[n_talkers:]
         mixture = images.sum(axis=0)
+        if background is not None:
+            mixture = mixture + self._background_sound(background, babble, images)
         if plan["noise"] is not None:
             noise = self._noise(plan["noise"], plan["noise_position"], self.segment_samples, images.shape[1])
             speech_level = max(active_rms(image, self.sample_rate) for image in images)

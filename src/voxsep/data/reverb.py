@@ -44,6 +44,13 @@ class RoomReverb:
             ``default_rng([bank_seed, k, n_src])``), so results stay deterministic; each
             process simulates a room the first time it is picked and then only convolves.
         bank_seed: seed of the room bank.
+        probability: chance that a call puts the sources in a room; otherwise the dry
+            sources come back unchanged as one-microphone images (needs ``n_mics=1``), so
+            that one training set holds both dry and reverberant mixtures.
+        keep_level: scale each image so that its active level (mean over microphones,
+            :func:`voxsep.core.audio.active_rms`) equals its dry source's: the gains set
+            before reverberation stay the relative levels of the talkers, whatever the
+            distances (the image-source method scales a source by ``1 / (4 pi d)``).
 
     Shapes:
         ``__call__(sources (n_src, time), rng) -> images (n_src, n_mics, time)``.
@@ -62,6 +69,8 @@ class RoomReverb:
         max_order: int | None = 40,
         bank_size: int | None = None,
         bank_seed: int = 0,
+        probability: float = 1.0,
+        keep_level: bool = False,
     ) -> None:
         if not 0 < rt60[0] <= rt60[1]:
             raise ValueError(f"rt60 must be (low, high) seconds with 0 < low <= high, got {rt60}")
@@ -83,6 +92,12 @@ class RoomReverb:
         if bank_size is not None and bank_size < 1:
             raise ValueError(f"bank_size must be a positive number of rooms or None, got {bank_size}")
         self.bank_size, self.bank_seed = bank_size, int(bank_seed)
+        if not 0.0 <= probability <= 1.0:
+            raise ValueError(f"probability must be in [0, 1], got {probability}")
+        if probability < 1.0 and n_mics != 1:
+            raise ValueError(f"probability < 1 returns dry sources as one-microphone images and needs n_mics=1, "
+                             f"got n_mics={n_mics}")
+        self.probability, self.keep_level = float(probability), bool(keep_level)
         self._bank: dict[tuple[int, int], list[list[np.ndarray]]] = {}
 
     def __getstate__(self) -> dict[str, Any]:  # each DataLoader worker starts with an empty bank
@@ -144,6 +159,8 @@ class RoomReverb:
         if sources.ndim != 2:
             raise ValueError(f"RoomReverb expects dry sources (n_src, time), got shape {sources.shape}")
         n_src, length = sources.shape
+        if self.probability < 1.0 and rng.random() >= self.probability:
+            return sources[:, None, :].astype(np.float64, copy=True)
         if self.bank_size is None:
             rirs = self.impulse_responses(self.sample_geometry(n_src, rng))
         else:
@@ -154,4 +171,11 @@ class RoomReverb:
         for m in range(self.n_mics):
             for s in range(n_src):
                 images[s, m] = oaconvolve(sources[s], rirs[m][s])[:length]
+        if self.keep_level:
+            from voxsep.core.audio import active_rms
+
+            for s in range(n_src):
+                dry, wet = active_rms(sources[s], self.sample_rate), active_rms(images[s], self.sample_rate)
+                if dry > 1e-8 and wet > 1e-12:
+                    images[s] *= dry / wet
         return images

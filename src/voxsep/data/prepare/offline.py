@@ -98,6 +98,7 @@ import numpy as np
 
 from voxsep.data.prepare.voices import (asterisk, drascula, fillets, kajongg, klettres, ktuberling, queen, synthetic,
                                         tuxpaint)
+from voxsep.data.prepare import rooms
 from voxsep.data.prepare.voices.clips import _load_prompt, measure_clip
 from voxsep.data.prepare.voices.common import MALE_F0_HZ, Speaker, median_f0, remove_rumble, trim_silence
 from voxsep.data.prepare.voices.drascula import _DRASCULA_EXCLUDED, DRASCULA_RATE, drascula_clips, read_drascula_line
@@ -165,6 +166,7 @@ def required_packages(sample_rate: int) -> dict[str, Path]:
         "festvox-kallpc16k": synthetic.FESTIVAL_VOICES / "english" / "kal_diphone",
         "festvox-kdlpc16k": synthetic.FESTIVAL_VOICES / "english" / "ked_diphone",
         "festvox-us-slt-hts": synthetic.FESTIVAL_VOICES / "us" / "cmu_us_slt_arctic_hts",
+        **{package: folder for package, folder, _ in rooms.NOISE_SOURCES.values()},
     }
     if sample_rate > 8000:
         needs["asterisk-core-sounds-en-g722"] = asterisk.ASTERISK_ROOT / "en_US_f_Allison" / "hello.g722"
@@ -462,6 +464,14 @@ def _one_speaker_sets(rate_dir: Path, rows_by_speaker: dict[str, list[tuple[str,
     for split in REAL_SETS:
         _mixture_set(rate_dir, rate_dir / "1speaker", f"{split}_real", 1, rows_by_speaker, _heldout_humans(split),
                      split_counts[split], np.random.default_rng([seed, 8, 1, SPLITS.index(split)]), sample_rate, jobs, stats)
+
+
+def _room_sets(rate_dir: Path, seed: int, sample_rate: int, jobs: int) -> dict[str, str]:
+    """The recorded noise lists and ``2speakers/{valid,test}_room`` (:mod:`.rooms`)."""
+    stats = rooms.prepare_noise(rate_dir, sample_rate)
+    for split in rooms.ROOM_SETS:
+        stats.update(rooms.build_room_set(rate_dir, split, seed, sample_rate, jobs))
+    return stats
 
 
 def _split_rows(rows_by_speaker: dict[str, list[tuple[str, str, str, int, int]]], split: str
@@ -832,6 +842,9 @@ def build_offline(output: Path, sample_rate: int = 8000, n_train_mixtures: int |
             added["build time"] = f"{time.perf_counter() - started:.0f} s with {jobs} job(s) (one-talker sets added)"
         if _missing_pool_voices(output):
             added.update(_add_pool_voices(output, rate_dir, config, counts["utterances_per_speaker"], jobs, started))
+        if 2 in n_src and not all(rooms.room_manifest(rate_dir, s).exists() for s in rooms.ROOM_SETS):
+            added.update(_room_sets(rate_dir, seed, sample_rate, jobs))
+            added["build time"] = f"{time.perf_counter() - started:.0f} s with {jobs} job(s) (room sets added)"
         if added:
             return added
     speech_dir = rate_dir / "speech"
@@ -865,6 +878,8 @@ def build_offline(output: Path, sample_rate: int = 8000, n_train_mixtures: int |
                          np.random.default_rng([seed, 8, 2, SPLITS.index(split)]), sample_rate, jobs,
                          stats)
     _one_speaker_sets(rate_dir, rows_by_speaker, split_counts, seed, sample_rate, jobs, stats)
+    if 2 in n_src:
+        stats.update(_room_sets(rate_dir, seed, sample_rate, jobs))
     stats["speakers"] = "; ".join(_speaker_counts(SPEAKERS))
     stats["speech"] = stats.pop("speech")  # after the mixture sets, as it always was
     stats["build time"] = f"{time.perf_counter() - started:.0f} s with {jobs} job(s)"

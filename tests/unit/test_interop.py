@@ -427,20 +427,22 @@ def test_import_model_cli_writes_a_checkpoint_with_the_source(tmp_path, capsys):
     from voxsep import cli
     from voxsep.inference.api import Separator
 
-    torch.save(asteroid_conv_tasnet(), tmp_path / "pytorch_model.bin")
+    source = tmp_path / "asteroid"  # the output goes outside the source folder (never into it)
+    source.mkdir()
+    torch.save(asteroid_conv_tasnet(), source / "pytorch_model.bin")
     out = tmp_path / "cvt.pt"
-    assert cli.main(["import-model", str(tmp_path), str(out)]) == 0
+    assert cli.main(["import-model", str(source), str(out)]) == 0
     assert "conv_tasnet" in capsys.readouterr().out
     model, meta = checkpoint.load(out)
     assert meta["sample_rate"] == 8000 and meta["n_src"] == 2 and meta["source"]["toolkit"] == "asteroid"
     assert meta["source"]["files"][0]["file"] == "pytorch_model.bin"
-    assert cli.main(["import-model", str(tmp_path), str(out)]) == 2  # exists: refused without --overwrite
+    assert cli.main(["import-model", str(source), str(out)]) == 2  # exists: refused without --overwrite
     wav = _speechlike(16 + 8 * 300)
-    direct, _ = import_model(tmp_path)
+    direct, _ = import_model(source)
     with torch.no_grad():
         assert torch.equal(model(wav), direct(wav))
     # Separator takes the foreign source directly (converted in memory), like its checkpoint.
-    a = Separator.from_checkpoint(tmp_path / "pytorch_model.bin", fast=False).separate(wav[0].numpy(), 8000)
+    a = Separator.from_checkpoint(source / "pytorch_model.bin", fast=False).separate(wav[0].numpy(), 8000)
     b = Separator.load(str(out), fast=False).separate(wav[0].numpy(), 8000)
     assert a.shape == (2, wav.shape[-1]) and np.allclose(a, b, atol=1e-6)
 

@@ -72,3 +72,36 @@ def test_import_model_never_writes_inside_a_speechbrain_folder_or_hub_cache(tmp_
     assert _digest(repo) == before and (snapshot / "masknet.ckpt").is_symlink()
     assert not (snapshot / "new.pt").exists() and not (repo / "x.pt").exists()
     assert main(["import-model", "speechbrain/sepformer-tiny", str(tmp_path / "sep.pt")]) == 0
+
+
+# ------------------------------------------------------ item 4: YAML alias bombs, depth
+def _alias_bomb(levels: int, fan: int = 10) -> str:
+    lines = [f"l0: &l0 [{', '.join(['lol'] * fan)}]"]
+    lines += [f"l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * fan)}]" for i in range(1, levels)]
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize("hostile", ["bomb", "deep", "recursive", "huge"])
+def test_hostile_hyperparams_yaml_is_refused_in_well_under_a_second(tmp_path, capsys, hostile):
+    import time
+
+    folder = tmp_path / "sb"
+    write_speechbrain_folder(folder)
+    text = (folder / "hyperparams.yaml").read_text()
+    if hostile == "bomb":  # 2 kB, a million values once expanded (round 2 found 10**7 in 42 s, 2.3 GB)
+        text = text.replace("masknet: ", "lols: *l5\nmasknet: ", 1) if "masknet: " in text else text
+        text = _alias_bomb(6) + text + "extra: *l5\n"
+    elif hostile == "deep":
+        text += "deep: " + "[" * 5000 + "]" * 5000 + "\n"
+    elif hostile == "recursive":
+        text += "loop: &loop [1, *loop]\n"
+    else:
+        text += "padding: '" + "x" * (2 << 20) + "'\n"
+    (folder / "hyperparams.yaml").write_text(text)
+    start = time.perf_counter()
+    code = main(["import-model", str(folder), str(tmp_path / "out.pt")])
+    elapsed = time.perf_counter() - start
+    err = capsys.readouterr().err
+    assert code == 2 and "refused" in err and "hyperparams.yaml" in err and "Traceback" not in err, err
+    assert elapsed < 1.0, f"{elapsed:.2f} s"
+    assert not (tmp_path / "out.pt").exists()

@@ -185,10 +185,15 @@ def read_yaml_as_data(path: Path) -> dict[str, Any]:
     """Parse a (hyper)YAML file without executing anything: tags become :class:`Tagged`.
 
     Raises:
-        ModelImportError: not YAML, or not a mapping at the top.
+        ModelImportError: not YAML, not a mapping at the top, or beyond the bounds of
+            :mod:`voxsep.interop.bounded_yaml` (size, aliases expanded, depth).
     """
+    from voxsep.interop.bounded_yaml import YAMLLimitError, load_bounded
+
     try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_DataLoader)  # noqa: S506 - a SafeLoader subclass
+        data = load_bounded(path, _DataLoader)  # size, alias expansion and depth bounded
+    except YAMLLimitError as error:
+        raise ModelImportError(f"refused {path}: {error}") from error
     except (yaml.YAMLError, UnicodeDecodeError) as error:
         raise ModelImportError(f"{path} is not readable YAML: {error}") from error
     if not isinstance(data, dict):

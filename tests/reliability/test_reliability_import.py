@@ -105,3 +105,44 @@ def test_hostile_hyperparams_yaml_is_refused_in_well_under_a_second(tmp_path, ca
     assert code == 2 and "refused" in err and "hyperparams.yaml" in err and "Traceback" not in err, err
     assert elapsed < 1.0, f"{elapsed:.2f} s"
     assert not (tmp_path / "out.pt").exists()
+
+
+# ------------------------------------------------- item 5: refs/main leading outside
+@pytest.mark.parametrize("ref", ["relative", "absolute", "symlinked snapshot"])
+def test_a_hub_ref_naming_a_folder_outside_the_cache_entry_is_not_followed(tmp_path, monkeypatch, capsys, ref):
+    import numpy as np
+    import soundfile as sf
+
+    hub = tmp_path / "hub"
+    repo = hub / "models--org--name"
+    elsewhere = tmp_path / "elsewhere"  # a model the cache entry must not lead to
+    _asteroid_file(elsewhere / "pytorch_model.bin")
+    (repo / "snapshots").mkdir(parents=True)
+    (repo / "refs").mkdir()
+    if ref == "relative":
+        (repo / "refs" / "main").write_text("../../../elsewhere")
+    elif ref == "absolute":
+        (repo / "refs" / "main").write_text(str(elsewhere))
+    else:
+        (repo / "snapshots" / "abc").symlink_to(elsewhere, target_is_directory=True)
+        (repo / "refs" / "main").write_text("abc")
+    monkeypatch.setenv("HF_HUB_CACHE", str(hub))
+    code = main(["import-model", "org/name", str(tmp_path / "out.pt")])
+    err = capsys.readouterr().err
+    assert code == 2 and "refusing to follow" in err and "refs/main" in err, err
+    assert not (tmp_path / "out.pt").exists()
+    wav = tmp_path / "x.wav"
+    sf.write(wav, np.zeros(8000, dtype=np.float32), 8000)
+    code = main(["separate", str(wav), "--out", str(tmp_path / "sep"), "--model", "org/name"])
+    err = capsys.readouterr().err
+    assert code == 2 and "refusing to follow" in err, err
+    assert not (tmp_path / "sep").exists()
+
+
+def test_a_plain_hub_ref_still_works(tmp_path, monkeypatch):
+    repo = tmp_path / "hub" / "models--org--name"
+    _asteroid_file(repo / "snapshots" / "0123abc" / "pytorch_model.bin")
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text("0123abc\n")
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    assert main(["import-model", "org/name", str(tmp_path / "out.pt")]) == 0

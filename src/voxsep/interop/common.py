@@ -46,9 +46,21 @@ def snapshot_of_repo_folder(folder: Path) -> Path:
     snapshots = folder / "snapshots"
     ref = folder / "refs" / "main"
     if ref.is_file():
-        revision = ref.read_text().strip()
-        if (snapshots / revision).is_dir():
-            return snapshots / revision
+        revision = ref.read_text(encoding="utf-8", errors="replace").strip()
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", revision) or ".." in revision:
+            raise ModelImportError(
+                f"{ref} names {revision[:80]!r}, not a snapshot of this cache entry (a revision is a plain folder "
+                f"name in {snapshots}); refusing to follow it. Fix or delete refs/main, or give the snapshot folder "
+                "itself (…/snapshots/<revision>)"
+            )
+        chosen = snapshots / revision
+        if chosen.is_dir():
+            if not chosen.resolve().is_relative_to(folder.resolve()):
+                raise ModelImportError(
+                    f"{chosen} (named by {ref}) leads outside the cache entry {folder}, to {chosen.resolve()}; "
+                    "refusing to follow it. Give the snapshot folder you mean itself"
+                )
+            return chosen
     found = sorted(p for p in snapshots.iterdir() if p.is_dir()) if snapshots.is_dir() else []
     if len(found) == 1:
         return found[0]

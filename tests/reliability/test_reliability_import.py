@@ -146,3 +146,45 @@ def test_a_plain_hub_ref_still_works(tmp_path, monkeypatch):
     (repo / "refs" / "main").write_text("0123abc\n")
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
     assert main(["import-model", "org/name", str(tmp_path / "out.pt")]) == 0
+
+
+# ---------------------------------------- item 7: rates and weights written at import
+@pytest.mark.parametrize("rate", ["-1", "0", "1", "999", "384001"])
+def test_import_model_refuses_implausible_sample_rates(tmp_path, capsys, rate):
+    src = _asteroid_file(tmp_path / "pub" / "best_model.pth")
+    code = main(["import-model", str(src), str(tmp_path / "out.pt"), "--sample-rate", rate])
+    err = capsys.readouterr().err
+    assert code == 2 and "--sample-rate" in err and "Hz" in err, err
+    assert not (tmp_path / "out.pt").exists()
+
+
+@pytest.mark.parametrize("rate", [-1, 0, 1, 999, 384001, 8000.5])
+def test_importers_refuse_implausible_sample_rates_given_or_stated(tmp_path, rate):
+    from voxsep.interop import ModelImportError, import_model
+
+    src = _asteroid_file(tmp_path / "pub" / "best_model.pth")
+    with pytest.raises(ValueError, match="Hz"):
+        import_model(src, sample_rate=rate)
+    data = asteroid_conv_tasnet(N=8, L=4, B=4, H=8, S=4, X=1, R=1)
+    data["model_args"]["sample_rate"] = rate if rate != 0 else -8000
+    if rate == 8000.5:
+        return  # Asteroid stores floats; a half Hz there rounds like Asteroid itself reads it
+    torch.save(data, tmp_path / "stated.pth")
+    with pytest.raises(ModelImportError, match="Hz"):
+        import_model(tmp_path / "stated.pth")
+
+
+@pytest.mark.parametrize("damage", ["nan", "inf", "complex"])
+def test_import_model_refuses_non_finite_or_complex_weights(tmp_path, capsys, damage):
+    data = asteroid_conv_tasnet(N=8, L=4, B=4, H=8, S=4, X=1, R=1)
+    key = "masker.bottleneck.1.weight"
+    weight = data["state_dict"][key]
+    if damage == "complex":
+        data["state_dict"][key] = torch.complex(weight, torch.ones_like(weight))
+    else:
+        weight.view(-1)[3] = float(damage)
+    torch.save(data, tmp_path / "bad.pth")
+    code = main(["import-model", str(tmp_path / "bad.pth"), str(tmp_path / "out.pt")])
+    err = capsys.readouterr().err
+    assert code == 2 and "bottleneck" in err and ("complex" in err if damage == "complex" else "NaN or infinite" in err), err
+    assert not (tmp_path / "out.pt").exists()

@@ -45,6 +45,10 @@ def run(args: argparse.Namespace) -> int:
     from voxsep.interop import meta_to_save
     from voxsep.interop.common import resolve_source
 
+    if args.sample_rate is not None:
+        from voxsep.core.audio import check_sample_rate
+
+        check_sample_rate(args.sample_rate, "--sample-rate")
     given = Path(str(args.source)).expanduser()
     resolved, _ = resolve_source(args.source)
     cache_entry = resolved.parent.parent if resolved.parent.name == "snapshots" else resolved  # models--org--name

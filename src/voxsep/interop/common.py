@@ -265,7 +265,22 @@ def build_and_load(name: str, config: dict[str, Any], state: dict[str, torch.Ten
             of another shape than the configuration implies (each one named).
     """
     from voxsep import models
+    from voxsep.core.audio import check_sample_rate
 
+    if "sample_rate" in config:
+        try:
+            config = {**config, "sample_rate": check_sample_rate(config["sample_rate"], "the sample rate")}
+        except (TypeError, ValueError) as error:
+            raise ModelImportError(f"{where}: {error}; give the model's real rate (sample_rate=)") from error
+    unusable = [f"{key} is complex ({tensor.dtype}; its imaginary part would be lost)" for key, tensor in state.items()
+                if isinstance(tensor, torch.Tensor) and tensor.is_complex()]
+    unusable += [f"{key} holds {int((~torch.isfinite(tensor)).sum())} NaN or infinite value(s)"
+                 for key, tensor in state.items() if isinstance(tensor, torch.Tensor) and not tensor.is_complex()
+                 and tensor.is_floating_point() and not bool(torch.isfinite(tensor).all())]
+    if unusable:
+        shown = "; ".join(unusable[:6]) + (f"; and {len(unusable) - 6} more" if len(unusable) > 6 else "")
+        raise ModelImportError(f"{where}: refused: the weights of this {expected} cannot make a working voxsep model: "
+                               f"{shown}. Use an undamaged copy of the file")
     try:
         model = models.build(name, **config)
     except (ValueError, TypeError) as error:

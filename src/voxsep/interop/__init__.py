@@ -108,6 +108,10 @@ def import_model(source: str | os.PathLike, sample_rate: int | None = None) -> t
             missing files or tensors, shapes that do not fit, or a file that would run
             code to load; the message names the file and what was expected.
     """
+    if sample_rate is not None:  # 0 is not "unset", 8000.5 is not 8000
+        from voxsep.core.audio import check_sample_rate
+
+        sample_rate = check_sample_rate(sample_rate, "sample_rate")
     path, hub_id = resolve_source(source)
     convert = _convert_folder if path.is_dir() else _convert_file
     model, info = convert(path, sample_rate, hub_id)

@@ -217,7 +217,7 @@ def test_count_talkers_drops_silent_and_duplicate_outputs_and_orders_by_first_ac
     # a talker active for less than MIN_ACTIVE_SECONDS is not one; a silent file keeps one output
     blip = _tone(2500, 6.0, start=5.8)
     assert count_talkers(torch.stack([early, blip]), early + blip, 8000).kept == [0]
-    assert count_talkers(torch.zeros(2, 8000), torch.zeros(8000), 8000).count == 1
+    assert count_talkers(torch.zeros(2, 8000), torch.zeros(8000), 8000).count == 0  # silence: no talker (issue 27)
     assert count_talkers(torch.stack([late, noise, early]), mixture, 8000, keep=1).kept == [2]
     with pytest.raises(ValueError, match="do not fit"):
         count_talkers(torch.zeros(2, 100), torch.zeros(99), 8000)

@@ -233,7 +233,11 @@ def run(args: argparse.Namespace) -> int:
                     print(f"voxsep separate: note: {warning.message}", file=sys.stderr)
         separated += 1
         found = f" ({len(written)} talker{'s' if len(written) != 1 else ''} found)" if n_src == "auto" else ""
-        print(f"{path} -> {', '.join(str(p) for p in written)}{found}")
+        if written:
+            print(f"{path} -> {', '.join(str(p) for p in written)}{found}")
+        else:
+            why = next(iter(separator.last_count.dropped.values()), "") if separator.last_count else ""
+            print(f"{path} -> no talker found, no file written ({why})")
         if separator.last_stream is not None:
             print(f"{path}: streamed in {separator.last_stream.summary()}")
     if failures:

@@ -60,6 +60,13 @@ BACKENDS = ("torch", "onnxruntime")
 MAX_CHANNELS = 8  # the most channels an array may have; tells (channels, time) from (time, channels)
 
 
+#: Inputs whose peak lies outside this range are separated at a peak of ``LEVEL_PEAK`` and
+#: the estimates scaled back (``Separator.separate``): results and counts do not depend on
+#: the input's scale.
+LEVEL_RANGE = (1e-3, 1.0)
+LEVEL_PEAK = 0.5
+
+
 def output_paths(path: str | os.PathLike, out_dir: str | os.PathLike, n_src: int) -> list[Path]:
     """The files ``separate_file`` writes for ``path``: ``out_dir/<stem>_spk<i>.wav``."""
     stem = Path(path).stem
@@ -350,14 +357,21 @@ class Separator:
             streamed, self.last_stream = stream_signal(self.streaming, np.ascontiguousarray(mixture), self.stream_block)
             estimates = streamed.numpy()
         else:
+            # Far from full scale (a float file scaled by 1e20, or 1e-6), the model's arithmetic
+            # (norm epsilons, float32 range) changes its output and the count: it gets the input
+            # at a standard level, and the estimates are brought back to the input's.
+            peak = float(np.max(np.abs(mixture)))
+            gain = LEVEL_PEAK / peak if peak > 0 and not LEVEL_RANGE[0] <= peak <= LEVEL_RANGE[1] else 1.0
             estimates = separate_mixture(
                 self.model,
-                torch.from_numpy(np.ascontiguousarray(mixture)),
+                torch.from_numpy(np.ascontiguousarray(mixture * gain if gain != 1.0 else mixture, dtype=np.float32)),
                 chunk_size=int(round(self.chunk_seconds * self.sample_rate)),
                 overlap=int(round(self.overlap_seconds * self.sample_rate)),
                 device=self.device,
                 progress=self.progress,
             ).numpy()
+            if gain != 1.0:
+                estimates = (estimates.astype(np.float64) / gain).astype(np.float32)
         self.last_count = None
         if mode != "all":
             estimates = self._count(estimates, mixture, mode, source)
@@ -411,7 +425,8 @@ class Separator:
         any failure -- a full disk included -- none.
 
         Returns:
-            The written paths, in speaker order.
+            The written paths, in speaker order; none when counting found no talker
+            (silence or steady noise: ``self.last_count.dropped`` says why).
 
         Raises:
             FileNotFoundError: no such input file.
@@ -441,8 +456,11 @@ class Separator:
         check_writable_dir(out_dir)
         estimates = self.separate(audio, sample_rate, keep_model_rate=keep_model_rate, source=str(path), n_src=n_src)
         out_rate = self.sample_rate if keep_model_rate else sample_rate
-        estimates, _ = peak_normalise(estimates, str(path))
-        written = write_audio_files(zip(targets, estimates), out_rate, overwrite=force, subtype="PCM_16")
+        if len(estimates):
+            estimates, _ = peak_normalise(estimates, str(path))
+            written = write_audio_files(zip(targets, estimates), out_rate, overwrite=force, subtype="PCM_16")
+        else:  # counting found no talker (silence or steady noise): no file
+            written = []
         if force:
             for stale in targets[len(estimates):]:
                 if stale.is_file():

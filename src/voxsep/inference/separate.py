@@ -33,8 +33,9 @@ where the mixture itself is more than ``SILENCE_FLOOR_DB`` below the file's loud
 window are ignored); an output is a talker when it is active for at least
 ``MIN_ACTIVE_SECONDS`` in total (or in every usable window of a shorter file). A kept
 output whose normalised correlation with a louder kept output is at least
-``DUPLICATE_CORRELATION`` in magnitude is dropped as a near-duplicate. At least one
-output is always kept (the most active). The kept outputs are ordered by their first
+``DUPLICATE_CORRELATION`` in magnitude is dropped as a near-duplicate. A mixture of
+silence or steady noise (:mod:`voxsep.inference.no_speech`) has no talker: every output
+is dropped. Otherwise at least one output is always kept (the most active). The kept outputs are ordered by their first
 active window. A model trained on a variable number of talkers (``data.n_src: [low,
 high]``, ``si_snr_var`` loss) emits near-silence (about ``-snr_max`` dB) on its unused
 outputs, well under the threshold.
@@ -363,6 +364,13 @@ def count_talkers(
     seconds = (active_frames * window / sample_rate).tolist()
     needed = max(1, min(math.ceil(MIN_ACTIVE_SECONDS * sample_rate / window), int(usable.sum())))
     energy = est.pow(2).sum((1, 2))
+    if keep is None:  # silence or steady noise: no talker at all
+        from voxsep.inference.no_speech import no_speech_reason
+
+        reason = no_speech_reason(mix, sample_rate)
+        if reason:
+            return TalkerCount(kept=[], first_active=[], dropped={i: reason for i in range(n_src)},
+                               active_seconds=seconds)
     # most active first (ties: louder first)
     ranking = sorted(range(n_src), key=lambda i: (-int(active_frames[i]), -float(energy[i])))
     dropped: dict[int, str] = {}

@@ -49,6 +49,9 @@ of one input appear together or not at all (a full disk leaves none). In a
 folder given as input, files in the --out folder named like outputs
 (<name>_spk<N>.wav) are taken as earlier outputs and skipped. A failure on one
 file is reported and the others go on; the exit code is 0 only if all succeeded.
+An interrupted run over many files is continued with --skip-existing: inputs whose
+outputs are all there (each checked) are skipped, the others separated; the last
+line says how many were separated, skipped and failed.
 """
 
 OUTPUT_NAME = re.compile(r"^.+_spk\d+\.wav$")  # what separate_file writes: <stem>_spk<i>.wav
@@ -70,7 +73,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                              "for models trained on a variable number of talkers, all otherwise)")
     parser.add_argument("--stream", action="store_true", help="run a causal model block by block (real time)")
     parser.add_argument("--block-ms", type=float, default=10.0, help="block length of --stream in ms (default 10)")
-    parser.add_argument("--force", action="store_true", help="overwrite existing outputs")
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--force", action="store_true", help="overwrite existing outputs")
+    group.add_argument("--skip-existing", action="store_true",
+                       help="continue an interrupted run: skip the inputs whose outputs are all there (each checked: "
+                            "a readable audio file as long as the input), separate the others")
     parser.set_defaults(func=run)
 
 
@@ -142,6 +149,47 @@ def outputs_replacing_inputs(files: list[Path], out_dir: Path, n_src: int) -> di
                 found[path] = (target, hit)
                 break
     return found
+
+
+def existing_outputs(path: Path, out_dir: Path, n_src: str | int, model_n_src: int, model_rate: int,
+                     keep_model_rate: bool) -> tuple[str, str]:
+    """Whether ``path``'s outputs from an earlier run are all in ``out_dir``.
+
+    Returns ``("none", "")``, ``("complete", "")`` or ``("incomplete", why)``. Complete:
+    ``<stem>_spk1.wav`` ... ``_spk<K>.wav`` and no higher one, ``K`` the number the run
+    writes (``n_src`` outputs, or 1 to ``model_n_src`` with ``"auto"``), each a readable
+    audio file at the output rate and as long as the input (outputs are renamed into
+    place together only when all are complete, so anything else is not from a finished
+    separation).
+    """
+    from voxsep.core.audio import audio_info
+    from voxsep.inference.api import output_paths
+
+    targets = output_paths(path, out_dir, model_n_src)
+    present = [t.exists() for t in targets]
+    if not any(present):
+        return "none", ""
+    count = sum(present)
+    if present[:count] != [True] * count:
+        return "incomplete", f"only {', '.join(t.name for t, p in zip(targets, present) if p)} of its outputs exist"
+    wanted = model_n_src if n_src == "all" else None if n_src == "auto" else int(n_src)
+    if wanted is not None and count != wanted:
+        return "incomplete", f"{count} of its {wanted} outputs exist"
+    try:
+        source = audio_info(path)
+    except (OSError, ValueError) as error:
+        return "incomplete", f"its input cannot be read to check them: {error}"
+    rate = model_rate if keep_model_rate else source.sample_rate
+    frames = source.frames if not keep_model_rate else round(source.frames * model_rate / source.sample_rate)
+    for target in targets[:count]:
+        try:
+            info = audio_info(target)
+        except (OSError, ValueError) as error:
+            return "incomplete", f"{target.name} is not a readable audio file ({error})"
+        if info.sample_rate != rate or abs(info.frames - frames) > (0 if not keep_model_rate else 2):
+            return "incomplete", (f"{target.name} holds {info.frames} samples at {info.sample_rate} Hz, not the "
+                                  f"{frames} at {rate} Hz a separation of {path.name} gives")
+    return "complete", ""
 
 
 def clashing_names(files: list[Path]) -> dict[Path, Path]:
@@ -216,9 +264,22 @@ def run(args: argparse.Namespace) -> int:
     n_src = separator.resolve_n_src(args.n_src)  # checked before the output folder is created
     check_writable_dir(args.out)
     print(f"model: {separator!r}" + (f", n_src={n_src}" if n_src != "all" else ""), file=sys.stderr)
-    separated = 0
+    separated = skipped = 0
     show_bar = len(files) > 1 and sys.stderr.isatty()
     for path in tqdm(files, desc="separating", unit="file", disable=not show_bar):
+        if args.skip_existing:
+            state, why = existing_outputs(path, args.out, n_src, separator.n_src, separator.sample_rate,
+                                          args.keep_model_rate)
+            if state == "complete":
+                skipped += 1
+                print(f"{path}: skipped, its outputs are already in {args.out}")
+                continue
+            if state == "incomplete":
+                failures += 1
+                print(f"voxsep separate: error: {path}: {why}; not the outputs of a finished separation, so they "
+                      "were left alone: remove them, or pass --force instead of --skip-existing to redo every "
+                      "input", file=sys.stderr)
+                continue
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             try:
@@ -226,7 +287,10 @@ def run(args: argparse.Namespace) -> int:
                                                   n_src=n_src)
             except (ValueError, OSError) as error:
                 failures += 1
-                print(f"voxsep separate: error: {path}: {_describe(error)}", file=sys.stderr)
+                message = _describe(error)
+                if isinstance(error, FileExistsError) and "--force" not in message:  # e.g. written by a parallel run
+                    message += "; pass --force to replace it"
+                print(f"voxsep separate: error: {path}: {message}", file=sys.stderr)
                 continue
             finally:
                 for warning in caught:
@@ -240,9 +304,10 @@ def run(args: argparse.Namespace) -> int:
             print(f"{path} -> no talker found, no file written ({why})")
         if separator.last_stream is not None:
             print(f"{path}: streamed in {separator.last_stream.summary()}")
-    if failures:
-        print(f"voxsep separate: {failures} input(s) failed, {separated} of {len(files)} file(s) separated",
-              file=sys.stderr)
+    total = separated + skipped + failures
+    if failures or skipped or total > 1:
+        print(f"voxsep separate: {separated} of {total} input(s) separated, {skipped} skipped (outputs already "
+              f"there), {failures} failed", file=sys.stderr)
     return 1 if failures else 0
 
 

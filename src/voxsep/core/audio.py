@@ -317,7 +317,8 @@ def write_audio_files(
     if not overwrite:
         for path, _ in items:
             if path.exists():
-                raise FileExistsError(f"{path} already exists; pass overwrite=True (or --overwrite) to replace it")
+                raise FileExistsError(f"{path} already exists (another run may have written it meanwhile); "
+                                      "not replaced (overwrite=True replaces it)")
     sample_rate = check_sample_rate(sample_rate, f"sample_rate of {items[0][0]}")
     encoded = [_encode(path, audio, sample_rate, subtype) for path, audio in items]
     paths = [path for path, _ in items]

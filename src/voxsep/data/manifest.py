@@ -126,8 +126,10 @@ def load_manifest(
 
 
 def _load_csv(path: Path) -> list[MixtureRecord]:
+    # Read as "utf-8-sig" (here and in the other readers): a byte-order mark, as Excel's
+    # "CSV UTF-8" writes one, is not part of the first column's name.
     base = path.parent
-    with open(path, newline="", encoding="utf-8") as handle:
+    with open(path, newline="", encoding="utf-8-sig") as handle:
         reader = csv.DictReader(handle)
         if reader.fieldnames is None:
             raise ValueError(f"manifest {path} is empty; expected a LibriMix CSV with a header line")
@@ -202,7 +204,7 @@ def ignored_columns(path: str | os.PathLike) -> list[str]:
     path = Path(path)
     if path.is_dir() or path.suffix.lower() == ".scp":
         return []
-    with open(path, newline="", encoding="utf-8") as handle:
+    with open(path, newline="", encoding="utf-8-sig") as handle:
         header = next(csv.reader(handle), [])
     return [c.strip() for c in header if not _KNOWN_COLUMNS.match(c.strip().lower())]
 
@@ -210,7 +212,7 @@ def ignored_columns(path: str | os.PathLike) -> list[str]:
 def _load_scp(path: Path) -> list[MixtureRecord]:
     base = path.parent
     records, seen, n_fields = [], set(), None
-    with open(path, encoding="utf-8") as handle:
+    with open(path, encoding="utf-8-sig") as handle:
         for line_no, line in enumerate(handle, start=1):
             text = line.strip()
             if not text or text.startswith("#"):
@@ -350,7 +352,7 @@ def load_speaker_pool(csv_path: str | os.PathLike) -> dict[str, list[Path]]:
     if not csv_path.is_file():
         raise FileNotFoundError(f"utterance list not found: {csv_path}")
     pool: dict[str, list[Path]] = {}
-    with open(csv_path, newline="", encoding="utf-8") as handle:
+    with open(csv_path, newline="", encoding="utf-8-sig") as handle:
         reader = csv.DictReader(handle)
         if reader.fieldnames is None or not {"speaker", "path"} <= {c.strip() for c in reader.fieldnames}:
             raise ValueError(f"utterance list {csv_path} line 1: header {reader.fieldnames} should be "
@@ -385,7 +387,7 @@ def load_speaker_sexes(csv_path: str | os.PathLike) -> dict[str, str]:
         raise FileNotFoundError(f"speaker table not found: {csv_path}")
     words = {"f": "F", "female": "F", "m": "M", "male": "M"}
     sexes: dict[str, str] = {}
-    with open(csv_path, newline="", encoding="utf-8") as handle:
+    with open(csv_path, newline="", encoding="utf-8-sig") as handle:
         reader = csv.DictReader(handle)
         if reader.fieldnames is None or not {"speaker", "sex"} <= {c.strip() for c in reader.fieldnames}:
             raise ValueError(f"speaker table {csv_path} line 1: header {reader.fieldnames} needs the columns "

@@ -279,6 +279,11 @@ class Separator:
         if audio.shape[-1] == 0 or audio.shape[0] == 0:
             raise ValueError(f"{source}: the audio is empty (shape {audio.shape})")
         rows, columns = audio.shape
+        if rows <= MAX_CHANNELS and columns <= MAX_CHANNELS:
+            raise ValueError(
+                f"{source}: the audio is too short to separate ({min(rows, columns)} channel(s) of "
+                f"{max(rows, columns)} samples, shape {audio.shape}); give more than {MAX_CHANNELS} samples"
+            )
         if rows > MAX_CHANNELS and columns <= MAX_CHANNELS:
             audio = audio.T  # (time, channels)
         elif not (rows <= MAX_CHANNELS < columns):

@@ -23,6 +23,28 @@ import numpy as np
 __all__ = ["RoomReverb"]
 
 
+#: Sabine's constant 24 ln(10) / c (c = 343 m/s), as pyroomacoustics' ``inverse_sabine``.
+_SABINE = 24 * np.log(10) / 343.0
+
+
+def _shortest_rt60(room: np.ndarray) -> float:
+    """The shortest RT60 a shoebox ``room`` (x, y, z) can have (walls absorbing everything)."""
+    volume = float(np.prod(room))
+    surface = 2 * float(room[0] * room[1] + room[0] * room[2] + room[1] * room[2])
+    return _SABINE * volume / surface
+
+
+def _feasible(room: np.ndarray, rt60: float, room_min: np.ndarray) -> tuple[np.ndarray, float]:
+    """A room and RT60 that the image-source method can make: a big room cannot ring as briefly
+    as a small one (e.g. 0.1 s needs a room smaller than about 6 x 5 x 3 m), so the room is
+    shrunk towards ``room_min`` until ``rt60`` fits, and ``rt60`` raised if even that is too big."""
+    for shrink in np.linspace(1.0, 0.0, 21):
+        candidate = room_min + shrink * (room - room_min)
+        if _shortest_rt60(candidate) < 0.98 * rt60:
+            return candidate, rt60
+    return room_min.copy(), max(rt60, _shortest_rt60(room_min) / 0.98)
+
+
 class RoomReverb:
     """Random shoebox-room reverberation (a ``spatializer`` for dynamic mixing).
 
@@ -114,6 +136,7 @@ class RoomReverb:
         """Draw a room: ``{"room": (3,), "rt60": float, "mics": (3, n_mics), "sources": (3, n_src)}``."""
         room = rng.uniform(self.room_min, self.room_max)
         rt60 = float(rng.uniform(*self.rt60))
+        room, rt60 = _feasible(room, rt60, self.room_min)
         margin = self.wall_distance
         half = (self.n_mics - 1) * self.mic_spacing / 2
         height = rng.uniform(1.0, min(2.0, room[2] - margin))

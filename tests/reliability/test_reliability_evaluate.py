@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+import torch
 
 from faults import PassThrough, speech
 from voxsep.evaluate import evaluate
@@ -59,3 +60,28 @@ def test_saved_estimates_get_safe_unique_names_inside_the_audio_folder(tmp_path,
     assert all(not p.name.startswith(".") for p in written)
     names = result["audio_files"]
     assert len(set(names.values())) == 9 and names["ok"] == "r_audio/ok_s<k>.wav"
+
+
+# ------------------------------------------- item 13: one-talker sets with BSS-eval SDR
+class _FirstOnly(torch.nn.Module):
+    """Returns the mixture (with a little noise: not a perfect estimate) and a silent output."""
+
+    n_src, sample_rate, in_channels, model_name = 2, 8000, 1, "first_only"
+
+    def forward(self, mixture: torch.Tensor) -> torch.Tensor:
+        noise = torch.randn(mixture.shape, generator=torch.Generator().manual_seed(0)) * 1e-3
+        return torch.stack([mixture + noise, torch.zeros_like(mixture)], dim=1)
+
+
+def test_a_one_talker_set_is_scored_with_sdr(tmp_path):
+    a = speech("en", "agent-alreadyon")
+    (tmp_path / "s1").mkdir()
+    sf.write(tmp_path / "s1" / "solo.wav", a, 8000)
+    manifest = tmp_path / "one.csv"
+    manifest.write_text(f"mixture_ID,mixture_path,source_1_path\nsolo,{tmp_path / 's1' / 'solo.wav'},"
+                        f"{tmp_path / 's1' / 'solo.wav'}\n")
+    result = evaluate(_FirstOnly(), manifest, tmp_path / "r.csv", n_src="auto", quality=False, sdr=True,
+                      log=lambda m: None)
+    assert result["count_accuracy"] == 1.0
+    assert result["summary"]["sdr"]["count"] == 1 and 20 < result["summary"]["sdr"]["mean"] < 80
+    assert result["summary"]["si_snr"]["mean"] == pytest.approx(result["summary"]["sdr"]["mean"], abs=3)

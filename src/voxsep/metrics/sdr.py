@@ -197,7 +197,8 @@ def sdr(reference: Array, estimate: Array, *, filter_length: int = SDR_FILTER_LE
             each reference (mir_eval's ``perm``).
 
     Returns:
-        ``(..., n_src)`` SDR in dB per reference (and ``perm`` if asked).
+        ``(..., n_src)`` SDR in dB per reference (and ``perm`` if asked). With one source
+        (a one-talker set) the SDR is its distortion SDR; there is no SIR to choose by.
 
     Raises:
         ValueError: shapes differ, a signal is silent (SDR is undefined there, as in
@@ -222,7 +223,11 @@ def sdr(reference: Array, estimate: Array, *, filter_length: int = SDR_FILTER_LE
                 f"{name}{list(index)} is all zeros: BSS-eval SDR is undefined for silent "
                 "signals; use si_snr/snr, which handle silence, or drop the example"
             )
-    if permutation == "sir":
+    if ref.shape[-2] == 1:  # one source: no interference (no SIR) and nothing to permute, which fast_bss_eval's
+        # permutation solvers fail on; its SDR of the one pair is what bss_eval_sources gives
+        values = -fast_bss_eval.sdr_loss(est, ref, filter_length=filter_length)
+        perm = torch.zeros(values.shape, dtype=torch.long)
+    elif permutation == "sir":
         values, _, _, perm = fast_bss_eval.bss_eval_sources(ref, est, filter_length=filter_length)
     else:
         values, perm = fast_bss_eval.sdr(ref, est, filter_length=filter_length, return_perm=True)

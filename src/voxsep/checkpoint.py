@@ -10,15 +10,24 @@ A checkpoint is a plain dict of tensors and primitives, loaded with
 Writing never imports the trainer. Files are written atomically: a temporary file in
 the same folder, then ``os.replace``; a failed write leaves any previous file intact.
 
-Published models of Asteroid, SpeechBrain and ClearerVoice-Studio (files, folders, Hugging
-Face cache entries) are converted by ``import_model(source)`` (``voxsep.interop``);
-``load_any(source)`` takes a voxsep checkpoint or any of those.
+A checkpoint may also be a **safetensors** file (written when the path ends in
+``.safetensors``): the state dict as its tensors and the other entries, JSON-encoded, in
+its string metadata. Safetensors files are read with the ``safetensors`` package, which
+never runs code; a corrupt one is reported as such, and a valid one of foreign weights as
+"not a voxsep checkpoint".
+
+Published models of Asteroid, SpeechBrain, ClearerVoice-Studio and TIGER (files, folders,
+Hugging Face cache entries) are converted by ``import_model(source)`` (``voxsep.interop``);
+``load_any(source)`` takes a voxsep checkpoint or any of those, and ``read_any(source)``
+the raw checkpoint dict of either (fine-tuning from a published model).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import struct
 from pathlib import Path
 from typing import Any
 
@@ -97,9 +106,90 @@ def checkpoint_dict(model: torch.nn.Module, **meta: Any) -> dict[str, Any]:
 
 
 def save(path: str | os.PathLike, model: torch.nn.Module, **meta: Any) -> Path:
-    """Save ``model`` with its name, config and ``meta`` (primitives/tensors) atomically."""
-    atomic_torch_save(checkpoint_dict(model, **meta), path)
+    """Save ``model`` with its name, config and ``meta`` (primitives/tensors) atomically;
+    as a safetensors file when ``path`` ends in ``.safetensors`` (``meta`` then JSON)."""
+    data = checkpoint_dict(model, **meta)
+    if Path(path).suffix == ".safetensors":
+        _save_safetensors(data, Path(path))
+    else:
+        atomic_torch_save(data, path)
     return Path(path)
+
+
+# ----------------------------------------------------------------------------- safetensors
+SAFETENSORS_SUFFIX = ".safetensors"
+
+
+def is_safetensors(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is (or is named as) a safetensors file: the ``.safetensors`` suffix,
+    or the format's start (an 8-byte little-endian header length, then a JSON object)."""
+    path = Path(path)
+    if path.suffix == SAFETENSORS_SUFFIX:
+        return True
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(9)
+            size = os.fstat(handle.fileno()).st_size
+    except OSError:
+        return False
+    if len(head) < 9:
+        return False
+    header_length = struct.unpack("<Q", head[:8])[0]
+    return head[8:9] == b"{" and 2 <= header_length <= size - 8
+
+
+def read_safetensors(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """``(tensors, string metadata)`` of a safetensors file, on the CPU; no code runs.
+
+    Raises:
+        CheckpointError: the ``safetensors`` package is missing, or the file is truncated or
+            corrupt (the message says so and quotes the reader's reason).
+    """
+    try:
+        from safetensors import safe_open
+    except ImportError as error:  # a dependency of voxsep; only a broken install lacks it
+        raise CheckpointError(f"{path} is a safetensors file and reading it needs the safetensors package, "
+                              "which is not installed: pip install safetensors") from error
+    try:
+        with safe_open(str(path), framework="pt", device="cpu") as handle:
+            metadata = dict(handle.metadata() or {})
+            tensors = {key: handle.get_tensor(key) for key in handle.keys()}
+    except Exception as error:  # SafetensorError, OSError, ValueError for a damaged file
+        first = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        raise CheckpointError(
+            f"{path} is not a readable safetensors file (truncated or corrupt?): {type(error).__name__}: {first}; "
+            "download or copy it again"
+        ) from error
+    return tensors, metadata
+
+
+def _save_safetensors(data: dict[str, Any], path: Path) -> None:
+    """A checkpoint dict as a safetensors file: tensors = state dict, metadata = the rest (JSON)."""
+    from safetensors.torch import save_file
+
+    metadata = {key: json.dumps(value) for key, value in data.items() if key != "state_dict"}
+    try:
+        metadata["meta"] = json.dumps(data["meta"])
+    except TypeError as error:
+        raise ValueError(f"a safetensors checkpoint keeps its metadata as JSON; {error}") from error
+    tensors = {key: value.contiguous().clone() for key, value in data["state_dict"].items()}
+    with atomic_write(path) as tmp:
+        save_file(tensors, str(tmp), metadata=metadata)
+
+
+def _checkpoint_from_safetensors(path: Path) -> dict[str, Any]:
+    tensors, metadata = read_safetensors(path)
+    if json.loads(metadata.get("format", "null")) != FORMAT:
+        raise CheckpointError(
+            f"{path} is a safetensors file of weights but not a voxsep checkpoint (its metadata has no "
+            f"'format': '{FORMAT}'); convert published weights with voxsep.checkpoint.import_model"
+        )
+    try:
+        data = {key: json.loads(value) for key, value in metadata.items()}
+    except json.JSONDecodeError as error:
+        raise CheckpointError(f"{path}: the voxsep metadata of this safetensors file is not valid JSON ({error})") from error
+    data["state_dict"] = tensors
+    return data
 
 
 def read(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict[str, Any]:
@@ -112,10 +202,15 @@ def read(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> d
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint not found: {path}")
-    try:
-        data = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as error:  # torch raises several types for corrupt or unsafe files
-        raise CheckpointError(_load_error_message(path, error)) from error
+    if is_safetensors(path):
+        data = _checkpoint_from_safetensors(path)
+        if str(map_location) != "cpu":
+            data["state_dict"] = {k: v.to(map_location) for k, v in data["state_dict"].items()}
+    else:
+        try:
+            data = torch.load(path, map_location=map_location, weights_only=True)
+        except Exception as error:  # torch raises several types for corrupt or unsafe files
+            raise CheckpointError(_load_error_message(path, error)) from error
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise CheckpointError(
             f"{path} is a PyTorch file but not a voxsep checkpoint (no 'format': '{FORMAT}' "
@@ -193,6 +288,25 @@ def import_model(source: str | os.PathLike, sample_rate: int | None = None) -> t
     from voxsep.interop import import_model as _import_model
 
     return _import_model(source, sample_rate=sample_rate)
+
+
+def read_any(source: str | os.PathLike) -> dict[str, Any]:
+    """The raw checkpoint dict (``read``) of a voxsep checkpoint, or of a published model
+    that ``import_model`` converts (its ``meta`` holding the source); for fine-tuning.
+
+    Raises:
+        FileNotFoundError, CheckpointError: as ``read`` / ``import_model``.
+    """
+    if Path(source).is_file():
+        try:
+            return read(source)
+        except CheckpointError as error:
+            if "not a voxsep checkpoint" not in str(error):
+                raise  # corrupt, unsafe or too new: importing would not help
+    from voxsep.interop import meta_to_save
+
+    model, meta = import_model(source)
+    return checkpoint_dict(model, **meta_to_save(meta))
 
 
 def load_any(source: str | os.PathLike, map_location: str | torch.device = "cpu") -> tuple[torch.nn.Module, dict[str, Any]]:

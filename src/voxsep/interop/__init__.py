@@ -9,13 +9,15 @@
   ``masknet.ckpt``, ``decoder.ckpt``) → ``sepformer`` (``voxsep.interop.speechbrain``);
 * a **ClearerVoice-Studio** MossFormer2 separation checkpoint (``last_best_checkpoint.pt``
   [+ ``config.yaml``]) → ``mossformer2`` (``voxsep.interop.clearervoice``);
+* a **TIGER** release (``config.json`` + ``model.safetensors``, the authors' look2hear
+  layout, e.g. ``JusperLee/TIGER-speech``) → ``tiger`` (``voxsep.interop.tiger``);
 * a Hugging Face cache entry of any of those: a snapshot folder
   (``models--org--name/snapshots/<rev>/``), the ``models--org--name`` folder, or the hub
   id ``org/name`` when it is in the local cache (never downloaded);
 * a voxsep checkpoint (loaded as it is).
 
-Weights are read with ``torch.load(weights_only=True)`` and YAML as data, so a file
-cannot run code. ``meta`` holds ``model_name``, ``config``, ``sample_rate``, ``n_src`` and
+Weights are read with ``torch.load(weights_only=True)`` or the ``safetensors`` package,
+and YAML/JSON as data, so a file cannot run code. ``meta`` holds ``model_name``, ``config``, ``sample_rate``, ``n_src`` and
 ``source``: ``{"toolkit", "architecture", "path", "hub_id", "files": [{"file",
 "sha256"}, ...]}``; ``voxsep.checkpoint.save(path, model, **meta_to_save(meta))`` keeps
 it in a voxsep checkpoint (``voxsep import-model``).
@@ -32,7 +34,7 @@ from typing import Any
 
 import torch
 
-from voxsep.interop import asteroid, clearervoice, speechbrain
+from voxsep.interop import asteroid, clearervoice, speechbrain, tiger
 from voxsep.interop.common import ModelImportError, file_record, resolve_source, safe_torch_load
 
 SUPPORTED = (
@@ -43,7 +45,7 @@ SUPPORTED = (
 )
 # Weights files of an Asteroid folder (hub snapshot, recipe exp dir), in order of preference.
 ASTEROID_FILES = ("pytorch_model.bin", "best_model.pth", "model.pth")
-WEIGHT_SUFFIXES = (".bin", ".pth", ".pt", ".ckpt")
+WEIGHT_SUFFIXES = (".bin", ".pth", ".pt", ".ckpt", ".safetensors")
 
 
 def _describe(data: Any) -> str:
@@ -56,14 +58,26 @@ def _describe(data: Any) -> str:
 def _convert_file(path: Path, sample_rate: int | None, hub_id: str | None) -> tuple[torch.nn.Module, dict[str, Any]]:
     from voxsep import checkpoint
 
-    data = safe_torch_load(path)
-    if isinstance(data, dict) and data.get("format") == checkpoint.FORMAT:
+    ours = False
+    if checkpoint.is_safetensors(path):
+        try:
+            data, metadata = checkpoint.read_safetensors(path)
+        except checkpoint.CheckpointError as error:
+            raise ModelImportError(str(error)) from error
+        ours = metadata.get("format") == f'"{checkpoint.FORMAT}"'  # JSON-encoded (checkpoint._save_safetensors)
+    else:
+        data = safe_torch_load(path)
+        ours = isinstance(data, dict) and data.get("format") == checkpoint.FORMAT
+    if ours:
         model, meta = checkpoint.load(path)
         return model, {"toolkit": "voxsep", "architecture": meta["model_name"], "files": [file_record(path)],
                        "_meta": meta}
     if asteroid.is_asteroid(data):
         model, info = asteroid.convert(data, str(path), sample_rate)
         return model, {**info, "files": [file_record(path)]}
+    if tiger.is_tiger_state(tiger.strip_prefixes(data, ("module.", "model.", "audio_model."))
+                            if isinstance(data, dict) else data):
+        return tiger.convert_file(path, sample_rate, tensors=data)
     try:
         return clearervoice.convert_file(path, sample_rate, hub_id, data=data)
     except ModelImportError as error:
@@ -79,6 +93,8 @@ def _convert_folder(folder: Path, sample_rate: int | None, hub_id: str | None) -
         return speechbrain.convert_folder(folder, sample_rate)
     if clearervoice.is_clearervoice_folder(folder):
         return clearervoice.convert_file(clearervoice.weights_file(folder), sample_rate, hub_id)
+    if tiger.is_tiger_folder(folder):
+        return tiger.convert_folder(folder, sample_rate)
     for name in ASTEROID_FILES:
         if (folder / name).is_file():
             return _convert_file(folder / name, sample_rate, hub_id)

@@ -127,13 +127,22 @@ SAFE_EXTRA_GLOBALS = (torch.torch_version.TorchVersion,)
 
 
 def safe_torch_load(path: Path) -> Any:
-    """``torch.load(weights_only=True)``: tensors and primitives only, never code
-    (plus ``SAFE_EXTRA_GLOBALS``, version strings).
+    """The tensors of a weights file, never running code from it: a safetensors file
+    (``voxsep.checkpoint.read_safetensors``: its dict of tensors) or a PyTorch file read
+    with ``torch.load(weights_only=True)`` (tensors and primitives only, plus
+    ``SAFE_EXTRA_GLOBALS``, version strings).
 
     Raises:
         ModelImportError: the file needs arbitrary objects to load (refused), or is not a
-            readable PyTorch file.
+            readable PyTorch or safetensors file.
     """
+    from voxsep.checkpoint import CheckpointError, is_safetensors, read_safetensors
+
+    if is_safetensors(path):
+        try:
+            return read_safetensors(path)[0]
+        except CheckpointError as error:
+            raise ModelImportError(str(error)) from error
     try:
         with torch.serialization.safe_globals(list(SAFE_EXTRA_GLOBALS)):
             return torch.load(path, map_location="cpu", weights_only=True)

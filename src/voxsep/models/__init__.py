@@ -19,6 +19,7 @@ _MODEL_MODULES = (
     "voxsep.models.sepformer",
     "voxsep.models.mossformer2",
     "voxsep.models.binaural",
+    "voxsep.models.tiger",
 )
 _REGISTRY: dict[str, type[SeparationModel]] = {}
 _loaded = False

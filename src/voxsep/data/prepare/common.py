@@ -174,15 +174,46 @@ def write_utterance_list(path: Path, rows: Sequence[tuple[str, str, Path, int, i
                             [(u, s, relpath(p, base), int(n), int(sr)) for u, s, p, n, sr in rows])
 
 
+def _die_with_parent(parent: int) -> None:
+    """Pool-worker initializer: end this worker when the process that started the pool
+    ends in any way (SIGKILL included), instead of living on as an orphan.
+
+    On Linux the kernel sends SIGKILL on the parent's death (``PR_SET_PDEATHSIG``);
+    elsewhere, and in case the parent died before that was set, a daemon thread watches
+    the parent's pid.
+    """
+    import signal
+    import threading
+    import time
+
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG = 1 (Linux); elsewhere no prctl: AttributeError
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != parent:  # the parent is already gone
+        os._exit(1)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="voxsep-parent-watch", daemon=True).start()
+
+
 def run_tasks(function: Callable[[Any], Any], tasks: Sequence[Any], jobs: int, desc: str) -> list[Any]:
     """Run ``function`` over ``tasks`` in a process pool of ``jobs`` workers (inline for 1).
 
-    Results come back in task order; a progress bar is shown on a terminal.
+    Results come back in task order; a progress bar is shown on a terminal. The workers
+    end with the process that started them, even when it is killed (:func:`_die_with_parent`).
     """
     from tqdm import tqdm
 
     show = os.isatty(2)
     if jobs <= 1 or len(tasks) <= 1:
         return [function(task) for task in tqdm(tasks, desc=desc, disable=not show)]
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
+    with ProcessPoolExecutor(max_workers=jobs, initializer=_die_with_parent, initargs=(os.getpid(),)) as pool:
         return list(tqdm(pool.map(function, tasks), total=len(tasks), desc=desc, disable=not show))

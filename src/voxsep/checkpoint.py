@@ -236,6 +236,11 @@ def _load_error_message(path: Path, error: Exception) -> str:
     ``weights_only=False``, which would run whatever code the file holds; it is never
     passed on.
     """
+    from voxsep.core.filekind import describe_unloadable, scrub_torch_advice
+
+    described = describe_unloadable(path)  # a plain pickle, zeros, text...: say what it is
+    if described:
+        return described
     message = str(error)
     blocked = re.search(r"GLOBAL ([\w.]+)", message)
     if blocked or "weights only load failed" in message.lower():
@@ -246,7 +251,7 @@ def _load_error_message(path: Path, error: Exception) -> str:
             "voxsep (voxsep.checkpoint.save / voxsep train), or import weights of other toolkits with "
             "voxsep import-model"
         )
-    first = message.strip().splitlines()[0] if message.strip() else ""
+    first = scrub_torch_advice(message)
     return (
         f"{path} is not a readable voxsep checkpoint (truncated, corrupt, or not a PyTorch file): "
         f"{type(error).__name__}: {first}"

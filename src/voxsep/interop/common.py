@@ -147,6 +147,11 @@ def safe_torch_load(path: Path) -> Any:
         with torch.serialization.safe_globals(list(SAFE_EXTRA_GLOBALS)):
             return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # UnpicklingError, RuntimeError, EOFError, ...
+        from voxsep.core.filekind import describe_unloadable, scrub_torch_advice
+
+        described = describe_unloadable(path)  # a plain pickle, zeros, text...: say what it is
+        if described:
+            raise ModelImportError(described) from error
         message = str(error)
         if re.search(r"Unsupported global|Unsupported class|GLOBAL |REDUCE|reduce", message):
             found = re.search(r"GLOBAL ([\w.]+)", message)  # "Unsupported global: GLOBAL x.y", "unsupported GLOBAL x.y"
@@ -156,7 +161,7 @@ def safe_torch_load(path: Path) -> Any:
                 "voxsep reads weights with torch.load(weights_only=True) only. Re-save the weights as a plain "
                 "state dict with the toolkit that wrote them"
             ) from error
-        first = message.splitlines()[0] if message else ""
+        first = scrub_torch_advice(message)
         raise ModelImportError(
             f"{path} is not a readable PyTorch file (truncated or corrupt?): {type(error).__name__}: {first}"
         ) from error

@@ -63,6 +63,9 @@ def snapshot_of_repo_folder(folder: Path) -> Path:
             return chosen
     found = sorted(p for p in snapshots.iterdir() if p.is_dir()) if snapshots.is_dir() else []
     if len(found) == 1:
+        if not found[0].resolve().is_relative_to(folder.resolve()):
+            raise ModelImportError(f"{found[0]} leads outside the cache entry {folder}, to {found[0].resolve()}; "
+                                   "refusing to follow it. Give the snapshot folder you mean itself")
         return found[0]
     if not found:
         raise ModelImportError(f"{folder} is a Hugging Face cache folder without snapshots (an interrupted download?)")

@@ -115,6 +115,52 @@ def _resize(x: torch.Tensor, length: int) -> torch.Tensor:
     return x if x.shape[-1] == length else F.interpolate(x, size=(1, length), mode="nearest")
 
 
+_RUNS: dict[tuple[int, int], list[tuple[int, int, int]]] = {}
+
+
+def _nearest_runs(coarse: int, length: int) -> list[tuple[int, int, int]]:
+    """``[(source index, start, end), ...]``: the runs of output positions that
+    ``F.interpolate(mode="nearest")`` from ``coarse`` to ``length`` samples fills from one
+    source sample (computed by interpolate itself, so the mapping is its own)."""
+    key = (coarse, length)
+    if key not in _RUNS:
+        source = F.interpolate(torch.arange(coarse, dtype=torch.float32).view(1, 1, coarse), size=length,
+                               mode="nearest").view(-1).long().tolist()
+        runs, start = [], 0
+        for i in range(1, length + 1):
+            if i == length or source[i] != source[start]:
+                runs.append((source[start], start, i))
+                start = i
+        _RUNS[key] = runs
+    return _RUNS[key]
+
+
+def inject(local: torch.Tensor, gate: torch.Tensor, fill: torch.Tensor) -> torch.Tensor:
+    """``local * resize(gate) + resize(fill)`` with nearest-neighbour resizing of the coarser
+    ``gate`` and ``fill`` ``(B, C, 1, L')`` to ``local``'s ``(B, C, 1, L)`` (channels last),
+    without building the resized tensors: in inference, each run of positions that share
+    a source sample is one broadcast ``addcmul`` (a factor-2 resize is one strided
+    broadcast). Same values as resizing first."""
+    coarse, length = gate.shape[-1], local.shape[-1]
+    if torch.is_grad_enabled() or coarse >= length or torch.compiler.is_compiling() or torch.compiler.is_exporting():
+        return torch.addcmul(_resize(fill, length), local, _resize(gate, length))
+    out = torch.empty_like(local)
+    # memory order (B, L, C): views (B, L, C) of the channels-last tensors
+    o3, l3 = out.squeeze(2).transpose(1, 2), local.squeeze(2).transpose(1, 2)
+    g3, f3 = gate.squeeze(2).transpose(1, 2), fill.squeeze(2).transpose(1, 2)
+    if length in (2 * coarse, 2 * coarse - 1):  # stride-2 scales: source index = position // 2
+        even = length - length % 2
+        half = even // 2
+        torch.addcmul(f3[:, :half, None], l3[:, :even].unflatten(1, (half, 2)), g3[:, :half, None],
+                      out=o3[:, :even].unflatten(1, (half, 2)))
+        if length % 2:
+            torch.addcmul(f3[:, -1:], l3[:, -1:], g3[:, -1:], out=o3[:, -1:])
+        return out
+    for source, start, end in _nearest_runs(coarse, length):
+        torch.addcmul(f3[:, source:source + 1], l3[:, start:end], g3[:, source:source + 1], out=o3[:, start:end])
+    return out
+
+
 class ConvGroupNorm(nn.Module):
     """``Conv1d`` ("same" padding) → one-group ``GroupNorm`` (statistics over channels and
     time) → optional single-slope PReLU, on channels-last ``(B, C_in, 1, L)`` →
@@ -149,10 +195,7 @@ class SelectiveInjection(nn.Module):
         self.fill = ConvGroupNorm(channels, channels, kernel_size, groups=channels, bias=False)
 
     def forward(self, local: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
-        size = local.shape[-1]
-        gate = _resize(torch.sigmoid(self.gate(context)), size)
-        fill = _resize(self.fill(context), size)
-        return torch.addcmul(fill, self.local(local), gate)
+        return inject(self.local(local), torch.sigmoid(self.gate(context)), self.fill(context))
 
 
 class ContextMLP(nn.Module):
@@ -271,19 +314,17 @@ class FoldedAttention(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         batch, axis, fold, channels = x.shape
         heads, hd, vd = self.n_heads, self.head_dim, self.value_dim
-        z = self.qkv(x)
-        z = torch.where(z >= 0, z, z * self._slopes())
         qk_rows = 2 * heads * hd
-        qk = F.layer_norm(z[..., :qk_rows].unflatten(-1, (2 * heads, hd)), (hd,), eps=self.eps)
-        v = F.layer_norm(z[..., qk_rows:].unflatten(-1, (heads, vd)), (vd,), eps=self.eps)
-        qk = qk.flatten(-2) * self.qkv_gamma[:qk_rows] + self.qkv_beta[:qk_rows]
-        v = v.flatten(-2) * self.qkv_gamma[qk_rows:] + self.qkv_beta[qk_rows:]
+        rows = qk_rows + channels
+        # rows of (B * A * R, channels): PReLU with per-row slopes, then a layer norm per
+        # projection = a group norm of each row with one group per projection
+        z = F.prelu(self.qkv(x).reshape(-1, rows), self._slopes())
+        qk = F.group_norm(z[:, :qk_rows], 2 * heads, self.qkv_gamma[:qk_rows], self.qkv_beta[:qk_rows], self.eps)
+        v = F.group_norm(z[:, qk_rows:], heads, self.qkv_gamma[qk_rows:], self.qkv_beta[qk_rows:], self.eps)
         # (B, A, R, heads, d) -> (B, heads, A, R * d)
-        q = qk[..., : heads * hd].unflatten(-1, (heads, hd)).permute(0, 3, 1, 2, 4).flatten(3)
-        k = qk[..., heads * hd:].unflatten(-1, (heads, hd)).permute(0, 3, 1, 2, 4).flatten(3)
-        v = v.unflatten(-1, (heads, vd)).permute(0, 3, 1, 2, 4).flatten(3)
-        attended = F.scaled_dot_product_attention(q, k, v)  # (B, heads, A, R * vd)
+        qk = qk.view(batch, axis, fold, 2, heads, hd).permute(3, 0, 4, 1, 2, 5).reshape(2, batch, heads, axis, fold * hd)
+        v = v.view(batch, axis, fold, heads, vd).permute(0, 3, 1, 2, 4).reshape(batch, heads, axis, fold * vd)
+        attended = F.scaled_dot_product_attention(qk[0], qk[1], v)  # (B, heads, A, R * vd)
         y = attended.unflatten(-1, (fold, vd)).permute(0, 2, 3, 1, 4).reshape(batch, axis, fold, channels)
-        y = self.out(y)
-        y = torch.where(y >= 0, y, y * self.out_slope)
+        y = F.prelu(self.out(y), self.out_slope)
         return self.out_norm(y) + x

@@ -286,13 +286,14 @@ def load(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> t
     return model, meta
 
 
-def import_model(source: str | os.PathLike, sample_rate: int | None = None) -> tuple[torch.nn.Module, dict[str, Any]]:
-    """Convert a published Asteroid / SpeechBrain / ClearerVoice model (a file, a folder, a
-    Hugging Face cache folder or a cached hub id) into ``(voxsep model, meta)``; see
-    ``voxsep.interop.import_model``. Nothing is downloaded and no code from the files runs."""
+def import_model(source: str | os.PathLike, sample_rate: int | None = None, **hub: Any) -> tuple[torch.nn.Module, dict[str, Any]]:
+    """Convert a published Asteroid / SpeechBrain / ClearerVoice / TIGER model (a file, a
+    folder, a Hugging Face cache folder or a hub id) into ``(voxsep model, meta)``; see
+    ``voxsep.interop.import_model`` (``hub``: ``download``, ``revision``, ``offline``).
+    Nothing is downloaded unless ``download=True``, and no code from the files runs."""
     from voxsep.interop import import_model as _import_model
 
-    return _import_model(source, sample_rate=sample_rate)
+    return _import_model(source, sample_rate=sample_rate, **hub)
 
 
 def read_any(source: str | os.PathLike) -> dict[str, Any]:
@@ -314,11 +315,12 @@ def read_any(source: str | os.PathLike) -> dict[str, Any]:
     return checkpoint_dict(model, **meta_to_save(meta))
 
 
-def load_any(source: str | os.PathLike, map_location: str | torch.device = "cpu") -> tuple[torch.nn.Module, dict[str, Any]]:
-    """``load`` for a voxsep checkpoint, ``import_model`` for anything else it supports."""
+def load_any(source: str | os.PathLike, map_location: str | torch.device = "cpu", **hub: Any) -> tuple[torch.nn.Module, dict[str, Any]]:
+    """``load`` for a voxsep checkpoint, ``import_model`` for anything else it supports
+    (``hub``: ``download``, ``revision``, ``offline`` for a hub id)."""
     if Path(source).is_file():
         try:
             return load(source, map_location)
         except CheckpointError:
             pass  # not ours: import_model says what it is (or why it cannot be read)
-    return import_model(source)
+    return import_model(source, **hub)

@@ -20,6 +20,9 @@ examples:
   voxsep separate recordings/ 'more/*.flac' --out out/ --model exp/best.pt
   voxsep separate long.wav --out out/ --chunk-seconds 20 --overlap-seconds 2
   voxsep separate call.wav --out out/ --model model.onnx          (onnxruntime)
+  voxsep separate call.wav --out out/ --model JusperLee/TIGER-speech
+      -> downloads the published model into the Hugging Face cache unless it is there
+         (--revision pins a commit; --offline / HF_HUB_OFFLINE=1 use the cache only)
   voxsep separate call.wav --out out/ --backend onnxruntime        (export on the fly)
   voxsep separate call.wav --out out/ --model exp/1to2/best.pt --n-src auto
       -> one file per talker found (out/call_spk1.wav only, for one talker)
@@ -61,7 +64,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = add_command(subparsers, "separate", SUMMARY, EPILOG)
     parser.add_argument("inputs", nargs="+", metavar="INPUT", help="audio files, folders (searched recursively) or globs")
     parser.add_argument("--out", required=True, type=Path, help="output folder (created if needed)")
-    parser.add_argument("--model", default=None, help="bundled model name, checkpoint .pt or .onnx (default: bundled)")
+    parser.add_argument("--model", default=None,
+                        help="bundled model name, checkpoint .pt or .onnx, a published model's file or folder, or a "
+                             "Hugging Face hub id org/name (downloaded unless cached) (default: bundled)")
+    parser.add_argument("--revision", default=None,
+                        help="with --model org/name: the branch, tag or commit to use (default: main)")
+    parser.add_argument("--offline", action="store_true",
+                        help="never touch the network: a hub --model must be in the local cache (also HF_HUB_OFFLINE=1)")
     parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"), help="torch device (default: cpu)")
     parser.add_argument("--backend", default="torch", choices=("torch", "onnxruntime"), help="inference engine")
     parser.add_argument("--chunk-seconds", type=float, default=None, help="chunk length for long files (default 10)")
@@ -242,8 +251,11 @@ def run(args: argparse.Namespace) -> int:
 
         torch.set_num_threads(1)  # one stream, one core: the block times a device would see
     # The model and the options are checked before the output folder is created.
-    separator = Separator.load(
+    separator = load_separator(
+        Separator,
         args.model,
+        revision=args.revision,
+        offline=True if args.offline else None,
         backend=args.backend,
         device=args.device,
         chunk_seconds=chunk_seconds,
@@ -309,6 +321,16 @@ def run(args: argparse.Namespace) -> int:
         print(f"voxsep separate: {separated} of {total} input(s) separated, {skipped} skipped (outputs already "
               f"there), {failures} failed", file=sys.stderr)
     return 1 if failures else 0
+
+
+def load_separator(separator_class, spec, **kwargs):
+    """``Separator.load`` with the flag to use where a hub download fails."""
+    from voxsep.interop.hub import HubDownloadError
+
+    try:
+        return separator_class.load(spec, **kwargs)
+    except HubDownloadError as error:
+        raise HubDownloadError(f"{error}; --offline uses only models already in the cache") from error
 
 
 def _describe(error: Exception) -> str:

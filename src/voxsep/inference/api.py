@@ -188,19 +188,33 @@ class Separator:
         ClearerVoice model (``voxsep.checkpoint.import_model``); ``kwargs`` go to ``Separator``."""
         from voxsep import checkpoint
 
-        model, meta = checkpoint.load_any(path)
+        hub = {key: kwargs.pop(key) for key in ("download", "revision", "offline") if key in kwargs}
+        model, meta = checkpoint.load_any(path, **hub)
         kwargs.setdefault("name", str(path))
         kwargs.setdefault("n_src_range", meta.get("n_src_range"))
         return cls(model, **kwargs)
 
     @classmethod
     def from_pretrained(cls, name: str | None = None, **kwargs: Any) -> "Separator":
-        """Load a model bundled with voxsep (default: ``voxsep.pretrained.DEFAULT_MODEL``).
+        """Load a model bundled with voxsep (default: ``voxsep.pretrained.DEFAULT_MODEL``), or
+        a published model by its hub id ``org/name``: from the local Hugging Face cache, else
+        downloaded (``revision=`` pins a branch, tag or commit; ``offline=True`` or
+        ``HF_HUB_OFFLINE=1`` never touches the network).
 
         Raises:
-            FileNotFoundError: the bundled file is missing (the message names it).
+            FileNotFoundError: the bundled file is missing (the message names it), or the
+                hub model is not cached while offline.
+            voxsep.interop.hub.HubDownloadError: the download failed (nothing half-written
+                is left in the cache).
         """
         from voxsep import pretrained
+        from voxsep.interop.common import HUB_ID
+
+        if name is not None and name not in pretrained.BUNDLED and HUB_ID.match(name) and not Path(name).exists():
+            kwargs.setdefault("download", True)
+            return cls.from_checkpoint(name, **kwargs)
+        for key in ("revision", "offline", "download"):
+            kwargs.pop(key, None)  # a bundled model is never downloaded
 
         path = pretrained.pretrained_path(name)
         kwargs.setdefault("name", name or pretrained.DEFAULT_MODEL)
@@ -223,7 +237,9 @@ class Separator:
 
     @classmethod
     def load(cls, spec: str | os.PathLike | None = None, backend: str = "torch", **kwargs: Any) -> "Separator":
-        """A bundled model name, a checkpoint ``.pt`` or an ``.onnx`` file (CLI ``--model``).
+        """A bundled model name, a checkpoint ``.pt``, an ``.onnx`` file, a published model's
+        file or folder, or a hub id ``org/name`` (downloaded unless cached; ``revision=`` and
+        ``offline=`` as ``from_pretrained``) (CLI ``--model``).
 
         With ``backend="onnxruntime"`` a ``.pt`` checkpoint or bundled model is exported to
         a temporary ONNX file first and run with onnxruntime.
@@ -232,6 +248,8 @@ class Separator:
             raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
         from voxsep import pretrained
 
+        hub = {key: kwargs.pop(key) for key in ("revision", "offline") if key in kwargs}
+
         spec_str = str(spec) if spec is not None else None
         if spec_str is None or spec_str in pretrained.BUNDLED:
             path = pretrained.pretrained_path(spec_str)
@@ -239,6 +257,8 @@ class Separator:
             path = Path(spec_str)
             from voxsep.interop.common import HUB_ID  # a hub id: import_model looks in the local cache
 
+            if not path.exists() and HUB_ID.match(spec_str):
+                kwargs.update(download=True, **hub)  # downloaded unless cached (or offline: from the cache only)
             if not path.exists() and not HUB_ID.match(spec_str):
                 raise FileNotFoundError(
                     f"--model {spec_str!r} is neither a bundled model ({', '.join(pretrained.BUNDLED)}) "
@@ -255,7 +275,8 @@ class Separator:
             import shutil
             import weakref
 
-            model, meta = checkpoint.load_any(path)
+            hub = {key: kwargs.pop(key) for key in ("download", "revision", "offline") if key in kwargs}
+            model, meta = checkpoint.load_any(path, **hub)
             kwargs.setdefault("n_src_range", meta.get("n_src_range"))
             tmp_dir = Path(tempfile.mkdtemp(prefix="voxsep-onnx-"))
             onnx_path = export_onnx(model, tmp_dir / f"{path.stem}.onnx", n_src_range=meta.get("n_src_range"))

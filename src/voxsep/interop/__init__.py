@@ -13,7 +13,8 @@
   layout, e.g. ``JusperLee/TIGER-speech``) → ``tiger`` (``voxsep.interop.tiger``);
 * a Hugging Face cache entry of any of those: a snapshot folder
   (``models--org--name/snapshots/<rev>/``), the ``models--org--name`` folder, or the hub
-  id ``org/name`` when it is in the local cache (never downloaded);
+  id ``org/name`` — from the local cache, or downloaded with ``download=True``
+  (``voxsep.interop.hub``: staged, nothing half-written, ``HF_HUB_OFFLINE`` respected);
 * a voxsep checkpoint (loaded as it is).
 
 Weights are read with ``torch.load(weights_only=True)`` or the ``safetensors`` package,
@@ -35,7 +36,7 @@ from typing import Any
 import torch
 
 from voxsep.interop import asteroid, clearervoice, speechbrain, tiger
-from voxsep.interop.common import ModelImportError, file_record, resolve_source, safe_torch_load
+from voxsep.interop.common import HUB_ID, ModelImportError, file_record, resolve_source, safe_torch_load
 
 SUPPORTED = (
     "an Asteroid ConvTasNet/DPRNNTasNet file (serialize() layout: model_name, model_args, state_dict; "
@@ -105,14 +106,18 @@ def _convert_folder(folder: Path, sample_rate: int | None, hub_id: str | None) -
     raise ModelImportError(f"{folder}: no known model layout (found {found}); supported: {SUPPORTED}")
 
 
-def import_model(source: str | os.PathLike, sample_rate: int | None = None) -> tuple[torch.nn.Module, dict[str, Any]]:
+def import_model(source: str | os.PathLike, sample_rate: int | None = None, *, download: bool = False,
+                 revision: str | None = None, offline: bool | None = None) -> tuple[torch.nn.Module, dict[str, Any]]:
     """Convert a published model into a voxsep model (in memory; nothing is written).
 
     Args:
-        source: a file, a folder, a Hugging Face cache folder or a hub id in the local
-            cache (module docstring).
+        source: a file, a folder, a Hugging Face cache folder or a hub id (module docstring).
         sample_rate: the rate the model works at, where the files do not say it (or to
             override what they say).
+        download: for a hub id, download what the local cache lacks
+            (``voxsep.interop.hub.download``); without it a hub id must be in the cache.
+        revision: for a hub id, the branch, tag or commit to use (default: ``main``).
+        offline: never touch the network (default: ``HF_HUB_OFFLINE``).
 
     Returns:
         ``(model in eval mode, meta)``; ``meta`` as from ``voxsep.checkpoint.load`` plus
@@ -128,11 +133,22 @@ def import_model(source: str | os.PathLike, sample_rate: int | None = None) -> t
         from voxsep.core.audio import check_sample_rate
 
         sample_rate = check_sample_rate(sample_rate, "sample_rate")
+    text = str(source)
+    if not Path(text).expanduser().exists() and HUB_ID.match(text) and (download or revision):
+        from voxsep.interop import hub
+
+        if download:
+            source = hub.download(text, revision=revision, offline=offline)
+        else:
+            source = hub.cached_snapshot(text, revision) or _raise_not_cached(text, revision)
     path, hub_id = resolve_source(source)
     convert = _convert_folder if path.is_dir() else _convert_file
     model, info = convert(path, sample_rate, hub_id)
     previous = info.pop("_meta", None)
     info.update(path=str(path), hub_id=hub_id)
+    snapshot = next((p for p in [path, *path.parents] if p.parent.name == "snapshots"), None)
+    if snapshot is not None:
+        info["revision"] = snapshot.name
     if previous is not None:  # a voxsep checkpoint: keep its own metadata
         previous.setdefault("source", info)
         return model, previous
@@ -144,6 +160,12 @@ def import_model(source: str | os.PathLike, sample_rate: int | None = None) -> t
         "source": info,
     }
     return model, meta
+
+
+def _raise_not_cached(repo_id: str, revision: str | None) -> Path:
+    from voxsep.interop import hub
+
+    raise FileNotFoundError(hub.not_cached_message(repo_id, revision, "downloading was not asked for"))
 
 
 def meta_to_save(meta: dict[str, Any]) -> dict[str, Any]:

@@ -173,6 +173,9 @@ class TIGER(SeparationModel):
         self.n_src, self.sample_rate = n_src, sample_rate
         self.band_widths = band_widths(sample_rate, n_fft)
         self.stft = RealSTFT(n_fft, hop)
+        # The shortest input the model takes without padding (what inference code and the
+        # ONNX file's min_length read as kernel_size); shorter ones are zero-padded to it.
+        self.kernel_size = self.stft.min_length()
         self.band_in = nn.ModuleList(BandEmbedding(w, channels) for w in self.band_widths)
         self.separator = InterleavedSeparator(channels, hidden, depth, n_heads, head_dim, n_blocks, dropout)
         self.band_out = nn.ModuleList(BandGainHead(w, channels, n_src) for w in self.band_widths)

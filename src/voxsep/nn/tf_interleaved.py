@@ -304,12 +304,13 @@ class FoldedAttention(nn.Module):
         self.out = nn.Linear(channels, channels)
         self.out_slope = nn.Parameter(torch.full((1,), 0.25))
         self.out_norm = nn.LayerNorm(channels, eps=eps)
+        sizes = [head_dim] * (2 * n_heads) + [self.value_dim] * n_heads
+        self.register_buffer("slope_of_row", torch.repeat_interleave(torch.arange(3 * n_heads), torch.tensor(sizes)),
+                             persistent=False)  # (rows,): the projection each row belongs to
 
     def _slopes(self) -> torch.Tensor:
         """Per-row PReLU slopes ``(rows,)`` from the per-projection ones."""
-        sizes = torch.tensor([self.head_dim] * (2 * self.n_heads) + [self.value_dim] * self.n_heads,
-                             device=self.qkv_slopes.device)
-        return torch.repeat_interleave(self.qkv_slopes, sizes, output_size=self.qkv_gamma.numel())
+        return self.qkv_slopes[self.slope_of_row]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         batch, axis, fold, channels = x.shape

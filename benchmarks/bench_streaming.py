@@ -8,11 +8,11 @@ in blocks of 10 ms and 4 ms on ``--threads`` threads, prints per block: the medi
 share of blocks that took longer than the block lasts; plus the algorithmic latency
 (``latency_samples``). The first ``--warmup`` seconds are not counted.
 
-Conv-TasNet is measured with the default (lean) engine and, side by side, with the
-per-layer ``step`` engine (``StreamingSeparator(lean=False)``); ``--onnx`` adds the
-ONNX streaming export (``OnnxStreamingSeparator``, onnxruntime, 1 thread) of the same
-model. The engines of one model are timed interleaved, block by block (alternating
-which goes first), so a background load hits them alike: compare ratios.
+Every engine runs the one TCN step (``voxsep.nn.tcn_kernel.TCNKernel``). ``--onnx`` adds,
+side by side with Conv-TasNet's ``StreamingSeparator``, the ONNX streaming export
+(``OnnxStreamingSeparator``, onnxruntime, 1 thread) of the same model. The engines of one
+model are timed interleaved, block by block (alternating which goes first), so a
+background load hits them alike: compare ratios.
 
 Usage::
 
@@ -128,7 +128,6 @@ def main() -> None:
         for block_ms in args.blocks_ms:
             streams = [("", StreamingSeparator.from_model(model, sample_rate=SAMPLE_RATE))]
             if model.model_name == "conv_tasnet":
-                streams.append((", per-layer steps (before)", StreamingSeparator.from_model(model, lean=False)))
                 if args.onnx:
                     streams.append((", ONNX step in onnxruntime", onnx_stream(model, block_ms)))
             results = measure([st for _, st in streams], block_ms, args.seconds, args.warmup)

@@ -180,13 +180,13 @@ def test_optimize_keeps_bf16_only_when_it_holds_the_quality_bound(monkeypatch):
     monkeypatch.setattr(fast, "cpu_has_fast_bf16", lambda: True)
     monkeypatch.setattr(fast, "QUALITY_BOUND_DB", 500.0)  # nothing but fp32 can hold this
     strict = fast.optimize(model)
-    assert strict.masker.product.dtype == torch.float32 and "only" in strict.fast_path
+    assert strict.masker.matmul_dtype == torch.float32 and "only" in strict.fast_path
     monkeypatch.setattr(fast, "QUALITY_BOUND_DB", -500.0)
     lenient = fast.optimize(model)
-    assert isinstance(lenient.masker, FastTCNMasker) and lenient.masker.product.dtype == torch.bfloat16
+    assert isinstance(lenient.masker, FastTCNMasker) and lenient.masker.matmul_dtype == torch.bfloat16
     assert "bf16" in lenient.fast_path
     monkeypatch.setattr(fast, "cpu_has_fast_bf16", lambda: False)
-    assert fast.optimize(model).masker.product.dtype == torch.float32
+    assert fast.optimize(model).masker.matmul_dtype == torch.float32
     causal = models.build("conv_tasnet", n_src=2, causal=True, **TINY).eval()
     assert fast.optimize(causal) is causal
     assert fast.optimize(model, "meta") is model  # the kernels are for CPUs

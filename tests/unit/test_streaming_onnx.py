@@ -208,23 +208,21 @@ def test_separate_stream_refuses_a_non_causal_model(tmp_path, capsys):
     assert not (tmp_path / "out").exists()
 
 
-# --------------------------------------------------------------------------- lean engine (speed)
+# --------------------------------------------------------------------------- the one TCN step
 @pytest.mark.parametrize(
     "overrides",
     [{}, {"skip": 0}, {"mask_activation": "softmax", "encoder_activation": None}, {"conv_kernel": 5, "hidden": 24}],
 )
-def test_lean_engine_is_the_default_and_equals_offline(overrides, snr_db):
-    from voxsep.inference.streaming import _LeanTasNetEngine, _TasNetEngine
-
+def test_stream_and_block_step_equal_offline_for_every_masker_shape(overrides, snr_db):
+    """The in-place stream (any split) and the pure fixed-block step run the same kernel."""
     model = tiny(**overrides)
-    lean, layered = StreamingSeparator.from_model(model), StreamingSeparator.from_model(model, lean=False)
-    assert type(lean.engine) is _LeanTasNetEngine and type(layered.engine) is _TasNetEngine
+    st = StreamingSeparator.from_model(model)
     mixture = speech_mixture(0.4)
     sizes = np.random.default_rng(0).integers(1, 300, 40).cumsum()
     blocks = np.split(mixture, sizes[sizes < mixture.size])
-    outputs = {}
-    for name, st in (("lean", lean), ("layered", layered)):
-        outputs[name] = np.concatenate([*(st.process(b) for b in blocks), st.flush()], axis=-1)
+    streamed = np.concatenate([*(st.process(b) for b in blocks), st.flush()], axis=-1)
     reference = offline(model, mixture)
-    assert snr_db(reference, outputs["lean"][:, lean.latency_samples :]) >= 60
-    assert snr_db(outputs["layered"], outputs["lean"]) >= 60
+    assert snr_db(reference, streamed[:, st.latency_samples :]) >= 60
+    step = TasNetBlockStep(model, 8)
+    whole = mixture[: 8 * (mixture.size // 8)]
+    assert snr_db(offline(model, whole), run_step(step, whole)[:, step.latency_samples :]) >= 60

@@ -16,12 +16,13 @@ float32 rounding (tests/unit/test_streaming.py checks >= 60 dB SNR for block siz
 
 **State, not recomputation.** Every block only computes the encoder frames its samples
 complete. What the offline model would read from earlier frames is kept: the last
-``(P - 1) * d`` frames of each TCN block's depthwise-convolution input
-(:meth:`voxsep.nn.tcn.TemporalBlock.step`), the running sums of every cumulative layer
-norm (:meth:`voxsep.nn.norms.CumulativeLayerNorm.step`), the inter-chunk LSTM states
-(DPRNN), the decoder's overlap-add tail, the interaural-feature window (binaural cross /
-parallel) and the running interaural correlations of the causal ear alignment (binaural
-independent / cross). The cost of a block does not grow with the stream.
+``(P - 1) * d`` frames of each TCN block's depthwise-convolution input and the running
+sums of every cumulative layer norm (:meth:`voxsep.nn.tcn_kernel.TCNKernel.stream`, the
+one TCN step of the offline fast path, these engines and the ONNX streaming step), the
+inter-chunk LSTM states (DPRNN), the decoder's overlap-add tail, the interaural-feature
+window (binaural cross / parallel) and the running interaural correlations of the causal
+ear alignment (binaural independent / cross). The cost of a block does not grow with the
+stream.
 
 **Latency.** ``latency_samples`` is the delay that makes every split exact: an output
 sample is final once the last encoder frame covering it has been computed, i.e. up to
@@ -53,7 +54,6 @@ from torch import nn
 
 from voxsep.core.pit import best_permutation_tensor
 from voxsep.nn.filterbank import frames_needed
-from voxsep.nn.tcn import pointwise_conv1d
 
 SUPPORTED = ("conv_tasnet", "dprnn", "binaural_independent", "binaural_cross", "binaural_parallel")
 
@@ -172,155 +172,45 @@ class _MaskingEngine(_Engine):
 
 
 class _TasNetEngine(_MaskingEngine):
-    """Causal Conv-TasNet; ``binaural_independent`` runs its Conv-TasNet on both ears as a batch."""
+    """Causal Conv-TasNet; ``binaural_independent`` runs its Conv-TasNet on each ear.
+
+    The masker runs on its inference kernel (:meth:`voxsep.nn.tcn_kernel.TCNKernel.stream`,
+    one state per ear); the encoder and decoder are single matrix products over the few
+    frames of a block, frames-major as the kernel (PyTorch's strided / transposed
+    convolutions cost ~100-200 µs per call on a few frames).
+    """
 
     def __init__(self, model: nn.Module, channels: int = 1, tasnet: nn.Module | None = None) -> None:
-        from voxsep.inference.fast_conv_tasnet import FastDecoder, FastEncoder
-
         super().__init__(model, channels)
-        self.tasnet = tasnet or model
-        # the encoder and decoder as matrix products (the fast inference path's, same
-        # weights): PyTorch's strided / transposed convolutions cost ~100-200 µs per
-        # call on a few frames
-        self.encoder, self.decoder = FastEncoder(self.tasnet.encoder), FastDecoder(self.tasnet.decoder)
-        self.aligner = None
+        tasnet = tasnet or model
+        self.kernel = tasnet.masker.kernel()
+        self.activation = tasnet.masker.activation
+        self.encoder_weight = tasnet.encoder.conv.weight.detach()[:, 0, :].T.contiguous()  # (L, N)
+        self.encoder_relu = isinstance(tasnet.encoder.activation, nn.ReLU)
+        self.basis = tasnet.decoder.conv.weight.detach()[:, 0, :].contiguous()  # (N, L)
         self.reset()
 
     def reset(self) -> None:
-        self.state = self.tasnet.masker.initial_state(self.channels)
+        self.states = [self.kernel.initial_state() for _ in range(self.channels)]
         self.ola = _OverlapAdd(self.kernel_size, self.stride)
-        if self.channels == 2:
-            self.aligner = _CausalEarAligner(self.model.n_src, self.model.max_lag)
+        self.aligner = _CausalEarAligner(self.model.n_src, self.model.max_lag) if self.channels == 2 else None
 
     def push(self, segment: torch.Tensor, frames: int) -> torch.Tensor:
-        representation = self.encoder(segment.unsqueeze(1))  # (channels, N, frames)
-        masks, self.state = self.tasnet.masker.step(representation, self.state)
-        masked = masks.mul_(representation.unsqueeze(1))  # as EncoderMaskerDecoder.decode
-        wave = self.decoder(masked.flatten(0, 1)).view(self.channels, self.model.n_src, -1).transpose(0, 1)
-        return self._align(self.ola.add(wave, frames))
-
-
-class _LeanTasNetEngine(_TasNetEngine):
-    """Causal mono Conv-TasNet, reorganised for the few frames of a block (the default).
-
-    The same arithmetic as :class:`_TasNetEngine` (``TCNMasker.step``), about 2x fewer
-    PyTorch calls and faster products (BENCHMARKS.md "Streaming"):
-
-    * **frames-major layout**: activations are ``(frames, channels)``, so every 1×1
-      convolution is ``x @ W.T``: with ~10 frames, a ``(k, I) @ (I, O)`` product ran
-      3-4x faster on one core than the ``(O, I) @ (I, k)`` one (BLAS's narrow-matrix path);
-    * each cumulative norm's statistics are one stacked ``cumsum``, the reciprocal frame
-      counts are computed once per block for all norms, and the affine of the norm before
-      a 1×1 convolution (input norm → bottleneck, depthwise norm → residual and skip) is
-      folded into that convolution's weights; residual and skip are one product;
-    * the depthwise taps are ``addcmul`` calls on row slices of a preallocated history
-      written in place (as ``TemporalBlock.step``).
-    """
-
-    def __init__(self, model: nn.Module) -> None:
-        masker = model.masker
-        blocks = list(masker.tcn.blocks)
-
-        def row(t: torch.Tensor) -> torch.Tensor:
-            return t.detach().reshape(-1).clone()
-
-        self.eps = float(masker.input_norm.eps)
-        self.hidden = blocks[0].depthwise.in_channels
-        self.history = [b.history for b in blocks]
-        self.dilation = [b.dilation for b in blocks]
-        self.in_wt = [b.in_conv.weight.detach()[:, :, 0].T for b in blocks]  # (B, H) views: x @ W.T
-        self.in_b = [row(b.in_conv.bias) for b in blocks]
-        self.in_slope = [row(b.in_act.weight) for b in blocks]
-        self.in_gain = [row(b.in_norm.weight) for b in blocks]
-        self.in_shift = [row(b.in_norm.bias) for b in blocks]
-        self.taps = [b.depthwise.weight.detach()[:, 0, :].T.contiguous() for b in blocks]  # (P, H)
-        self.tap_b = [row(b.depthwise.bias) for b in blocks]
-        self.dw_slope = [row(b.dw_act.weight) for b in blocks]
-        self.out_wt, self.out_b, self.n_res = [], [], []
-        for b in blocks:
-            convs = [b.residual] + ([b.skip] if b.skip is not None else [])
-            weight = torch.cat([c.weight[:, :, 0] for c in convs]).detach()  # (B + Sc, H)
-            bias = torch.cat([c.bias for c in convs]).detach()
-            gain, shift = row(b.dw_norm.weight), row(b.dw_norm.bias)
-            self.out_wt.append((weight * gain).contiguous().T)  # (W diag(g)).T
-            self.out_b.append(bias + weight @ shift)  # b + W c
-            self.n_res.append(b.residual.out_channels)
-        self.use_skip = masker.tcn.use_skip
-        weight = masker.bottleneck.weight.detach()[:, :, 0]
-        gain, shift = row(masker.input_norm.weight), row(masker.input_norm.bias)
-        self.bottleneck_wt = (weight * gain).contiguous().T
-        self.bottleneck_b = masker.bottleneck.bias.detach() + weight @ shift
-        self.out_slope = row(masker.output[0].weight)
-        self.mask_wt = masker.output[1].weight.detach()[:, :, 0].T
-        self.mask_b = row(masker.output[1].bias)
-        self.encoder_wt = model.encoder.conv.weight.detach()[:, 0, :].T  # (L, N)
-        self.encoder_relu = isinstance(model.encoder.activation, nn.ReLU)
-        self.basis = model.decoder.conv.weight.detach()[:, 0, :]  # (N, L)
-        super().__init__(model)
-
-    def reset(self) -> None:
-        super().reset()
-        n_norms = 2 * len(self.history) + 1
-        self.stats = [torch.zeros(1, 2) for _ in range(n_norms)]  # running sum, sum of squares
-        self.frames_done = 0
-        self.buffers = [torch.zeros(h + max(h, 64), self.hidden) for h in self.history]  # (frames, H)
-        self.positions = list(self.history)
-
-    def _normalise(self, y: torch.Tensor, index: int, inv_count: torch.Tensor) -> torch.Tensor:
-        """``(y - mean) * rstd`` of ``y`` ``(k, C)`` with the cumulative statistics (no affine)."""
-        sums = torch.stack([y.sum(1), y.square().sum(1)], dim=1).cumsum_(0).add_(self.stats[index])  # (k, 2)
-        self.stats[index] = sums[-1:]
-        moments = sums * inv_count  # mean, mean of squares ((k, 2); sums[-1:] is the new state)
-        mean = moments[:, 0:1]
-        rstd = torch.addcmul(moments[:, 1:2], mean, mean, value=-1.0).clamp_min_(0.0).add_(self.eps).rsqrt_()
-        return (y - mean).mul_(rstd)
-
-    def _masks(self, representation: torch.Tensor) -> torch.Tensor:
-        """Masks ``(k, n_src, N)`` of the next ``k`` frames ``(k, N)``; advances the state."""
-        frames = representation.shape[0]
-        count = torch.arange(self.frames_done + 1, self.frames_done + frames + 1, dtype=torch.float32)[:, None]
-        self.frames_done += frames
-        inv = {c: 1.0 / (count * c) for c in {representation.shape[1], self.hidden}}
-        normalised = self._normalise(representation, 0, inv[representation.shape[1]])
-        x = torch.addmm(self.bottleneck_b, normalised, self.bottleneck_wt)  # (k, B)
-        skip_sum = None
-        inv_h = inv[self.hidden]
-        for i in range(len(self.history)):
-            y = F.prelu(torch.addmm(self.in_b[i], x, self.in_wt[i]), self.in_slope[i])  # (k, H)
-            u = self._normalise(y, 2 * i + 1, inv_h)
-            buffer, position, history = self.buffers[i], self.positions[i], self.history[i]
-            if position + frames > buffer.shape[0]:  # full: keep the history at the front (grow if needed)
-                moved = buffer.new_zeros(max(buffer.shape[0], history + frames), self.hidden)
-                moved[:history] = buffer[position - history : position]
-                buffer, position = moved, history
-                self.buffers[i] = buffer
-            torch.addcmul(self.in_shift[i], u, self.in_gain[i], out=buffer[position : position + frames])
-            self.positions[i] = position + frames
-            start, d, taps = position - history, self.dilation[i], self.taps[i]
-            z = torch.addcmul(self.tap_b[i], buffer[start : start + frames], taps[0])
-            for tap in range(1, taps.shape[0]):
-                z.addcmul_(buffer[start + tap * d : start + tap * d + frames], taps[tap])
-            z = F.prelu(z, self.dw_slope[i])
-            out = torch.addmm(self.out_b[i], self._normalise(z, 2 * i + 2, inv_h), self.out_wt[i])  # (k, B + Sc)
-            n_res = self.n_res[i]
-            x = x + out[:, :n_res]
-            if out.shape[1] > n_res:
-                skip_sum = out[:, n_res:] if skip_sum is None else skip_sum.add_(out[:, n_res:])
-        features = skip_sum if self.use_skip else x
-        masks = torch.addmm(self.mask_b, F.prelu(features, self.out_slope), self.mask_wt)
-        return self.tasnet.masker.activation(masks.view(frames, self.model.n_src, -1))  # dim 1: sources
-
-    def push(self, segment: torch.Tensor, frames: int) -> torch.Tensor:
-        windows = segment[0].unfold(-1, self.kernel_size, self.stride)  # (k, L)
-        representation = windows @ self.encoder_wt  # (k, N)
-        if self.encoder_relu:
-            representation = representation.relu_()
-        masked = self._masks(representation).mul_(representation[:, None])  # (k, n_src, N)
-        pieces = masked.permute(1, 0, 2) @ self.basis  # (n_src, k, L)
+        n_src = self.model.n_src
         length = (frames - 1) * self.stride + self.kernel_size
-        wave = F.fold(pieces.transpose(1, 2), output_size=(1, length), kernel_size=(1, self.kernel_size),
-                      stride=(1, self.stride))  # (n_src, 1, 1, length)
-        return self.ola.add(wave.view(self.model.n_src, 1, length), frames)
+        waves = []
+        for channel, state in enumerate(self.states):
+            windows = segment[channel].unfold(-1, self.kernel_size, self.stride)  # (k, L)
+            representation = windows @ self.encoder_weight  # (k, N)
+            if self.encoder_relu:
+                representation = representation.relu_()
+            masks = self.activation(self.kernel.stream(representation, state).view(frames, n_src, -1))  # dim 1: sources
+            pieces = masks.mul_(representation[:, None]).permute(1, 0, 2) @ self.basis  # (n_src, k, L)
+            wave = F.fold(pieces.transpose(1, 2), output_size=(1, length), kernel_size=(1, self.kernel_size),
+                          stride=(1, self.stride))  # (n_src, 1, 1, length): the overlap-add of the frames
+            waves.append(wave.view(n_src, length))
+        wave = waves[0][:, None] if len(waves) == 1 else torch.stack(waves, dim=1)  # (n_src, channels, length)
+        return self._align(self.ola.add(wave, frames))
 
 
 class _BinauralFeatureEngine(_MaskingEngine):
@@ -331,19 +221,23 @@ class _BinauralFeatureEngine(_MaskingEngine):
         features = getattr(model, "features", None)
         self.context = features.window - features.kernel_size if features is not None else 0
         self.cross = model.model_name == "binaural_cross"
+        self.kernel = model.masker.kernel()
+        self.activation = model.masker.activation
+        self.mask_channels = model.masker.mask_channels
         self.reset()
 
     def reset(self) -> None:
         batch = 2 if self.cross else 1  # cross: the two ears are a batch of the shared masker
-        self.state = self.model.masker.initial_state(batch)
+        self.states = [self.kernel.initial_state() for _ in range(batch)]
         self.ola = _OverlapAdd(self.kernel_size, self.stride)
         self.aligner = _CausalEarAligner(self.model.n_src, self.model.max_lag) if self.cross else None
 
     def push(self, segment: torch.Tensor, frames: int) -> torch.Tensor:
         x = segment[None, :, self.context :]
         context = segment[None, :, : self.context] if self.context else None
-        encoded, masker_input = self.model.encode(x, context)
-        masks, self.state = self.model.masker.step(masker_input, self.state)
+        encoded, masker_input = self.model.encode(x, context)  # masker_input (batch, C, k)
+        masks = torch.stack([self.kernel.stream(example.T, state).T for example, state in zip(masker_input, self.states)])
+        masks = self.activation(masks.reshape(len(self.states), self.model.n_src, self.mask_channels, frames))
         wave = self.model.decode(masks, encoded)[0]  # (n_src, 2, samples)
         return self._align(self.ola.add(wave, frames))
 
@@ -429,7 +323,7 @@ class _DPRNNEngine(_Engine):
         return out if tail is None else torch.cat([out, tail], dim=-1)
 
 
-def _engine_for(model: nn.Module, lean: bool = True) -> _Engine:
+def _engine_for(model: nn.Module) -> _Engine:
     name = getattr(model, "model_name", "") or type(model).__name__
     if name not in SUPPORTED:
         raise ValueError(
@@ -441,7 +335,7 @@ def _engine_for(model: nn.Module, lean: bool = True) -> _Engine:
             f"build and train it with causal=True (e.g. models.build({name!r}, causal=True))"
         )
     if name == "conv_tasnet":
-        return _LeanTasNetEngine(model) if lean else _TasNetEngine(model)
+        return _TasNetEngine(model)
     if name == "binaural_independent":
         return _TasNetEngine(model, channels=2, tasnet=model.tasnet)
     if name == "dprnn":
@@ -468,8 +362,6 @@ class StreamingSeparator:
     Args:
         model: a causal voxsep model (``causal=True``).
         sample_rate: the stream's sample rate; must be the model's (checked when given).
-        lean: for a mono Conv-TasNet, the engine with fused per-block operations
-            (default; ``False``: the per-layer ``step`` methods of the model, same output).
 
     Attributes:
         latency_samples: output delay, in samples, at which any block split is exact.
@@ -483,7 +375,7 @@ class StreamingSeparator:
     #: ``process`` runs longer blocks in pieces of this many seconds (memory stays bounded).
     MAX_PIECE_SECONDS = 1.0
 
-    def __init__(self, model: nn.Module, sample_rate: int | None = None, lean: bool = True) -> None:
+    def __init__(self, model: nn.Module, sample_rate: int | None = None) -> None:
         from voxsep.core.audio import check_sample_rate
 
         model_rate = int(model.sample_rate)
@@ -495,7 +387,7 @@ class StreamingSeparator:
                 f"stream to {model_rate} Hz before process() (resampling a stream is the caller's job)"
             )
         self.model = model.eval().float().cpu()
-        self.engine = _engine_for(self.model, lean)
+        self.engine = _engine_for(self.model)
         self.sample_rate = model_rate
         self.n_src = int(model.n_src)
         self.in_channels = int(getattr(model, "in_channels", 1))
@@ -505,9 +397,9 @@ class StreamingSeparator:
         self.reset()
 
     @classmethod
-    def from_model(cls, model: nn.Module, sample_rate: int | None = None, lean: bool = True) -> "StreamingSeparator":
+    def from_model(cls, model: nn.Module, sample_rate: int | None = None) -> "StreamingSeparator":
         """Stream with ``model`` (a causal voxsep model); ``sample_rate`` is checked against it."""
-        return cls(model, sample_rate, lean)
+        return cls(model, sample_rate)
 
     @classmethod
     def from_checkpoint(cls, path: str | os.PathLike, sample_rate: int | None = None) -> "StreamingSeparator":
@@ -642,10 +534,13 @@ class TasNetBlockStep(nn.Module):
     any block split. The offline output of a stream of whole blocks ends with the last
     ``L - S`` samples of the ``ola`` state (what ``flush`` returns).
 
+    The masker is :meth:`voxsep.nn.tcn_kernel.TCNKernel.step`, the pure form of the TCN
+    step the streaming engines run in place.
+
     State: ``samples`` (1, L - S) input samples, ``frame_index`` (1,) int64 frames run
-    (masked ones included), ``norm_stats`` (2 * layers + 1, 2, 1) running sums and sums of
+    (masked ones included), ``norm_stats`` (2 * layers + 1, 2) running sums and sums of
     squares of every cLN, ``ola`` (n_src, 1, L - S) decoder overlap-add tail, ``history<i>``
-    (1, H, (P - 1) d_i) the depthwise-convolution input of TCN layer i.
+    ((P - 1) d_i, H) the depthwise-convolution input of TCN layer i (frames-major).
     """
 
     def __init__(self, model: nn.Module, block_size: int) -> None:
@@ -657,7 +552,7 @@ class TasNetBlockStep(nn.Module):
                 f"only, not {name!r}; StreamingSeparator streams {name!r} in PyTorch"
                 + ("" if name in SUPPORTED else f" (if causal; it supports {', '.join(SUPPORTED)})")
             )
-        _engine_for(model, lean=False)  # refuses a non-causal model, naming causal=True
+        _engine_for(model)  # refuses a non-causal model, naming causal=True
         self.model = model.eval()
         self.kernel_size, self.stride = int(model.kernel_size), int(model.stride)
         if self.kernel_size % self.stride:
@@ -673,104 +568,48 @@ class TasNetBlockStep(nn.Module):
         self.masked_frames = self.kernel_size // self.stride - 1
         self.latency_samples = self.overlap
         self.n_src = int(model.n_src)
-        masker = model.masker
-        self.blocks = list(masker.tcn.blocks)
-        self.use_skip = masker.tcn.use_skip
+        self.kernel = model.masker.kernel()  # the streaming engines' TCN step, in its pure form
+        self.activation = model.masker.activation
         detach = lambda t: t.detach().clone()
-        self.register_buffer("encoder_weight", detach(model.encoder.conv.weight[:, 0, :]), persistent=False)  # (N, L)
+        self.register_buffer("encoder_weight", detach(model.encoder.conv.weight[:, 0, :].T), persistent=False)  # (L, N)
         self.register_buffer("decoder_basis", detach(model.decoder.conv.weight[:, 0, :].T), persistent=False)  # (L, N)
         self.encoder_relu = isinstance(model.encoder.activation, nn.ReLU)
-        self.in_weights = [detach(b.in_conv.weight[:, :, 0]) for b in self.blocks]
-        self.in_biases = [detach(b.in_conv.bias[:, None]) for b in self.blocks]
-        self.taps = [detach(b.depthwise.weight[:, 0, :]) for b in self.blocks]  # (H, P)
-        self.tap_biases = [detach(b.depthwise.bias[:, None]) for b in self.blocks]
-        outs = [[b.residual] + ([b.skip] if b.skip is not None else []) for b in self.blocks]
-        self.out_weights = [detach(torch.cat([c.weight[:, :, 0] for c in convs])) for convs in outs]
-        self.out_biases = [detach(torch.cat([c.bias for c in convs])[:, None]) for convs in outs]
-        self.n_norms = 2 * len(self.blocks) + 1
 
     # ------------------------------------------------------------------ state
     @property
     def state_names(self) -> list[str]:
-        return ["samples", "frame_index", "norm_stats", "ola"] + [f"history{i}" for i in range(len(self.blocks))]
+        return ["samples", "frame_index", "norm_stats", "ola"] + [f"history{i}" for i in range(len(self.kernel.blocks))]
 
     def initial_state(self) -> list[torch.Tensor]:
-        hidden = self.blocks[0].depthwise.in_channels
+        stats, *histories = self.kernel.step_state()
         return [
             torch.zeros(1, self.overlap),
             torch.zeros(1, dtype=torch.int64),
-            torch.zeros(self.n_norms, 2, 1),
+            stats,
             torch.zeros(self.n_src, 1, self.overlap),
-            *[torch.zeros(1, hidden, b.history) for b in self.blocks],
+            *histories,
         ]
 
     # ------------------------------------------------------------------ step
-    @staticmethod
-    def _cln(norm: nn.Module, x: torch.Tensor, valid: torch.Tensor, count: torch.Tensor,
-             stats: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Cumulative layer norm of ``x`` ``(1, C, n)`` over the valid frames; ``stats`` (2, 1)."""
-        cum_sum = (x.sum(1) * valid).cumsum(-1) + stats[0:1]  # (1, n)
-        cum_pow = (x.pow(2).sum(1) * valid).cumsum(-1) + stats[1:2]
-        y = norm._normalise(x, cum_sum.unsqueeze(1), cum_pow.unsqueeze(1), count * x.shape[1])
-        return y, torch.cat([cum_sum[:, -1:], cum_pow[:, -1:]], dim=0)
-
     def forward(self, block: torch.Tensor, samples: torch.Tensor, frame_index: torch.Tensor,
                 norm_stats: torch.Tensor, ola: torch.Tensor, *histories: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        masker = self.model.masker
         k, stride = self.frames, self.stride
         segment = torch.cat([samples, block], dim=-1)  # (1, L - S + block)
-        # encoder: frames as one matrix product (as FastEncoder)
-        frames = segment.unfold(-1, self.kernel_size, stride)  # (1, k, L)
-        representation = torch.matmul(self.encoder_weight, frames.transpose(1, 2))  # (1, N, k)
+        # encoder: frames as one matrix product, frames-major (as the streaming engines)
+        representation = segment[0].unfold(-1, self.kernel_size, stride) @ self.encoder_weight  # (k, N)
         if self.encoder_relu:
             representation = representation.relu()
-        index = frame_index + torch.arange(k, dtype=torch.int64)  # (k,) index incl. masked frames
+        index = (frame_index + torch.arange(k, dtype=torch.int64))[:, None]  # (k, 1) incl. masked frames
         valid = (index >= self.masked_frames).to(torch.float32)  # frames before the stream: 0
         count = (index - self.masked_frames + 1).clamp_min(1).to(torch.float32)  # valid frames so far
-        new_stats = []
-        y, stats = self._cln(masker.input_norm, representation, valid, count, norm_stats[0])
-        new_stats.append(stats)
-        x = pointwise_conv1d(y, masker.bottleneck)
-        skip_sum = None
-        new_histories = []
-        for i, block_module in enumerate(self.blocks):
-            y = F.prelu(torch.matmul(self.in_weights[i], x) + self.in_biases[i], block_module.in_act.weight)
-            y, stats = self._cln(block_module.in_norm, y, valid, count, norm_stats[2 * i + 1])
-            new_stats.append(stats)
-            window = torch.cat([histories[i], y * valid], dim=-1)  # masked frames: the zero padding
-            new_histories.append(window[..., k:])
-            y = self._depthwise(window, self.taps[i], self.tap_biases[i], block_module.dilation, k)
-            y = F.prelu(y, block_module.dw_act.weight)
-            y, stats = self._cln(block_module.dw_norm, y, valid, count, norm_stats[2 * i + 2])
-            new_stats.append(stats)
-            out = torch.matmul(self.out_weights[i], y) + self.out_biases[i]
-            n_res = block_module.residual.out_channels
-            x = x + out[:, :n_res]
-            if block_module.skip is not None:
-                skip_sum = out[:, n_res:] if skip_sum is None else skip_sum + out[:, n_res:]
-        features = skip_sum if self.use_skip else x
-        masks = masker._masks(features) * valid  # (1, n_src, N, k); masked frames add nothing
-        masked = masks[0] * representation  # (n_src, N, k)
+        features, new_stats, *new_histories = self.kernel.step(representation, count, valid, norm_stats, *histories)
+        masks = self.activation(features.view(k, self.n_src, -1)) * valid[:, :, None]  # masked frames add nothing
+        masked = (masks * representation[:, None]).permute(1, 2, 0)  # (n_src, N, k)
         pieces = torch.matmul(self.decoder_basis, masked)  # (n_src, L, k)
         wave = self._overlap_add(pieces) + F.pad(ola[:, 0], (0, k * stride))  # (n_src, (k - 1) S + L)
         output = wave[:, None, : k * stride]
-        next_state = [
-            segment[:, k * stride :],
-            frame_index + k,
-            torch.stack(new_stats),
-            wave[:, None, k * stride :],
-            *new_histories,
-        ]
+        next_state = [segment[:, k * stride :], frame_index + k, new_stats, wave[:, None, k * stride :], *new_histories]
         return (output, *next_state)
-
-    @staticmethod
-    def _depthwise(window: torch.Tensor, taps: torch.Tensor, bias: torch.Tensor, dilation: int, k: int) -> torch.Tensor:
-        """Dilated depthwise convolution of the last ``k`` frames of ``window`` (P shifted products)."""
-        n_taps = taps.shape[1]
-        y = window[..., :k] * taps[:, 0:1] + bias
-        for tap in range(1, n_taps):
-            y = y + window[..., tap * dilation : tap * dilation + k] * taps[:, tap : tap + 1]
-        return y
 
     def _overlap_add(self, pieces: torch.Tensor) -> torch.Tensor:
         """``(n_src, L, k)`` decoder frames → ``(n_src, (k - 1) S + L)`` overlap-added (L = m S)."""

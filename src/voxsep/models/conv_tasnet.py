@@ -15,7 +15,8 @@ from voxsep.models import register
 from voxsep.models.base import EncoderMaskerDecoder
 from voxsep.nn.activations import MaskActivation
 from voxsep.nn.norms import make_norm
-from voxsep.nn.tcn import TCN, TCNConfig, pointwise_conv1d
+from voxsep.nn.tcn import TCN, TCNConfig
+from voxsep.nn.tcn_kernel import TCNKernel
 
 
 class TCNMasker(nn.Module):
@@ -55,19 +56,11 @@ class TCNMasker(nn.Module):
         masks = self.output(features).view(batch, self.n_src, self.mask_channels, frames)
         return self.activation(masks)
 
-    def initial_state(self, batch: int, device: torch.device | str | None = None) -> tuple:
-        """State of :meth:`step` at the start of a stream (causal masker only)."""
-        if not hasattr(self.input_norm, "step"):
-            raise ValueError("only a causal masker (causal=True, cLN) can run as a stream")
-        return self.input_norm.initial_state(batch, device), self.tcn.initial_state(batch, device)
-
-    def step(self, representation: torch.Tensor, state: tuple) -> tuple[torch.Tensor, tuple]:
-        """Streaming form of ``forward``: masks of the next frames, and the new state
-        (cumulative-norm statistics and the TCN's per-block histories)."""
-        norm_state, tcn_state = state
-        normalised, norm_state = self.input_norm.step(representation, norm_state)
-        features, tcn_state = self.tcn.step(pointwise_conv1d(normalised, self.bottleneck), tcn_state)
-        return self._masks(features), (norm_state, tcn_state)
+    def kernel(self, matmul_dtype: torch.dtype = torch.float32) -> TCNKernel:
+        """The masker's inference kernel (:class:`~voxsep.nn.tcn_kernel.TCNKernel`, weights
+        folded now): input norm → bottleneck → TCN → PReLU → mask convolution, frames-major,
+        without the mask activation (``self.activation``)."""
+        return TCNKernel(self.tcn, self.input_norm, self.bottleneck, self.output[0], self.output[1], matmul_dtype)
 
 
 @register("conv_tasnet")

@@ -27,6 +27,39 @@ def onnx_safe_eps(value: float = EPS) -> torch.Tensor:
     return torch.full((1,), value)
 
 
+def global_mean_rstd(x: torch.Tensor, dims: tuple[int, ...], eps: torch.Tensor | float) -> tuple[torch.Tensor, torch.Tensor]:
+    """gLN's statistics: mean and ``1 / sqrt(var + eps)`` of ``x`` over ``dims`` (kept), in fp32."""
+    var, mean = torch.var_mean(x.float(), dim=dims, keepdim=True, correction=0)  # one pass
+    return mean, torch.rsqrt(var + eps)
+
+
+def cumulative_mean_rstd(
+    running: torch.Tensor, count: torch.Tensor, eps: torch.Tensor | float, count_is_inverse: bool = False
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """cLN's statistics from running sums: mean and ``1 / sqrt(var + eps)`` up to each frame.
+
+    Args:
+        running: ``(..., frames, 2)``: the sum and the sum of squares of the values of
+            frames ``0..t`` (all channels).
+        count: ``(frames, 1)``: how many values those sums hold (``(t + 1) * channels``),
+            or its reciprocal when ``count_is_inverse``.
+        eps: added to the variance.
+
+    Returns:
+        ``mean`` and ``rstd``, each ``(..., frames, 1)``.
+    """
+    moments = running * count if count_is_inverse else running / count
+    mean = moments[..., 0:1]
+    var = (moments[..., 1:2] - mean.pow(2)).clamp_min(0.0)
+    return mean, torch.rsqrt(var + eps)
+
+
+def frame_moments(x: torch.Tensor) -> torch.Tensor:
+    """``(batch, channels, frames)`` → ``(batch, frames, 2)``: each frame's sum and sum of squares, fp32."""
+    xf = x.float()
+    return torch.stack([xf.sum(1), xf.pow(2).sum(1)], dim=-1)
+
+
 class _AffineNorm(nn.Module):
     def __init__(self, channels: int) -> None:
         super().__init__()
@@ -40,9 +73,9 @@ class GlobalLayerNorm(_AffineNorm):
     """gLN: normalise each example over all channels and frames."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        # var_mean in one pass; computed in fp32 so bf16 autocast stays accurate.
-        var, mean = torch.var_mean(x.float(), dim=(1, 2), keepdim=True, correction=0)
-        scale = self.weight * torch.rsqrt(var + self.eps.float())
+        # computed in fp32 so bf16 autocast stays accurate
+        mean, rstd = global_mean_rstd(x, (1, 2), self.eps.float())
+        scale = self.weight * rstd
         return (x * scale + (self.bias - mean * scale)).to(x.dtype)
 
 
@@ -53,42 +86,32 @@ class CumulativeLayerNorm(_AffineNorm):
     """
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        xf = x.float()
-        channels = x.shape[1]
-        count = torch.arange(1, x.shape[-1] + 1, device=x.device, dtype=torch.float32) * channels
-        cum_sum = xf.sum(1, keepdim=True).cumsum(-1)
-        cum_pow = xf.pow(2).sum(1, keepdim=True).cumsum(-1)
-        return self._normalise(x, cum_sum, cum_pow, count)
-
-    def _normalise(self, x: torch.Tensor, cum_sum: torch.Tensor, cum_pow: torch.Tensor, count: torch.Tensor) -> torch.Tensor:
-        mean = cum_sum / count
-        var = (cum_pow / count - mean.pow(2)).clamp_min(0.0)
-        return ((x.float() - mean) * torch.rsqrt(var + self.eps.float()) * self.weight + self.bias).to(x.dtype)
+        y, _ = self.step(x, None)
+        return y
 
     @staticmethod
-    def initial_state(batch: int, device: torch.device | str | None = None) -> tuple[torch.Tensor, ...]:
-        """State of :meth:`step` before the first frame: running sum, running sum of
-        squares (each ``(batch, 1, 1)``) and the number of frames seen (``(1,)``), zeros."""
-        zeros = torch.zeros(batch, 1, 1, device=device)
-        return zeros, zeros.clone(), torch.zeros(1, device=device)
+    def initial_state(batch: int, device: torch.device | str | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """State of :meth:`step` before the first frame: the running sum and sum of squares
+        ``(batch, 1, 2)`` and the number of frames seen ``(1,)``, zeros."""
+        return torch.zeros(batch, 1, 2, device=device), torch.zeros(1, device=device)
 
     def step(
-        self, x: torch.Tensor, state: tuple[torch.Tensor, ...]
-    ) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
+        self, x: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor] | None
+    ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
         """Streaming form: normalise the next frames ``x`` ``(batch, channels, n)`` of a stream.
 
-        ``state`` carries the statistics of the frames before ``x`` (:meth:`initial_state`
-        at the start); returns the output and the new state. Feeding a sequence block by
-        block gives ``forward`` of the whole sequence (up to float rounding).
+        ``state`` carries the statistics of the frames before ``x`` (:meth:`initial_state`,
+        or ``None`` at the start); returns the output and the new state. Feeding a
+        sequence block by block gives ``forward`` of the whole sequence (up to float rounding).
         """
-        sum_before, pow_before, frames_before = state
-        xf = x.float()
-        channels = x.shape[1]
-        frames = frames_before + torch.arange(1, x.shape[-1] + 1, device=x.device, dtype=torch.float32)
-        cum_sum = xf.sum(1, keepdim=True).cumsum(-1) + sum_before
-        cum_pow = xf.pow(2).sum(1, keepdim=True).cumsum(-1) + pow_before
-        y = self._normalise(x, cum_sum, cum_pow, frames * channels)
-        return y, (cum_sum[..., -1:], cum_pow[..., -1:], frames[-1:])
+        running = frame_moments(x).cumsum(1)  # (batch, n, 2)
+        frames = torch.arange(1, x.shape[-1] + 1, device=x.device, dtype=torch.float32)
+        if state is not None:
+            running = running + state[0]
+            frames = frames + state[1]
+        mean, rstd = cumulative_mean_rstd(running, frames[:, None] * x.shape[1], self.eps.float())
+        y = (x.float() - mean.transpose(1, 2)) * rstd.transpose(1, 2) * self.weight + self.bias
+        return y.to(x.dtype), (running[:, -1:], frames[-1:])
 
 
 class ChannelLayerNorm(_AffineNorm):

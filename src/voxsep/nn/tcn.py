@@ -79,17 +79,6 @@ def shifted_depthwise_conv1d(x: torch.Tensor, weight: torch.Tensor, bias: torch.
     return y if bias is None else y + bias[:, None]
 
 
-def pointwise_conv1d(x: torch.Tensor, conv: nn.Conv1d) -> torch.Tensor:
-    """A 1×1 ``conv`` applied to ``x`` ``(batch, in, frames)`` as one matrix product.
-
-    The same numbers as ``conv(x)``; for the few frames of a streaming block PyTorch's
-    convolution path (im2col) costs ~70 µs per call on one CPU core where the product
-    costs a few µs, and the TCN has three such convolutions per block.
-    """
-    y = torch.matmul(conv.weight[:, :, 0], x)
-    return y if conv.bias is None else y + conv.bias[:, None]
-
-
 class TemporalBlock(nn.Module):
     """One TCN block on ``(batch, B, frames)``; returns ``(residual, skip)``.
 
@@ -123,46 +112,11 @@ class TemporalBlock(nn.Module):
         y = self.dw_norm(self.dw_act(y))
         return self.residual(y), (self.skip(y) if self.skip is not None else None)
 
-    # ------------------------------------------------------------------ streaming
     @property
     def history(self) -> int:
-        """Frames of the depthwise convolution's input a causal stream must keep: (P - 1) * d."""
+        """Frames of the depthwise convolution's input before an output frame: (P - 1) * d
+        (the frames a causal stream keeps; inference runs on :mod:`voxsep.nn.tcn_kernel`)."""
         return self.pad[0] + self.pad[1]
-
-    def initial_state(self, batch: int, device: torch.device | str | None = None) -> list:
-        """State of :meth:`step` at the start of a stream: the two cumulative norms'
-        statistics and the depthwise convolution's input history (the causal zero padding)."""
-        if self.pad[1] != 0 or not hasattr(self.in_norm, "step"):
-            raise ValueError("only a causal TemporalBlock (causal=True, cLN) can run as a stream")
-        capacity = self.history + max(self.history, 64)
-        buffer = torch.zeros(batch, self.depthwise.in_channels, capacity, device=device)
-        return [self.in_norm.initial_state(batch, device), buffer, self.history, self.dw_norm.initial_state(batch, device)]
-
-    def step(self, x: torch.Tensor, state: list) -> tuple[torch.Tensor, torch.Tensor | None, list]:
-        """Streaming form of ``forward`` for a causal block: the next frames ``x`` ``(batch, B, n)``.
-
-        ``state`` (from :meth:`initial_state`, then from the previous call) holds the
-        cumulative-norm statistics and the depthwise convolution's input history: a
-        preallocated buffer written in place, whose last ``(P - 1) * d`` frames before the
-        write position are the frames the convolution needs from before ``x`` (in place
-        of the zero padding); when it is full those frames move to its front. Only the
-        ``n`` new outputs are computed (P shifted multiply-adds), so a block costs O(n)
-        whatever the length of the stream. Returns ``(residual, skip, new_state)``.
-        """
-        in_state, buffer, position, dw_state = state
-        y, in_state = self.in_norm.step(self.in_act(pointwise_conv1d(x, self.in_conv)), in_state)
-        n = y.shape[-1]
-        if position + n > buffer.shape[-1]:  # full: keep the history at the front (grow if needed)
-            capacity = max(buffer.shape[-1], self.history + n)
-            moved = buffer.new_zeros(buffer.shape[0], buffer.shape[1], capacity)
-            moved[..., : self.history] = buffer[..., position - self.history : position]
-            buffer, position = moved, self.history
-        buffer[..., position : position + n] = y
-        window = buffer[..., position - self.history : position + n]
-        y = shifted_depthwise_conv1d(window, self.depthwise.weight, self.depthwise.bias, self.dilation)
-        y, dw_state = self.dw_norm.step(self.dw_act(y), dw_state)
-        skip = pointwise_conv1d(y, self.skip) if self.skip is not None else None
-        return pointwise_conv1d(y, self.residual), skip, [in_state, buffer, position + n, dw_state]
 
 
 class TCN(nn.Module):
@@ -204,22 +158,3 @@ class TCN(nn.Module):
                 if layer is not None:
                     layer.weight.zero_()
                     layer.bias.zero_()
-
-    def initial_state(self, batch: int, device: torch.device | str | None = None) -> list[list]:
-        """Per-block states of :meth:`step` at the start of a stream (causal TCN only)."""
-        return [block.initial_state(batch, device) for block in self.blocks]
-
-    def step(
-        self, x: torch.Tensor, state: list[list]
-    ) -> tuple[torch.Tensor, list[list]]:
-        """Streaming form of ``forward`` (causal TCN): the next frames ``x`` and the state of
-        the frames before them → ``(output, new_state)``; block by block equals ``forward``."""
-        skip_sum = None
-        new_state = []
-        for block, block_state in zip(self.blocks, state):
-            residual, skip, block_state = block.step(x, block_state)
-            new_state.append(block_state)
-            x = x + residual
-            if skip is not None:
-                skip_sum = skip if skip_sum is None else skip_sum + skip
-        return (skip_sum if self.use_skip else x), new_state

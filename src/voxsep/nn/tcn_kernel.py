@@ -1,0 +1,346 @@
+"""The inference kernel of the TCN masker: one per-block step for every path that does not train.
+
+:class:`TCNKernel` holds a TCN's weights with the norm affines folded in and runs the
+same arithmetic as :class:`voxsep.nn.tcn.TCN` (with, optionally, the masker's input norm
++ bottleneck before it and its PReLU + mask convolution after it) in three forms:
+
+* :meth:`TCNKernel.sequence` — a whole sequence (gLN or cLN): the offline fast path;
+* :meth:`TCNKernel.stream` — the next frames of a causal (cLN) stream, state updated in
+  place (preallocated depthwise histories, running norm statistics): the streaming
+  engines;
+* :meth:`TCNKernel.step` — the same, as a pure function of explicit state tensors, with
+  optionally masked frames: the fixed-block ONNX streaming step.
+
+All three go through the one block loop (:meth:`TCNKernel._run`); they differ only in
+where the norm statistics come from and where the depthwise convolution's input is kept.
+Activations are **frames-major** ``(frames, channels)``: every 1×1 convolution is one
+``x @ W`` product (with ~10 frames a ``(k, I) @ (I, O)`` product ran 3-4x faster on one
+core than ``(O, I) @ (I, k)``), and the depthwise taps are multiply-adds on contiguous row
+slices.
+
+Folding (``g``, ``c``: a norm's gain and shift; ``m``, ``r``: its mean and 1/std):
+
+* a norm before a 1×1 convolution ``W``: ``W(g ⊙ (y - m) r + c) + b = (W diag g)((y - m) r)
+  + (W c + b)``; with global statistics (gLN) ``m`` and ``r`` are scalars and go into the
+  product's ``alpha`` and bias, so the normalised activation is never written;
+* the norm before the depthwise convolution is written once into its history
+  (``g ⊙ (y - m) r + c``, one ``addcmul`` for gLN).
+
+Statistics: :func:`voxsep.nn.norms.cumulative_mean_rstd` and
+:func:`voxsep.nn.norms.global_mean_rstd`, the functions the norm modules use.
+
+Products run with fp32 operands, or bf16 operands and fp32 accumulation
+(``matmul_dtype=torch.bfloat16``): the caller decides, against a quality bound, whether
+the CPU at hand gains from it (``voxsep.inference.fast``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from voxsep.nn.norms import CumulativeLayerNorm, GlobalLayerNorm, cumulative_mean_rstd, global_mean_rstd
+from voxsep.nn.tcn import TCN
+
+
+def _row(t: torch.Tensor) -> torch.Tensor:
+    return t.detach().reshape(-1).clone()
+
+
+@dataclass
+class _Folded:
+    """A norm → 1×1 convolution pair with the norm's affine folded into the convolution."""
+
+    weight: torch.Tensor  # (I, O) contiguous: x @ weight
+    bias: torch.Tensor  # (O,)
+    column_sum: torch.Tensor  # (O,) weight.sum(0): the mean's contribution under global statistics
+
+    @classmethod
+    def of(cls, norm: nn.Module | None, conv: nn.Conv1d | list[nn.Conv1d], dtype: torch.dtype) -> "_Folded":
+        convs = conv if isinstance(conv, list) else [conv]
+        weight = torch.cat([c.weight[:, :, 0] for c in convs]).detach().float()  # (O, I)
+        bias = torch.cat([c.bias for c in convs]).detach().float()
+        if norm is not None:
+            bias = bias + weight @ _row(norm.bias)
+            weight = weight * _row(norm.weight)
+        return cls(weight.T.contiguous().to(dtype), bias, weight.sum(1))
+
+
+@dataclass
+class _Block:
+    """One TemporalBlock's folded weights."""
+
+    in_conv: _Folded  # no norm before it
+    in_slope: torch.Tensor
+    in_gain: torch.Tensor  # (H,) the norm before the depthwise convolution
+    in_shift: torch.Tensor
+    taps: torch.Tensor  # (P, H)
+    tap_bias: torch.Tensor  # (H,)
+    dilation: int
+    history: int  # (P - 1) * d frames before the output frame
+    left: int  # frames of zero padding on the left (history when causal)
+    dw_slope: torch.Tensor
+    out: _Folded  # dw norm folded into [residual; skip]
+    n_res: int
+
+
+@dataclass
+class StreamState:
+    """State of :meth:`TCNKernel.stream` for one stream (updated in place).
+
+    ``stats`` ``(n_norms, 2)``: running sum and sum of squares of every cumulative norm;
+    ``frames``: frames seen; ``buffers[i]`` ``(capacity, H)`` block ``i``'s depthwise input,
+    of which rows ``positions[i] - history_i .. positions[i]`` are the history.
+    """
+
+    stats: torch.Tensor
+    frames: int
+    buffers: list[torch.Tensor] = field(default_factory=list)
+    positions: list[int] = field(default_factory=list)
+
+
+class TCNKernel:
+    """Inference kernel of a TCN (see the module docstring), sharing nothing mutable with it.
+
+    Args:
+        tcn: the :class:`~voxsep.nn.tcn.TCN`.
+        input_norm, input_conv: a norm and 1×1 convolution run before the TCN (a masker's
+            input norm and bottleneck), or ``None``.
+        output_act, output_conv: a PReLU and 1×1 convolution run after it (a masker's
+            output), or ``None``: the output is then the TCN's.
+        matmul_dtype: operand dtype of the 1×1 convolutions, ``torch.float32`` or
+            ``torch.bfloat16`` (fp32 accumulation; everything else fp32).
+
+    The weights are copied (folded) when the kernel is built: build a new kernel after
+    changing the module's parameters.
+    """
+
+    def __init__(
+        self,
+        tcn: TCN,
+        input_norm: nn.Module | None = None,
+        input_conv: nn.Conv1d | None = None,
+        output_act: nn.PReLU | None = None,
+        output_conv: nn.Conv1d | None = None,
+        matmul_dtype: torch.dtype = torch.float32,
+    ) -> None:
+        if matmul_dtype not in (torch.float32, torch.bfloat16):
+            raise ValueError(f"matmul_dtype must be torch.float32 or torch.bfloat16, got {matmul_dtype}")
+        if (input_norm is None) != (input_conv is None) or (output_act is None) != (output_conv is None):
+            raise ValueError("give the input norm with its convolution, and the output PReLU with its convolution")
+        self.matmul_dtype = matmul_dtype
+        norms = [n for b in tcn.blocks for n in (b.in_norm, b.dw_norm)] + ([input_norm] if input_norm is not None else [])
+        if all(isinstance(n, CumulativeLayerNorm) for n in norms):
+            self.causal = True
+        elif all(isinstance(n, GlobalLayerNorm) for n in norms):
+            self.causal = False
+        else:
+            raise ValueError("the kernel runs TCNs whose norms are all cLN (causal) or all gLN")
+        # the norms' epsilon as a (1,) tensor, as they keep it: an ONNX export keeps it (onnx_safe_eps)
+        self.eps = tcn.blocks[0].in_norm.eps.detach().float().clone()
+        with torch.no_grad():
+            self.input = _Folded.of(input_norm, input_conv, matmul_dtype) if input_conv is not None else None
+            self.blocks = [self._fold(b, matmul_dtype) for b in tcn.blocks]
+            if output_conv is not None:
+                self.output_slope = _row(output_act.weight)
+                self.output = _Folded.of(None, output_conv, matmul_dtype)
+            else:
+                self.output = None
+        self.use_skip = tcn.use_skip
+        self.hidden = self.blocks[0].taps.shape[1]
+        self.in_channels = (self.input or self.blocks[0].in_conv).weight.shape[0]
+        # norms in order: [input], then per block (in, dw)
+        self.n_norms = 2 * len(self.blocks) + (1 if self.input is not None else 0)
+
+    @staticmethod
+    def _fold(block: nn.Module, dtype: torch.dtype) -> _Block:
+        history = block.history
+        return _Block(
+            in_conv=_Folded.of(None, block.in_conv, dtype),
+            in_slope=_row(block.in_act.weight),
+            in_gain=_row(block.in_norm.weight),
+            in_shift=_row(block.in_norm.bias),
+            taps=block.depthwise.weight.detach()[:, 0, :].T.contiguous().float(),
+            tap_bias=_row(block.depthwise.bias),
+            dilation=int(block.dilation),
+            history=history,
+            left=int(block.pad[0]),
+            dw_slope=_row(block.dw_act.weight),
+            out=_Folded.of(block.dw_norm, [block.residual] + ([block.skip] if block.skip is not None else []), dtype),
+            n_res=block.residual.out_channels,
+        )
+
+    # ------------------------------------------------------------------ arithmetic
+    def _product(self, x: torch.Tensor, folded: _Folded, mean=None, rstd=None) -> torch.Tensor:
+        """``folded`` applied to ``x`` ``(k, I)``, normalised first with ``mean``/``rstd`` when given.
+
+        Scalar statistics (gLN) are folded into the product (alpha and bias);
+        per-frame ones (cLN) normalise ``x`` first.
+        """
+        bias = folded.bias
+        alpha = 1.0
+        if mean is not None:
+            if mean.dim() == 0:  # global statistics
+                bias = bias - (mean * rstd) * folded.column_sum
+                alpha = float(rstd)
+            else:
+                x = (x - mean) * rstd
+        if self.matmul_dtype == torch.float32:
+            return torch.addmm(bias, x, folded.weight, alpha=alpha)
+        out = torch.mm(x.to(self.matmul_dtype), folded.weight)
+        return torch.add(bias, out, alpha=alpha)
+
+    @staticmethod
+    def _depthwise(window: torch.Tensor, block: _Block, frames: int) -> torch.Tensor:
+        """The dilated depthwise convolution of ``window`` ``(history + frames, H)`` → ``(frames, H)``."""
+        taps, d = block.taps, block.dilation
+        z = torch.addcmul(block.tap_bias, window[:frames], taps[0])
+        for tap in range(1, taps.shape[0]):
+            z.addcmul_(window[tap * d : tap * d + frames], taps[tap])
+        return z
+
+    def _run(self, x: torch.Tensor, statistics, window_for) -> torch.Tensor:
+        """The block loop shared by every form.
+
+        ``statistics(y, index)`` → ``(mean, rstd)`` of norm ``index`` for ``y`` ``(k, C)``:
+        0-d tensors for global statistics, ``(k, 1)`` per-frame ones for cumulative;
+        ``window_for(i, block, y, mean, rstd)`` stores ``g ⊙ (y - mean) rstd + c`` as block
+        ``i``'s depthwise input and returns the window ``(history + k, H)`` ending with it.
+        """
+        index = 0
+        if self.input is not None:
+            x = self._product(x, self.input, *statistics(x, 0))
+            index = 1
+        frames = x.shape[0]
+        skip_sum = None
+        for i, block in enumerate(self.blocks):
+            y = F.prelu(self._product(x, block.in_conv), block.in_slope)
+            window = window_for(i, block, y, *statistics(y, index + 2 * i))
+            z = F.prelu(self._depthwise(window, block, frames), block.dw_slope)
+            out = self._product(z, block.out, *statistics(z, index + 2 * i + 1))
+            n_res = block.n_res
+            x = x + out[:, :n_res]
+            if out.shape[1] > n_res:
+                skip_sum = out[:, n_res:] if skip_sum is None else skip_sum.add_(out[:, n_res:])
+        features = skip_sum if self.use_skip else x
+        if self.output is None:
+            return features
+        return self._product(F.prelu(features, self.output_slope), self.output)
+
+    @staticmethod
+    def _affine(y: torch.Tensor, block: _Block, mean: torch.Tensor, rstd: torch.Tensor,
+                out: torch.Tensor | None = None) -> torch.Tensor:
+        """``g ⊙ (y - mean) rstd + c`` (the norm before the depthwise convolution), into ``out``."""
+        if mean.dim() == 0:  # global statistics: one per-channel affine
+            scale = block.in_gain * rstd
+            return torch.addcmul(block.in_shift - mean * scale, y, scale, out=out)
+        return torch.addcmul(block.in_shift, (y - mean).mul_(rstd), block.in_gain, out=out)
+
+    # ------------------------------------------------------------------ whole sequences
+    def sequence(self, x: torch.Tensor) -> torch.Tensor:
+        """Output ``(frames, out)`` of a whole sequence ``x`` ``(frames, in)``, as the modules' forward."""
+        if self.causal:
+            return self.stream(x, self.initial_state())
+        frames = x.shape[0]
+        # one padded depthwise input per history length, reused by the blocks
+        padded: dict[int, torch.Tensor] = {}
+
+        def statistics(y, index):
+            mean, rstd = global_mean_rstd(y, (0, 1), self.eps)
+            return mean.reshape(()), rstd.reshape(())  # 0-d: global
+
+        def window_for(i, block, y, mean, rstd):
+            buffer = padded.get(block.history)
+            if buffer is None:
+                buffer = padded[block.history] = y.new_zeros(frames + block.history, self.hidden)
+            self._affine(y, block, mean, rstd, out=buffer[block.left : block.left + frames])
+            return buffer
+
+        return self._run(x.float(), statistics, window_for)
+
+    # ------------------------------------------------------------------ streams, in place
+    def initial_state(self) -> StreamState:
+        """State of :meth:`stream` before the first frame (causal kernels only)."""
+        if not self.causal:
+            raise ValueError("only a causal (cLN) TCN can run as a stream")
+        buffers = [torch.zeros(b.history + max(b.history, 64), self.hidden) for b in self.blocks]
+        return StreamState(torch.zeros(self.n_norms, 2), 0, buffers, [b.history for b in self.blocks])
+
+    def stream(self, x: torch.Tensor, state: StreamState) -> torch.Tensor:
+        """Output ``(k, out)`` for the next ``k`` frames ``x`` ``(k, in)`` of a stream; ``state``
+        (from :meth:`initial_state`) is updated in place. A stream fed in any split gives
+        :meth:`sequence` of the whole (up to float rounding); the cost does not grow with it."""
+        frames = x.shape[0]
+        count = torch.arange(state.frames + 1, state.frames + frames + 1, dtype=torch.float32)[:, None]
+        state.frames += frames
+        inverse: dict[int, torch.Tensor] = {}
+        stats = state.stats
+
+        def statistics(y, index):
+            channels = y.shape[1]
+            if channels not in inverse:
+                inverse[channels] = (count * channels).reciprocal_()
+            moments = torch.stack([y.sum(1), y.square().sum(1)], 1)  # (k, 2)
+            running = moments.cumsum_(0).add_(stats[index])
+            stats[index] = running[-1]
+            return cumulative_mean_rstd(running, inverse[channels], self.eps, count_is_inverse=True)
+
+        def window_for(i, block, y, mean, rstd):
+            buffer, position, history = state.buffers[i], state.positions[i], block.history
+            if position + frames > buffer.shape[0]:  # full: keep the history at the front (grow if needed)
+                moved = buffer.new_zeros(max(buffer.shape[0], history + frames), self.hidden)
+                moved[:history] = buffer[position - history : position]
+                buffer, position = moved, history
+                state.buffers[i] = buffer
+            self._affine(y, block, mean, rstd, out=buffer[position : position + frames])
+            state.positions[i] = position + frames
+            return buffer[position - history : position + frames]
+
+        return self._run(x.float(), statistics, window_for)
+
+    # ------------------------------------------------------------------ streams, pure
+    def step_state(self) -> list[torch.Tensor]:
+        """Initial state of :meth:`step`: ``stats`` ``(n_norms, 2)``, then each block's
+        history ``(history_i, H)`` (zeros: the causal padding)."""
+        if not self.causal:
+            raise ValueError("only a causal (cLN) TCN can run as a stream")
+        return [torch.zeros(self.n_norms, 2)] + [torch.zeros(b.history, self.hidden) for b in self.blocks]
+
+    def step(self, x: torch.Tensor, count: torch.Tensor, valid: torch.Tensor | None,
+             stats: torch.Tensor, *histories: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """:meth:`stream` as a pure function (nothing written in place; exportable to ONNX).
+
+        Args:
+            x: ``(k, in)`` the next frames.
+            count: ``(k, 1)`` frames counted by the cumulative norms up to each frame (its own included).
+            valid: ``(k, 1)`` 1 for a frame of the stream, 0 for one before it (left out
+                of the statistics and stored as zero history), or ``None`` (all valid).
+            stats, histories: the state (:meth:`step_state`, then the previous call's).
+
+        Returns:
+            ``(output (k, out), stats, *histories)``.
+        """
+        new_stats: list[torch.Tensor] = [stats[i] for i in range(self.n_norms)]
+        new_histories = list(histories)
+
+        def statistics(y, index):
+            moments = torch.stack([y.sum(1), y.square().sum(1)], 1)
+            if valid is not None:
+                moments = moments * valid
+            running = moments.cumsum(0) + stats[index]
+            new_stats[index] = running[-1]
+            return cumulative_mean_rstd(running, count * y.shape[1], self.eps)
+
+        def window_for(i, block, y, mean, rstd):
+            values = self._affine(y, block, mean, rstd)
+            if valid is not None:
+                values = values * valid
+            window = torch.cat([histories[i], values], dim=0)
+            new_histories[i] = window[window.shape[0] - block.history :]
+            return window
+
+        out = self._run(x.float(), statistics, window_for)
+        return (out, torch.stack(new_stats), *new_histories)

@@ -29,7 +29,7 @@ import torch
 from voxsep.interop.common import ModelImportError, build_and_load, fetch, file_record, safe_torch_load, strip_prefixes
 
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
-EXPECTED = "a TIGER model"
+EXPECTED = "TIGER model"
 PATHS = {"freq_path": "band", "frame_path": "frame"}
 INJECTION = {"local_embedding": "local", "global_act": "gate", "global_embedding": "fill"}
 

@@ -51,27 +51,30 @@ def run(args: argparse.Namespace) -> int:
     from voxsep import checkpoint
     from voxsep.core.files import check_outside
     from voxsep.interop import meta_to_save
-    from voxsep.interop.common import resolve_source
+    from voxsep.interop import hub
+    from voxsep.interop.common import HUB_ID, resolve_source
 
     if args.sample_rate is not None:
         from voxsep.core.audio import check_sample_rate
 
         check_sample_rate(args.sample_rate, "--sample-rate")
     given = Path(str(args.source)).expanduser()
-    resolved, _ = resolve_source(args.source)
+    source = args.source
+    if not given.exists() and HUB_ID.match(str(source)):  # a hub id: from the cache, else downloaded
+        if args.output.exists() and not args.overwrite:
+            raise FileExistsError(f"{args.output} already exists; pass --overwrite to replace it")
+        try:
+            source = hub.download(str(source), revision=args.revision, offline=True if args.offline else None)
+        except hub.HubDownloadError as error:
+            raise hub.HubDownloadError(f"{error}; --offline uses only models already in the cache") from error
+    resolved, _ = resolve_source(source)
     cache_entry = resolved.parent.parent if resolved.parent.name == "snapshots" else resolved  # models--org--name
     for source in dict.fromkeys(p for p in (given, resolved, cache_entry) if p.exists()):
         check_outside(args.output, "the model source", source,
                       "choose an OUTPUT outside the source (--overwrite never replaces a source file)")
     if args.output.exists() and not args.overwrite:
         raise FileExistsError(f"{args.output} already exists; pass --overwrite to replace it")
-    from voxsep.interop.hub import HubDownloadError
-
-    try:
-        model, meta = checkpoint.import_model(args.source, sample_rate=args.sample_rate, download=True,
-                                              revision=args.revision, offline=True if args.offline else None)
-    except HubDownloadError as error:
-        raise HubDownloadError(f"{error}; --offline uses only models already in the cache") from error
+    model, meta = checkpoint.import_model(source, sample_rate=args.sample_rate)
     checkpoint.save(args.output, model, **meta_to_save(meta))
     source = meta.get("source", {})
     params = sum(p.numel() for p in model.parameters()) / 1e6

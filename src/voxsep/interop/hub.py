@@ -30,8 +30,8 @@ MODEL_FILES = ["*.safetensors", "*.bin", "*.pth", "*.pt", "*.ckpt", "*.json", "*
 TRUE_VALUES = {"1", "true", "yes", "on"}
 
 
-class HubDownloadError(RuntimeError):
-    """A download from the hub failed (the message says what and what to do)."""
+class HubDownloadError(ConnectionError):
+    """A download from the hub failed (the message says what and what to do); an ``OSError``."""
 
 
 def offline_requested(offline: bool | None = None) -> bool:

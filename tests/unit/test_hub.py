@@ -222,3 +222,21 @@ def test_cli_downloads_and_separates(fake_hub, tmp_path, capsys):
     sf.write(wav, np.random.default_rng(0).standard_normal(4000).astype(np.float32) * 0.1, 8000)
     assert cli.main(["separate", str(wav), "--out", str(tmp_path / "sep"), "--model", REPO]) == 0
     assert (tmp_path / "sep" / "mix_spk1.wav").is_file()
+
+
+def test_models_pretrained_lists_bundled_known_and_cached_models(fake_hub, tmp_path, capsys):
+    assert cli.main(["models", "--pretrained", "--json"]) == 0
+    rows = {row["name"]: row for row in json.loads(capsys.readouterr().out)}
+    assert rows["convtasnet_offline8k"]["kind"] == "bundled" and rows["convtasnet_offline8k"]["local"]
+    tiger = rows["JusperLee/TIGER-speech"]
+    assert (tiger["architecture"], tiger["sample_rate"], tiger["licence"], tiger["local"]) == ("tiger", 16000,
+                                                                                             "Apache-2.0", False)
+    assert REPO not in rows
+    hub.download(REPO, progress=False)
+    assert cli.main(["models", "--pretrained", "--json"]) == 0
+    rows = {row["name"]: row for row in json.loads(capsys.readouterr().out)}
+    assert rows[REPO]["kind"] == "cache" and rows[REPO]["local"]
+    assert cli.main(["models", "--pretrained"]) == 0
+    text = capsys.readouterr().out
+    assert "JusperLee/TIGER-speech" in text and REPO in text and "published score" in text
+    assert cli.main(["models", "--json"]) == 2  # --json needs --pretrained

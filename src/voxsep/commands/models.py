@@ -9,6 +9,8 @@ from voxsep.commands import add_command
 EPILOG = """examples:
   voxsep models                 # every model, paper configuration, parameter count
   voxsep models conv_tasnet     # the arguments of one model and their defaults
+  voxsep models --pretrained    # what you can run: bundled, known published, cached models
+  voxsep models --pretrained --json
 """
 
 
@@ -19,11 +21,31 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         EPILOG, description="List the registered separation models (paper configurations) or show one model's arguments.",
     )
     parser.add_argument("name", nargs="?", help="show the arguments of this model")
+    parser.add_argument("--pretrained", action="store_true",
+                        help="list the trained models you can run: bundled, known published ones (sample rate, "
+                             "parameters, training data, licence, published score, whether in the local cache), cached")
+    parser.add_argument("--json", action="store_true", help="with --pretrained: print the table as JSON")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from voxsep import models
+
+    if args.json and not args.pretrained:
+        raise ValueError("--json goes with --pretrained")
+    if args.pretrained:
+        import json
+
+        from voxsep.interop.catalog import format_table, pretrained_table
+
+        rows = pretrained_table()
+        if args.json:
+            print(json.dumps(rows, indent=2))
+        else:
+            print(format_table(rows))
+            print("\nrun one:  voxsep separate FILE --out DIR --model NAME   (a hub model is downloaded unless cached; "
+                  "--offline uses the cache only)")
+        return 0
 
     if args.name:
         for key, default in models.model_arguments(args.name).items():

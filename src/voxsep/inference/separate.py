@@ -13,6 +13,13 @@ normalised correlation between the two chunks' estimates there
 then cross-faded over the overlap with complementary raised-cosine (Hann) windows that
 sum to one. Files no longer than one chunk are separated whole.
 
+**One person per output over the whole file.** Correlation on the overlap cannot keep
+the order where the model itself changes it -- after a pause, inside a chunk -- nor
+decide it when an output is near-silent on the overlap. Recordings longer than
+``TRACK_MIN_SECONDS`` therefore go through :func:`voxsep.inference.order.track_talkers`
+after separation: who is talking (speaker embeddings) decides which output holds whom,
+block by block (that module's docstring gives the rule).
+
 **Output level rule.** Models trained with a scale-invariant loss (SI-SNR) return
 estimates of arbitrary gain and sign. Every chunk's estimates are rescaled by the
 least-squares gains ``g`` that make their sum best match the chunk's mixture,
@@ -50,6 +57,7 @@ from __future__ import annotations
 import ctypes
 import functools
 import math
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -60,6 +68,11 @@ from voxsep.core.audio import check_finite
 from voxsep.core.pit import align_by_correlation
 
 DEFAULT_CHUNK_SECONDS = 10.0
+#: Recordings longer than this get their talker order restored by voice
+#: (:func:`voxsep.inference.order.track_talkers`); shorter ones keep the model's order,
+#: as a model keeps it over a few seconds of speech (and evaluation sets of single
+#: utterances score the model itself).
+TRACK_MIN_SECONDS = 10.0
 DEFAULT_OVERLAP_SECONDS = 2.0
 MIN_CHUNK_SECONDS = 0.5  # shorter chunks give the model too little context to tell the talkers apart
 _RIDGE = 1e-6
@@ -217,6 +230,7 @@ def separate_mixture(
     device: str | torch.device | None = None,
     *,
     progress: bool = False,
+    track: bool | None = None,
 ) -> torch.Tensor:
     """Separate one recording of any length in overlapping, speaker-aligned chunks.
 
@@ -231,6 +245,9 @@ def separate_mixture(
             (default ``DEFAULT_OVERLAP_SECONDS``, capped at half a chunk).
         device: where the model runs (default: the model's device, or CPU).
         progress: show a tqdm progress bar over the chunks (long recordings).
+        track: restore one person per output by voice
+            (:func:`voxsep.inference.order.track_talkers`); ``None``: for recordings longer
+            than ``TRACK_MIN_SECONDS``.
 
     Returns:
         Estimates on CPU, float32, ``(n_src, time)`` or ``(n_src, channels, time)``,
@@ -294,7 +311,22 @@ def separate_mixture(
             # this, glibc's heap fragments and the resident size creeps up chunk after chunk
             # (measured: +60 MB per 10 minutes of audio with the paper Conv-TasNet).
             release_freed_memory()
+    if track or (track is None and length > TRACK_MIN_SECONDS * sample_rate):
+        output = _track(output, mixture, sample_rate)
     return output
+
+
+def _track(estimates: torch.Tensor, mixture: torch.Tensor, sample_rate: int) -> torch.Tensor:
+    """:func:`voxsep.inference.order.track_talkers`, or the estimates unchanged (with a
+    warning) where the speaker encoder is not installed."""
+    from voxsep.inference.order import track_talkers
+    from voxsep.inference.speaker import VoiceEncoderUnavailable
+
+    try:
+        return track_talkers(estimates, mixture, sample_rate)[0]
+    except VoiceEncoderUnavailable as error:
+        warnings.warn(f"talker order over the file is kept by chunk overlap only: {error}", stacklevel=3)
+        return estimates
 
 
 @dataclass

@@ -101,20 +101,17 @@ class FastDecoder(nn.Module):
 
 
 def can_accelerate(model: nn.Module) -> bool:
-    """Whether ``model`` is a non-causal, single-channel, gLN Conv-TasNet with skip paths."""
-    from voxsep.nn.norms import GlobalLayerNorm
-
+    """Whether ``model`` is a non-causal, single-channel Conv-TasNet whose masker runs on the
+    TCN kernel with global norms (gLN everywhere)."""
     masker = getattr(model, "masker", None)
     if getattr(model, "model_name", "") != "conv_tasnet" or getattr(model, "causal", True) or masker is None:
         return False
     if model.encoder.conv.in_channels != 1 or model.decoder.conv.out_channels != 1:
         return False
-    if not getattr(masker.tcn, "use_skip", False) or not isinstance(masker.input_norm, GlobalLayerNorm):
+    try:
+        return not masker.kernel().causal
+    except (AttributeError, ValueError):  # no kernel, or norms it does not run
         return False
-    return all(
-        isinstance(b.in_norm, GlobalLayerNorm) and isinstance(b.dw_norm, GlobalLayerNorm) and b.skip is not None
-        for b in masker.tcn.blocks
-    )
 
 
 def accelerate(model: nn.Module, matmul_dtype: torch.dtype = torch.float32) -> nn.Module:

@@ -166,6 +166,12 @@ def test_init_from_checks_the_architecture(tmp_path, sets):
     other = config_from_dict({**_as_dict(config), "model": {"name": "conv_tasnet", "args": {**TINY, "hidden": 24}}})
     with pytest.raises(ValueError, match="architecture mismatch.*hidden"):
         train(other, tmp_path / "c", init_from=tmp_path / "a" / "last.pt", train_set=sets[0], valid_set=sets[1])
+    # A causal model may start from a non-causal one (same weights), not the other way round.
+    causal = config_from_dict({**_as_dict(config), "model": {"name": "conv_tasnet", "args": {**TINY, "causal": True}}})
+    started = train(causal, tmp_path / "d", init_from=tmp_path / "a" / "last.pt", train_set=sets[0], valid_set=sets[1])
+    assert started.step == 2
+    with pytest.raises(ValueError, match="architecture mismatch.*causal"):
+        train(config, tmp_path / "e", init_from=tmp_path / "d" / "last.pt", train_set=sets[0], valid_set=sets[1])
 
 
 def test_init_from_a_model_with_another_number_of_outputs_copies_the_rest(tmp_path):

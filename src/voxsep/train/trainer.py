@@ -156,6 +156,11 @@ def load_init_weights(model: torch.nn.Module, path: str | os.PathLike) -> list[s
         if key not in ("sample_rate",) and data["config"].get(key) != value
     }
     other_outputs = differing.pop("n_src", None) is not None
+    # A non-causal Conv-TasNet's weights have the shapes of the causal one's (the cumulative
+    # norm and left padding replace the global norm and centred padding): a warm start for
+    # a causal fine-tune.
+    if differing.get("causal") == (False, True):
+        differing.pop("causal")
     deeper = _deepening(model, differing)
     if differing:
         details = ", ".join(f"{k}: checkpoint {a!r} vs recipe {b!r}" for k, (a, b) in differing.items())

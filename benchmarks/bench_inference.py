@@ -200,17 +200,32 @@ def cpu_name() -> str:
     return platform.processor() or "unknown CPU"
 
 
+def cpu_features() -> str:
+    """The bf16 matrix units this CPU reports (as voxsep.inference.fast checks them at run time)."""
+    flags = ""
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("flags"):
+            flags = line.split(":", 1)[1].split()
+            break
+    found = [name for flag, name in (("avx512f", "AVX-512"), ("avx512_bf16", "AVX512-BF16"), ("amx_bf16", "AMX"))
+             if flag in flags]
+    return ", ".join(found + ([] if "amx_bf16" in flags else ["no AMX"])) or "no AVX-512"
+
+
 def markdown(results: dict, args: argparse.Namespace, load_before: float, load_after: float) -> str:
     import torch
 
+    shared = (f"The {os.cpu_count()} cores were shared with other jobs (load average {load_before:.1f} before, "
+              f"{load_after:.1f} after), so absolute numbers are pessimistic; "
+              if max(load_before, load_after) > 0.5 else
+              f"Load average {load_before:.1f} before, {load_after:.1f} after; ")
     lines = [
         "## Inference",
         "",
         f"Real-time factor (compute seconds per audio second; lower is better) for a {SECONDS:g} s, {SAMPLE_RATE} Hz "
         f"input, batch 1, median of {args.repeats} runs after one warm-up, {args.threads} thread(s); {cpu_name()} "
-        f"(AVX-512, AMX), torch {torch.__version__}; measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}. "
-        f"The 2 cores were shared with other jobs (load average {load_before:.1f} before, {load_after:.1f} after), "
-        "so absolute numbers are pessimistic; the rows of one table were measured in the same run. "
+        f"({cpu_features()}), torch {torch.__version__}; measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}. "
+        + shared + "the rows of one table were measured in the same run. "
         "SNR: the output's agreement with voxsep's fp32 output (the speed-up bound is 40 dB). "
         f"Reproduce: `{' '.join(['.venv/bin/python', *sys.argv])}`.",
         "",
@@ -225,6 +240,9 @@ def markdown(results: dict, args: argparse.Namespace, load_before: float, load_a
             snr = "-" if values["snr"] is None else f"{values['snr']:.1f}"
             lines.append(f"| {row} | {values['rtf']:.3f} | {snr} |")
         lines.append("")
+        default = next((v for row, v in data["rows"].items() if "default path" in row), None)
+        if reference and default:
+            lines += [f"Asteroid / voxsep default path: **{reference['rtf'] / default['rtf']:.2f}x** (this run).", ""]
     long = results.get("long")
     if long:
         cfg = ", ".join(f"{k}={v}" for k, v in long["config"].items())

@@ -57,18 +57,20 @@ def measure(streams: list, block_ms: float, seconds: float, warmup: float) -> li
     for st in streams:
         st.reset()
     times = [[] for _ in streams]
+    cpu = [0.0 for _ in streams]
     skip = int(warmup * SAMPLE_RATE) // block
     for i, start in enumerate(range(0, audio.shape[-1] - block + 1, block)):
         piece = audio[..., start : start + block]
         order = range(len(streams)) if i % 2 == 0 else reversed(range(len(streams)))
         for j in order:
-            begin = time.perf_counter()
+            begin, begin_cpu = time.perf_counter(), time.process_time()
             streams[j].process(piece)
-            elapsed = time.perf_counter() - begin
+            elapsed, elapsed_cpu = time.perf_counter() - begin, time.process_time() - begin_cpu
             if i >= skip:
                 times[j].append(elapsed)
+                cpu[j] += elapsed_cpu
     results = []
-    for st, stream_times in zip(streams, times):
+    for st, stream_times, stream_cpu in zip(streams, times, cpu):
         st.flush()
         times_ms = np.array(stream_times) * 1e3
         results.append({
@@ -76,6 +78,7 @@ def measure(streams: list, block_ms: float, seconds: float, warmup: float) -> li
             "median": float(np.median(times_ms)),
             "p99": float(np.percentile(times_ms, 99)),
             "rtf": float(times_ms.sum() / (len(times_ms) * block_ms)),
+            "cpu_rtf": float(stream_cpu * 1e3 / (len(times_ms) * block_ms)),
             "late": float((times_ms > block_ms).mean() * 100),
             "blocks": len(times_ms),
             "latency": st.latency_samples,
@@ -135,7 +138,7 @@ def main() -> None:
                 latency_ms = r["latency"] / SAMPLE_RATE * 1e3
                 row = (
                     f"| {label}{suffix} | {params:.2f} M | {block_ms:g} ms ({r['block']}) | {r['median']:.2f} | "
-                    f"{r['p99']:.2f} | {r['rtf']:.3f} | {r['late']:.1f} % | {r['latency']} ({latency_ms:.2f} ms) |"
+                    f"{r['p99']:.2f} | {r['rtf']:.3f} | {r['cpu_rtf']:.3f} | {r['late']:.1f} % | {r['latency']} ({latency_ms:.2f} ms) |"
                 )
                 print(row, flush=True)
                 rows.append(row)
@@ -152,12 +155,13 @@ def main() -> None:
             f"per row after {args.warmup:g} s of warm-up; randomly initialised models (time does not depend on the weights). "
             f"Machine: {cpu_name()}, {os.cpu_count()} cores; torch {torch.__version__}, voxsep {__version__}; "
             f"load average {load_before:.1f} before / {load_after:.1f} after. Reproduce: {command}.",
-            "RTF = compute time / audio time; late = blocks whose compute took longer than the block lasts; "
+            "RTF = compute time / audio time (wall clock; \"CPU time\": this process's CPU time, which time-sharing "
+            "with other jobs does not inflate); late = blocks whose compute took longer than the block lasts; "
             "latency = `latency_samples` (algorithmic: the output delay at which any block split is exact; the compute "
             "time of a block adds to it on a device).",
             "",
-            "| model | params | block (samples) | median ms/block | p99 ms/block | RTF | late | latency samples |",
-            "|---|---:|---|---:|---:|---:|---:|---|",
+            "| model | params | block (samples) | median ms/block | p99 ms/block | RTF | RTF (CPU time) | late | latency samples |",
+            "|---|---:|---|---:|---:|---:|---:|---:|---|",
             *rows,
             "",
             *([args.note, ""] if args.note else []),

@@ -240,3 +240,16 @@ def test_models_pretrained_lists_bundled_known_and_cached_models(fake_hub, tmp_p
     text = capsys.readouterr().out
     assert "JusperLee/TIGER-speech" in text and REPO in text and "published score" in text
     assert cli.main(["models", "--json"]) == 2  # --json needs --pretrained
+
+
+def test_a_ref_leading_outside_the_cache_entry_is_not_followed(fake_hub, tmp_path):
+    entry = tmp_path / "cache" / "models--someorg--tiny-sep"
+    (entry / "refs").mkdir(parents=True)
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (entry / "snapshots").mkdir()
+    (entry / "refs" / "evil").write_text("../../../elsewhere")
+    assert hub.cached_snapshot(REPO, "evil") is None
+    assert hub.cached_snapshot(REPO, "../../elsewhere") is None
+    with pytest.raises(FileNotFoundError, match="huggingface-cli download someorg/tiny-sep --revision evil"):
+        hub.download(REPO, revision="evil", offline=True)

@@ -57,12 +57,25 @@ def cached_snapshot(repo_id: str, revision: str | None = None) -> Path | None:
                 return snapshot_of_repo_folder(folder)
             except Exception:  # noqa: BLE001 - an unusable cache entry counts as absent
                 continue
-        if (folder / "snapshots" / revision).is_dir():
+        if _plain_name(revision) and _snapshot_dir(folder, revision):
             return folder / "snapshots" / revision
         ref = folder / "refs" / revision
-        if ref.is_file() and (folder / "snapshots" / ref.read_text().strip()).is_dir():
-            return folder / "snapshots" / ref.read_text().strip()
+        if _plain_name(revision) and ref.is_file() and not ref.is_symlink():
+            commit = ref.read_text().strip()
+            if _plain_name(commit) and _snapshot_dir(folder, commit):
+                return folder / "snapshots" / commit
     return None
+
+
+def _plain_name(name: str) -> bool:
+    """A revision or ref value usable as one folder name (no path separators, no ``..``)."""
+    return bool(name) and "/" not in name and "\\" not in name and name not in (".", "..")
+
+
+def _snapshot_dir(folder: Path, commit: str) -> bool:
+    """``snapshots/<commit>`` is a real folder inside the cache entry (not a link leading out)."""
+    snapshot = folder / "snapshots" / commit
+    return snapshot.is_dir() and not snapshot.is_symlink()
 
 
 def not_cached_message(repo_id: str, revision: str | None, why: str) -> str:

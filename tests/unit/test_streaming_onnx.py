@@ -106,6 +106,29 @@ def test_onnx_streaming_equals_pytorch_streaming_on_real_speech(tmp_path, snr_db
         st.process(mixture[:79])
 
 
+def test_onnx_streaming_takes_blocks_of_any_size(tmp_path, snr_db):
+    """any_block_size: samples wait for a whole step; block_size - 1 more latency; any split exact."""
+    model = tiny()
+    mixture = speech_mixture(0.77)[:6001]  # not a whole number of steps: flush pads the last one with zeros
+    path = export_streaming_onnx(model, tmp_path / "stream.onnx", block_ms=10)
+    st = OnnxStreamingSeparator(path, any_block_size=True)
+    assert st.latency_samples == 4 + 79
+    padded = np.pad(mixture, (0, -mixture.size % 80))
+    reference = offline(model, padded)[:, : mixture.size]  # the stream zero-padded to whole steps
+    assert snr_db(offline(model, mixture)[:, :-8], reference[:, :-8]) >= 60  # differs in the last L - S only
+    for seed in (0, 1):
+        sizes = np.random.default_rng(seed).integers(1, 200, 80).cumsum()
+        blocks = np.split(mixture, sizes[sizes < mixture.size])
+        outputs = [st.process(b) for b in blocks]
+        assert [o.shape[-1] for o in outputs] == [b.size for b in blocks]
+        streamed = np.concatenate([*outputs, st.flush()], axis=-1)  # flush starts a new stream
+        assert streamed.shape == (2, mixture.size + st.latency_samples)
+        assert np.all(streamed[:, : st.latency_samples] == 0)
+        assert snr_db(reference, streamed[:, st.latency_samples :]) >= 60
+    with pytest.raises(ValueError, match="any_block_size=True"):
+        OnnxStreamingSeparator(path).process(mixture[:79])
+
+
 def test_onnx_streaming_of_a_longer_kernel(tmp_path, snr_db):
     """L = 4 S: three masked start frames, an overlap-add of four parts."""
     torch.manual_seed(0)

@@ -377,15 +377,24 @@ class OnnxStreamingSeparator:
     output is the offline causal forward of the stream delayed by ``latency_samples``
     (``L - S``; the stream is whole blocks, so its end needs no padding).
 
+    With ``any_block_size=True`` a block may hold any number of samples (sizes may vary):
+    samples wait until a whole step's worth has arrived, so the output is delayed by
+    ``block_size - 1`` more samples (``latency_samples = L - S + block_size - 1``) and
+    ``process`` still returns exactly as many samples as it was given; ``flush`` pads the
+    last partial step with zeros, so the whole output is the offline causal forward of the
+    stream zero-padded to whole steps (it can differ from that of the unpadded stream in
+    its last ``L - S`` samples only, where the padding frames overlap them).
+
     Args:
         path: the ``.onnx`` file.
         threads: onnxruntime intra-op threads (default 1: one stream, one core).
+        any_block_size: accept blocks of any size, at ``block_size - 1`` samples more latency.
 
     Raises:
         FileNotFoundError, ValueError: no such file, or not a voxsep streaming export.
     """
 
-    def __init__(self, path: str | os.PathLike, threads: int = 1) -> None:
+    def __init__(self, path: str | os.PathLike, threads: int = 1, any_block_size: bool = False) -> None:
         import onnxruntime as ort
 
         self.path = Path(path)
@@ -407,7 +416,9 @@ class OnnxStreamingSeparator:
         self.sample_rate = int(self.metadata["sample_rate"])
         self.n_src = int(self.metadata["n_src"])
         self.block_size = int(self.metadata["block_size"])
-        self.latency_samples = int(self.metadata["latency_samples"])
+        self.any_block_size = bool(any_block_size)
+        self.step_latency = int(self.metadata["latency_samples"])  # of whole-block steps
+        self.latency_samples = self.step_latency + (self.block_size - 1 if self.any_block_size else 0)
         self.state_names = self.metadata["state_names"].split(",")
         self._inputs = {i.name: i for i in self.session.get_inputs()}
         self._output_names = ["output", *[f"next_{name}" for name in self.state_names]]
@@ -419,21 +430,50 @@ class OnnxStreamingSeparator:
         self.state = {
             name: np.zeros(self._inputs[name].shape, dtype=dtypes[self._inputs[name].type]) for name in self.state_names
         }
+        self._pending = np.zeros(0, np.float32)  # samples of a step not yet complete (any_block_size)
+        self._queue = np.zeros((self.n_src, self.latency_samples - self.step_latency), np.float32)
+        self._received = self._returned = 0
 
-    def process(self, block: np.ndarray) -> np.ndarray:
-        block = np.ascontiguousarray(block, dtype=np.float32).reshape(1, -1)
-        if block.shape[-1] != self.block_size:
-            raise ValueError(
-                f"{self.path.name} streams blocks of exactly {self.block_size} samples (fixed at export), "
-                f"got {block.shape[-1]}"
-            )
-        results = self.session.run(self._output_names, {"block": block, **self.state})
+    def _step(self, block: np.ndarray) -> np.ndarray:
+        results = self.session.run(self._output_names, {"block": block.reshape(1, -1), **self.state})
         self.state = dict(zip(self.state_names, results[1:]))
         return results[0][:, 0]
 
+    def process(self, block: np.ndarray) -> np.ndarray:
+        block = np.ascontiguousarray(block, dtype=np.float32).reshape(-1)
+        if not self.any_block_size:
+            if block.shape[-1] != self.block_size:
+                raise ValueError(
+                    f"{self.path.name} streams blocks of exactly {self.block_size} samples (fixed at export), "
+                    f"got {block.shape[-1]}; OnnxStreamingSeparator(..., any_block_size=True) takes any size "
+                    f"at {self.block_size - 1} samples more latency"
+                )
+            return self._step(block)
+        if block.size < 1:
+            raise ValueError("a block must hold at least one sample, got 0")
+        self._pending = np.concatenate([self._pending, block])
+        outputs = [self._queue]
+        while self._pending.size >= self.block_size:
+            outputs.append(self._step(self._pending[: self.block_size]))
+            self._pending = self._pending[self.block_size :]
+        queue = np.concatenate(outputs, axis=-1)
+        out, self._queue = queue[:, : block.size], queue[:, block.size :]
+        self._received += block.size
+        self._returned += block.size
+        return out
+
     def flush(self) -> np.ndarray:
         """The last ``latency_samples`` output samples of the stream; then a new stream."""
-        tail = self.state["ola"][:, 0].copy()
+        if not self.any_block_size:
+            tail = self.state["ola"][:, 0].copy()
+            self.reset()
+            return tail
+        outputs = [self._queue]
+        if self._pending.size:  # the last partial step, padded with zeros
+            outputs.append(self._step(np.pad(self._pending, (0, self.block_size - self._pending.size))))
+        outputs.append(self.state["ola"][:, 0])
+        remaining = self._received + self.latency_samples - self._returned
+        tail = np.concatenate(outputs, axis=-1)[:, :remaining].copy()
         self.reset()
         return tail
 

@@ -39,6 +39,7 @@ import soxr
 from voxsep.core.files import atomic_write_many
 
 __all__ = [
+    "frame_energies",
     "AudioError",
     "AudioFileNotFoundError",
     "AudioInfo",
@@ -368,6 +369,42 @@ def _encode(path: Path, audio: np.ndarray, sample_rate: int, subtype: str) -> me
     except (sf.LibsndfileError, ValueError, TypeError) as error:
         raise ValueError(f"cannot write {path} as {extension} with subtype {subtype}: {error}") from error
     return buffer.getbuffer()
+
+
+def frame_energies(audio: Any, frame: int, difference: bool = False, piece_frames: int = 8192) -> np.ndarray:
+    """Energy of every ``frame``-sample frame, computed piece by piece (bounded memory).
+
+    Args:
+        audio: ``(k, [channels,] time)`` numpy array or torch tensor; channels are pooled
+            (their energies summed), or averaged into one signal first with ``difference``.
+        frame: frame length in samples; the last frame is zero-padded.
+        difference: the energy of the first difference of the channel average
+            (``x[t + 1] - x[t]``, a first-order high-pass) instead of the signal's.
+        piece_frames: frames computed at once: the only float64 copy held is this long.
+
+    Returns:
+        ``(k, n_frames)`` float64 with ``n_frames = ceil(time / frame)`` (``ceil((time - 1)
+        / frame)`` with ``difference``).
+    """
+    k, length = audio.shape[0], audio.shape[-1]
+    data = audio.reshape(k, -1, length)
+    if difference:
+        length -= 1
+    n_frames = max(1, -(-length // frame))
+    out = np.zeros((k, n_frames))
+    step = piece_frames * frame
+    for start in range(0, max(length, 1), step):
+        stop = min(start + step, length)
+        piece = data[..., start: stop + (1 if difference else 0)]
+        piece = piece.detach().cpu().numpy() if hasattr(piece, "detach") else np.asarray(piece)
+        piece = piece.astype(np.float64)
+        if difference:
+            piece = np.diff(piece.mean(axis=1, keepdims=True), axis=-1)
+        n = -(-(stop - start) // frame)
+        padded = np.zeros((k, piece.shape[1], n * frame))
+        padded[..., : piece.shape[-1]] = piece
+        out[:, start // frame: start // frame + n] = (padded ** 2).reshape(k, piece.shape[1], n, frame).sum((1, 3))
+    return out
 
 
 def active_rms(audio: np.ndarray, sample_rate: int, frame: float = 0.02, threshold_db: float = 40.0) -> float:

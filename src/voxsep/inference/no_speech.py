@@ -33,18 +33,15 @@ __all__ = ["no_speech_reason", "NO_SPEECH_SPREAD_DB"]
 
 def no_speech_reason(mixture: torch.Tensor | np.ndarray, sample_rate: int) -> str | None:
     """Why ``mixture`` (``([channels,] time)``) holds no speech, or ``None`` if it may."""
-    x = np.asarray(mixture.detach().cpu() if isinstance(mixture, torch.Tensor) else mixture, dtype=np.float64)
-    x = x.reshape(-1, x.shape[-1]).mean(axis=0)
-    if x.size < 2:
+    from voxsep.core.audio import frame_energies
+
+    if mixture.shape[-1] < 2:
         return "too short to hold speech"
-    d = np.diff(x)
-    peak = float(np.max(np.abs(d)))
-    if not peak > 0:
-        return "the input is digital silence"
-    d = d / peak  # scale-free, and no overflow when squared
     n = max(1, int(round(FRAME_SECONDS * sample_rate)))
-    frames = max(1, d.size // n)
-    energy = (d[: frames * n].reshape(frames, -1) ** 2).mean(axis=1) if d.size >= n else np.array([np.mean(d ** 2)])
+    # Frame energies of the difference of the channel average, piece by piece (no full copy).
+    energy = frame_energies(mixture.reshape(1, -1, mixture.shape[-1]), n, difference=True)[0]
+    if mixture.shape[-1] - 1 >= n and (mixture.shape[-1] - 1) % n:
+        energy = energy[:-1]  # the zero-padded last frame would read as a pause
     top = float(energy.max())
     if not top > 0:
         return "the input is digital silence"

@@ -45,6 +45,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from voxsep.core.audio import frame_energies
+
 __all__ = ["HOP_SECONDS", "WINDOW_SECONDS", "TalkerTracks", "track_talkers", "cluster_voices"]
 
 HOP_SECONDS = 0.25
@@ -78,13 +80,6 @@ class TalkerTracks:
     hop: int
     voice_similarity: float
     changes: list[int]
-
-
-def _block_energy(signal: torch.Tensor, hop: int, n_blocks: int) -> np.ndarray:
-    """``(k, [channels,] time)`` -> energies ``(k, n_blocks)``."""
-    x = signal.reshape(signal.shape[0], -1, signal.shape[-1]).double()
-    x = torch.nn.functional.pad(x, (0, n_blocks * hop - x.shape[-1]))
-    return x.pow(2).reshape(x.shape[0], x.shape[1], n_blocks, hop).sum((1, 3)).numpy()
 
 
 def _window_embeddings(estimates: torch.Tensor, wanted: np.ndarray, hop: int, sample_rate: int) -> np.ndarray:
@@ -172,8 +167,8 @@ def track_talkers(estimates: torch.Tensor, mixture: torch.Tensor, sample_rate: i
     unchanged = TalkerTracks(identity, hop, math.nan, [])
     if not 2 <= n_src <= MAX_OUTPUTS or n_blocks < 2:
         return estimates, unchanged
-    energy = _block_energy(estimates, hop, n_blocks)
-    mix_energy = _block_energy(mixture.unsqueeze(0), hop, n_blocks)[0]
+    energy = frame_energies(estimates, hop)
+    mix_energy = frame_energies(mixture[None], hop)[0]
     usable = mix_energy > max(float(mix_energy.max()) * 10.0 ** (SILENCE_DB / 10.0), 1e-20)
     active = (energy >= mix_energy * 10.0 ** (ACTIVITY_DB / 10.0)) & usable
     if active.sum() < 2:

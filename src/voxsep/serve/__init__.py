@@ -1,0 +1,1 @@
+"""``voxsep serve``: a local web page to separate uploaded recordings (``voxsep.serve.app``)."""

@@ -29,6 +29,11 @@ class ModelImportError(CheckpointError):
 
 
 # ----------------------------------------------------------------------------- sources
+class UnsafeCacheEntry(ModelImportError):
+    """A hub cache entry whose ref or snapshot leads outside it: never followed, never
+    replaced by a download (the user must look at it)."""
+
+
 def hub_cache_dirs() -> list[Path]:
     """The folders a Hugging Face hub cache may live in, most specific first."""
     candidates = []
@@ -48,7 +53,7 @@ def snapshot_of_repo_folder(folder: Path) -> Path:
     if ref.is_file():
         revision = ref.read_text(encoding="utf-8", errors="replace").strip()
         if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", revision) or ".." in revision:
-            raise ModelImportError(
+            raise UnsafeCacheEntry(
                 f"{ref} names {revision[:80]!r}, not a snapshot of this cache entry (a revision is a plain folder "
                 f"name in {snapshots}); refusing to follow it. Fix or delete refs/main, or give the snapshot folder "
                 "itself (…/snapshots/<revision>)"
@@ -56,7 +61,7 @@ def snapshot_of_repo_folder(folder: Path) -> Path:
         chosen = snapshots / revision
         if chosen.is_dir():
             if not chosen.resolve().is_relative_to(folder.resolve()):
-                raise ModelImportError(
+                raise UnsafeCacheEntry(
                     f"{chosen} (named by {ref}) leads outside the cache entry {folder}, to {chosen.resolve()}; "
                     "refusing to follow it. Give the snapshot folder you mean itself"
                 )
@@ -64,7 +69,7 @@ def snapshot_of_repo_folder(folder: Path) -> Path:
     found = sorted(p for p in snapshots.iterdir() if p.is_dir()) if snapshots.is_dir() else []
     if len(found) == 1:
         if not found[0].resolve().is_relative_to(folder.resolve()):
-            raise ModelImportError(f"{found[0]} leads outside the cache entry {folder}, to {found[0].resolve()}; "
+            raise UnsafeCacheEntry(f"{found[0]} leads outside the cache entry {folder}, to {found[0].resolve()}; "
                                    "refusing to follow it. Give the snapshot folder you mean itself")
         return found[0]
     if not found:

@@ -24,7 +24,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from voxsep.interop.common import HUB_ID, hub_cache_dirs, snapshot_of_repo_folder
+from voxsep.interop.common import HUB_ID, UnsafeCacheEntry, hub_cache_dirs, snapshot_of_repo_folder
 
 MODEL_FILES = ["*.safetensors", "*.bin", "*.pth", "*.pt", "*.ckpt", "*.json", "*.yaml", "last_best_checkpoint*"]
 TRUE_VALUES = {"1", "true", "yes", "on"}
@@ -55,6 +55,8 @@ def cached_snapshot(repo_id: str, revision: str | None = None) -> Path | None:
         if revision is None:
             try:
                 return snapshot_of_repo_folder(folder)
+            except UnsafeCacheEntry:
+                raise  # a ref leading out of the cache is refused, not downloaded over
             except Exception:  # noqa: BLE001 - an unusable cache entry counts as absent
                 continue
         if _plain_name(revision) and _snapshot_dir(folder, revision):

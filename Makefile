@@ -19,7 +19,8 @@ APT_PACKAGES := asterisk-core-sounds-en-wav asterisk-core-sounds-es-wav \
 	tuxpaint-stamps-default drascula drascula-spanish flight-of-the-amazon-queen kajongg \
 	lincity-ng-data colobot-common-sounds \
 	espeak-ng flite festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts \
-	libmysofa1 sox libsndfile1
+	libmysofa1 sox libsndfile1 \
+	chromium chromium-driver
 
 .PHONY: setup apt test test-fast demo bench clean
 

@@ -3,6 +3,7 @@
 const $ = (id) => document.getElementById(id);
 let chosen = null;   // the File to separate
 let busy = false;
+let limits = null;  // GET /api/models: max_upload_mb, max_seconds, job_timeout_s
 
 function setStatus(html, isError) {
   const s = $("status");
@@ -24,6 +25,7 @@ function b64ToBlob(b64, type) {
 async function loadModels() {
   const response = await fetch("/api/models");
   const info = await response.json();
+  limits = info;
   for (const select of [$("model"), $("model2")]) {
     for (const m of info.models) {
       const option = document.createElement("option");
@@ -93,6 +95,13 @@ async function run() {
   results.innerHTML = "";
   const file = chosen;
   let failed = false;
+  if (limits && file.size > limits.max_upload_mb * 1024 * 1024) {  // the server checks again
+    setStatus(`<span class="message">${escapeHtml(file.name)} is ${(file.size / 1e6).toFixed(1)} MB; this server ` +
+      `takes uploads up to ${limits.max_upload_mb} MB (voxsep serve --max-upload-mb)</span>`, true);
+    busy = false;
+    $("go").disabled = false;
+    return;
+  }
   for (const [n, index] of indices.entries()) {
     const column = document.createElement("div");
     column.className = "column";

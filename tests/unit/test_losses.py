@@ -297,6 +297,22 @@ def test_variable_count_loss_equals_the_capped_loss_without_silent_targets():
         PITLoss("si_snr_var")
 
 
+def test_batch_metrics_take_reference_estimate_mixture_like_voxsep_metrics():
+    from voxsep.metrics import si_snr_improvement, snr_improvement
+    from voxsep.metrics.batch import batch_si_snri, batch_snri
+
+    speech = _speech(3, 8000)
+    reference = torch.stack([speech[0], speech[1]])[None]
+    mixture = reference.sum(1)
+    estimate = torch.stack([0.7 * speech[1] + 0.2 * speech[0], speech[0] + 0.4 * speech[2]])[None]
+    for batch, per_utterance in ((batch_si_snri, si_snr_improvement), (batch_snri, snr_improvement)):
+        got = float(batch(reference, estimate, mixture)[0])
+        expected = float(per_utterance(reference[0].double(), estimate[0].double(), mixture[0].double()).mean())
+        assert got == pytest.approx(expected, abs=1e-2)
+        # the order matters: the other order scores a different thing
+        assert float(batch(estimate, reference, mixture)[0]) != pytest.approx(expected, abs=1e-2)
+
+
 def test_batch_metrics_skip_silent_targets():
     from voxsep.metrics.batch import batch_si_snri
 
@@ -310,13 +326,13 @@ def test_batch_metrics_skip_silent_targets():
     mixture = torch.stack([speech[0] + speech[1], speech[2] + 0.5 * speech[0]])  # example 2: talker + noise
     estimates = torch.stack([torch.stack([speech[1] + 0.1 * speech[0], speech[0] + 0.1 * speech[1]]),
                              torch.stack([0.3 * speech[0], speech[2] + 0.05 * speech[0]])])
-    got = batch_si_snri(estimates, sources, mixture)
+    got = batch_si_snri(sources, estimates, mixture)
     assert torch.isfinite(got).all()
     # example 2: only the active talker counts, matched to output 2 although output 1 is louder
     expected = si_snr(speech[2], estimates[1, 1]) - si_snr(speech[2], mixture[1])
     assert float(got[1]) == pytest.approx(expected, abs=1e-3)
     # example 1 (no silent target): alone, the fixed-count path (uncapped); in the batch, capped
-    alone = batch_si_snri(estimates[:1], sources[:1], mixture[:1])
+    alone = batch_si_snri(sources[:1], estimates[:1], mixture[:1])
     uncapped = ((si_snr(speech[0], estimates[0, 1], 0) + si_snr(speech[1], estimates[0, 0], 0)) / 2
                 - (si_snr(speech[0], mixture[0], 0) + si_snr(speech[1], mixture[0], 0)) / 2)
     capped = ((si_snr(speech[0], estimates[0, 1]) + si_snr(speech[1], estimates[0, 0])) / 2
@@ -325,4 +341,4 @@ def test_batch_metrics_skip_silent_targets():
     assert float(got[0]) == pytest.approx(capped, abs=1e-3)
     # a clean one-talker example estimated perfectly: 0 dB, not the eps guard's -80
     solo = torch.stack([speech[2], torch.zeros(8000)])[None]
-    assert float(batch_si_snri(solo.flip(1), solo, solo.sum(1))[0]) == pytest.approx(0.0, abs=1e-3)
+    assert float(batch_si_snri(solo, solo.flip(1), solo.sum(1))[0]) == pytest.approx(0.0, abs=1e-3)

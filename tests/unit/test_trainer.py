@@ -240,7 +240,7 @@ def test_batch_si_snri_matches_a_direct_computation(sets):
 
     expected = ((si_snr(sources[0], estimates[1]) + si_snr(sources[1], estimates[0])) / 2
                 - (si_snr(sources[0], mixture) + si_snr(sources[1], mixture)) / 2)
-    got = batch_si_snri(estimates[None], sources[None], mixture[None])
+    got = batch_si_snri(sources[None], estimates[None], mixture[None])
     assert got.shape == (1,)
     assert float(got[0]) == pytest.approx(float(expected), abs=1e-3)
 

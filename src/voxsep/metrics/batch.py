@@ -1,6 +1,7 @@
 """Batch metrics on the device: SI-SNRi and SNRi per example of a training/validation batch.
 
-Computed with the pairwise matrices of :mod:`voxsep.core.pairwise` and the permutation
+Arguments in ``(reference, estimate, mixture)`` order, as everywhere in
+:mod:`voxsep.metrics`. Computed with the pairwise matrices of :mod:`voxsep.core.pairwise` and the permutation
 search of :mod:`voxsep.core.pit`, in torch, with no copy to the host -- so validating
 costs no more than a forward pass. The per-utterance evaluation metrics (float64,
 checked against mir_eval) are in :mod:`voxsep.metrics.sdr`.
@@ -29,8 +30,9 @@ from voxsep.core.pit import pit_from_pairwise
 SILENT_BATCH_SNR_MAX = 30.0
 
 
-def _batch_improvement(pairwise: Callable[..., torch.Tensor], estimates: torch.Tensor, sources: torch.Tensor,
+def _batch_improvement(pairwise: Callable[..., torch.Tensor], sources: torch.Tensor, estimates: torch.Tensor,
                        mixture: torch.Tensor) -> torch.Tensor:
+    # core.pairwise takes (estimates, sources); these public functions take (reference, estimate)
     silent = silent_sources(sources)
     if not bool(silent.any()):
         estimate_loss, _ = pit_from_pairwise(pairwise(estimates, sources))
@@ -47,11 +49,14 @@ def _batch_improvement(pairwise: Callable[..., torch.Tensor], estimates: torch.T
     return gain.sum(-1) / active.sum(-1).clamp_min(1).to(gain.dtype)
 
 
-def batch_si_snri(estimates: torch.Tensor, sources: torch.Tensor, mixture: torch.Tensor) -> torch.Tensor:
+def batch_si_snri(reference: torch.Tensor, estimate: torch.Tensor, mixture: torch.Tensor) -> torch.Tensor:
     """SI-SNR improvement per example, in dB, averaged over sources (best permutation).
 
+    ``(reference, estimate, mixture)`` order, as :mod:`voxsep.metrics`.
+
     Args:
-        estimates, sources: ``(batch, n_src, *dims, time)``.
+        reference, estimate: ``(batch, n_src, *dims, time)``: the true sources and the
+            model's outputs.
         mixture: ``(batch, *dims, time)``.
 
     Returns:
@@ -59,14 +64,14 @@ def batch_si_snri(estimates: torch.Tensor, sources: torch.Tensor, mixture: torch
         SI-SNR(source, mixture); silent (all-zero) sources are left out of the matching
         and of the mean (see the module docstring).
     """
-    return _batch_improvement(pairwise_neg_si_snr, estimates, sources, mixture)
+    return _batch_improvement(pairwise_neg_si_snr, reference, estimate, mixture)
 
 
-def batch_snri(estimates: torch.Tensor, sources: torch.Tensor, mixture: torch.Tensor) -> torch.Tensor:
+def batch_snri(reference: torch.Tensor, estimate: torch.Tensor, mixture: torch.Tensor) -> torch.Tensor:
     """SNR improvement per example, in dB, averaged over sources (best-SNR permutation).
 
     As :func:`batch_si_snri` with the plain (scale-dependent) SNR; multichannel
     ``dims`` (e.g. the two ears of a binaural image) are scored together, as the
     binaural SNR loss and ``voxsep.metrics.spatial.binaural_scores`` do.
     """
-    return _batch_improvement(pairwise_neg_snr, estimates, sources, mixture)
+    return _batch_improvement(pairwise_neg_snr, reference, estimate, mixture)

@@ -695,8 +695,8 @@ def _validate(run: _Run) -> dict[str, float]:
                 estimates = model(mixture)
             estimates = estimates.float()
             loss, _ = run.loss_fn(estimates, sources)
-            total_si_snri += float(batch_si_snri(estimates, sources, mixture).sum())
-            total_snri += float(batch_snri(estimates, sources, mixture).sum())
+            total_si_snri += float(batch_si_snri(sources, estimates, mixture).sum())
+            total_snri += float(batch_snri(sources, estimates, mixture).sum())
             total_loss += float(loss) * mixture.shape[0]
             count += mixture.shape[0]
     total_si_snri, total_snri, total_loss, count = D.all_reduce_sum(

@@ -1,13 +1,11 @@
 """Grow a trained Conv-TasNet twice as wide in its TCN hidden channels (H -> 2H), keeping
 its function: Net2WiderNet (Chen, Goodfellow & Shlens, "Net2Net: accelerating learning via
-knowledge transfer", ICLR 2016, §2.2).
+knowledge transfer", ICLR 2016, §2.2), a command line over ``voxsep.models.grow``.
 
-Every hidden channel of every TCN block is duplicated (the 1x1 input convolution's rows,
-the depthwise convolution, the two gLN affines) and the 1x1 convolutions that read the
-hidden channels (residual and skip) take half of each weight per copy, so the wider model
-computes what the trained one does (gLN's mean and variance over duplicated channels are
-unchanged). Noise of ``--noise`` times the weights' standard deviation on the copies'
-input weights breaks the symmetry (without it the copies stay identical in training).
+Every hidden channel of every TCN block is duplicated and the layers that read them take
+half of each weight per copy, so the wider model computes what the trained one does.
+Noise of ``--noise`` times the weights' standard deviation on the copies' input weights
+breaks the symmetry (without it the copies stay identical in training).
 The model card's session-7 "twice as wide" run started from its output::
 
     .venv/bin/python benchmarks/widen_conv_tasnet.py src/voxsep/pretrained/convtasnet_offline8k.pt \\
@@ -22,32 +20,8 @@ import argparse
 import sys
 from pathlib import Path
 
-import torch
-
 from voxsep import checkpoint
-
-DUPLICATED_ROWS = ("in_conv.weight", "in_conv.bias", "depthwise.weight", "depthwise.bias")
-DUPLICATED_AFFINES = ("in_norm.weight", "in_norm.bias", "dw_norm.weight", "dw_norm.bias")  # (1, H, 1)
-HALVED_INPUTS = ("residual.weight", "skip.weight")  # (out, H, 1)
-
-
-def widen(state: dict[str, torch.Tensor], noise: float, seed: int = 0) -> dict[str, torch.Tensor]:
-    """A Conv-TasNet ``state_dict`` with every TCN block's hidden width doubled (see the module docstring)."""
-    generator = torch.Generator().manual_seed(seed)
-    wide = {}
-    for name, value in state.items():
-        leaf = name.split(".tcn.blocks.", 1)[1].split(".", 1)[1] if ".tcn.blocks." in name else ""
-        if leaf in DUPLICATED_ROWS:
-            copy = value.clone()
-            if leaf == "in_conv.weight":
-                copy += noise * value.std() * torch.randn(value.shape, generator=generator)
-            value = torch.cat([value, copy], 0)
-        elif leaf in DUPLICATED_AFFINES:
-            value = torch.cat([value, value], 1)
-        elif leaf in HALVED_INPUTS:
-            value = torch.cat([value / 2, value / 2], 1)
-        wide[name] = value
-    return wide
+from voxsep.models.grow import widen_checkpoint
 
 
 def main() -> int:
@@ -59,14 +33,13 @@ def main() -> int:
     if args.output.exists():
         parser.error(f"{args.output} exists; choose another name (nothing was written)")
     data = checkpoint.read(args.source)
-    if data["model_name"] != "conv_tasnet":
-        parser.error(f"{args.source} holds a {data['model_name']!r} model; this widens Conv-TasNet only")
-    data["state_dict"] = widen(data["state_dict"], args.noise)
-    data["config"] = {**data["config"], "hidden": 2 * data["config"]["hidden"]}
-    data["meta"] = {k: v for k, v in data["meta"].items() if k != "training"}  # a new model: no optimiser state
+    try:
+        wide = widen_checkpoint(data, args.noise)
+    except ValueError as error:
+        parser.error(f"{args.source}: {error}")
     args.output.parent.mkdir(parents=True, exist_ok=True)
-    checkpoint.atomic_torch_save(data, args.output)
-    print(f"wrote {args.output}: hidden {data['config']['hidden'] // 2} -> {data['config']['hidden']}")
+    checkpoint.atomic_torch_save(wide, args.output)
+    print(f"wrote {args.output}: hidden {data['config']['hidden']} -> {wide['config']['hidden']}")
     return 0
 
 

@@ -105,9 +105,3 @@ class ConvTasNet(EncoderMaskerDecoder):
         self.causal = causal
         tcn = TCNConfig(bottleneck, hidden, skip, conv_kernel, n_blocks, n_repeats, causal)
         self.masker = TCNMasker(n_src, n_filters, tcn, mask_activation)
-
-    def silence_repeats(self, start: int) -> None:
-        """Make the TCN's repeats ``start..R-1`` add nothing (``TCN.silence_blocks``): after
-        loading the weights of a trained model with ``start`` repeats, this model computes
-        what that one computes, and training goes on from there with more depth."""
-        self.masker.tcn.silence_blocks(start * self.config["n_blocks"])

@@ -141,20 +141,3 @@ class TCN(nn.Module):
             if skip is not None:
                 skip_sum = skip if skip_sum is None else skip_sum + skip
         return skip_sum if self.use_skip else x
-
-    @torch.no_grad()
-    def silence_blocks(self, start: int) -> None:
-        """Zero the residual and skip outputs of ``blocks[start:]`` so that they add nothing.
-
-        The TCN then computes what its first ``start`` blocks compute: a model grown from
-        a shallower trained one starts from that model's function (Net2DeeperNet: Chen,
-        Goodfellow & Shlens, ICLR 2016, §2.3). Gradients still reach the zeroed layers (their
-        inputs are not zero), so the new blocks start learning at the first step.
-        """
-        if not 0 <= start <= len(self.blocks):
-            raise ValueError(f"start must be in 0..{len(self.blocks)}, got {start}")
-        for block in self.blocks[start:]:
-            for layer in (block.residual, block.skip):
-                if layer is not None:
-                    layer.weight.zero_()
-                    layer.bias.zero_()

@@ -45,6 +45,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Subset
 
 from voxsep import checkpoint, models
+from voxsep.models import grow
 from voxsep.config import Config, config_to_dict, model_kwargs, n_src_range, save_config, variable_n_src
 from voxsep.core.pit import NaNScoresError
 from voxsep.data.build import build_datasets
@@ -133,9 +134,9 @@ def load_init_weights(model: torch.nn.Module, path: str | os.PathLike) -> list[s
     A checkpoint that differs from ``model`` only in its number of outputs (``n_src``,
     e.g. a two-talker model to start a one-to-three-talker one) gives every weight whose
     shape does not depend on that number; the others keep their fresh initialisation.
-    A checkpoint with fewer TCN repeats (``n_repeats``, a model that has
-    ``silence_repeats``: Conv-TasNet) gives all its weights to the first repeats and the
-    new ones start silent, so the deeper model starts from the checkpoint's function.
+    A checkpoint with fewer TCN repeats (``n_repeats``, a model that can grow:
+    ``voxsep.models.grow``, Net2DeeperNet) gives all its weights to the first repeats and
+    the new ones start silent, so the deeper model starts from the checkpoint's function.
 
     Returns:
         The names of the weights left at their initialisation (empty: all copied).
@@ -161,7 +162,7 @@ def load_init_weights(model: torch.nn.Module, path: str | os.PathLike) -> list[s
     # a causal fine-tune.
     if differing.get("causal") == (False, True):
         differing.pop("causal")
-    deeper = _deepening(model, differing)
+    deeper = grow.deepening(model, differing)
     if differing:
         details = ", ".join(f"{k}: checkpoint {a!r} vs recipe {b!r}" for k, (a, b) in differing.items())
         raise ValueError(f"init_from {path}: architecture mismatch ({details}); set model.args to match the checkpoint")
@@ -180,22 +181,12 @@ def load_init_weights(model: torch.nn.Module, path: str | os.PathLike) -> list[s
         raise ValueError(f"init_from {path}: the weights do not fit the model: missing {sorted(set(missing) - set(fresh))}, "
                          f"unexpected {unexpected}")
     if deeper is not None:
-        model.silence_repeats(deeper)
+        grow.silence_repeats(model, deeper)
     return fresh
 
 
 def _abbreviate(names: list[str], shown: int = 4) -> str:
     return ", ".join(names[:shown]) + (f", … {len(names) - shown} more" if len(names) > shown else "")
-
-
-def _deepening(model: torch.nn.Module, differing: dict) -> int | None:
-    """The checkpoint's number of TCN repeats when ``model`` grows it by more repeats
-    (then ``n_repeats`` leaves ``differing``, which maps argument → (checkpoint, recipe))."""
-    old, new = differing.get("n_repeats", (None, None))
-    if not (hasattr(model, "silence_repeats") and isinstance(old, int) and isinstance(new, int) and old < new):
-        return None
-    del differing["n_repeats"]
-    return old
 
 
 def selection_metric(config: Config) -> str:

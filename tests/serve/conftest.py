@@ -42,20 +42,17 @@ class Server:
         return float("nan")
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory):
-    """``voxsep serve`` with the bundled model, 1 MB uploads, 2 jobs at once, its own TMPDIR."""
+def start_server(base: Path, *options: str) -> Server:
+    """``voxsep serve OPTIONS`` on 127.0.0.1 at a free port with TMPDIR under ``base``; waits until it answers."""
     import httpx
 
-    base = tmp_path_factory.mktemp("serve")
     tmp_root = base / "tmp"
     tmp_root.mkdir()
     log = base / "server.log"
     port = free_port()
     env = dict(os.environ, TMPDIR=str(tmp_root), OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")
     cmd = [sys.executable, "-c", "import sys; from voxsep.cli import main; sys.exit(main())", "serve",
-           "--host", "127.0.0.1", "--port", str(port), "--max-upload-mb", str(MAX_UPLOAD_MB),
-           "--max-jobs", str(MAX_JOBS), "--threads", "1", "--job-timeout", "120"]
+           "--port", str(port), "--threads", "1", *options]
     with open(log, "wb") as log_file:
         process = subprocess.Popen(cmd, stdout=log_file, stderr=subprocess.STDOUT, env=env)
     url = f"http://127.0.0.1:{port}"
@@ -72,13 +69,25 @@ def server(tmp_path_factory: pytest.TempPathFactory):
             process.kill()
             pytest.fail(f"voxsep serve did not answer in 90 s: {log.read_text()}")
         time.sleep(0.3)
-    yield Server(url, process, tmp_root, log)
-    process.terminate()
+    return Server(url, process, tmp_root, log)
+
+
+def stop_server(server: Server) -> None:
+    server.process.terminate()
     try:
-        process.wait(timeout=20)
+        server.process.wait(timeout=20)
     except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+        server.process.kill()
+        server.process.wait()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory):
+    """``voxsep serve`` with the bundled model, 1 MB uploads, 2 jobs at once, its own TMPDIR."""
+    running = start_server(tmp_path_factory.mktemp("serve"), "--host", "127.0.0.1", "--max-upload-mb",
+                           str(MAX_UPLOAD_MB), "--max-jobs", str(MAX_JOBS), "--job-timeout", "120")
+    yield running
+    stop_server(running)
 
 
 @pytest.fixture(scope="module")

@@ -149,3 +149,40 @@ def test_spectrogram_png_decodes():
     brightness = rows.astype(int).sum(axis=(1, 2))
     # 1 kHz of a 0-4 kHz axis, low frequencies at the bottom: the brightest row is 3/4 of the way down
     assert abs(int(np.argmax(brightness)) - 0.75 * (height - 1)) <= 2
+
+
+def test_job_time_limit_and_busy_while_a_timed_out_job_runs(tmp_path):
+    """Past --job-timeout the answer is 504; the job's slot stays taken (503 busy) until its
+    thread ends, then the file is removed and the server separates again."""
+    from tests.serve.conftest import start_server, stop_server
+    from voxsep.core.audio import read_audio
+
+    mix, rate = read_audio(EXAMPLE_MIX)
+    long_mix = tmp_path / "long.wav"
+    sf.write(long_mix, np.tile(mix[0], 12), rate)  # ~76 s: well over the 0.2 s limit on any machine
+    server = start_server(tmp_path, "--max-jobs", "1", "--job-timeout", "0.2")
+    try:
+        answer = post(server, long_mix.read_bytes(), "long.wav")
+        assert answer.status_code == 504 and "longer than 0.2 s" in answer.json()["error"], answer.text
+        busy = post(server, EXAMPLE_MIX.read_bytes(), "next.wav")
+        assert busy.status_code == 503 and busy.headers["retry-after"] == "2"
+        deadline = time.monotonic() + 120
+        while server.leftovers() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert server.leftovers() == []
+        time.sleep(0.2)
+        assert server.process.poll() is None
+        assert httpx.get(f"{server.url}/api/models", timeout=10).status_code == 200
+    finally:
+        stop_server(server)
+    assert server.workdirs() == []  # the private folder is removed at shutdown
+
+
+def test_other_host_warns(tmp_path):
+    from tests.serve.conftest import start_server, stop_server
+
+    server = start_server(tmp_path, "--host", "0.0.0.0")
+    try:
+        assert "WARNING: binding 0.0.0.0" in server.log.read_text()
+    finally:
+        stop_server(server)

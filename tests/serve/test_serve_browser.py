@@ -144,3 +144,27 @@ def test_asterisk_prompts_mixed_in_browser(server, browser, tmp_path):
     assert not browser.find_elements(By.CSS_SELECTOR, "#status.error"), browser.find_element(By.ID, "status").text
     assert int(browser.find_element(By.CSS_SELECTOR, ".summary .n-talkers").text) >= 1
     assert "16000 Hz" in browser.find_element(By.CSS_SELECTOR, ".summary").text
+
+
+def test_compare_two_models_side_by_side(browser, tmp_path):
+    """Two --model entries: "compare" shows a column per model, each with its talker rows."""
+    from tests.serve.conftest import start_server, stop_server
+
+    checkpoint = ROOT / "src" / "voxsep" / "pretrained" / "convtasnet_offline8k.pt"
+    server = start_server(tmp_path, "--model", "convtasnet_offline8k", "--model", str(checkpoint))
+    try:
+        browser.get(server.url + "/")
+        WebDriverWait(browser, 30).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#model2 option")) == 2)
+        browser.find_element(By.ID, "compare-on").click()
+        assert browser.find_element(By.ID, "model2").get_attribute("value") == "1"
+        browser.find_element(By.ID, "file").send_keys(str(EXAMPLE_MIX))
+        WebDriverWait(browser, 120).until(
+            lambda d: d.find_elements(By.CSS_SELECTOR, "#status .done") or d.find_elements(By.CSS_SELECTOR, "#status.error"))
+        assert not browser.find_elements(By.CSS_SELECTOR, "#status.error"), browser.find_element(By.ID, "status").text
+        columns = browser.find_elements(By.CSS_SELECTOR, "#results .column")
+        assert [c.find_element(By.CSS_SELECTOR, ".model").text for c in columns] == ["convtasnet_offline8k", str(checkpoint)]
+        assert [len(c.find_elements(By.CSS_SELECTOR, ".row.talker")) for c in columns] == [2, 2]
+        assert server.leftovers() == []
+    finally:
+        stop_server(server)
+        browser.get("about:blank")  # the next test loads its own server's page

@@ -214,7 +214,8 @@ def evaluate(
         overwrite: replace existing results.
         quality: compute PESQ/STOI when the ``eval`` extra is installed.
         sdr: compute BSS-eval SDR/SDRi.
-        chunk_seconds: chunk length of the chunked inference (default: its own).
+        chunk_seconds: chunk length of the chunked inference (default and overlap:
+            ``voxsep.inference.separate.resolve_chunking``, as ``Separator``).
         limit: evaluate only the first N mixtures (0: all).
         model_path: recorded in the JSON summary.
         log: a ``print``-like function for progress (default: stderr lines).
@@ -234,7 +235,7 @@ def evaluate(
     from voxsep.core.audio import write_audio
     from voxsep.core.files import check_distinct, check_writable_dir
     from voxsep.data.datasets import MixtureDataset
-    from voxsep.inference.separate import DEFAULT_CHUNK_SECONDS, separate_mixture
+    from voxsep.inference.separate import chunk_samples, separate_mixture
 
     out = Path(out)
     summary_path = out.with_suffix(".json")
@@ -271,7 +272,7 @@ def evaluate(
         check_writable_dir(audio_dir)
     if counting:
         from voxsep.inference.separate import count_talkers
-    chunk = int(round((chunk_seconds or DEFAULT_CHUNK_SECONDS) * sample_rate))
+    chunk, overlap = chunk_samples(sample_rate, chunk_seconds)  # the rule of Separator and voxsep separate
 
     rows: list[dict[str, Any]] = []
     start_time = time.perf_counter()
@@ -292,7 +293,7 @@ def evaluate(
         if len(batch) > 1:
             estimates = list(_separate_batch(model, torch.stack([b[1] for b in batch]), device))
         else:
-            estimates = [separate_mixture(model, batch[0][1], chunk_size=chunk, device=device)]
+            estimates = [separate_mixture(model, batch[0][1], chunk_size=chunk, overlap=overlap, device=device)]
         for (i, mixture, sources), estimate in zip(batch, estimates):
             record = dataset.records[i]
             row: dict[str, Any] = {"mixture_id": record.mixture_id}

@@ -110,13 +110,18 @@ def test_scores_equal_voxsep_metrics_and_batching_changes_nothing(tmp_path, wsj_
 
 
 def test_long_mixtures_go_through_chunked_inference(tmp_path, wsj_folder, tiny_model):
-    evaluate(tiny_model, wsj_folder, tmp_path / "c.csv", chunk_seconds=0.4, quality=False, sdr=False, limit=2, log=lambda m: None)
+    evaluate(tiny_model, wsj_folder, tmp_path / "c.csv", chunk_seconds=0.5, quality=False, sdr=False, limit=2, log=lambda m: None)
     mixture, _ = sf.read(wsj_folder / "mix" / "utt1.wav", dtype="float32")
     refs = np.stack([sf.read(wsj_folder / s / "utt1.wav", dtype="float32")[0] for s in ("s1", "s2")])
-    est = separate_mixture(tiny_model, torch.from_numpy(mixture), chunk_size=3200).numpy()
+    assert mixture.size > 4000  # several chunks
+    # the chunking of Separator(chunk_seconds=0.5) / voxsep separate --chunk-seconds 0.5 (resolve_chunking)
+    est = separate_mixture(tiny_model, torch.from_numpy(mixture), chunk_size=4000, overlap=2000).numpy()
     expected = score_utterance(refs, est, mixture, 8000, quality=False, sdr=False)
     row = _rows(tmp_path / "c.csv")[1]
     assert float(row["si_snri"]) == pytest.approx(expected["si_snri"], abs=1e-3)
+    with pytest.raises(ValueError, match="chunk_seconds must be at least"):  # the same checks as Separator
+        evaluate(tiny_model, wsj_folder, tmp_path / "d.csv", chunk_seconds=0.1, quality=False, sdr=False, limit=1,
+                 log=lambda m: None)
 
 
 def test_summary_skips_nan():

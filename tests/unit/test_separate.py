@@ -241,3 +241,43 @@ def test_a_talker_who_enters_late_keeps_its_output_across_chunks(snr_db):
     alone = separator.separate(first.numpy(), rate)
     assert alone.shape == (1, int(seconds * rate)) and snr_db(first, torch.from_numpy(alone[0])) > 15
     assert separator.separate(first.numpy(), rate, n_src="all").shape[0] == 2
+
+
+def test_one_chunking_rule_for_the_library_the_cli_and_evaluate(monkeypatch, tmp_path):
+    from voxsep.inference import separate as separate_module
+    from voxsep.inference.api import Separator
+    from voxsep.inference.separate import (DEFAULT_CHUNK_SECONDS, DEFAULT_OVERLAP_SECONDS, chunk_samples,
+                                           resolve_chunking)
+
+    assert resolve_chunking() == (DEFAULT_CHUNK_SECONDS, DEFAULT_OVERLAP_SECONDS)
+    assert resolve_chunking(3) == (3.0, 1.5)  # a default overlap is capped at half a chunk
+    assert resolve_chunking(3, 1) == (3.0, 1.0)
+    assert chunk_samples(8000, 3) == (24000, 12000)
+    with pytest.raises(ValueError, match="--overlap-seconds must be between 0 and half"):
+        resolve_chunking(3, 2, "--chunk-seconds", "--overlap-seconds")  # an explicit overlap must fit
+    with pytest.raises(ValueError, match="chunk_seconds must be at least"):
+        resolve_chunking(0.1)
+    model = models.build("conv_tasnet", n_src=2, n_filters=16, kernel_size=16, bottleneck=16, hidden=16, skip=16,
+                         n_blocks=2, n_repeats=1)
+    # Separator(m, chunk_seconds=3) works as `voxsep separate --chunk-seconds 3` does
+    separator = Separator(model, fast=False, chunk_seconds=3)
+    assert (separator.chunk_seconds, separator.overlap_seconds) == (3.0, 1.5)
+    seen = []
+    real = separate_module.separate_mixture
+
+    def spy(model, mixture, chunk_size=None, overlap=None, **kwargs):
+        seen.append((chunk_size, overlap))
+        return real(model, mixture, chunk_size, overlap, **kwargs)
+
+    monkeypatch.setattr("voxsep.inference.api.separate_mixture", spy)
+    separator.separate(np.random.default_rng(0).standard_normal(8000 * 4).astype(np.float32) * 0.1, 8000)
+    assert seen == [(24000, 12000)]
+    # the CLI resolves through the same function
+    from voxsep.commands import separate as separate_command
+
+    calls = []
+    monkeypatch.setattr(separate_module, "resolve_chunking",
+                        lambda *a, **k: calls.append(a) or (_ for _ in ()).throw(ValueError("resolved here")))
+    with pytest.raises(ValueError, match="resolved here"):
+        separate_command.run(type("Args", (), {"chunk_seconds": 3.0, "overlap_seconds": None})())
+    assert calls == [(3.0, None, "--chunk-seconds", "--overlap-seconds")]

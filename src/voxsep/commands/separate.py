@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import glob
-import math
 import re
 import sys
 from pathlib import Path
@@ -223,13 +222,10 @@ def run(args: argparse.Namespace) -> int:
 
     from voxsep.core.files import check_writable_dir
     from voxsep.inference.api import Separator
-    from voxsep.inference.separate import DEFAULT_CHUNK_SECONDS, DEFAULT_OVERLAP_SECONDS, check_chunking
+    from voxsep.inference.separate import resolve_chunking
 
-    chunk_seconds = DEFAULT_CHUNK_SECONDS if args.chunk_seconds is None else args.chunk_seconds
-    overlap_seconds = DEFAULT_OVERLAP_SECONDS if args.overlap_seconds is None else args.overlap_seconds
-    if args.overlap_seconds is None and math.isfinite(chunk_seconds):
-        overlap_seconds = min(overlap_seconds, chunk_seconds / 2)
-    check_chunking(chunk_seconds, overlap_seconds, "--chunk-seconds", "--overlap-seconds")
+    chunk_seconds, overlap_seconds = resolve_chunking(args.chunk_seconds, args.overlap_seconds,
+                                                      "--chunk-seconds", "--overlap-seconds")
     if args.stream:
         from voxsep.inference.streaming import check_block_ms
 

@@ -45,11 +45,9 @@ import torch
 from voxsep.core.audio import check_finite
 from voxsep.core.files import MAX_NAME_BYTES, check_distinct, check_writable_dir
 from voxsep.inference.separate import (
-    DEFAULT_CHUNK_SECONDS,
-    DEFAULT_OVERLAP_SECONDS,
     TalkerCount,
-    check_chunking,
     count_talkers,
+    resolve_chunking,
     separate_mixture,
 )
 
@@ -97,8 +95,11 @@ class Separator:
     Args:
         model: a voxsep model (``nn.Module``), or an ``OnnxModel``.
         device: ``"cpu"``/``"cuda"`` for torch models (default CPU).
-        chunk_seconds: chunk length for long inputs (at the model's rate).
-        overlap_seconds: overlap between chunks.
+        chunk_seconds: chunk length for long inputs (at the model's rate; default
+            ``DEFAULT_CHUNK_SECONDS``).
+        overlap_seconds: overlap between chunks (default ``DEFAULT_OVERLAP_SECONDS``,
+            capped at half a chunk: ``voxsep.inference.separate.resolve_chunking``, the
+            rule of ``voxsep separate --chunk-seconds``).
         fast: use the fast inference path when one exists for the model
             (``voxsep.inference.fast.optimize``; holds the 40 dB bound to the fp32 model).
         name: a label for messages (model name or file).
@@ -116,15 +117,15 @@ class Separator:
         self,
         model: Any,
         device: str | torch.device | None = None,
-        chunk_seconds: float = DEFAULT_CHUNK_SECONDS,
-        overlap_seconds: float = DEFAULT_OVERLAP_SECONDS,
+        chunk_seconds: float | None = None,
+        overlap_seconds: float | None = None,
         fast: bool = True,
         name: str = "",
         progress: bool = False,
         n_src_range: tuple[int, int] | list[int] | None = None,
         stream_block_ms: float | None = None,
     ) -> None:
-        check_chunking(chunk_seconds, overlap_seconds)
+        chunk_seconds, overlap_seconds = resolve_chunking(chunk_seconds, overlap_seconds)
         self.streaming = None
         if stream_block_ms is not None:
             from voxsep.inference.streaming import StreamingSeparator, check_block_ms

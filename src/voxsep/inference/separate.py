@@ -114,6 +114,35 @@ def check_chunking(
                          f"got {overlap_seconds}")
 
 
+def resolve_chunking(
+    chunk_seconds: float | None = None, overlap_seconds: float | None = None, chunk_name: str = "chunk_seconds",
+    overlap_name: str = "overlap_seconds",
+) -> tuple[float, float]:
+    """The one chunking rule: ``(chunk_seconds, overlap_seconds)`` with the defaults filled in.
+
+    ``None`` takes ``DEFAULT_CHUNK_SECONDS`` / ``DEFAULT_OVERLAP_SECONDS``; an overlap
+    left to its default is capped at half the chunk (a 3 s chunk overlaps by 1.5 s), an
+    overlap given explicitly must fit (:func:`check_chunking`). Used by ``voxsep
+    separate``, ``Separator``, ``evaluate`` and :func:`separate_mixture`.
+
+    Raises:
+        ValueError: as :func:`check_chunking`, naming ``chunk_name`` / ``overlap_name``.
+    """
+    chunk = DEFAULT_CHUNK_SECONDS if chunk_seconds is None else chunk_seconds
+    overlap = DEFAULT_OVERLAP_SECONDS if overlap_seconds is None else overlap_seconds
+    if overlap_seconds is None and isinstance(chunk, (int, float)) and math.isfinite(chunk):
+        overlap = min(overlap, chunk / 2)
+    check_chunking(chunk, overlap, chunk_name, overlap_name)
+    return float(chunk), float(overlap)
+
+
+def chunk_samples(sample_rate: int, chunk_seconds: float | None = None,
+                  overlap_seconds: float | None = None) -> tuple[int, int]:
+    """``(chunk_size, overlap)`` in samples at ``sample_rate`` of :func:`resolve_chunking`."""
+    chunk, overlap = resolve_chunking(chunk_seconds, overlap_seconds)
+    return int(round(chunk * sample_rate)), int(round(overlap * sample_rate))
+
+
 def chunk_bounds(length: int, chunk_size: int, overlap: int) -> list[tuple[int, int]]:
     """Start/end sample of each chunk covering ``length`` samples.
 
@@ -239,7 +268,7 @@ def separate_mixture(
             it must have ``n_src`` and ``sample_rate`` and the mixture must be at that rate.
         mixture: ``(time,)`` for single-channel models or ``(channels, time)`` for
             multichannel (binaural) models, at ``model.sample_rate``.
-        chunk_size: samples per chunk (default ``DEFAULT_CHUNK_SECONDS`` at the model's
+        chunk_size: samples per chunk (default: :func:`chunk_samples` at the model's
             rate); recordings no longer than this are separated whole.
         overlap: samples shared by consecutive chunks, at most ``chunk_size / 2``
             (default ``DEFAULT_OVERLAP_SECONDS``, capped at half a chunk).
@@ -262,10 +291,10 @@ def separate_mixture(
     _check_mixture(model, mixture)
     sample_rate = int(model.sample_rate)
     n_src = int(model.n_src)
-    if chunk_size is None:
-        chunk_size = int(round(DEFAULT_CHUNK_SECONDS * sample_rate))
-    if overlap is None:
-        overlap = min(int(round(DEFAULT_OVERLAP_SECONDS * sample_rate)), chunk_size // 2)
+    if chunk_size is None or overlap is None:
+        default_chunk, default_overlap = chunk_samples(sample_rate)
+        chunk_size = default_chunk if chunk_size is None else chunk_size
+        overlap = min(default_overlap, chunk_size // 2) if overlap is None else overlap
     if device is None:
         params = next(model.parameters(), None) if isinstance(model, torch.nn.Module) else None
         device = params.device if params is not None else torch.device("cpu")

@@ -127,7 +127,7 @@ def test_load_20_concurrent_uploads(server):
           f"server peak RSS {server.peak_rss_mb():.0f} MB, max jobs {MAX_JOBS}")
     assert len(results) == 20
     assert done + busy == 20, [r for r in results if r[0] not in (200, 503)]
-    assert 1 <= done and done >= MAX_JOBS
+    assert done >= MAX_JOBS and busy >= 1  # 20 at once on 2 slots: some must be turned away
     assert all("busy" in text and "retry" in text for code, text, _ in results if code == 503)
     assert server.leftovers() == []
     assert server.peak_rss_mb() < 3000

@@ -47,6 +47,24 @@ def test_separate_equals_cli_output(server, tmp_path):
     assert server.leftovers() == []
 
 
+def test_separate_equals_voxsep_separate_command(server, tmp_path):
+    """The served WAVs equal what `voxsep separate` writes for the same file (>= 60 dB)."""
+    import os
+    import subprocess
+    import sys
+
+    run = subprocess.run([sys.executable, "-c", "import sys; from voxsep.cli import main; sys.exit(main())",
+                          "separate", str(EXAMPLE_MIX), "--out", str(tmp_path)], capture_output=True, text=True,
+                         env=dict(os.environ, OMP_NUM_THREADS="1"), timeout=300)
+    assert run.returncode == 0, run.stderr
+    body = post(server, EXAMPLE_MIX.read_bytes(), "example_mix.wav").json()
+    for talker in body["talkers"]:
+        reference, _ = sf.read(tmp_path / talker["name"], dtype="float32")
+        served, _ = sf.read(io.BytesIO(base64.b64decode(talker["wav"])), dtype="float32")
+        print(f"\n{talker['name']}: served vs voxsep separate {snr_db(reference, served):.1f} dB")
+        assert snr_db(reference, served) >= 60
+
+
 def test_stereo_44k_mp3_is_separated(server, tmp_path):
     from voxsep.core.audio import read_audio, resample
 

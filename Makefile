@@ -46,6 +46,11 @@ test: setup
 	@echo "== running the test suite"
 	$(PY) -m pytest -x tests
 
+# Unit tests only (tests/unit, without the tests marked slow): a quick check before `make test`.
+test-fast: setup
+	@echo "== running the unit tests (not slow)"
+	$(PY) -m pytest -x -m "not slow" tests/unit
+
 # Separate the bundled example mixture with the bundled model; prints output paths and SI-SNRi.
 demo: setup
 	@echo "== separating the bundled example mixture (src/voxsep/pretrained/example_mix.wav)"

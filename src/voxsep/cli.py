@@ -68,6 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
+    if not (sys.argv[1:] if argv is None else argv):  # bare `voxsep`: the help, as git and pip do
+        parser.print_help()
+        return 0
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)

@@ -166,7 +166,7 @@ def test_refuses_other_settings_and_foreign_folders(offline_corpus, tmp_path, ca
     from voxsep.cli import main
 
     assert main(["prepare", "offline", str(copy), "--tiny", "--seed", "3"]) == 2
-    assert "--overwrite" in capsys.readouterr().out
+    assert "voxsep prepare: error:" in (err := capsys.readouterr().err) and "--overwrite" in err
 
 
 def test_missing_debian_package_prints_apt_line(tmp_path, monkeypatch, capsys):
@@ -181,7 +181,7 @@ def test_missing_debian_package_prints_apt_line(tmp_path, monkeypatch, capsys):
     from voxsep.cli import main
 
     assert main(["prepare", "offline", str(tmp_path / "out"), "--tiny"]) == 2
-    assert "apt-get install -y asterisk-core-sounds-en-wav" in capsys.readouterr().out
+    assert "apt-get install -y asterisk-core-sounds-en-wav" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()  # nothing written
 
 

@@ -67,6 +67,13 @@ def test_resampling_round_trip_keeps_the_length_and_the_signal():
     assert isinstance(at_model_rate, torch.Tensor) and at_model_rate.shape == (2, voice.shape[0])
 
 
+def test_a_separator_is_callable_like_separate():
+    voice = speech("en", "agent-incorrect")[:8000]
+    separator = Separator(PassThrough(), fast=False)
+    np.testing.assert_array_equal(separator(voice, 8000), separator.separate(voice, 8000))
+    assert separator(voice, 16000, keep_model_rate=True).shape[-1] == 4000
+
+
 def test_stereo_input_to_a_mono_model_is_downmixed_with_a_warning():
     voice = speech("en", "agent-incorrect")
     with pytest.warns(UserWarning, match="downmixed to mono"):

@@ -65,3 +65,45 @@ def test_errors_keep_exit_codes(capsys):
     # A user error inside a command: one line on stderr naming the file, exit code 2.
     assert cli.main(["train", "missing-recipe.yaml", "lr=1", "--exp-dir", "unused"]) == 2
     assert "missing-recipe.yaml" in capsys.readouterr().err
+
+
+def test_bare_voxsep_prints_the_help_and_exits_0(capsys):
+    assert cli.main([]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("usage: voxsep") and "separate" in out and "evaluate" in out
+
+
+def test_missing_corpus_names_the_data_key_and_the_prepare_command(tmp_path, monkeypatch, capsys):
+    from voxsep.commands.train import prepare_advice
+
+    monkeypatch.chdir(tmp_path)
+    root = __import__("pathlib").Path(__file__).resolve().parents[2]
+    assert cli.main(["train", str(root / "recipes" / "offline" / "conv_tasnet_small.yaml"),
+                     "--exp-dir", str(tmp_path / "exp")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("voxsep train: error: data.pool: data/offline/wav8k/utterances_train.csv not found")
+    assert "'voxsep prepare offline data/offline'" in err and "data.pool=PATH" in err
+    assert "'voxsep prepare librimix'" in prepare_advice("data/Libri2Mix/wav8k/min/metadata/x.csv")
+    assert "'voxsep prepare wsj0mix'" in prepare_advice("/d/wsj0-2mix/wav8k/min/tr")
+    assert prepare_advice("elsewhere/x.csv").startswith("build the corpus with 'voxsep prepare'")
+
+
+def test_evaluate_accepts_the_bundled_model_name(tmp_path, monkeypatch, capsys):
+    from voxsep import pretrained
+
+    def scripted(model, data, out, **kwargs):  # stands in for the scoring: what did it get?
+        raise ValueError(f"scored {model.model_name} from {kwargs['model_path']}")
+
+    monkeypatch.setattr("voxsep.evaluate.evaluate", scripted)
+    (tmp_path / "test.csv").write_text("")
+    # as separate and export: the name resolves to the bundled checkpoint
+    assert cli.main(["evaluate", "--model", pretrained.DEFAULT_MODEL, str(tmp_path / "test.csv"),
+                     "--out", str(tmp_path / "r.csv")]) == 2
+    err = capsys.readouterr().err
+    assert f"scored conv_tasnet from {pretrained.pretrained_path()}" in err
+
+
+def test_prepare_errors_have_the_prefix_of_every_command(capsys):
+    assert cli.main(["prepare", "offline"]) == 2
+    captured = capsys.readouterr()
+    assert captured.err.startswith("voxsep prepare: error: give the output folder") and "error" not in captured.out

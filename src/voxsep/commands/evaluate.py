@@ -47,7 +47,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "score a model on a test set (SI-SNRi, SDRi, SNRi, PESQ, STOI; ΔITD, ΔILD for binaural)",
         EPILOG, description="Separate every mixture of a manifest or wsj0-mix folder and score the estimates.",
     )
-    parser.add_argument("--model", required=True, metavar="CKPT", help="a voxsep checkpoint (best.pt, last.pt, ...)")
+    parser.add_argument("--model", required=True, metavar="CKPT",
+                        help="a voxsep checkpoint (best.pt, last.pt, ...) or a bundled model name (as separate/export)")
     parser.add_argument("data", nargs="*", default=None,
                         help="LibriMix-style CSV, wsj0-mix/WHAM! folder or .scp list; several are read as one set "
                              "(default: the data.test of the recipe the checkpoint was trained with)")
@@ -83,6 +84,10 @@ def run(args: argparse.Namespace) -> int:
     from voxsep.core.files import check_distinct
     from voxsep.evaluate import evaluate, format_counts, format_summary
 
+    from voxsep import pretrained
+
+    if not Path(args.model).exists() and str(args.model) in pretrained.BUNDLED:
+        args.model = str(pretrained.pretrained_path(str(args.model)))  # as voxsep separate / export
     data = list(args.data) if isinstance(args.data, (list, tuple)) else ([args.data] if args.data else [])
     if not data:
         data = [_recipe_test_set(args.model)]

@@ -57,12 +57,16 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from voxsep.config import load_config
+    from voxsep.data.build import MissingDataError
     from voxsep.train import ExperimentInUseError, train
 
     config = load_config(args.recipe, args.overrides)
     try:
         result = train(config, Path(args.exp_dir), resume=args.resume, init_from=args.init_from,
                        overwrite=args.overwrite)
+    except MissingDataError as error:
+        raise FileNotFoundError(f"data.{error.key}: {error.path} not found; {prepare_advice(error.path)}, "
+                                f"or give its place on the command line (data.{error.key}=PATH)") from error
     except ExperimentInUseError as error:
         raise FileExistsError(
             f"--exp-dir {error.exp_dir} already holds an experiment ({', '.join(error.present)}); pass --resume "
@@ -72,3 +76,21 @@ def run(args: argparse.Namespace) -> int:
     if result.status == "complete":
         print(f"voxsep train: {args.exp_dir} holds a finished run; nothing to do", file=sys.stderr)
     return 0
+
+
+def prepare_advice(path: str) -> str:
+    """The ``voxsep prepare`` command that builds the corpus ``path`` belongs to."""
+    from pathlib import PurePath
+
+    from voxsep.commands.prepare import PREPARERS
+
+    parts = PurePath(path).parts
+    for index, part in enumerate(parts[:-1]):
+        name = {"Libri2Mix": "librimix", "Libri3Mix": "librimix", "wsj0-2mix": "wsj0mix", "wsj0-3mix": "wsj0mix",
+                "wham": "wham", "whamr": "wham"}.get(part, part)
+        if name == "offline":  # needs nothing but the Debian packages: the whole command
+            root = PurePath(*parts[: index + 1])
+            return f"build it with 'voxsep prepare offline {root}' (see 'voxsep prepare offline --help')"
+        if name in PREPARERS and name != "check":  # needs the source corpus: its options
+            return f"build it with 'voxsep prepare {name}' (see 'voxsep prepare {name} --help')"
+    return "build the corpus with 'voxsep prepare' (see 'voxsep prepare --help')"

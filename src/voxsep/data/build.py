@@ -81,6 +81,35 @@ def _single_channel_room(config: Config) -> Any:
                       probability=data.room, keep_level=True)
 
 
+class MissingDataError(FileNotFoundError):
+    """A recipe's ``data.<key>`` names a file or folder that does not exist (a corpus not
+    built yet, or not where the recipe expects it). ``key`` is the ``data.*`` key,
+    ``path`` the missing path."""
+
+    def __init__(self, key: str, path: str) -> None:
+        self.key, self.path = key, path
+        super().__init__(f"data.{key}: {path} not found; build the corpus with 'voxsep prepare' or set "
+                         f"data.{key} to where it is")
+
+
+def check_data_paths(config: Config) -> None:
+    """Refuse a recipe whose data files are missing, naming the ``data.*`` key.
+
+    Checks the paths the datasets will read (``train``/``valid`` manifests or folders,
+    ``pool``/``noise_pool`` for dynamic mixing, ``speaker_table``) before anything is built.
+
+    Raises:
+        MissingDataError: the first missing one.
+    """
+    data = config.data
+    keys = ["pool", "noise_pool", "speaker_table"] if data.kind == "dynamic" else ["train"]
+    for key in [*keys, "valid"]:
+        value = getattr(data, key, None)
+        for path in ([value] if isinstance(value, str) else list(value or [])):
+            if path and not Path(path).exists():
+                raise MissingDataError(key, str(path))
+
+
 def build_datasets(config: Config) -> tuple[Dataset, Dataset]:
     """Training and validation datasets described by ``config.data`` (with ``data.hrtf``,
     dynamic mixing renders two-ear mixtures through :func:`build_spatializer`).
@@ -100,6 +129,7 @@ def build_datasets(config: Config) -> tuple[Dataset, Dataset]:
     n_src = (low, high) if low < high else high  # a range: examples padded with silent targets
     if not data.valid:
         raise ValueError("data.valid is empty: give a validation manifest or folder (data.valid=PATH)")
+    check_data_paths(config)
     if data.kind == "dynamic":
         if not data.pool:
             raise ValueError("data.kind=dynamic needs data.pool (an utterance list CSV from 'voxsep prepare')")

@@ -328,6 +328,13 @@ class Separator:
             )
         return audio
 
+    def __call__(
+        self, audio: np.ndarray | torch.Tensor, sample_rate: int, **kwargs: Any
+    ) -> np.ndarray | torch.Tensor:
+        """``separator(audio, sample_rate)``: the same as :meth:`separate` (as Asteroid's and
+        SpeechBrain's separators are called)."""
+        return self.separate(audio, sample_rate, **kwargs)
+
     def separate(
         self, audio: np.ndarray | torch.Tensor, sample_rate: int, keep_model_rate: bool = False, source: str = "audio",
         n_src: str | int | None = None,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from voxsep.commands.prepare.common import add_output, add_workers, build_and_report
+from voxsep.commands.prepare.common import add_output, add_workers, build_and_report, print_error
 from voxsep.data.prepare.binaural import (
     DEFAULT_COUNTS,
     _split_assignment,
@@ -78,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
                     status = 1
         return status
     if args.output is None:
-        print("error: give an output folder (or --check ROOT)")
+        print_error("give an output folder (or --check ROOT)")
         return 2
     return build_and_report(
         lambda: build_binaural(

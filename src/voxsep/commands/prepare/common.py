@@ -8,6 +8,7 @@ text, and to run its build and print the outcome the same way.
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
@@ -48,18 +49,24 @@ def add_overwrite(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--overwrite", action="store_true", help="replace a previous build with other settings")
 
 
+def print_error(message: object) -> None:
+    """One error line in the style of every voxsep command (``voxsep prepare: error: ...``)."""
+    print(f"voxsep prepare: error: {message}", file=sys.stderr)
+
+
 def build_and_report(build: Callable[[], Mapping[str, Any]], ready: str,
                      errors: tuple[type[BaseException], ...], unit: str = "") -> int:
     """Run ``build()`` and print its outcome; the exit status.
 
-    Prints ``error: ...`` and returns 2 when ``build`` raises one of ``errors``; else
+    Prints ``voxsep prepare: error: ...`` (stderr, as every command) and returns 2 when
+    ``build`` raises one of ``errors``; else
     prints ``ready`` and one ``  key: value<unit>`` line per entry of what ``build``
     returned, and returns 0.
     """
     try:
         stats = build()
     except errors as error:
-        print(f"error: {error}")
+        print_error(error)
         return 2
     print(ready)
     for key, value in stats.items():

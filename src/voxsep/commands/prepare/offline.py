@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from voxsep.commands.prepare.common import add_output, add_overwrite, add_workers, build_and_report
+from voxsep.commands.prepare.common import add_output, add_overwrite, add_workers, build_and_report, print_error
 from voxsep.data.prepare.offline import DEFAULTS, build_offline, required_packages
 
 
@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
         print(apt_install_line(required_packages(args.sample_rate)))
         return 0
     if args.output is None:
-        print("error: give the output folder, e.g. voxsep prepare offline data/offline")
+        print_error("give the output folder, e.g. voxsep prepare offline data/offline")
         return 2
     return build_and_report(
         lambda: build_offline(args.output, sample_rate=args.sample_rate, n_train_mixtures=args.n_train_mixtures,

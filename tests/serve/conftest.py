@@ -47,7 +47,7 @@ def start_server(base: Path, *options: str) -> Server:
     import httpx
 
     tmp_root = base / "tmp"
-    tmp_root.mkdir()
+    tmp_root.mkdir(parents=True)
     log = base / "server.log"
     port = free_port()
     env = dict(os.environ, TMPDIR=str(tmp_root), OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")

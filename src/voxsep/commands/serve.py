@@ -11,6 +11,7 @@ EPILOG = """examples:
   voxsep serve                                  # the bundled model, http://127.0.0.1:8000
   voxsep serve --model a.pt --model b.onnx      # a picker with both; "compare" runs them side by side
   voxsep serve --port 9000 --max-upload-mb 20 --max-jobs 2
+  voxsep serve --results exp/ctn/test.csv       # + /results: the evaluate table, worst first, with players
 
 The server binds 127.0.0.1 (this machine only) unless --host says otherwise.
 """
@@ -33,6 +34,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="separations at once (default 1); more get a 'busy, retry' answer (HTTP 503)")
     parser.add_argument("--job-timeout", type=float, default=300.0,
                         help="time limit of one separation in seconds (default 300; HTTP 504 past it)")
+    parser.add_argument("--results", default=None, metavar="CSV_OR_DIR",
+                        help="also show the per-mixture table of voxsep evaluate (its --out CSV, or a folder of them) "
+                             "at /results: sortable, worst first, players and spectrograms of the saved estimates")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     parser.set_defaults(func=run)
 
@@ -55,8 +59,13 @@ def run(args: argparse.Namespace) -> int:
     for name, value in (("--max-seconds", args.max_seconds), ("--job-timeout", args.job_timeout)):
         if not value > 0:
             raise ValueError(f"{name} must be positive, got {value}")
+    results = None
+    if args.results is not None:
+        from voxsep.serve.results import load_results
+
+        results = load_results(args.results)
     models = load_models(args.model)
-    app = create_app(models, config)
+    app = create_app(models, config, results=results)
     if args.host not in LOCAL_HOSTS:
         print(f"voxsep serve: WARNING: binding {args.host}: other machines that reach this address can upload "
               "files and use this computer's CPU; there is no login. Use --host 127.0.0.1 to keep it local.",
@@ -64,5 +73,8 @@ def run(args: argparse.Namespace) -> int:
     names = ", ".join(m.spec for m in models)
     print(f"voxsep serve: models {names}; uploads up to {config.max_upload_mb:g} MB, {config.max_jobs} job(s) at "
           f"once; temporary files in {app.state.workdir}", file=sys.stderr, flush=True)
+    if results is not None:
+        print(f"voxsep serve: results of voxsep evaluate at http://{args.host}:{args.port}/results "
+              f"({', '.join(str(r.csv_path) for r in results)})", file=sys.stderr, flush=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     return 0

@@ -42,6 +42,7 @@ MIN_SECONDS = 0.1  # shorter uploads are refused with a message (a 1-sample file
 STATIC = {  # the only files the server sends: name -> content type
     "app.js": "text/javascript; charset=utf-8",
     "style.css": "text/css; charset=utf-8",
+    "results.js": "text/javascript; charset=utf-8",
 }
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 
@@ -146,7 +147,8 @@ def separate_upload(model: ServedModel, path: Path, name: str, config: ServeConf
     }
 
 
-def create_app(models: list[ServedModel], config: ServeConfig | None = None, tmp_root: str | None = None):
+def create_app(models: list[ServedModel], config: ServeConfig | None = None, tmp_root: str | None = None,
+               results: list | None = None):
     from starlette.applications import Starlette
     from starlette.requests import Request
     from starlette.responses import HTMLResponse, JSONResponse, Response
@@ -245,7 +247,12 @@ def create_app(models: list[ServedModel], config: ServeConfig | None = None, tmp
             executor.shutdown(wait=False, cancel_futures=True)
             shutil.rmtree(workdir, ignore_errors=True)
 
-    app = Starlette(routes=[
+    extra = []
+    if results is not None:
+        from voxsep.serve.results import results_routes
+
+        extra = results_routes(results)
+    app = Starlette(routes=[*extra, 
         Route("/", index),
         Route("/static/{name}", static),
         Route("/api/models", list_models),

@@ -1,0 +1,117 @@
+"""``voxsep serve --results``: the table ``voxsep evaluate`` wrote, in headless Chromium
+(sorted worst first, re-sorted by a click, players and labelled spectrograms of the saved
+estimates) and over HTTP (rows and outputs by number only)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+pytest.importorskip("httpx")
+import httpx  # noqa: E402
+
+from tests.serve.conftest import EXAMPLE_MIX, ROOT, start_server, stop_server  # noqa: E402
+
+PRETRAINED = EXAMPLE_MIX.parent
+
+
+@pytest.fixture(scope="module")
+def results_server(tmp_path_factory: pytest.TempPathFactory):
+    """voxsep evaluate on three mixtures built from the bundled example (estimates of the first
+    two saved), then voxsep serve --results on its CSV."""
+    d = tmp_path_factory.mktemp("results")
+    s1, rate = sf.read(PRETRAINED / "example_s1.wav", dtype="float32")
+    s2, _ = sf.read(PRETRAINED / "example_s2.wav", dtype="float32")
+    noise = np.random.default_rng(0).standard_normal(s1.size).astype(np.float32) * 0.05
+    lines = ["mixture_ID,mixture_path,source_1_path,source_2_path,length"]
+    for name, a, b, extra in (("plain", s1, s2, 0), ("quiet_second", s1, 0.3 * s2, 0), ("noisy", s1, s2, noise)):
+        paths = [d / f"{name}_{part}.wav" for part in ("mix", "s1", "s2")]
+        for path, signal in zip(paths, (a + b + extra, a, b)):
+            sf.write(path, signal, rate, subtype="FLOAT")
+        lines.append(f"{name},{paths[0]},{paths[1]},{paths[2]},{s1.size}")
+    (d / "test.csv").write_text("\n".join(lines) + "\n")
+    out = d / "eval" / "test_results.csv"
+    run = subprocess.run([sys.executable, "-c", "import sys; from voxsep.cli import main; sys.exit(main())",
+                          "evaluate", "--model", str(PRETRAINED / "convtasnet_offline8k.pt"), str(d / "test.csv"),
+                          "--out", str(out), "--save-audio", "2", "--no-quality", "--no-sdr", "--device", "cpu"],
+                         capture_output=True, text=True, env=dict(os.environ, OMP_NUM_THREADS="1"), timeout=300)
+    assert run.returncode == 0, run.stderr
+    server = start_server(d / "server", "--results", str(out.parent))
+    server.results_csv = out
+    yield server
+    stop_server(server)
+
+
+def test_results_api(results_server):
+    import csv
+
+    with open(results_server.results_csv, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    listing = httpx.get(f"{results_server.url}/api/results", timeout=30).json()["sets"]
+    assert len(listing) == 1 and listing[0]["name"] == "test_results.csv"
+    assert [r["mixture_id"] for r in listing[0]["rows"]] == [r["mixture_id"] for r in rows]
+    assert sorted(listing[0]["audio"]) == ["0", "1"] and listing[0]["sort"] == "si_snri"
+    saved = results_server.results_csv.with_name("test_results_audio") / "plain_s2.wav"
+    answer = httpx.get(f"{results_server.url}/api/results/0/0/2.wav", timeout=30)
+    assert answer.status_code == 200 and answer.content == saved.read_bytes()
+    png = httpx.get(f"{results_server.url}/api/results/0/1/1.png", timeout=30)
+    assert png.status_code == 200 and png.content[:4] == b"\x89PNG"
+    for missing in ("0/2/1.wav", "0/0/3.wav", "1/0/1.wav", "0/0/0.png", "0/-1/1.wav"):
+        assert httpx.get(f"{results_server.url}/api/results/{missing}", timeout=30).status_code == 404
+
+
+def test_results_page_in_browser(results_server, tmp_path):
+    chromium, driver_path = Path("/usr/bin/chromium"), Path(shutil.which("chromedriver") or "/usr/bin/chromedriver")
+    if not chromium.exists() or not driver_path.exists():
+        pytest.skip(f"browser tests need {chromium} and chromedriver (apt-get install chromium chromium-driver)")
+    pytest.importorskip("selenium")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from tests.serve.test_serve_browser import FLAGS
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(chromium)
+    for flag in FLAGS:
+        options.add_argument(flag)
+    options.add_argument(f"--user-data-dir={tmp_path / 'profile'}")
+    driver = webdriver.Chrome(service=Service(str(driver_path)), options=options)
+    try:
+        driver.get(results_server.url + "/results")
+        WebDriverWait(driver, 30).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#table tbody tr")) == 3)
+        header = [th.text.replace(" ▲", "").replace(" ▼", "") for th in driver.find_elements(By.CSS_SELECTOR, "#table th")]
+        column = header.index("si_snri")
+
+        def scores() -> list[float]:
+            return [float(tr.find_elements(By.TAG_NAME, "td")[column].text)
+                    for tr in driver.find_elements(By.CSS_SELECTOR, "#table tbody tr")]
+
+        assert scores() == sorted(scores())  # worst first
+        assert "si_snri mean" in driver.find_element(By.ID, "summary").text
+        driver.find_elements(By.CSS_SELECTOR, "#table th")[column].click()
+        assert scores() == sorted(scores(), reverse=True)
+        buttons = driver.find_elements(By.CSS_SELECTOR, "button.listen")
+        assert len(buttons) == 2  # the two mixtures whose estimates evaluate saved
+        buttons[0].click()
+        WebDriverWait(driver, 30).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#detail .row.estimate")) == 2)
+        WebDriverWait(driver, 30).until(lambda d: all(
+            d.execute_script("return arguments[0].complete && arguments[0].naturalWidth", img) > 0
+            for img in d.find_elements(By.CSS_SELECTOR, "#detail img")))
+        figure = driver.find_element(By.CSS_SELECTOR, "#detail figure.spectrogram").text
+        assert "4 kHz" in figure and "0 s" in figure and "0 dB" in figure and "−80 dB" in figure
+        assert driver.find_elements(By.CSS_SELECTOR, "#detail audio")
+        shot = tmp_path / "serve_results.png"
+        driver.save_screenshot(str(shot))
+        if os.environ.get("VOXSEP_UPDATE_SCREENSHOT"):
+            shutil.copy(shot, ROOT / "docs" / "serve_results.png")
+    finally:
+        driver.quit()

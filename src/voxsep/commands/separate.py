@@ -8,7 +8,7 @@ import re
 import sys
 from pathlib import Path
 
-from voxsep.commands import add_command
+from voxsep.commands import add_command, user_message
 from voxsep.core.audio import AUDIO_EXTENSIONS
 
 SUMMARY = "separate the talkers in audio files (any length, any sample rate)"
@@ -35,7 +35,7 @@ writes the stream's outputs aligned with the input (they equal the offline
 causal forward); no chunking and no whole-file level rule.
 
 --n-src auto keeps only the outputs that are talkers, decided once per file by
-their energy relative to the mixture (active: within 25 dB of the mixture in a
+their energy relative to the mixture (active: within 35 dB of the mixture in a
 0.25 s window, for at least 0.5 s in the file), numbered in order of first
 activity. It is the default for models trained on a variable number of talkers
 (data.n_src: [low, high]); --n-src all writes every output. With a fixed-count
@@ -270,7 +270,7 @@ def run(args: argparse.Namespace) -> int:
         print("voxsep separate: error: nothing to separate", file=sys.stderr)
         return 2
     n_src = separator.resolve_n_src(args.n_src)  # checked before the output folder is created
-    check_writable_dir(args.out)
+    check_writable_dir(args.out, "--out")
     print(f"model: {separator!r}" + (f", n_src={n_src}" if n_src != "all" else ""), file=sys.stderr)
     separated = skipped = 0
     show_bar = len(files) > 1 and sys.stderr.isatty()
@@ -295,7 +295,7 @@ def run(args: argparse.Namespace) -> int:
                                                   n_src=n_src)
             except (ValueError, OSError) as error:
                 failures += 1
-                message = _describe(error)
+                message = user_message(error) if hasattr(error, "keyword") else _describe(error)
                 if isinstance(error, FileExistsError) and "--force" not in message:  # e.g. written by a parallel run
                     message += "; pass --force to replace it"
                 print(f"voxsep separate: error: {path}: {message}", file=sys.stderr)

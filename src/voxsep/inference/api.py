@@ -16,7 +16,7 @@ speaker-aligned, least-squares output level; see ``voxsep.inference.separate``).
 **How many outputs** (``n_src=``): ``"all"`` returns every output of the model;
 ``"auto"`` keeps only the outputs that are talkers, decided once for the whole file by
 their energy relative to the mixture (:func:`voxsep.inference.separate.count_talkers`;
-threshold ``ACTIVITY_THRESHOLD_DB`` = -25 dB per 0.25 s window, at least 0.5 s active),
+threshold ``ACTIVITY_THRESHOLD_DB`` = -35 dB per 0.25 s window, at least 0.5 s active),
 numbered in order of first activity; an integer keeps that many (the most active).
 The default is ``"auto"`` for a model trained on a variable number of talkers (its
 checkpoint records ``n_src_range``) and ``"all"`` otherwise. A fixed-count model can
@@ -43,6 +43,7 @@ import numpy as np
 import torch
 
 from voxsep.core.audio import check_finite
+from voxsep.core.errors import advised
 from voxsep.core.files import MAX_NAME_BYTES, check_distinct, check_writable_dir
 from voxsep.inference.separate import (
     TalkerCount,
@@ -142,7 +143,7 @@ class Separator:
         self.last_stream = None
         self.device = torch.device(device or "cpu")
         if self.device.type == "cuda" and not torch.cuda.is_available():
-            raise ValueError("device 'cuda' was asked for but no CUDA GPU is available; use --device cpu")
+            raise advised(ValueError, "device 'cuda' was asked for but no CUDA GPU is available", "device", "cpu")
         if isinstance(model, torch.nn.Module):
             model = model.eval().to(self.device)
             if fast:
@@ -262,7 +263,7 @@ class Separator:
                 kwargs.update(download=True, **hub)  # downloaded unless cached (or offline: from the cache only)
             if not path.exists() and not HUB_ID.match(spec_str):
                 raise FileNotFoundError(
-                    f"--model {spec_str!r} is neither a bundled model ({', '.join(pretrained.BUNDLED)}) "
+                    f"model {spec_str!r} is neither a bundled model ({', '.join(pretrained.BUNDLED)}) "
                     "nor an existing checkpoint/ONNX file"
                 )
         if path.suffix == ".onnx":
@@ -479,13 +480,11 @@ class Separator:
                 raise ValueError(f"the output name {target.name} is too long ({len(os.fsencode(target.name))} "
                                  f"bytes, file systems allow {MAX_NAME_BYTES}); rename {path} to a shorter name")
         inputs = [("the input being separated", path), *(("an input of this run", p) for p in protected)]
-        check_distinct(targets, inputs, "separate into another --out folder")
+        check_distinct(targets, inputs, "separate into another output folder")
         if not force:
             existing = [str(p) for p in targets if p.exists()]
             if existing:
-                raise FileExistsError(
-                    f"{', '.join(existing)} already exist(s); pass --force (force=True) to overwrite"
-                )
+                raise advised(FileExistsError, f"{', '.join(existing)} already exist(s)", "force", True, "to overwrite")
         audio, sample_rate = read_audio(path)
         check_writable_dir(out_dir)
         estimates = self.separate(audio, sample_rate, keep_model_rate=keep_model_rate, source=str(path), n_src=n_src)

@@ -233,7 +233,8 @@ def create_app(models: list[ServedModel], config: ServeConfig | None = None, tmp
         except UploadError as problem:
             return error(str(problem), problem.status)
         except Exception as problem:  # noqa: BLE001 - the server keeps serving after any failure
-            return error(f"{name}: separation failed: {type(problem).__name__}: {problem}", 500)
+            detail = str(problem).replace(str(path), name).replace(str(workdir), "<upload folder>")
+            return error(f"{name}: separation failed: {type(problem).__name__}: {detail}", 500)
         finally:
             if not released:
                 path.unlink(missing_ok=True)

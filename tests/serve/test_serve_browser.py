@@ -88,6 +88,8 @@ def test_upload_in_browser_matches_cli(server, browser, tmp_path):
     assert len(browser.find_elements(By.CSS_SELECTOR, "#results .row.mixture")) == 1
     for img in browser.find_elements(By.CSS_SELECTOR, "#results .row img"):  # spectrograms decoded by the browser
         assert browser.execute_script("return arguments[0].complete && arguments[0].naturalWidth", img) > 0
+    axes = browser.find_element(By.CSS_SELECTOR, "#results .row.talker figure.spectrogram").text
+    assert "4 kHz" in axes and "6.37 s" in axes and "−80 dB" in axes  # 8 kHz file: 4 kHz at the top
     shot = tmp_path / "serve_upload.png"
     browser.save_screenshot(str(shot))
     if os.environ.get("VOXSEP_UPDATE_SCREENSHOT"):

@@ -56,11 +56,21 @@ function upload(file, modelIndex, onProgress) {
   });
 }
 
-function row(title, pngB64, audioUrl, downloadName, cls) {
+// A spectrogram with its frequency and time axes and a colour bar (dB below the mixture's peak).
+function figure(title, pngB64, rate, seconds) {
+  const khz = (hz) => (hz / 1000).toFixed(hz % 1000 ? 1 : 0) + " kHz";
+  return `<figure class="spectrogram">
+    <div class="yaxis"><span>${khz(rate / 2)}</span><span>${khz(rate / 4)}</span><span>0</span></div>
+    <img alt="spectrogram of ${escapeHtml(title)}" src="data:image/png;base64,${pngB64}">
+    <div class="colourbar" title="power relative to the mixture's peak"><span>0 dB</span><span>−40</span><span>−80 dB</span></div>
+    <div class="xaxis"><span>0 s</span><span>${(seconds / 2).toFixed(2)} s</span><span>${seconds.toFixed(2)} s</span></div>
+  </figure>`;
+}
+
+function row(title, pngB64, audioUrl, downloadName, cls, rate, seconds) {
   const div = document.createElement("div");
   div.className = `row ${cls}`;
-  div.innerHTML = `<h3>${escapeHtml(title)}</h3>` +
-    `<img alt="spectrogram of ${escapeHtml(title)}" src="data:image/png;base64,${pngB64}">` +
+  div.innerHTML = `<h3>${escapeHtml(title)}</h3>` + figure(title, pngB64, rate, seconds) +
     `<div class="controls"><audio controls preload="none" src="${audioUrl}"></audio>` +
     (downloadName ? `<a class="download" href="${audioUrl}" download="${escapeHtml(downloadName)}">download WAV</a>` : "") +
     `</div>`;
@@ -78,10 +88,11 @@ function showResult(column, file, result) {
     `${escapeHtml(result.file)} (${result.duration_s} s, ${result.sample_rate} Hz) — ` +
     `<span class="seconds">${result.seconds}</span> s with <span class="model">${escapeHtml(result.model)}</span>`;
   column.appendChild(p);
-  column.appendChild(row("Mixture", result.mixture_spectrogram, URL.createObjectURL(file), null, "mixture"));
+  column.appendChild(row("Mixture", result.mixture_spectrogram, URL.createObjectURL(file), null, "mixture",
+    result.sample_rate, result.duration_s));
   result.talkers.forEach((t, i) => {
     const url = URL.createObjectURL(b64ToBlob(t.wav, "audio/wav"));
-    column.appendChild(row(`Talker ${i + 1}`, t.spectrogram, url, t.name, "talker"));
+    column.appendChild(row(`Talker ${i + 1}`, t.spectrogram, url, t.name, "talker", result.sample_rate, result.duration_s));
   });
 }
 

@@ -32,6 +32,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--max-seconds", type=float, default=600.0, help="longest recording in seconds (default 600)")
     parser.add_argument("--max-jobs", type=int, default=1,
                         help="separations at once (default 1); more get a 'busy, retry' answer (HTTP 503)")
+    parser.add_argument("--max-live", type=int, default=1,
+                        help="live microphone sessions at once (default 1; needs a causal --model checkpoint)")
     parser.add_argument("--job-timeout", type=float, default=300.0,
                         help="time limit of one separation in seconds (default 300; HTTP 504 past it)")
     parser.add_argument("--results", default=None, metavar="CSV_OR_DIR",
@@ -55,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError(f"--threads must be at least 1, got {args.threads}")
         torch.set_num_threads(args.threads)
     config = ServeConfig(max_upload_mb=args.max_upload_mb, max_jobs=args.max_jobs, job_timeout_s=args.job_timeout,
-                         max_seconds=args.max_seconds)
+                         max_seconds=args.max_seconds, max_live=args.max_live)
     for name, value in (("--max-seconds", args.max_seconds), ("--job-timeout", args.job_timeout)):
         if not value > 0:
             raise ValueError(f"{name} must be positive, got {value}")

@@ -43,6 +43,8 @@ STATIC = {  # the only files the server sends: name -> content type
     "app.js": "text/javascript; charset=utf-8",
     "style.css": "text/css; charset=utf-8",
     "results.js": "text/javascript; charset=utf-8",
+    "live.js": "text/javascript; charset=utf-8",
+    "live-worklet.js": "text/javascript; charset=utf-8",
 }
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 
@@ -60,11 +62,15 @@ class ServedModel:
     spec: str
     separator: Any
     lock: threading.Lock = field(default_factory=threading.Lock)
+    path: Any = None  # the checkpoint file, when there is one (live mode streams a fresh copy of it)
+    live_model: Any = None  # a causal model StreamingSeparator accepts, or None
+    live_reason: str = "not checked"
 
     def describe(self, index: int) -> dict:
         sep = self.separator
         return {"index": index, "name": self.spec, "sample_rate": sep.sample_rate, "n_src": sep.n_src,
-                "counts_talkers": bool(sep.counts_talkers)}
+                "counts_talkers": bool(sep.counts_talkers), "live": self.live_model is not None,
+                "live_reason": self.live_reason}
 
 
 @dataclass
@@ -73,6 +79,7 @@ class ServeConfig:
     max_jobs: int = 1
     job_timeout_s: float = 300.0
     max_seconds: float = 600.0  # longest recording accepted
+    max_live: int = 1  # live microphone sessions at once
 
 
 def safe_suffix(name: str) -> str:
@@ -248,11 +255,13 @@ def create_app(models: list[ServedModel], config: ServeConfig | None = None, tmp
             executor.shutdown(wait=False, cancel_futures=True)
             shutil.rmtree(workdir, ignore_errors=True)
 
-    extra = []
+    from voxsep.serve.live import live_routes
+
+    extra = live_routes(models, config.max_live)
     if results is not None:
         from voxsep.serve.results import results_routes
 
-        extra = results_routes(results)
+        extra += results_routes(results)
     app = Starlette(routes=[*extra, 
         Route("/", index),
         Route("/static/{name}", static),
@@ -269,5 +278,15 @@ def load_models(specs: list[str] | None) -> list[ServedModel]:
     from voxsep import pretrained
     from voxsep.inference.api import Separator
 
-    specs = list(specs or [pretrained.DEFAULT_MODEL])
-    return [ServedModel(spec, Separator.load(spec)) for spec in specs]
+    from voxsep.serve.live import live_capability
+
+    served = []
+    for spec in list(specs or [pretrained.DEFAULT_MODEL]):
+        model = ServedModel(spec, Separator.load(spec))
+        if spec in pretrained.BUNDLED:
+            model.path = pretrained.pretrained_path(spec)
+        elif Path(spec).is_file() and Path(spec).suffix != ".onnx":
+            model.path = Path(spec)
+        model.live_model, model.live_reason = live_capability(model)
+        served.append(model)
+    return served

@@ -80,7 +80,9 @@ def main(argv: list[str] | None = None) -> int:
     except USER_ERRORS as error:
         if os.environ.get("VOXSEP_DEBUG"):
             raise
-        print(f"voxsep {args.command}: error: {error}", file=sys.stderr)
+        from voxsep.commands import user_message
+
+        print(f"voxsep {args.command}: error: {user_message(error)}", file=sys.stderr)
         return 2
 
 

@@ -233,6 +233,7 @@ def evaluate(
         OSError: the output folder cannot be written (found before anything is scored).
     """
     from voxsep.core.audio import write_audio
+    from voxsep.core.errors import advised
     from voxsep.core.files import check_distinct, check_writable_dir
     from voxsep.data.datasets import MixtureDataset
     from voxsep.inference.separate import chunk_samples, separate_mixture
@@ -242,11 +243,11 @@ def evaluate(
     audio_dir = out.with_name(f"{out.stem}_audio")
     data_list = [data] if isinstance(data, (str, os.PathLike)) else list(data)
     inputs = [*(("the test data", d) for d in data_list), *([("the model checkpoint", model_path)] if model_path else [])]
-    check_distinct([out, summary_path], inputs, "give another --out")
+    check_distinct([out, summary_path], inputs, "give another output path")
     if not overwrite:
         for path in (out, summary_path):
             if path.exists():
-                raise FileExistsError(f"{path} exists; pass --overwrite to replace the results")
+                raise advised(FileExistsError, f"{path} exists", "overwrite", True, "to replace the results")
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     if n_src not in (None, "all", "auto"):
@@ -262,13 +263,13 @@ def evaluate(
                              train=False, resample=True)
     count = min(limit, len(dataset)) if limit else len(dataset)
     check_distinct([out, summary_path], [("an audio file of the test data", p) for r in dataset.records
-                                         for p in r.paths], "give another --out")
+                                         for p in r.paths], "give another output path")
     check_writable_dir(out.parent)  # before the scoring, not after it
     audio_names = safe_audio_names([r.mixture_id for r in dataset.records[: min(save_audio, count)]])
     if save_audio:
         check_distinct([audio_dir / f"{name}_s{k + 1}.wav" for name in audio_names.values() for k in range(outputs)],
                        [*inputs, *(("an audio file of the test data", p) for r in dataset.records for p in r.paths)],
-                       "give another --out (the audio goes to its <stem>_audio folder)")
+                       "give another output path (the audio goes to its <stem>_audio folder)")
         check_writable_dir(audio_dir)
     if counting:
         from voxsep.inference.separate import count_talkers

@@ -155,7 +155,7 @@ def test_resume_after_interruption_gives_identical_files(offline_corpus, tmp_pat
 def test_refuses_other_settings_and_foreign_folders(offline_corpus, tmp_path, capsys):
     copy = tmp_path / "corpus"
     shutil.copytree(offline_corpus, copy)
-    with pytest.raises(FileExistsError, match="seed.*--overwrite"):
+    with pytest.raises(FileExistsError, match="seed.*overwrite=True"):
         offline.build_offline(copy, tiny=True, seed=1)
     foreign = tmp_path / "foreign"
     foreign.mkdir()

@@ -89,7 +89,7 @@ def test_resume_gives_identical_files(wsj0_2mix, tiny_wsj0, tmp_path):
         path.unlink()
     build_wsj0mix(root, lists, copy, n_src=2, sample_rates=(8000,), modes=("min", "max"))
     assert _digest(copy) == before
-    with pytest.raises(FileExistsError, match="--overwrite"):
+    with pytest.raises(FileExistsError, match="overwrite=True"):
         build_wsj0mix(root, lists, copy, n_src=2, sample_rates=(8000,), modes=("max",))
     # --overwrite replaces the previous build: the min-mode files of the old settings are gone.
     build_wsj0mix(root, lists, copy, n_src=2, sample_rates=(8000,), modes=("max",), splits=("tt",), overwrite=True)

@@ -88,7 +88,7 @@ def test_separate_file_writes_outputs_and_never_overwrites_without_force(tmp_pat
     info = sf.info(written[0])
     assert info.samplerate == 8000 and info.frames == sf.info(mixture_file).frames
     before = [p.read_bytes() for p in written]
-    with pytest.raises(FileExistsError, match="--force"):
+    with pytest.raises(FileExistsError, match="force=True"):
         separator.separate_file(mixture_file, tmp_path / "out")
     assert [p.read_bytes() for p in written] == before
     assert separator.separate_file(mixture_file, tmp_path / "out", force=True) == written

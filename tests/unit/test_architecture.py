@@ -8,6 +8,7 @@ given a layer here and in docs/architecture.md.
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -92,3 +93,70 @@ def test_the_check_catches_an_upward_import(tmp_path):
     fake.write_text(module.read_text() + "\nfrom voxsep.train import trainer\n")
     imports = imported_modules(fake, "voxsep.models.base")
     assert "voxsep.train.trainer" in imports and layer_of("voxsep.train.trainer") > layer_of("voxsep.models.base")
+
+
+# ------------------------------------------------------------------ the library speaks Python, not flags
+# Only the command line (commands/, cli.py, and the scripts with their own argparse) names
+# command-line flags; the library says "pass overwrite=True" (voxsep.core.errors.advised)
+# and voxsep.commands.user_message turns that into "--overwrite".
+COMMAND_LINE = ("voxsep.commands", "voxsep.cli", "voxsep.pretrained.demo", "voxsep.train.__main__",
+                # the web application of `voxsep serve` (issue 30, being built): its limits' messages
+                # name the serve options for the person who started it; to move into commands/serve.py
+                "voxsep.serve")
+FLAG = re.compile(r"(?<![\w-])--[a-z][a-z0-9-]*")
+#: (module, flag): not a voxsep option
+NOT_OURS = {
+    ("voxsep.interop.hub", "--revision"): "huggingface-cli download's own option, in the advice to run it",
+    ("voxsep.data.prepare.tts", "--setf"): "an argument of the flite program",
+}
+
+
+def _docstrings(tree: ast.AST) -> set[int]:
+    ids = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and node.body:
+            first = node.body[0]
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
+                ids.add(id(first.value))
+    return ids
+
+
+def flags_in_strings(source: str) -> list[tuple[int, str]]:
+    """(line, flag) of every ``--flag`` in a string literal (f-strings included) that is not a docstring."""
+    tree = ast.parse(source)
+    skip = _docstrings(tree)
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in skip:
+            found += [(node.lineno, flag) for flag in FLAG.findall(node.value)]
+    return found
+
+
+LIBRARY = [p for p in MODULES if not module_name(p).startswith(COMMAND_LINE)]
+
+
+@pytest.mark.parametrize("path", LIBRARY, ids=[module_name(p) for p in LIBRARY])
+def test_library_messages_name_no_command_line_flag(path):
+    name = module_name(path)
+    flags = [(line, flag) for line, flag in flags_in_strings(path.read_text()) if (name, flag) not in NOT_OURS]
+    assert not flags, (f"{name} names command-line flags {flags}: say it in Python (voxsep.core.errors.advised) "
+                       "and let voxsep/commands/ name the flag")
+
+
+def test_the_flag_check_catches_a_flag_in_a_message():
+    source = 'def f(path):\n    """Docstrings may say --out."""\n    raise ValueError(f"{path} exists; pass --overwrite")\n'
+    assert flags_in_strings(source) == [(3, "--overwrite")]
+
+
+def test_advised_errors_speak_python_and_the_command_line_speaks_flags():
+    from voxsep.commands import user_message
+    from voxsep.core.errors import ANY_VALUE, advised
+
+    error = advised(FileExistsError, "x.onnx already exists", "overwrite", True, "to replace it")
+    assert isinstance(error, FileExistsError) and str(error) == "x.onnx already exists; pass overwrite=True to replace it"
+    assert user_message(error) == "x.onnx already exists; pass --overwrite to replace it"
+    device = advised(ValueError, "no CUDA GPU", "device", "cpu")
+    assert str(device) == "no CUDA GPU; pass device='cpu'" and user_message(device) == "no CUDA GPU; pass --device cpu"
+    rate = advised(ValueError, "no rate stated", "sample_rate", ANY_VALUE)
+    assert str(rate) == "no rate stated; pass the sample_rate argument" and user_message(rate).endswith("--sample-rate")
+    assert user_message(ValueError("plain")) == "plain"

@@ -162,7 +162,7 @@ def test_plain_export_is_not_a_streaming_model(tmp_path):
     from voxsep.inference.export import export_onnx
 
     path = export_onnx(tiny(), tmp_path / "plain.onnx", example_seconds=0.1)
-    with pytest.raises(ValueError, match="not a streaming export.*--streaming"):
+    with pytest.raises(ValueError, match="not a streaming export.*export_streaming_onnx"):
         OnnxStreamingSeparator(path)
 
 

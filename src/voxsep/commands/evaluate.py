@@ -81,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from voxsep import checkpoint
-    from voxsep.core.files import check_distinct
+    from voxsep.core.files import check_distinct, check_writable_dir
     from voxsep.evaluate import evaluate, format_counts, format_summary
 
     from voxsep import pretrained
@@ -102,6 +102,7 @@ def run(args: argparse.Namespace) -> int:
     for item in data:
         if not Path(item).exists():
             raise FileNotFoundError(f"test data not found: {item} (give a manifest CSV, a wsj0-mix folder or a .scp list)")
+    check_writable_dir(out.parent, "--out")  # evaluate() checks it too; here the message names the flag
     model, meta = checkpoint.load(args.model)
     n_src = args.n_src
     if n_src is None:

@@ -228,11 +228,12 @@ def check_outside(output: str | os.PathLike, what: str, source: str | os.PathLik
         raise SameFileError(f"{refuse}; writing it would replace the files it is made from: {advice}")
 
 
-def check_writable_dir(folder: str | os.PathLike, option: str = "--out") -> Path:
+def check_writable_dir(folder: str | os.PathLike, option: str = "output folder") -> Path:
     """Create ``folder`` if needed and prove it is writable with a temporary file.
 
     Raises:
-        OSError (``PermissionError``, ...): the message names the folder and the option.
+        OSError (``PermissionError``, ...): the message names the folder and ``option``
+            (what to choose instead; a command line passes its flag).
     """
     folder = Path(folder)
     try:

@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Sequence
 
+from voxsep.core.errors import advised
 from voxsep.core.audio import AUDIO_EXTENSIONS
 from voxsep.core.files import atomic_write
 
@@ -312,7 +313,7 @@ def write_manifest(
             raise ValueError(f"cannot write {path}: record {record.mixture_id!r} has {record.n_src} sources, "
                              f"{records[0].mixture_id!r} has {n_src}")
     if path.exists() and not overwrite:
-        raise FileExistsError(f"{path} already exists; pass overwrite=True (or --overwrite) to replace it")
+        raise advised(FileExistsError, f"{path} already exists", "overwrite", True, "to replace it")
     base = path.parent
     has_noise = any(r.noise_path is not None for r in records)
 

@@ -35,6 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from voxsep.core.errors import advised
 from voxsep import __version__
 from voxsep.core.files import atomic_write
 
@@ -174,7 +175,7 @@ def export_onnx(
             raise ValueError(f"n_src_range must be (low, high) with 1 <= low <= high <= the model's "
                              f"{int(model.n_src)} outputs, got {n_src_range}")
     if path.exists() and not overwrite:
-        raise FileExistsError(f"{path} already exists; pass overwrite=True (--overwrite) to replace it")
+        raise advised(FileExistsError, f"{path} already exists", "overwrite", True, "to replace it")
     model = model.eval().cpu()
     in_channels = int(getattr(model, "in_channels", 1))
     sample_rate = int(getattr(model, "sample_rate", 0))
@@ -331,7 +332,7 @@ def export_streaming_onnx(
     check_block_ms(block_ms)
     path = Path(path)
     if path.exists() and not overwrite:
-        raise FileExistsError(f"{path} already exists; pass overwrite=True (--overwrite) to replace it")
+        raise advised(FileExistsError, f"{path} already exists", "overwrite", True, "to replace it")
     model = model.eval().cpu().float()
     sample_rate = int(model.sample_rate)
     block_size = block_ms * sample_rate / 1000
@@ -410,8 +411,8 @@ class OnnxStreamingSeparator:
         self.metadata = dict(self.session.get_modelmeta().custom_metadata_map)
         if self.metadata.get("streaming") != "1":
             raise ValueError(
-                f"{self.path} is not a streaming export; write one with 'voxsep export --streaming' "
-                "(voxsep.inference.export.export_streaming_onnx)"
+                f"{self.path} is not a streaming export; write one with "
+                "voxsep.inference.export.export_streaming_onnx (the streaming option of 'voxsep export')"
             )
         self.sample_rate = int(self.metadata["sample_rate"])
         self.n_src = int(self.metadata["n_src"])

@@ -59,7 +59,7 @@ def _common_args(args: dict[str, Any], where: str, stride_rule: int) -> dict[str
     _require(activation in (None, "linear", "relu"), where,
              f"encoder_activation {activation!r} is not supported (None/linear or relu)")
     sample_rate = args.get("sample_rate")
-    _require(sample_rate is not None, where, "model_args has no sample_rate; pass sample_rate= (--sample-rate)")
+    _require(sample_rate is not None, where, "model_args has no sample_rate; pass the sample_rate argument")
     return {
         "n_src": int(args["n_src"]),
         "n_filters": n_filters,

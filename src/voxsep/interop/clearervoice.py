@@ -22,6 +22,7 @@ from typing import Any
 
 import torch
 
+from voxsep.core.errors import ANY_VALUE, advised
 from voxsep.interop.common import (
     ModelImportError,
     build_and_load,
@@ -218,8 +219,8 @@ def convert_file(path: Path, sample_rate: int | None = None, hub_id: str | None 
     rate = sample_rate or rate or _rate_from_name(hub_id or "", str(path.parent.parent.parent.name),
                                                    path.parent.name, path.name)
     if not rate:
-        raise ModelImportError(f"{path}: the sample rate is not stated (no config.yaml sampling_rate, no _8K/_16K "
-                               "in the name); pass sample_rate= (--sample-rate)")
+        raise advised(ModelImportError, f"{path}: the sample rate is not stated (no config.yaml sampling_rate, "
+                      "no _8K/_16K in the name)", "sample_rate", ANY_VALUE)
     config["sample_rate"] = rate
     model = build_and_load("mossformer2", config, mossformer2_state(src, where), where,
                            "ClearerVoice MossFormer2 separator")

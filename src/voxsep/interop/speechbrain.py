@@ -31,6 +31,7 @@ from typing import Any
 
 import torch
 
+from voxsep.core.errors import ANY_VALUE, advised
 from voxsep.interop.common import (
     ModelImportError,
     Tagged,
@@ -290,7 +291,7 @@ def convert_folder(folder: Path, sample_rate: int | None = None) -> tuple[torch.
     if sample_rate:
         config["sample_rate"] = int(sample_rate)
     if not config["sample_rate"]:
-        raise ModelImportError(f"{folder}/hyperparams.yaml states no sample_rate; pass sample_rate= (--sample-rate)")
+        raise advised(ModelImportError, f"{folder}/hyperparams.yaml states no sample_rate", "sample_rate", ANY_VALUE)
     tensors = {}
     for name in ("encoder", "masknet", "decoder"):
         data = safe_torch_load(folder / f"{name}.ckpt")

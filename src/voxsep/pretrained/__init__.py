@@ -44,7 +44,7 @@ def pretrained_path(name: str | None = None) -> Path:
         raise FileNotFoundError(
             f"the bundled model {name!r} is missing from this installation: {path} does not exist. "
             "Train it with its recipe (see the README) or pass a checkpoint path instead "
-            "(Separator.from_checkpoint / voxsep separate --model PATH)"
+            "(Separator.from_checkpoint(path), or the path as the model of 'voxsep separate')"
         )
     return path
 

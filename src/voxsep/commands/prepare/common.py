@@ -12,6 +12,8 @@ import sys
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
+from voxsep.commands import user_message
+
 #: Help of an optional output folder (builders that can also do something else).
 NEW_OUTPUT_HELP = "output folder (created; refused if it holds something else)"
 
@@ -66,7 +68,7 @@ def build_and_report(build: Callable[[], Mapping[str, Any]], ready: str,
     try:
         stats = build()
     except errors as error:
-        print_error(error)
+        print_error(user_message(error))
         return 2
     print(ready)
     for key, value in stats.items():

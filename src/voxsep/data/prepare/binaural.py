@@ -268,15 +268,15 @@ def build_binaural(
         for split in SPLITS:
             path = Path(corpus) / rate_dir / f"utterances_{split}.csv"
             if not path.is_file():
-                raise FileNotFoundError(f"{path} not found: --corpus must be a folder made by 'voxsep prepare "
-                                        f"offline' at {sample_rate} Hz (or pass --utterances SPLIT=CSV)")
+                raise FileNotFoundError(f"{path} not found: the corpus must be a folder made by 'voxsep prepare "
+                                        f"offline' at {sample_rate} Hz (or give utterance lists per split)")
             sources[split] = ("pool", path)
     for split, path in (utterances or {}).items():
         sources[_split_name(split)] = ("pool", Path(path))
     for split, path in (manifests or {}).items():
         sources[_split_name(split)] = ("manifest", Path(path))
     if not sources:
-        raise ValueError("nothing to spatialise: give --corpus, --utterances SPLIT=CSV or --from-manifest SPLIT=PATH")
+        raise ValueError("nothing to spatialise: give a corpus, utterance lists or manifests per split")
     for kind, path in sources.values():
         if not path.exists():
             raise FileNotFoundError(f"{'utterance list' if kind == 'pool' else 'manifest'} {path} does not exist")

@@ -21,6 +21,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
+from voxsep.core.errors import advised
 from voxsep.core.files import write_text_atomic
 
 __all__ = [
@@ -106,8 +107,8 @@ def prepare_output_dir(output: Path, config: dict[str, Any], overwrite: bool, ow
         if not overwrite:
             changed = sorted(k for k in set(stored) | set(config)
                              if k != "complete" and stored.get(k) != config.get(k))
-            raise FileExistsError(f"output folder {output} holds a build with other settings (differs in: "
-                                  f"{', '.join(changed)}); pass --overwrite to replace it, or choose another folder")
+            raise advised(FileExistsError, f"output folder {output} holds a build with other settings (differs in: "
+                          f"{', '.join(changed)})", "overwrite", True, "to replace it, or choose another folder")
         for name in owned:
             target = output / name
             if target.is_dir() and not target.is_symlink():

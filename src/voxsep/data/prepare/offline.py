@@ -96,6 +96,7 @@ from typing import Any
 
 import numpy as np
 
+from voxsep.core.errors import advised
 from voxsep.data.prepare.voices import (asterisk, drascula, fillets, kajongg, klettres, ktuberling, queen, synthetic,
                                         tuxpaint)
 from voxsep.data.prepare import rooms
@@ -536,8 +537,8 @@ def _add_pool_voices(output: Path, rate_dir: Path, config: dict[str, Any], utter
 
     listed = _listed_speakers(output)
     if listed != [s.name for s in SPEAKERS[:len(listed)]]:
-        raise FileExistsError(f"{output}/speakers.csv is not a prefix of this version's speaker table; "
-                              f"rebuild with --overwrite")
+        raise advised(FileExistsError, f"{output}/speakers.csv is not a prefix of this version's speaker table",
+                      "overwrite", True, "to rebuild")
     new = _missing_pool_voices(output)
     sample_rate, seed = config["sample_rate"], config["seed"]
     tasks = [{"speaker": s, "index": SPEAKERS.index(s), "seed": seed, "sample_rate": sample_rate,
@@ -584,6 +585,9 @@ def _utterance_rows(rate_dir: Path, splits: Sequence[str]) -> dict[str, list[tup
 
 # --------------------------------------------------------------------------- README
 _LICENCES = [
+    ("lincity-ng-data", "LinCity-NG sound effects (city, industry, traffic): GPL-2+ (dual-licensed CC BY-SA 2.0 "
+     "upstream; Debian uses the GPL)."),
+    ("colobot-common-sounds", "Colobot sound effects (machines, robots): GPL-3+."),
     ("asterisk-core-sounds-*", "asterisk core sounds (allison, carlo, june, ivr_ru): Creative Commons "
      "Attribution-ShareAlike 3.0 (CC BY-SA 3.0), (c) Digium, Inc. and the voice talents; derived files keep that "
      "licence."),
@@ -772,6 +776,12 @@ def _readme(config: dict[str, Any], speakers: list[Speaker], stats: dict[str, An
         "  `mix_2_spk_{valid,test}_real.txt`: two held-out human voices per mixture",
         f"* `{rate_dir}/1speaker/{{valid,test}}_real/`, `{{valid,test}}_real.csv` and",
         "  `mix_1_spk_{valid,test}_real.txt`: one held-out human voice per mixture",
+        f"* `{rate_dir}/2speakers/{{valid,test}}_room/` and `{{valid,test}}_room.csv`: the real-voice",
+        "  mixtures in simulated rooms (RT60 0.1-0.8 s, talkers 0.5-3 m from one microphone) with",
+        "  babble of 1-3 other held-out voices and Colobot noise 0-15 dB below the louder talker;",
+        "  the targets are the reverberant talkers",
+        f"* `{rate_dir}/noise/{{lincity,colobot}}/*.wav`, `noise_train.csv` (LinCity-NG, for training)",
+        "  and `noise_heldout.csv` (Colobot, only in the room sets)",
         "",
         "## This build",
         "",

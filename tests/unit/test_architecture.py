@@ -32,6 +32,7 @@ LAYERS = [
     ("voxsep.evaluate", 5),
     ("voxsep.commands", 6),
     ("voxsep.cli", 6),
+    ("voxsep.serve", 6),  # the web application of `voxsep serve` (a front end, like the command line)
     ("voxsep.pretrained.demo", 6),
     ("voxsep.train.__main__", 6),
     ("voxsep", 7),  # the public API facade (lazy re-exports)

@@ -115,3 +115,54 @@ def test_results_page_in_browser(results_server, tmp_path):
             shutil.copy(shot, ROOT / "docs" / "serve_results.png")
     finally:
         driver.quit()
+
+
+def test_static_report_is_self_contained(results_server, tmp_path):
+    """voxsep serve --results CSV --report HTML: one file, nothing fetched from anywhere, the
+    estimates inline byte for byte; opened from disk in Chromium it sorts and plays like /results."""
+    import base64
+    import re
+
+    out = tmp_path / "report.html"
+    run = subprocess.run([sys.executable, "-c", "import sys; from voxsep.cli import main; sys.exit(main())",
+                          "serve", "--results", str(results_server.results_csv), "--report", str(out)],
+                         capture_output=True, text=True, env=dict(os.environ, OMP_NUM_THREADS="1"), timeout=120)
+    assert run.returncode == 0, run.stderr
+    page = out.read_text(encoding="utf-8")
+    assert not re.search(r"""(src|href)=["']?(https?:|/)""", page)  # no server, no CDN
+    assert "/static/" not in page and "fetch(" in page  # the script's server path is unused when data is inline
+    saved = results_server.results_csv.with_name("test_results_audio") / "plain_s1.wav"
+    assert base64.b64encode(saved.read_bytes()).decode() in page
+
+    chromium, driver_path = Path("/usr/bin/chromium"), Path(shutil.which("chromedriver") or "/usr/bin/chromedriver")
+    if not chromium.exists() or not driver_path.exists():
+        pytest.skip(f"the browser half needs {chromium} and chromedriver")
+    pytest.importorskip("selenium")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from tests.serve.test_serve_browser import FLAGS
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(chromium)
+    for flag in FLAGS:
+        options.add_argument(flag)
+    options.add_argument(f"--user-data-dir={tmp_path / 'profile'}")
+    driver = webdriver.Chrome(service=Service(str(driver_path)), options=options)
+    try:
+        driver.get(out.as_uri())
+        WebDriverWait(driver, 30).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#table tbody tr")) == 3)
+        assert driver.find_elements(By.CSS_SELECTOR, "#table tbody tr td")[0].text == "noisy"  # worst first
+        driver.find_elements(By.CSS_SELECTOR, "button.listen")[0].click()
+        WebDriverWait(driver, 30).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#detail .row.estimate")) == 2)
+        WebDriverWait(driver, 30).until(lambda d: all(
+            d.execute_script("return arguments[0].complete && arguments[0].naturalWidth", img) > 0
+            for img in d.find_elements(By.CSS_SELECTOR, "#detail img")))
+        duration = driver.execute_async_script("""
+            const a = document.querySelector('#detail audio'); const done = arguments[0];
+            a.preload = 'auto'; a.onloadedmetadata = () => done(a.duration); a.onerror = () => done(-1); a.load();""")
+        assert duration == pytest.approx(6.37, abs=0.01)  # the inline WAV plays
+    finally:
+        driver.quit()

@@ -12,6 +12,7 @@ EPILOG = """examples:
   voxsep serve --model a.pt --model b.onnx      # a picker with both; "compare" runs them side by side
   voxsep serve --port 9000 --max-upload-mb 20 --max-jobs 2
   voxsep serve --results exp/ctn/test.csv       # + /results: the evaluate table, worst first, with players
+  voxsep serve --results exp/ctn/test.csv --report report.html   # the same view as one file to share
 
 The server binds 127.0.0.1 (this machine only) unless --host says otherwise.
 """
@@ -39,6 +40,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--results", default=None, metavar="CSV_OR_DIR",
                         help="also show the per-mixture table of voxsep evaluate (its --out CSV, or a folder of them) "
                              "at /results: sortable, worst first, players and spectrograms of the saved estimates")
+    parser.add_argument("--report", default=None, metavar="HTML",
+                        help="with --results: write the results view as one self-contained HTML file to share "
+                             "(estimates and spectrograms inline) and exit, without serving")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     parser.set_defaults(func=run)
 
@@ -62,10 +66,17 @@ def run(args: argparse.Namespace) -> int:
         if not value > 0:
             raise ValueError(f"{name} must be positive, got {value}")
     results = None
+    if args.report is not None and args.results is None:
+        raise ValueError("--report goes with --results (the table of voxsep evaluate to write as HTML)")
     if args.results is not None:
         from voxsep.serve.results import load_results
 
         results = load_results(args.results)
+    if args.report is not None:
+        from voxsep.serve.report import write_report
+
+        print(f"voxsep serve: wrote {write_report(results, args.report)} (self-contained; open it in a browser)")
+        return 0
     models = load_models(args.model)
     app = create_app(models, config, results=results)
     if args.host not in LOCAL_HOSTS:

@@ -62,9 +62,11 @@ function showDetail(row) {
   let html = `<h2>${esc(id)}</h2>`;
   for (let k = 1; k <= audio.outputs; k++) {
     const base = `/api/results/${current.index}/${row}/${k}`;
-    html += `<div class="row estimate"><h3>Estimate ${k}</h3>${labelledSpectrogram(base + ".png", audio.sample_rate, audio.duration_s)}` +
-      `<div class="controls"><audio controls preload="none" src="${base}.wav"></audio>` +
-      `<a class="download" href="${base}.wav" download="${esc(id)}_s${k}.wav">download WAV</a></div></div>`;
+    // a static report (voxsep.serve.report) carries the files inline as data: URLs
+    const files = audio.files ? audio.files[k - 1] : {wav: base + ".wav", png: base + ".png"};
+    html += `<div class="row estimate"><h3>Estimate ${k}</h3>${labelledSpectrogram(files.png, audio.sample_rate, audio.duration_s)}` +
+      `<div class="controls"><audio controls preload="none" src="${files.wav}"></audio>` +
+      `<a class="download" href="${files.wav}" download="${esc(id)}_s${k}.wav">download WAV</a></div></div>`;
   }
   $("detail").innerHTML = html;
 }
@@ -85,8 +87,8 @@ function choose(index) {
 }
 
 async function load() {
-  const response = await fetch("/api/results");
-  sets = (await response.json()).sets;
+  if (window.VOXSEP_RESULTS) sets = window.VOXSEP_RESULTS.sets;  // a static report
+  else sets = (await (await fetch("/api/results")).json()).sets;
   for (const set of sets) {
     const option = document.createElement("option");
     option.value = set.index;

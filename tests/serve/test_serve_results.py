@@ -40,11 +40,13 @@ def results_server(tmp_path_factory: pytest.TempPathFactory):
     out = d / "eval" / "test_results.csv"
     run = subprocess.run([sys.executable, "-c", "import sys; from voxsep.cli import main; sys.exit(main())",
                           "evaluate", "--model", str(PRETRAINED / "convtasnet_offline8k.pt"), str(d / "test.csv"),
-                          "--out", str(out), "--save-audio", "2", "--no-quality", "--no-sdr", "--device", "cpu"],
+                          "--out", str(out), "--save-audio", "2", "--no-quality", "--no-sdr", "--device", "cpu",
+                          "--report", str(d / "evaluate_report.html")],
                          capture_output=True, text=True, env=dict(os.environ, OMP_NUM_THREADS="1"), timeout=300)
     assert run.returncode == 0, run.stderr
     server = start_server(d / "server", "--results", str(out.parent))
     server.results_csv = out
+    server.evaluate_report = d / "evaluate_report.html"
     yield server
     stop_server(server)
 
@@ -166,3 +168,13 @@ def test_static_report_is_self_contained(results_server, tmp_path):
         assert duration == pytest.approx(6.37, abs=0.01)  # the inline WAV plays
     finally:
         driver.quit()
+
+
+def test_evaluate_report_equals_serve_report(results_server, tmp_path):
+    """voxsep evaluate --report writes the same self-contained page as voxsep serve --results --report."""
+    out = tmp_path / "report.html"
+    run = subprocess.run([sys.executable, "-c", "import sys; from voxsep.cli import main; sys.exit(main())",
+                          "serve", "--results", str(results_server.results_csv), "--report", str(out)],
+                         capture_output=True, text=True, env=dict(os.environ, OMP_NUM_THREADS="1"), timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert results_server.evaluate_report.read_text(encoding="utf-8") == out.read_text(encoding="utf-8")

@@ -64,6 +64,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="auto: count the talkers and report count accuracy (default for models trained on a "
                              "variable number of talkers); all: score every output")
     parser.add_argument("--overwrite", action="store_true", help="replace existing results")
+    parser.add_argument("--report", default=None, metavar="HTML",
+                        help="also write the per-mixture table (worst first, sortable) with the --save-audio estimates' "
+                             "players and spectrograms as one self-contained HTML file (as voxsep serve --results)")
     parser.set_defaults(func=run)
 
 
@@ -120,4 +123,9 @@ def run(args: argparse.Namespace) -> int:
     for n_true, summary in result.get("summary_by_count", {}).items():
         print(f"{n_true}-talker mixtures counted right:\n{format_summary(summary)}")
     print(f"per-utterance scores: {out}\nsummary: {out.with_suffix('.json')}")
+    if args.report:
+        from voxsep.serve.report import write_report
+        from voxsep.serve.results import load_results
+
+        print(f"report: {write_report(load_results(out), args.report)}")
     return 0

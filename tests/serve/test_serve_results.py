@@ -178,3 +178,16 @@ def test_evaluate_report_equals_serve_report(results_server, tmp_path):
                          capture_output=True, text=True, env=dict(os.environ, OMP_NUM_THREADS="1"), timeout=120)
     assert run.returncode == 0, run.stderr
     assert results_server.evaluate_report.read_text(encoding="utf-8") == out.read_text(encoding="utf-8")
+
+
+def test_evaluate_report_cannot_replace_the_results(results_server):
+    """--report naming the results CSV is refused before any scoring; the CSV is unchanged."""
+    csv_path = results_server.results_csv
+    before = csv_path.read_bytes()
+    run = subprocess.run([sys.executable, "-c", "import sys; from voxsep.cli import main; sys.exit(main())",
+                          "evaluate", "--model", str(PRETRAINED / "convtasnet_offline8k.pt"),
+                          str(csv_path.parent.parent / "test.csv"), "--out", str(csv_path.with_name("other.csv")),
+                          "--report", str(csv_path.with_name("other.csv")), "--no-quality", "--no-sdr"],
+                         capture_output=True, text=True, env=dict(os.environ, OMP_NUM_THREADS="1"), timeout=300)
+    assert run.returncode != 0 and "give another --report" in run.stderr, run.stderr
+    assert not csv_path.with_name("other.csv").exists() and csv_path.read_bytes() == before

@@ -106,6 +106,10 @@ def run(args: argparse.Namespace) -> int:
         if not Path(item).exists():
             raise FileNotFoundError(f"test data not found: {item} (give a manifest CSV, a wsj0-mix folder or a .scp list)")
     check_writable_dir(out.parent, "--out")  # evaluate() checks it too; here the message names the flag
+    if args.report:
+        check_distinct([Path(args.report)], [("the results CSV", out), ("its summary", out.with_suffix(".json"))],
+                       "give another --report")
+        check_writable_dir(Path(args.report).parent, "--report")  # before the scoring, not after it
     model, meta = checkpoint.load(args.model)
     n_src = args.n_src
     if n_src is None:

@@ -410,3 +410,40 @@ def test_complete_build_without_pool_voices_gets_only_them(offline_corpus, tmp_p
     readme = (copy / "README.md").read_text()
     assert "; then kajongg_en_de_female1, kajongg_en_de_female2, kajongg_de_male2 in" in readme
     assert "`kajongg` - Kajongg voices" in readme and "en/male1+de/male1" in readme
+
+
+def test_room_sets_are_the_real_mixtures_in_rooms_with_heldout_babble_and_noise(offline_corpus, tmp_path):
+    """The room twin of each real-voice set: same mixtures (IDs, lengths), reverberant
+    targets, a background 0-15 dB below the louder talker; deterministic on rebuild."""
+    import numpy as np
+
+    from voxsep.core.audio import active_rms, read_audio
+    from voxsep.data.prepare import rooms
+
+    rate_dir = offline_corpus / "wav8k"
+    for split in ("valid", "test"):
+        real = load_manifest(rate_dir / "2speakers" / f"{split}_real.csv")
+        room = load_manifest(rooms.room_manifest(rate_dir, split))
+        assert [r.mixture_id for r in room] == [r.mixture_id for r in real]
+        for dry, wet in zip(real, room):
+            mixture = read_audio(wet.mixture_path)[0][0]
+            sources = np.stack([read_audio(p)[0][0] for p in wet.source_paths])
+            clean = np.stack([read_audio(p)[0][0] for p in dry.source_paths])
+            assert mixture.shape[-1] == clean.shape[-1] == wet.length
+            background = mixture - sources.sum(0)
+            snr = 20 * np.log10(max(active_rms(s, 8000) for s in sources) / active_rms(background, 8000))
+            assert -0.5 <= snr <= 15.5, snr
+            # reverberant: a target is not a scaled copy of its dry source
+            for image, source in zip(sources, clean):
+                assert abs(np.dot(image, source)) / (np.linalg.norm(image) * np.linalg.norm(source)) < 0.99
+    rows = _rows(rooms.noise_list(rate_dir, "colobot"))
+    assert rows and all(r["speaker"] == "colobot" for r in rows)
+    assert all(r["speaker"] == "lincity" for r in _rows(rooms.noise_list(rate_dir, "lincity")))
+    # a rebuild of one set writes the same files
+    copy = tmp_path / "wav8k"
+    shutil.copytree(rate_dir, copy)
+    shutil.rmtree(copy / "2speakers" / "test_room")
+    rooms.build_room_set(copy, "test", 0, 8000)
+    first = load_manifest(rooms.room_manifest(rate_dir, "test"))[0]
+    again = load_manifest(rooms.room_manifest(copy, "test"))[0]
+    assert first.mixture_path.read_bytes() == again.mixture_path.read_bytes()

@@ -73,3 +73,26 @@ def test_the_count_does_not_depend_on_the_input_scale(bundled, two_talkers, scal
     error = scaled.astype(np.float64) / scale - reference
     snr = 10 * np.log10(np.sum(reference.astype(np.float64) ** 2) / np.sum(error ** 2))
     assert snr > 30, f"the estimates of the scaled input differ from the original's by {snr:.1f} dB SNR"
+
+
+@pytest.fixture(scope="module")
+def long_two_talkers() -> np.ndarray:
+    """20 s of two asterisk voices (a woman, a man) taking turns with pauses and overlaps."""
+    from voxsep.data.conversation import make_conversation
+
+    sounds = Path("/usr/share/asterisk/sounds")
+    voices = []
+    for folder in ("en_US_f_Allison", "it_IT_m_Carlo"):
+        clips = [sf.read(p, dtype="float32")[0] for p in sorted((sounds / folder).glob("*.wav"))[30:60]]
+        voices.append([c for c in clips if c.size > 8000])
+    return make_conversation(voices, 20.0, 8000, np.random.default_rng(1)).sum(0).astype(np.float32)
+
+
+@pytest.mark.parametrize("chunk_seconds", [3.0, 5.0, 10.0, 15.0, 30.0])
+def test_the_count_does_not_depend_on_the_chunk_length(long_two_talkers, chunk_seconds):
+    """Item 8: the count of a 20-s two-talker file must not depend on the chunk length. (The
+    file of the report, which counted 2 with 5-10 s chunks and 1 with 15 s or more, is not
+    in the repository; this conversation counts 2 at every chunk length on the code before
+    the talker tracking as well, so it guards the rule rather than reproduces the report.)"""
+    separator = Separator.from_pretrained(chunk_seconds=chunk_seconds, overlap_seconds=min(2.0, chunk_seconds / 2))
+    assert separator.separate(long_two_talkers, 8000).shape[0] == 2

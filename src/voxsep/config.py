@@ -531,8 +531,8 @@ def _validate_mixing(config: Config) -> None:
                          "with data.rt60 alone: drop data.room")
     if not data.hrtf:
         if data.rt60 is not None and not data.room:
-            raise ValueError("config key 'data.rt60' is the room of dynamic binaural mixing (data.hrtf) or of "
-                             "single-channel mixing with data.room > 0; drop data.rt60 or set one of them")
+            raise ValueError("config key 'data.rt60' needs data.hrtf (the room of dynamic binaural mixing) or "
+                             "data.room > 0 (single-channel mixing in rooms); drop data.rt60 or set one of them")
         if data.rt60 is not None:
             pair("rt60", data.rt60, 0.0, 10.0)
             if data.rt60[0] <= 0:

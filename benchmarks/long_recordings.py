@@ -31,6 +31,7 @@ import numpy as np
 
 from voxsep.core.audio import read_audio, write_audio
 from voxsep.data.conversation import make_conversation
+from voxsep.metrics import si_snr
 from voxsep.metrics.order import talker_order_swaps
 
 RATE = 8000
@@ -44,12 +45,6 @@ def conversation(corpus: Path, voices: list[str], minutes: float, seed: int) -> 
         if not talker:
             raise SystemExit(f"no utterances of {voice} in {corpus / 'utterances_test.csv'}")
     return make_conversation(utterances, minutes * 60, RATE, np.random.default_rng(seed))
-
-
-def window_si_snr(reference: np.ndarray, estimate: np.ndarray) -> float:
-    reference, estimate = reference - reference.mean(), estimate - estimate.mean()
-    target = (estimate @ reference) / max(reference @ reference, 1e-20) * reference
-    return float(10 * np.log10(max(target @ target, 1e-20) / max((estimate - target) @ (estimate - target), 1e-20)))
 
 
 def main() -> None:
@@ -82,8 +77,8 @@ def main() -> None:
     report = talker_order_swaps(tracks, estimates[:, : tracks.shape[1]], RATE)
     window = 4 * RATE
     mixture = tracks.sum(0)
-    improvements = [report.si_snr[i] - np.mean([window_si_snr(tracks[k, int(w * RATE): int(w * RATE) + window],
-                                                              mixture[int(w * RATE): int(w * RATE) + window])
+    improvements = [report.si_snr[i] - np.mean([float(si_snr(tracks[k:k + 1, int(w * RATE): int(w * RATE) + window],
+                                                                     mixture[None, int(w * RATE): int(w * RATE) + window])[0])
                                                 for k in range(2)])
                     for i, w in enumerate(report.windows)] if report.si_snr else []
     print(f"| {' + '.join(args.voices)} | {args.minutes:g} min | {args.model or 'bundled'} {' '.join(args.extra)} | "

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from voxsep.metrics.sdr import si_snr
+
 __all__ = ["OrderReport", "talker_order_swaps"]
 
 
@@ -47,16 +49,6 @@ class OrderReport:
 
     def swapped_windows(self) -> list[float]:
         return [w for w, order in zip(self.windows, self.orders) if order is not None and order != self.majority]
-
-
-def _si_snr(reference: np.ndarray, estimate: np.ndarray) -> float:
-    reference, estimate = reference - reference.mean(), estimate - estimate.mean()
-    energy = float(reference @ reference)
-    if energy <= 0:
-        return float("nan")
-    target = (estimate @ reference) / energy * reference
-    noise = estimate - target
-    return float(10 * np.log10(max(float(target @ target), 1e-20) / max(float(noise @ noise), 1e-20)))
 
 
 def _active_seconds(signal: np.ndarray, floor: float, sample_rate: int, frame: int) -> float:
@@ -102,7 +94,8 @@ def talker_order_swaps(references: np.ndarray, estimates: np.ndarray, sample_rat
         refs, ests = references[:, start: start + window], estimates[:, start: start + window]
         if any(_active_seconds(r, f, sample_rate, frame) < min_active_seconds for r, f in zip(refs, floors)):
             continue
-        pair = np.array([[_si_snr(refs[k], ests[j]) for j in range(ests.shape[0])] for k in range(n_talkers)])
+        pair = np.array([[float(si_snr(refs[k:k + 1], ests[j:j + 1])[0]) for j in range(ests.shape[0])]
+                         for k in range(n_talkers)])
         sums = np.array([sum(pair[k, order[k]] for k in range(n_talkers)) for order in orders])
         ranked = np.argsort(-sums)
         report.windows.append(start / sample_rate)

@@ -10,8 +10,8 @@ The weights are the pretrained ones that the PyPI package ``resemblyzer`` ships
 (``resemblyzer/pretrained.pt``, trained on LibriSpeech, VoxCeleb 1 and 2 by Resemble AI;
 Apache-2.0). voxsep reads that file with ``torch.load(weights_only=True)`` and runs its
 own module and mel front end; it never imports the package (whose voice-activity
-detector needs ``pkg_resources``). 1-second pieces of four asterisk voices (two of one
-sex) are assigned to their own voice at least 90 % of the time
+detector needs ``pkg_resources``). 1-second pieces of four asterisk voices (three women,
+a man) are assigned to their own voice at least 90 % of the time
 (``tests/unit/test_speaker.py``).
 """
 

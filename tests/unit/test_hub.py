@@ -158,6 +158,18 @@ def test_download_fills_the_cache_and_import_records_revision_and_sha256(fake_hu
     assert meta["source"]["files"] == [{"file": "model.safetensors", "sha256": expected}]
 
 
+def test_from_pretrained_routes_a_hub_id_to_the_download(fake_hub, tmp_path):
+    """Separator.from_pretrained("org/name") downloads a model the cache does not have, as
+    Asteroid's and SpeechBrain's from_pretrained do; the bundled names stay local."""
+    assert cache_files(tmp_path) == []
+    separator = Separator.from_pretrained(REPO, fast=False)
+    assert separator.n_src == 2 and fake_hub.requests  # it went to the (local) hub
+    assert any(name.endswith("model.safetensors") for name in cache_files(tmp_path))
+    before = len(fake_hub.requests)
+    Separator.from_pretrained(fast=False)  # the bundled model: no request
+    assert len(fake_hub.requests) == before
+
+
 def test_a_cached_model_is_used_without_the_network_and_offline_sends_nothing(fake_hub, tmp_path, monkeypatch):
     hub.download(REPO, progress=False)
     before = len(fake_hub.requests)

@@ -222,8 +222,9 @@ class TrainConfig:
         valid_every_steps: validate every N optimiser steps (0: at each epoch end).
         nan_tolerance: abort after this many non-finite steps in a row.
         device: ``auto`` (CUDA when available), ``cpu``, ``cuda`` or ``cuda:N``.
-        num_threads: intra-op CPU threads per process (0: the cores available to the
-            process divided among the local processes).
+        num_threads: intra-op CPU threads per process (0: ``OMP_NUM_THREADS`` when the
+            environment sets it, else the cores available to the process divided among
+            the local processes).
         max_valid_batches: cap on validation batches (0: the whole set). The batches are
             read in manifest order: with several ``data.valid`` manifests, a cap can
             leave the later ones out (use 0).

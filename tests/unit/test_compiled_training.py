@@ -5,6 +5,7 @@ depthwise convolution used while compiling equals the grouped convolution."""
 from __future__ import annotations
 
 import logging
+import os
 
 import pytest
 import torch
@@ -65,6 +66,46 @@ def test_compiled_model_matches_eager_forward_and_gradients():
             assert parameter.grad is None or not parameter.grad.any()
         else:
             assert torch.allclose(parameter.grad, eager_grad, rtol=1e-3, atol=1e-6)
+
+
+def test_the_compile_is_announced_before_it_starts(monkeypatch, caplog):
+    """The first compile takes a minute or two on a CPU: one line says so, and how to skip it,
+    before torch.compile is called (not only after it)."""
+    model, mixture = _model_and_batch()
+    said_before = []
+
+    def watched_compile(module, **kwargs):
+        said_before.extend(r.getMessage() for r in caplog.records)
+        raise RuntimeError("stop here")
+
+    monkeypatch.setattr(torch, "compile", watched_compile)
+    with caplog.at_level(logging.INFO):
+        compile_for_training(model, tuple(mixture.shape), torch.device("cpu"), None, logging.getLogger("test"))
+    assert len(said_before) == 1
+    assert said_before[0].startswith("compiling the training step (first step takes ~")
+    assert "train.compile=false skips it" in said_before[0]
+
+
+@pytest.mark.parametrize("env, configured, expected", [
+    ("1", 0, 1),        # OMP_NUM_THREADS honoured when train.num_threads is not set
+    ("1", 2, 2),        # train.num_threads wins
+    (None, 0, None),    # neither: the CPUs available
+    ("auto", 0, None),  # not a number: ignored
+])
+def test_training_threads_honour_omp_num_threads(monkeypatch, env, configured, expected):
+    from voxsep.train.trainer import configure_threads
+
+    if env is None:
+        monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    else:
+        monkeypatch.setenv("OMP_NUM_THREADS", env)
+    available = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    previous = torch.get_num_threads()
+    try:
+        threads = configure_threads(configured, 1)
+        assert threads == (available if expected is None else expected) == torch.get_num_threads()
+    finally:
+        torch.set_num_threads(previous)
 
 
 def test_compile_failure_falls_back_to_eager_with_one_warning(monkeypatch, caplog):

@@ -27,6 +27,12 @@ import torch
 from voxsep.train.rng import rng_state, set_rng_state
 
 
+#: What a cold first compile takes on a 2-core CPU (36-100 s measured for the offline recipes'
+#: Conv-TasNets; BENCHMARKS.md "Training speed"); said before the compile starts, so that a
+#: silent minute is not taken for a hang.
+FIRST_COMPILE_SECONDS = 100
+
+
 def training_input_shape(batch_size: int, segment_samples: int, in_channels: int) -> tuple[int, ...]:
     """Shape of one training batch of mixtures: ``(batch, time)`` or ``(batch, channels, time)``."""
     if in_channels == 1:
@@ -56,6 +62,7 @@ def compile_for_training(
         None)`` when compilation failed (one warning logged, eager training goes on).
     """
     saved_rng = rng_state()
+    log.info(f"compiling the training step (first step takes ~{FIRST_COMPILE_SECONDS} s; train.compile=false skips it)")
     start = time.perf_counter()
     try:
         compiled = torch.compile(module, dynamic=False)

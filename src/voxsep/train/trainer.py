@@ -114,12 +114,22 @@ def resolve_device(name: str, local_rank: int = 0) -> torch.device:
 
 
 def configure_threads(num_threads: int, local_world_size: int) -> int:
-    """Intra-op threads: the CPUs this process may use, shared among local processes."""
+    """Intra-op threads: ``num_threads`` when set (> 0), else ``OMP_NUM_THREADS`` when the
+    environment sets it (as torch and torchrun honour it), else the CPUs this process may
+    use, shared among local processes."""
+    if num_threads <= 0:
+        num_threads = _omp_num_threads()
     if num_threads <= 0:
         available = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
         num_threads = max(1, available // max(1, local_world_size))
     torch.set_num_threads(num_threads)
     return num_threads
+
+
+def _omp_num_threads() -> int:
+    """``OMP_NUM_THREADS`` as a positive int, or 0 when unset or not a plain positive number."""
+    value = os.environ.get("OMP_NUM_THREADS", "").strip()
+    return int(value) if value.isdigit() and int(value) > 0 else 0
 
 
 def build_loss(config: Config) -> torch.nn.Module:

@@ -182,3 +182,21 @@ def test_from_onnx_says_that_fast_does_not_apply(tmp_path, caplog):
     with caplog.at_level(logging.INFO, logger="voxsep.inference.api"):
         Separator.from_onnx(path, fast=True)
     assert "the fast path is for PyTorch models" in caplog.text
+
+
+def test_export_prints_no_torch_internal_warnings(tmp_path):
+    """`voxsep export` shows what concerns the user's model only: not the exporter's
+    "torchvision is not installed" lines nor torch's own LeafSpec FutureWarning."""
+    import subprocess
+    import sys
+
+    torch.manual_seed(0)
+    ckpt = checkpoint.save(tmp_path / "m.pt", models.build("conv_tasnet", **TINY_CONFIGS["conv_tasnet"]),
+                           sample_rate=8000)
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "default"}
+    done = subprocess.run([sys.executable, "-c", "import sys; from voxsep import cli; sys.exit(cli.main(sys.argv[1:]))",
+                           "export", str(ckpt), str(tmp_path / "m.onnx")],
+                          capture_output=True, text=True, env=env, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert "torchvision" not in done.stderr and "FutureWarning" not in done.stderr, done.stderr
+    assert done.stdout.startswith("wrote ")

@@ -24,9 +24,12 @@ time)``).
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
+import logging
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -142,6 +145,31 @@ class _ExportWrapper(nn.Module):
         return estimates[..., :length]
 
 
+class _DropTorchvisionNotes(logging.Filter):
+    """Drops the exporter's "torchvision is not installed. Skipping torchvision::nms" lines:
+    voxsep's models use no torchvision operator, so the note says nothing about the export."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("torchvision is not installed")
+
+
+@contextlib.contextmanager
+def _quiet_exporter():
+    """``torch.onnx.export`` without the notes that concern torch, not the user's model: the
+    torchvision lines above and torch's own ``LeafSpec`` FutureWarning (raised inside the
+    exporter's decomposition step; nothing voxsep calls). Every other warning still shows."""
+    registration = logging.getLogger("torch.onnx._internal.exporter._registration")
+    note_filter = _DropTorchvisionNotes()
+    registration.addFilter(note_filter)
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated",
+                                    category=FutureWarning)
+            yield
+    finally:
+        registration.removeFilter(note_filter)
+
+
 def export_onnx(
     model: nn.Module,
     path: str | os.PathLike,
@@ -185,7 +213,7 @@ def export_onnx(
     dims: dict[int, Any] = {0: torch.export.Dim.DYNAMIC, len(shape) - 1: torch.export.Dim.DYNAMIC}
     wrapper = _ExportWrapper(_with_exportable_rnns(model)).eval()
     with atomic_write(path, overwrite=overwrite, suffix=".tmp.onnx") as tmp_name:
-        with torch.no_grad():
+        with torch.no_grad(), _quiet_exporter():
             program = torch.onnx.export(
                 wrapper,
                 (example,),
@@ -342,7 +370,7 @@ def export_streaming_onnx(
     names = step.state_names
     example = (torch.randn(1, step.block_size), *step.initial_state())
     with atomic_write(path, overwrite=overwrite, suffix=".tmp.onnx") as tmp_name:
-        with torch.no_grad():
+        with torch.no_grad(), _quiet_exporter():
             program = torch.onnx.export(
                 step,
                 example,

@@ -43,7 +43,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from markdown_section import write_section
+from common import write_section
 
 RECIPE = "recipes/offline/conv_tasnet_bundled.yaml"  # sessions 5-6: two talkers, from stage 4 b
 RECIPE_1TO2 = "recipes/offline/conv_tasnet_bundled_games.yaml"  # session 7: one or two talkers, from stage 6

@@ -20,15 +20,13 @@ from __future__ import annotations
 import argparse
 import datetime
 import os
-import platform
-import re
-import tempfile
 import time
 from pathlib import Path
 
 import torch
 from torch.utils.data import DataLoader
 
+from common import cpu_name, write_section
 from voxsep.data.datasets import DynamicMixDataset, load_speaker_pool
 from voxsep.data.reverb import RoomReverb
 
@@ -52,15 +50,6 @@ def warm_bank(reverb: RoomReverb, n_src: int = 2) -> RoomReverb:
     return reverb
 
 
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
-
 
 def measure(dataset: DynamicMixDataset, workers: int, examples: int, batch_size: int) -> float:
     """Examples per second over ``examples`` examples, after one warm-up batch per worker."""
@@ -76,16 +65,6 @@ def measure(dataset: DynamicMixDataset, workers: int, examples: int, batch_size:
     elapsed = time.perf_counter() - start
     return count / elapsed
 
-
-def write_section(path: Path, text: str) -> None:
-    old = path.read_text() if path.exists() else "# Benchmarks\n"
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.MULTILINE | re.DOTALL)
-    new = pattern.sub(lambda _: text, old) if pattern.search(old) else old.rstrip("\n") + "\n\n" + text
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w") as handle:
-        handle.write(new)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
 
 
 def main() -> None:
@@ -120,7 +99,7 @@ def main() -> None:
         SECTION,
         "",
         f"DynamicMixDataset, 2 speakers, 4 s at 8 kHz, batch {args.batch_size}, pool: {source}.",
-        f"Machine: {cpu_model()}, {os.cpu_count()} cores (shared); torch {torch.__version__}; "
+        f"Machine: {cpu_name()}, {os.cpu_count()} cores (shared); torch {torch.__version__}; "
         f"measured {datetime.date.today().isoformat()}; load average {load_before:.1f} before / "
         f"{os.getloadavg()[0]:.1f} after (other jobs on the machine lower the numbers).",
         f"Command: `.venv/bin/python benchmarks/bench_data.py --examples {args.examples}`",
@@ -142,7 +121,7 @@ def main() -> None:
     print()
     print(text)
     if not args.no_write:
-        write_section(args.output, text)
+        write_section(args.output, SECTION, text)
         print(f"updated {args.output}")
 
 

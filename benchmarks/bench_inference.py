@@ -30,14 +30,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
-from markdown_section import write_section
+from common import cpu_features, cpu_name, median_seconds, write_section
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_RATE = 8000
@@ -80,13 +78,8 @@ def median_rtf(fn, x, repeats: int) -> tuple[float, object]:
     import torch
 
     with torch.inference_mode():
-        out = fn(x)
-        times = []
-        for _ in range(repeats):
-            start = time.perf_counter()
-            out = fn(x)
-            times.append(time.perf_counter() - start)
-    return statistics.median(times) / SECONDS, out
+        seconds, out = median_seconds(lambda: fn(x), repeats, warmup=1)
+    return seconds / SECONDS, out
 
 
 def snr_db(reference, estimate) -> float:
@@ -193,23 +186,6 @@ def run_long_file(seconds: float, model_config: dict, workdir: Path) -> dict:
     return {"seconds": seconds, "wall_s": wall, "peak_rss_mb": usage.ru_maxrss / 1024, "config": model_config}
 
 
-def cpu_name() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown CPU"
-
-
-def cpu_features() -> str:
-    """The bf16 matrix units this CPU reports (as voxsep.inference.fast checks them at run time)."""
-    flags = ""
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("flags"):
-            flags = line.split(":", 1)[1].split()
-            break
-    found = [name for flag, name in (("avx512f", "AVX-512"), ("avx512_bf16", "AVX512-BF16"), ("amx_bf16", "AMX"))
-             if flag in flags]
-    return ", ".join(found + ([] if "amx_bf16" in flags else ["no AMX"])) or "no AVX-512"
 
 
 def markdown(results: dict, args: argparse.Namespace, load_before: float, load_after: float) -> str:

@@ -19,17 +19,14 @@ from __future__ import annotations
 import argparse
 import datetime
 import os
-import platform
-import re
-import subprocess
 import sys
-import tempfile
 import time
 import warnings
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
+from common import cpu_name, write_section
 import soundfile as sf
 import torch
 
@@ -94,34 +91,6 @@ def _version(distribution: str) -> str:
         return "?"
 
 
-def _cpu_model() -> str:
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-        for line in out.splitlines():
-            if line.startswith("Model name:"):
-                return line.split(":", 1)[1].strip()
-    except (OSError, subprocess.CalledProcessError):
-        pass
-    return platform.processor() or "unknown CPU"
-
-
-def update_benchmarks_md(path: Path, section_body: str) -> None:
-    """Replace (or append) the SDR section of ``path``, keeping every other section."""
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    block = f"{SECTION}\n\n{section_body.strip()}\n"
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(text):
-        text = pattern.sub(lambda _: block + "\n", text, count=1).rstrip() + "\n"
-    else:
-        text = text.rstrip() + "\n\n" + block
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -179,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     lines = [
         f"BSS-eval SDR (512-tap filter) of {args.examples} real 2-talker examples, {args.seconds:g} s at 8 kHz "
         "each (asterisk prompts, distinct voices; estimates = filtered source + leakage + noise, swapped order).",
-        f"Machine: {_cpu_model()}, {os.cpu_count()} cores (shared, 1-min load {load:.1f} at the start); "
+        f"Machine: {cpu_name()}, {os.cpu_count()} cores (shared, 1-min load {load:.1f} at the start); "
         f"torch {torch.__version__}, {torch.get_num_threads()} threads; fast_bss_eval {_version('fast-bss-eval')}, "
         f"mir_eval {_version('mir_eval')}; measured {datetime.date.today().isoformat()}.",
         f"Command: `.venv/bin/python benchmarks/bench_metrics.py --examples {args.examples} "
@@ -209,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
     table = "\n".join(lines)
     print(table)
     if not args.no_write:
-        update_benchmarks_md(args.output, table)
+        write_section(args.output, SECTION, f"{SECTION}\n\n{table.strip()}\n")
         print(f"updated the '{SECTION[3:]}' section of {args.output}", file=sys.stderr)
     return 0
 

@@ -24,27 +24,16 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import time
 from pathlib import Path
 
 import numpy as np
+from common import cpu_name, write_section
 import torch
 
 SAMPLE_RATE = 8000
 TITLE = "## Streaming"
 
-
-def cpu_name() -> str:
-    """The CPU's model name (as ``lscpu`` reports it)."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
-            for line in cpuinfo:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def measure(streams: list, block_ms: float, seconds: float, warmup: float) -> list[dict]:
@@ -172,8 +161,6 @@ def main() -> None:
         import sys
 
         sys.path.insert(0, str(Path(__file__).parent))
-        from markdown_section import write_section
-
         write_section(args.write, TITLE, section)
 
 

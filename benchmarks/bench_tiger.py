@@ -26,13 +26,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
+from common import cpu_name, write_section
 import torch
 
 
@@ -110,12 +110,7 @@ def main() -> None:
         rows.append((name, fastest, median, fastest / seconds, median / seconds))
     ratio_fastest = rows[0][1] / rows[1][1]
     ratio_median = rows[0][2] / rows[1][2]
-    cpu = platform.processor() or "cpu"
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as handle:
-            cpu = next(line.split(":", 1)[1].strip() for line in handle if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
+    cpu = cpu_name()
     lines = [
         f"TIGER-speech (0.82 M parameters, 16 kHz), input {what}: {seconds:.2f} s of audio; {args.threads} thread(s); "
         f"{cpu}, {os.cpu_count()} cores (shared: load average {load_before:.1f} before / {load_after:.1f} after); "
@@ -133,8 +128,6 @@ def main() -> None:
     text = "\n".join(lines)
     print(text)
     if args.write:
-        from markdown_section import write_section  # benchmarks/markdown_section.py
-
         write_section(Path(args.write), "## TIGER inference speed", "## TIGER inference speed\n\n" + text + "\n")
 
 

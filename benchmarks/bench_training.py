@@ -26,12 +26,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import time
 from pathlib import Path
-from markdown_section import write_section
+from common import cpu_name, write_section
 
 CONFIG = dict(n_filters=256, kernel_size=16, bottleneck=128, hidden=256, skip=128, conv_kernel=3, n_blocks=8, n_repeats=2)
 BATCH, SECONDS, SAMPLE_RATE = 4, 2.0, 8000
@@ -143,15 +142,6 @@ def run_asteroid(python: str, precisions: list[str], steps: int, warmup: int, th
         raise RuntimeError(f"the Asteroid run failed:\n{result.stderr[-3000:]}")
     return json.loads(result.stdout.strip().splitlines()[-1])
 
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def markdown(results: dict, args: argparse.Namespace) -> str:

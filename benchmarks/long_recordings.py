@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import platform
 import resource
 import subprocess
 import sys
@@ -28,6 +27,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from common import cpu_name
 
 from voxsep.core.audio import read_audio, write_audio
 from voxsep.data.conversation import make_conversation
@@ -83,7 +83,7 @@ def main() -> None:
                     for i, w in enumerate(report.windows)] if report.si_snr else []
     print(f"| {' + '.join(args.voices)} | {args.minutes:g} min | {args.model or 'bundled'} {' '.join(args.extra)} | "
           f"{report.swaps} of {report.clear} | {np.mean(improvements) if improvements else float('nan'):.2f} | "
-          f"{peak_mb:.0f} | {seconds:.0f} | {platform.processor() or platform.machine()} |")
+          f"{peak_mb:.0f} | {seconds:.0f} | {cpu_name()} |")
 
 
 if __name__ == "__main__":

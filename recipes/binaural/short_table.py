@@ -1,4 +1,4 @@
-"""Short training of a tiny binaural variant and its test scores (the README table).
+"""Short training of a tiny binaural variant and its test scores (the table in docs/binaural.md).
 
 Not a recipe: a quick check on a small binaural set that each variant learns and what it
 reaches in minutes on a CPU (tiny config: N=32, L=16, B=32, H=64, X=4, R=1, interaural

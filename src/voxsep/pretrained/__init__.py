@@ -43,7 +43,7 @@ def pretrained_path(name: str | None = None) -> Path:
     if not path.is_file():
         raise FileNotFoundError(
             f"the bundled model {name!r} is missing from this installation: {path} does not exist. "
-            "Train it with its recipe (see the README) or pass a checkpoint path instead "
+            f"Train it with the recipe its model card names ({path.with_suffix('.md').name}) or pass a checkpoint path instead "
             "(Separator.from_checkpoint(path), or the path as the model of 'voxsep separate')"
         )
     return path

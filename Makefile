@@ -56,8 +56,10 @@ demo: setup
 	@echo "== separating the bundled example mixture (src/voxsep/pretrained/example_mix.wav)"
 	$(PY) -m voxsep.pretrained.demo --out demo_out --force
 
-bench: setup
-	$(PY) benchmarks/run_all.py
+# The benchmarks take minutes to hours each and some need reference packages: they are run
+# one by one. BENCHMARKS.md lists every script and gives each number's command.
+bench:
+	@echo "benchmarks are run one at a time: BENCHMARKS.md lists each script (benchmarks/*.py) and the command of each number"
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache

@@ -27,9 +27,9 @@ import torch
 from voxsep.train.rng import rng_state, set_rng_state
 
 
-#: What a cold first compile takes on a 2-core CPU (36-100 s measured for the offline recipes'
-#: Conv-TasNets; BENCHMARKS.md "Training speed"); said before the compile starts, so that a
-#: silent minute is not taken for a hang.
+#: About what a cold first compile takes on a 2-core CPU (36-66 s for the Conv-TasNet of
+#: BENCHMARKS.md "Training speed", ~100 s for a first `voxsep train`); said before the
+#: compile starts, so that a silent minute is not taken for a hang.
 FIRST_COMPILE_SECONDS = 100
 
 

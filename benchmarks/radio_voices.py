@@ -68,7 +68,7 @@ class Recording:
     speaker: str
     sex: str
     seconds: float  # after rumble removal and silence trimming (trim_silence at -40 dB)
-    f0: float  # median F0 (Hz), voxsep.data.prepare.voices.common.median_f0 on this stretch
+    f0: float  # median F0 (Hz), voxsep_corpus.voices.common.median_f0 on this stretch
     what: str
 
 
@@ -157,7 +157,7 @@ def cut_segments(signal: np.ndarray, sample_rate: int = SAMPLE_RATE,
 
 def speaker_segments(recordings: list[Recording], root: Path = CODEC2) -> dict[str, list[np.ndarray]]:
     """``speaker -> segments`` of every recording (rumble removed, silence trimmed)."""
-    from voxsep.data.prepare.voices.common import remove_rumble, trim_silence
+    from voxsep_corpus.voices.common import remove_rumble, trim_silence
 
     segments: dict[str, list[np.ndarray]] = {}
     for recording in recordings:
@@ -197,7 +197,7 @@ def mix_pair(first: np.ndarray, second: np.ndarray, gain_db: float,
              sample_rate: int = SAMPLE_RATE) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(mixture, s1, s2)`` by the corpus rule: 0 dB active level each, ``+g`` / ``-g`` dB,
     cut to the shorter, largest peak of the three at ``PEAK``."""
-    from voxsep.data.prepare.levels import normalise_active_level
+    from voxsep_corpus.levels import normalise_active_level
 
     s1 = normalise_active_level(first, sample_rate) * 10.0 ** (gain_db / 20.0)
     s2 = normalise_active_level(second, sample_rate) * 10.0 ** (-gain_db / 20.0)

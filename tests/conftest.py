@@ -21,7 +21,7 @@ def offline_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     manifests, ``corpus/wav8k/utterances_{split}.csv`` speaker-labelled utterance lists,
     ``corpus/speakers.csv`` the speakers and their splits.
     """
-    from voxsep.data.prepare.offline import build_offline
+    from voxsep_corpus.offline import build_offline
 
     root = tmp_path_factory.mktemp("offline") / "corpus"
     build_offline(root, sample_rate=8000, tiny=True, jobs=2, seed=0)

@@ -10,7 +10,7 @@ import pytest
 import soundfile as sf
 import torch
 
-from voxsep.data.prepare.binaural import build_binaural, load_binaural_wsj0mix
+from voxsep_corpus.binaural import build_binaural, load_binaural_wsj0mix
 from voxsep.data.spatial import angular_distance
 from voxsep.metrics.spatial import binaural_scores, itd
 

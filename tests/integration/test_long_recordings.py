@@ -30,7 +30,7 @@ pytestmark = pytest.mark.skipif(not (RUSSIAN.is_dir() and (FILLETS / "script").i
 
 def _utterances(paths: list[Path], count: int = 60) -> list[np.ndarray]:
     """Utterances of 2-7 s made of consecutive clips (as the offline corpus makes them)."""
-    from voxsep.data.prepare.voices.common import trim_silence
+    from voxsep_corpus.voices.common import trim_silence
 
     out, current = [], []
     for path in paths:
@@ -46,7 +46,7 @@ def _utterances(paths: list[Path], count: int = 60) -> list[np.ndarray]:
 
 @pytest.fixture(scope="module")
 def conversation() -> np.ndarray:
-    from voxsep.data.prepare.voices.fillets import fillets_lines
+    from voxsep_corpus.voices.fillets import fillets_lines
 
     woman = _utterances(sorted(RUSSIAN.glob("*.wav")))
     man_paths = [FILLETS / "sound" / level / "nl" / f"{stem}.ogg"

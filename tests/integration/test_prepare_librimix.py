@@ -13,8 +13,8 @@ import pytest
 
 from voxsep.core.audio import audio_info, read_audio, resample
 from voxsep.data.manifest import load_manifest
-from voxsep.data.prepare import librimix
-from voxsep.data.prepare.librimix import build_librimix, extend_noise, integrated_loudness
+from voxsep_corpus import librimix
+from voxsep_corpus.librimix import build_librimix, extend_noise, integrated_loudness
 
 QUANTUM = 1.0 / 32768
 

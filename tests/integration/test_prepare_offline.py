@@ -15,19 +15,19 @@ import pytest
 
 from voxsep.core.audio import read_audio
 from voxsep.data.manifest import load_manifest
-from voxsep.data.prepare import offline
-from voxsep.data.prepare.common import MissingPackageError
-from voxsep.data.prepare.levels import mix_at_levels
-from voxsep.data.prepare.voices.asterisk import ASTERISK_ROOT
-from voxsep.data.prepare.voices.clips import _load_prompt
-from voxsep.data.prepare.voices.common import MALE_F0_HZ, median_f0, remove_rumble
-from voxsep.data.prepare.voices.fillets import (
+from voxsep_corpus import offline
+from voxsep_corpus.common import MissingPackageError
+from voxsep_corpus.levels import mix_at_levels
+from voxsep_corpus.voices.asterisk import ASTERISK_ROOT
+from voxsep_corpus.voices.clips import _load_prompt
+from voxsep_corpus.voices.common import MALE_F0_HZ, median_f0, remove_rumble
+from voxsep_corpus.voices.fillets import (
     FILLETS_ROOT,
     fillets_lines,
     parse_fillets_dialogs,
 )
-from voxsep.data.prepare.voices.klettres import KLETTRES_ROOT
-from voxsep.data.prepare.voices.speakers import SPEAKERS, _speaker_clips
+from voxsep_corpus.voices.klettres import KLETTRES_ROOT
+from voxsep_corpus.voices.speakers import SPEAKERS, _speaker_clips
 
 QUANTUM = 1.0 / 32768  # PCM_16 step
 
@@ -170,7 +170,7 @@ def test_refuses_other_settings_and_foreign_folders(offline_corpus, tmp_path, ca
 
 
 def test_missing_debian_package_prints_apt_line(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr("voxsep.data.prepare.voices.asterisk.ASTERISK_ROOT", tmp_path / "no-asterisk")
+    monkeypatch.setattr("voxsep_corpus.voices.asterisk.ASTERISK_ROOT", tmp_path / "no-asterisk")
     with pytest.raises(MissingPackageError) as info:
         offline.check_packages(8000)
     message = str(info.value)
@@ -208,13 +208,13 @@ def test_16k_uses_wideband_g722_prompts():
 
 
 def test_missing_game_and_klettres_packages_are_named(tmp_path, monkeypatch):
-    monkeypatch.setattr("voxsep.data.prepare.voices.fillets.FILLETS_ROOT", tmp_path / "no-fillets")
-    monkeypatch.setattr("voxsep.data.prepare.voices.klettres.KLETTRES_ROOT", tmp_path / "no-klettres")
-    monkeypatch.setattr("voxsep.data.prepare.voices.ktuberling.KTUBERLING_ROOT", tmp_path / "no-ktuberling")
-    monkeypatch.setattr("voxsep.data.prepare.voices.tuxpaint.TUXPAINT_ROOT", tmp_path / "no-tuxpaint")
-    monkeypatch.setattr("voxsep.data.prepare.voices.drascula.DRASCULA_ROOT", tmp_path / "no-drascula")
-    monkeypatch.setattr("voxsep.data.prepare.voices.queen.FOTAQ_DATA", tmp_path / "no-fotaq" / "queen.1c")
-    monkeypatch.setattr("voxsep.data.prepare.voices.kajongg.KAJONGG_ROOT", tmp_path / "no-kajongg")
+    monkeypatch.setattr("voxsep_corpus.voices.fillets.FILLETS_ROOT", tmp_path / "no-fillets")
+    monkeypatch.setattr("voxsep_corpus.voices.klettres.KLETTRES_ROOT", tmp_path / "no-klettres")
+    monkeypatch.setattr("voxsep_corpus.voices.ktuberling.KTUBERLING_ROOT", tmp_path / "no-ktuberling")
+    monkeypatch.setattr("voxsep_corpus.voices.tuxpaint.TUXPAINT_ROOT", tmp_path / "no-tuxpaint")
+    monkeypatch.setattr("voxsep_corpus.voices.drascula.DRASCULA_ROOT", tmp_path / "no-drascula")
+    monkeypatch.setattr("voxsep_corpus.voices.queen.FOTAQ_DATA", tmp_path / "no-fotaq" / "queen.1c")
+    monkeypatch.setattr("voxsep_corpus.voices.kajongg.KAJONGG_ROOT", tmp_path / "no-kajongg")
     with pytest.raises(MissingPackageError) as info:
         offline.check_packages(8000)
     assert ("apt-get install -y drascula drascula-spanish fillets-ng-data fillets-ng-data-cs fillets-ng-data-nl "
@@ -418,7 +418,7 @@ def test_room_sets_are_the_real_mixtures_in_rooms_with_heldout_babble_and_noise(
     import numpy as np
 
     from voxsep.core.audio import active_rms, read_audio
-    from voxsep.data.prepare import rooms
+    from voxsep_corpus import rooms
 
     rate_dir = offline_corpus / "wav8k"
     for split in ("valid", "test"):

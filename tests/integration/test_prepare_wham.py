@@ -11,9 +11,9 @@ import pytest
 
 from voxsep.core.audio import audio_info, read_audio, write_audio
 from voxsep.data.manifest import load_manifest
-from voxsep.data.prepare.librimix import integrated_loudness
-from voxsep.data.prepare.wham import build_wham, read_mix_params
-from voxsep.data.prepare.wsj0mix import build_wsj0mix
+from voxsep_corpus.librimix import integrated_loudness
+from voxsep_corpus.wham import build_wham, read_mix_params
+from voxsep_corpus.wsj0mix import build_wsj0mix
 
 QUANTUM = 1.0 / 32768
 

@@ -10,8 +10,8 @@ import pytest
 
 from voxsep.core.audio import read_audio
 from voxsep.data.manifest import load_manifest
-from voxsep.data.prepare.levels import active_level
-from voxsep.data.prepare.wsj0mix import build_wsj0mix, matlab_num2str, parse_mixing_list, resolve_wsj_path
+from voxsep_corpus.levels import active_level
+from voxsep_corpus.wsj0mix import build_wsj0mix, matlab_num2str, parse_mixing_list, resolve_wsj_path
 
 QUANTUM = 1.0 / 32768
 

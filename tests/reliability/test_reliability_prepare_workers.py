@@ -25,7 +25,7 @@ def test_pool_workers_die_with_a_killed_parent(tmp_path):
     pids_file = tmp_path / "pids"
     script = textwrap.dedent(f"""
         import os, time
-        from voxsep.data.prepare.common import run_tasks
+        from voxsep_corpus.common import run_tasks
 
         def task(i):
             with open({str(pids_file)!r}, "a") as handle:

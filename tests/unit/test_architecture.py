@@ -108,7 +108,7 @@ FLAG = re.compile(r"(?<![\w-])--[a-z][a-z0-9-]*")
 #: (module, flag): not a voxsep option
 NOT_OURS = {
     ("voxsep.interop.hub", "--revision"): "huggingface-cli download's own option, in the advice to run it",
-    ("voxsep.data.prepare.tts", "--setf"): "an argument of the flite program",
+    ("voxsep_corpus.tts", "--setf"): "an argument of the flite program",
 }
 
 

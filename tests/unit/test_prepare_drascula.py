@@ -8,9 +8,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from voxsep.data.prepare import offline
-from voxsep.data.prepare.voices.clips import _load_prompt
-from voxsep.data.prepare.voices.drascula import (
+from voxsep_corpus import offline
+from voxsep_corpus.voices.clips import _load_prompt
+from voxsep_corpus.voices.drascula import (
     _DRASCULA,
     _DRASCULA_EXCLUDED,
     DRASCULA_RATE,
@@ -18,7 +18,7 @@ from voxsep.data.prepare.voices.drascula import (
     drascula_clips,
     read_drascula_line,
 )
-from voxsep.data.prepare.voices.speakers import SPEAKERS, _speaker_clips
+from voxsep_corpus.voices.speakers import SPEAKERS, _speaker_clips
 
 
 def _tone_bytes(seconds: float, frequency: float = 440.0, amplitude: float = 0.5) -> bytes:

@@ -13,17 +13,17 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from voxsep.data.prepare import offline
-from voxsep.data.prepare.voices.clips import _load_prompt
-from voxsep.data.prepare.voices.common import MALE_F0_HZ, median_f0
-from voxsep.data.prepare.voices.fotaq import (
+from voxsep_corpus import offline
+from voxsep_corpus.voices.clips import _load_prompt
+from voxsep_corpus.voices.common import MALE_F0_HZ, median_f0
+from voxsep_corpus.voices.fotaq import (
     _FOTAQ,
     fotaq_clips,
     fotaq_labels,
     measure_fotaq,
 )
-from voxsep.data.prepare.voices.queen import FOTAQ_DATA, queen_payload, queen_table
-from voxsep.data.prepare.voices.speakers import SPEAKERS, training_voice_languages
+from voxsep_corpus.voices.queen import FOTAQ_DATA, queen_payload, queen_table
+from voxsep_corpus.voices.speakers import SPEAKERS, training_voice_languages
 
 
 def _container(resources: dict[str, bytes]) -> bytes:

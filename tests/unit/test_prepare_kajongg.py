@@ -10,10 +10,10 @@ from collections import Counter
 
 import pytest
 
-from voxsep.data.prepare import offline
-from voxsep.data.prepare.voices.clips import measure_clip
-from voxsep.data.prepare.voices.common import MALE_F0_HZ, _semitones
-from voxsep.data.prepare.voices.kajongg import (
+from voxsep_corpus import offline
+from voxsep_corpus.voices.clips import measure_clip
+from voxsep_corpus.voices.common import MALE_F0_HZ, _semitones
+from voxsep_corpus.voices.kajongg import (
     _KAJONGG,
     _KAJONGG_EXCLUDED,
     KAJONGG_ROOT,
@@ -23,8 +23,8 @@ from voxsep.data.prepare.voices.kajongg import (
     measure_kajongg,
     select_kajongg_voices,
 )
-from voxsep.data.prepare.voices.klettres import KLETTRES_PASSES
-from voxsep.data.prepare.voices.speakers import (
+from voxsep_corpus.voices.klettres import KLETTRES_PASSES
+from voxsep_corpus.voices.speakers import (
     SPEAKERS,
     _speaker_clips,
     _speaker_language,

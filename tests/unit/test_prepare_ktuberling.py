@@ -9,8 +9,8 @@ import math
 
 import pytest
 
-from voxsep.data.prepare.voices.common import MALE_F0_HZ
-from voxsep.data.prepare.voices.ktuberling import (
+from voxsep_corpus.voices.common import MALE_F0_HZ
+from voxsep_corpus.voices.ktuberling import (
     _KTUBERLING,
     KTUBERLING_ROOT,
     ktuberling_clip_parts,
@@ -18,7 +18,7 @@ from voxsep.data.prepare.voices.ktuberling import (
     measure_ktuberling,
     select_ktuberling_voices,
 )
-from voxsep.data.prepare.voices.speakers import (
+from voxsep_corpus.voices.speakers import (
     SPEAKERS,
     heldout_languages,
     training_voice_languages,

@@ -1,4 +1,4 @@
-"""ITU-T P.56 active level and wsj0-mix style mixing (voxsep.data.prepare.levels), on real speech."""
+"""ITU-T P.56 active level and wsj0-mix style mixing (voxsep_corpus.levels), on real speech."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from voxsep.core.audio import read_audio
-from voxsep.data.prepare.levels import active_level, mix_at_levels, normalise_active_level
+from voxsep_corpus.levels import active_level, mix_at_levels, normalise_active_level
 
 PROMPTS = Path("/usr/share/asterisk/sounds")
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from voxsep.data.prepare.voices.common import MALE_F0_HZ
-from voxsep.data.prepare.voices.speakers import (
+from voxsep_corpus.voices.common import MALE_F0_HZ
+from voxsep_corpus.voices.speakers import (
     SPEAKERS,
     _speaker_clips,
     _speaker_language,
@@ -18,7 +18,7 @@ from voxsep.data.prepare.voices.speakers import (
     heldout_voices,
     training_voice_languages,
 )
-from voxsep.data.prepare.voices.tuxpaint import (
+from voxsep_corpus.voices.tuxpaint import (
     _TUXPAINT,
     TUXPAINT_ROOT,
     measure_tuxpaint,

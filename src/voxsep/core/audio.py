@@ -415,7 +415,7 @@ def active_rms(audio: np.ndarray, sample_rate: int, frame: float = 0.02, thresho
     level. A simplified stand-in for ITU-T P.56 active speech level (no hangover,
     fixed threshold relative to the peak frame instead of an adaptive one). It costs
     well under a millisecond per 4-s signal, which dynamic mixing needs; the dataset
-    preparers use the full P.56 measure (:func:`voxsep.data.prepare.levels.active_level`,
+    preparers use the full P.56 measure (:func:`voxsep_corpus.levels.active_level`,
     several hundred times slower) to reproduce the reference corpora.
 
     Args:

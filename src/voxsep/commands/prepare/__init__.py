@@ -1,6 +1,6 @@
 """``voxsep prepare <name>``: build or check datasets.
 
-The library of each corpus is ``voxsep.data.prepare.<name>`` (it raises typed errors and
+The library of each corpus is ``voxsep_corpus.<name>`` (it raises typed errors and
 prints nothing); its command line is ``voxsep.commands.prepare.<name>``, which exposes
 ``SUMMARY: str`` (one line), ``EPILOG: str`` (examples), ``add_arguments(parser)`` and
 ``run(args) -> int``. These modules are imported to read their help text; they keep

@@ -1,4 +1,4 @@
-"""``voxsep prepare binaural``: the command line of :mod:`voxsep.data.prepare.binaural`."""
+"""``voxsep prepare binaural``: the command line of :mod:`voxsep_corpus.binaural`."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from voxsep.commands.prepare.common import add_output, add_workers, build_and_report, print_error
-from voxsep.data.prepare.binaural import (
+from voxsep_corpus.binaural import (
     DEFAULT_COUNTS,
     _split_assignment,
     build_binaural,

@@ -1,4 +1,4 @@
-"""``voxsep prepare check``: the command line of :mod:`voxsep.data.prepare.check`."""
+"""``voxsep prepare check``: the command line of :mod:`voxsep_corpus.check`."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import csv
 from collections import Counter
 from pathlib import Path
 
-from voxsep.data.prepare.check import find_utterance_lists, read_utterance_speakers, speakers_from_ids
+from voxsep_corpus.check import find_utterance_lists, read_utterance_speakers, speakers_from_ids
 
 
 

@@ -1,4 +1,4 @@
-"""``voxsep prepare librimix``: the command line of :mod:`voxsep.data.prepare.librimix`."""
+"""``voxsep prepare librimix``: the command line of :mod:`voxsep_corpus.librimix`."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from voxsep.commands.prepare.common import add_output, add_rates_and_modes, add_workers, build_and_report
-from voxsep.data.prepare.librimix import build_librimix
+from voxsep_corpus.librimix import build_librimix
 
 
 SUMMARY = "build Libri2Mix / Libri3Mix-style sets from a LibriSpeech folder (and optional WHAM! noise)"

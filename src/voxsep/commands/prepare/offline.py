@@ -1,11 +1,11 @@
-"""``voxsep prepare offline``: the command line of :mod:`voxsep.data.prepare.offline`."""
+"""``voxsep prepare offline``: the command line of :mod:`voxsep_corpus.offline`."""
 
 from __future__ import annotations
 
 import argparse
 
 from voxsep.commands.prepare.common import add_output, add_overwrite, add_workers, build_and_report, print_error
-from voxsep.data.prepare.offline import DEFAULTS, build_offline, required_packages
+from voxsep_corpus.offline import DEFAULTS, build_offline, required_packages
 
 
 SUMMARY = ("build a 2-/3-speaker corpus from real (asterisk, Fish Fillets, KLettres, KTuberling, Tux Paint) and "
@@ -50,7 +50,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Entry point of ``voxsep prepare offline``."""
-    from voxsep.data.prepare.common import MissingPackageError, apt_install_line
+    from voxsep_corpus.common import MissingPackageError, apt_install_line
 
     if args.list_packages:
         print(apt_install_line(required_packages(args.sample_rate)))

@@ -1,4 +1,4 @@
-"""``voxsep prepare wham``: the command line of :mod:`voxsep.data.prepare.wham`."""
+"""``voxsep prepare wham``: the command line of :mod:`voxsep_corpus.wham`."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from voxsep.commands.prepare.common import add_output, add_rates_and_modes, add_splits, add_workers, build_and_report
-from voxsep.data.prepare.wham import SPLITS, build_wham
+from voxsep_corpus.wham import SPLITS, build_wham
 
 
 SUMMARY = "add WHAM! noise to a wsj0-2mix build, following WHAM!'s mix_param_meta_*.csv"

@@ -1,4 +1,4 @@
-"""``voxsep prepare wsj0mix``: the command line of :mod:`voxsep.data.prepare.wsj0mix`."""
+"""``voxsep prepare wsj0mix``: the command line of :mod:`voxsep_corpus.wsj0mix`."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from voxsep.commands.prepare.common import add_output, add_rates_and_modes, add_splits, add_workers, build_and_report
-from voxsep.data.prepare.wsj0mix import SPLITS, build_wsj0mix
+from voxsep_corpus.wsj0mix import SPLITS, build_wsj0mix
 
 
 SUMMARY = "build wsj0-2mix / wsj0-3mix from a WSJ0 folder (converted to wav) and the mixing lists"

@@ -9,9 +9,9 @@ from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
 
-from voxsep.data.prepare.voices import queen
-from voxsep.data.prepare.voices.clips import _measure_sample
-from voxsep.data.prepare.voices.common import Speaker
+from voxsep_corpus.voices import queen
+from voxsep_corpus.voices.clips import _measure_sample
+from voxsep_corpus.voices.common import Speaker
 
 # Flight of the Amazon Queen (``flight-of-the-amazon-queen``, talkie version, 1995): the
 # speech is 16 kbit/s MP3 at 11025 Hz (about 4.5 kHz of bandwidth) inside queen.1c (see

@@ -3,7 +3,7 @@
 Follows the reference MATLAB scripts (``create_wav_2speakers.m`` /
 ``create_wav_3speakers.m``): for every line ``path1 snr1 path2 snr2 [path3 snr3]`` of
 ``mix_<n>_spk_{tr,cv,tt}.txt`` each utterance is resampled to the output rate,
-normalised to 0 dB active speech level (ITU-T P.56, :mod:`voxsep.data.prepare.levels`),
+normalised to 0 dB active speech level (ITU-T P.56, :mod:`voxsep_corpus.levels`),
 weighted by ``10 ** (snr / 20)``, cut to the shortest (``min``) or zero-padded to the
 longest (``max``), summed, and the mixture and sources are scaled together so the
 largest absolute sample is 0.9. Output names are the original ones,
@@ -101,7 +101,7 @@ def mixture_name(paths: list[str], snrs: list[str]) -> str:
 def _mix_chunk(task: dict[str, Any]) -> list[dict[str, Any]]:
     """Write one chunk of mixtures for every (rate, mode) asked; skip complete ones."""
     from voxsep.core.audio import audio_info, read_audio, write_audio
-    from voxsep.data.prepare.levels import mix_at_levels
+    from voxsep_corpus.levels import mix_at_levels
 
     root = Path(task["wsj0_root"])
     rows = []
@@ -150,7 +150,7 @@ def build_wsj0mix(wsj0_root: Path, lists_dir: Path, output: Path, n_src: int = 2
         ValueError: a malformed list line, bad options, output inside the corpus.
         FileExistsError: the output folder holds something else.
     """
-    from voxsep.data.prepare.common import check_inside, mark_complete, prepare_output_dir, run_tasks, \
+    from voxsep_corpus.common import check_inside, mark_complete, prepare_output_dir, run_tasks, \
         write_mixture_manifest
 
     wsj0_root, lists_dir, output = Path(wsj0_root), Path(lists_dir), Path(output)

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from voxsep.data.prepare.voices.clips import _measure_sample, voiced_f0s
-from voxsep.data.prepare.voices.common import MALE_F0_HZ, Speaker
+from voxsep_corpus.voices.clips import _measure_sample, voiced_f0s
+from voxsep_corpus.voices.common import MALE_F0_HZ, Speaker
 
 TUXPAINT_ROOT = Path("/usr/share/tuxpaint/stamps")
 TUXPAINT_MIN_SECONDS = 120.0  # a Tux Paint voice needs at least this much speech (trimmed)

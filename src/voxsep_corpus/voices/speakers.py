@@ -8,7 +8,7 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from voxsep.data.prepare.voices import (
+from voxsep_corpus.voices import (
     asterisk,
     drascula,
     fillets,
@@ -19,7 +19,7 @@ from voxsep.data.prepare.voices import (
     synthetic,
     tuxpaint,
 )
-from voxsep.data.prepare.voices.common import Speaker
+from voxsep_corpus.voices.common import Speaker
 
 
 def _speaker_table() -> list[Speaker]:

@@ -60,7 +60,7 @@ def room_manifest(rate_dir: Path, split: str) -> Path:
 def prepare_noise(rate_dir: Path, sample_rate: int) -> dict[str, str]:
     """Write the noise files and lists (skipping files already written); returns statistics."""
     from voxsep.core.audio import audio_info, read_audio, write_audio
-    from voxsep.data.prepare.common import write_utterance_list
+    from voxsep_corpus.common import write_utterance_list
 
     stats = {}
     for name, (_package, folder, _list_name) in NOISE_SOURCES.items():
@@ -152,7 +152,7 @@ def build_room_set(rate_dir: Path, split: str, seed: int, sample_rate: int, jobs
 
     Needs the noise lists of :func:`prepare_noise`. Returns statistics.
     """
-    from voxsep.data.prepare.common import run_tasks, write_mixture_manifest
+    from voxsep_corpus.common import run_tasks, write_mixture_manifest
 
     rate_dir = Path(rate_dir)
     set_dir = rate_dir / "2speakers"

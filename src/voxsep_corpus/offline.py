@@ -71,7 +71,7 @@ and rewrites the README (every other file is left alone).
 Mixtures follow wsj0-2mix: each utterance normalised to 0 dB ITU-T P.56 active level,
 weighted by ``10 ** (g / 20)`` with ``g`` uniform in [-2.5, 2.5] dB (a relative gain of
 up to ±5 dB between two talkers), cut to the shortest (``min``), scaled so the largest
-peak is 0.9 (see :func:`voxsep.data.prepare.levels.mix_at_levels`).
+peak is 0.9 (see :func:`voxsep_corpus.levels.mix_at_levels`).
 
 Layout (``OUT/wav8k`` or ``OUT/wav16k``)::
 
@@ -97,27 +97,27 @@ from typing import Any
 import numpy as np
 
 from voxsep.core.errors import advised
-from voxsep.data.prepare.voices import (asterisk, drascula, fillets, kajongg, klettres, ktuberling, queen, synthetic,
+from voxsep_corpus.voices import (asterisk, drascula, fillets, kajongg, klettres, ktuberling, queen, synthetic,
                                         tuxpaint)
-from voxsep.data.prepare import rooms
-from voxsep.data.prepare.voices.clips import _load_prompt, measure_clip
-from voxsep.data.prepare.voices.common import MALE_F0_HZ, Speaker, median_f0, remove_rumble, trim_silence
-from voxsep.data.prepare.voices.drascula import _DRASCULA_EXCLUDED, DRASCULA_RATE, drascula_clips, read_drascula_line
-from voxsep.data.prepare.voices.fillets import _FILLETS_EXCLUDED, fillets_lines, parse_fillets_dialogs
-from voxsep.data.prepare.voices.fotaq import _FOTAQ_EXCLUDED, fotaq_clips, fotaq_labels, measure_fotaq
-from voxsep.data.prepare.voices.kajongg import (_KAJONGG_EXCLUDED, KAJONGG_SAME_PERSON_SEMITONES, kajongg_clips,
+from voxsep_corpus import rooms
+from voxsep_corpus.voices.clips import _load_prompt, measure_clip
+from voxsep_corpus.voices.common import MALE_F0_HZ, Speaker, median_f0, remove_rumble, trim_silence
+from voxsep_corpus.voices.drascula import _DRASCULA_EXCLUDED, DRASCULA_RATE, drascula_clips, read_drascula_line
+from voxsep_corpus.voices.fillets import _FILLETS_EXCLUDED, fillets_lines, parse_fillets_dialogs
+from voxsep_corpus.voices.fotaq import _FOTAQ_EXCLUDED, fotaq_clips, fotaq_labels, measure_fotaq
+from voxsep_corpus.voices.kajongg import (_KAJONGG_EXCLUDED, KAJONGG_SAME_PERSON_SEMITONES, kajongg_clips,
                                                 measure_kajongg, select_kajongg_voices)
-from voxsep.data.prepare.voices.klettres import _KLETTRES_EXCLUDED, KLETTRES_PASSES
-from voxsep.data.prepare.voices.ktuberling import (_KTUBERLING_EXCLUDED, KTUBERLING_MIN_SECONDS, ktuberling_clip_parts,
+from voxsep_corpus.voices.klettres import _KLETTRES_EXCLUDED, KLETTRES_PASSES
+from voxsep_corpus.voices.ktuberling import (_KTUBERLING_EXCLUDED, KTUBERLING_MIN_SECONDS, ktuberling_clip_parts,
                                                    ktuberling_part, measure_ktuberling, select_ktuberling_voices)
-from voxsep.data.prepare.voices.queen import queen_payload, queen_table
-from voxsep.data.prepare.voices.speakers import (SPEAKERS, _speaker_clips, heldout_languages, heldout_voices,
+from voxsep_corpus.voices.queen import queen_payload, queen_table
+from voxsep_corpus.voices.speakers import (SPEAKERS, _speaker_clips, heldout_languages, heldout_voices,
                                                  training_voice_languages)
-from voxsep.data.prepare.voices.tuxpaint import (_TUXPAINT_EXCLUDED, TUXPAINT_MIN_SECONDS, measure_tuxpaint,
+from voxsep_corpus.voices.tuxpaint import (_TUXPAINT_EXCLUDED, TUXPAINT_MIN_SECONDS, measure_tuxpaint,
                                                  select_tuxpaint_voices, tuxpaint_clips)
 
 # The build's own names, and those of the voice sources that were defined here before
-# they moved to voxsep.data.prepare.voices (still importable from this module). The roots
+# they moved to voxsep_corpus.voices (still importable from this module). The roots
 # (DRASCULA_ROOT, ...) are not re-exported: patch a root in the module that reads it.
 __all__ = [
     "DEFAULTS", "DRASCULA_RATE", "FORMAT_VERSION", "GAIN_DB", "KAJONGG_SAME_PERSON_SEMITONES", "KLETTRES_PASSES",
@@ -176,7 +176,7 @@ def required_packages(sample_rate: int) -> dict[str, Path]:
 
 def check_packages(sample_rate: int) -> None:
     """Raise :class:`MissingPackageError` with the exact ``apt-get install`` line if anything is missing."""
-    from voxsep.data.prepare.common import MissingPackageError, apt_install_line
+    from voxsep_corpus.common import MissingPackageError, apt_install_line
 
     # The GSM prompt packages install straight into sounds/es and sounds/fr; there a symlink
     # is the asterisk-core-sounds-{es,fr} alternative (Allison, June): not the voice wanted.
@@ -203,7 +203,7 @@ def _vary_channel_and_level(signal: np.ndarray, rng: np.random.Generator, sample
     """
     from scipy.signal import lfilter
 
-    from voxsep.data.prepare.levels import normalise_active_level
+    from voxsep_corpus.levels import normalise_active_level
 
     coloured = lfilter([1.0, rng.uniform(-0.3, 0.3)], [1.0], np.asarray(signal, dtype=np.float64))
     out = normalise_active_level(coloured, sample_rate) * 10 ** (rng.uniform(-28.0, -20.0) / 20)
@@ -266,7 +266,7 @@ def _plan_utterances(n_clips: int, duration: Callable[[int], float], count: int,
 def _make_speaker(task: dict[str, Any]) -> list[tuple[str, str, str, int, int]]:
     """Build (or find) the utterances of one speaker; returns utterance-list rows (paths as str)."""
     from voxsep.core.audio import audio_info, resample, write_audio
-    from voxsep.data.prepare.tts import make_sentence_text, synthesize
+    from voxsep_corpus.tts import make_sentence_text, synthesize
 
     speaker: Speaker = task["speaker"]
     index, seed, sample_rate = task["index"], task["seed"], task["sample_rate"]
@@ -402,7 +402,7 @@ def mixture_name(picked: Sequence[tuple[str, Path]], gains: Sequence[float]) -> 
 def _make_mixtures(task: dict[str, Any]) -> list[dict[str, Any]]:
     """Write one chunk of mixtures (skipping complete ones); returns manifest rows."""
     from voxsep.core.audio import audio_info, read_audio, write_audio
-    from voxsep.data.prepare.levels import mix_at_levels
+    from voxsep_corpus.levels import mix_at_levels
 
     sample_rate, folder, n_src = task["sample_rate"], Path(task["folder"]), task["n_src"]
     rows = []
@@ -439,7 +439,7 @@ def _mixture_set(rate_dir: Path, set_dir: Path, name: str, n: int,
     """Plan, write (skipping finished mixtures) and list one mixture set ``set_dir/<name>``:
     ``set_dir/<name>/{mix,s1..}/``, ``set_dir/<name>.csv`` and ``set_dir/mix_<n>_spk_<name>.txt``."""
     from voxsep.core.files import write_text_atomic
-    from voxsep.data.prepare.common import relpath, run_tasks, write_mixture_manifest
+    from voxsep_corpus.common import relpath, run_tasks, write_mixture_manifest
 
     groups = {s.name: s.group for s in SPEAKERS}
     utterances = {s.name: [(u, Path(p)) for u, _, p, _, _ in rows_by_speaker.get(s.name, [])] for s in speakers}
@@ -533,7 +533,7 @@ def _add_pool_voices(output: Path, rate_dir: Path, config: dict[str, Any], utter
     an interrupted extension is taken up again by the next run.
     """
     from voxsep.core.files import write_text_atomic
-    from voxsep.data.prepare.common import run_tasks, write_csv_atomic, write_utterance_list
+    from voxsep_corpus.common import run_tasks, write_csv_atomic, write_utterance_list
 
     listed = _listed_speakers(output)
     if listed != [s.name for s in SPEAKERS[:len(listed)]]:
@@ -820,7 +820,7 @@ def build_offline(output: Path, sample_rate: int = 8000, n_train_mixtures: int |
         MissingPackageError: a Debian package is missing (message has the apt-get line).
         FileExistsError: the output folder holds something else (see ``--overwrite``).
     """
-    from voxsep.data.prepare.common import (is_complete, mark_complete, prepare_output_dir, run_tasks,
+    from voxsep_corpus.common import (is_complete, mark_complete, prepare_output_dir, run_tasks,
                                             write_csv_atomic, write_utterance_list)
     from voxsep.core.files import write_text_atomic
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from voxsep.data.prepare.voices.common import Speaker
+from voxsep_corpus.voices.common import Speaker
 
 DRASCULA_ROOT = Path("/usr/share/scummvm/drascula")
 

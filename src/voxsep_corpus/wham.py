@@ -79,7 +79,7 @@ def mix_with_noise(s1: np.ndarray, s2: np.ndarray, noise: np.ndarray, start: int
     Raises:
         ValueError: the noise is too short for the speech at ``start``.
     """
-    from voxsep.data.prepare.librimix import integrated_loudness
+    from voxsep_corpus.librimix import integrated_loudness
 
     if start + s1.size > noise.size:
         raise ValueError(f"noise of {noise.size} samples cannot hold {s1.size} speech samples from {start}")
@@ -142,9 +142,9 @@ def build_wham(wsj0mix: Path, wham_noise: Path, output: Path, sample_rates: tupl
         ValueError: malformed metadata, noise too short, output inside an input.
         FileExistsError: the output folder holds something else.
     """
-    from voxsep.data.prepare.common import check_inside, mark_complete, prepare_output_dir, run_tasks, \
+    from voxsep_corpus.common import check_inside, mark_complete, prepare_output_dir, run_tasks, \
         write_mixture_manifest
-    from voxsep.data.prepare.librimix import _meter
+    from voxsep_corpus.librimix import _meter
 
     wsj0mix, wham_noise, output = Path(wsj0mix), Path(wham_noise), Path(output)
     _meter(8000)  # fail early without pyloudnorm

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from voxsep.data.prepare.voices.clips import measure_clip, voiced_f0s
-from voxsep.data.prepare.voices.common import MALE_F0_HZ, Speaker, _semitones
+from voxsep_corpus.voices.clips import measure_clip, voiced_f0s
+from voxsep_corpus.voices.common import MALE_F0_HZ, Speaker, _semitones
 
 KTUBERLING_ROOT = Path("/usr/share/ktuberling/sounds")
 KTUBERLING_MIN_SECONDS = 20.0  # a KTuberling voice needs at least this much speech (trimmed)

@@ -243,7 +243,7 @@ def build_librimix(librispeech: Path, output: Path, n_src: int = 2, wham_noise: 
         FileExistsError: the output folder holds something else.
         ImportError: pyloudnorm is not installed.
     """
-    from voxsep.data.prepare.common import (check_inside, mark_complete, prepare_output_dir, relpath, run_tasks,
+    from voxsep_corpus.common import (check_inside, mark_complete, prepare_output_dir, relpath, run_tasks,
                                             write_csv_atomic, write_mixture_manifest, write_utterance_list)
 
     librispeech, output = Path(librispeech), Path(output)

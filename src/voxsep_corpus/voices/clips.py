@@ -13,9 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-from voxsep.data.prepare.voices import queen
-from voxsep.data.prepare.voices.common import median_f0, remove_rumble, trim_silence
-from voxsep.data.prepare.voices.drascula import DRASCULA_RATE, read_drascula_line
+from voxsep_corpus.voices import queen
+from voxsep_corpus.voices.common import median_f0, remove_rumble, trim_silence
+from voxsep_corpus.voices.drascula import DRASCULA_RATE, read_drascula_line
 
 
 def _load_prompt(path: Path, sample_rate: int) -> np.ndarray:

@@ -8,7 +8,7 @@ single-channel material voxsep can read:
 
 * a speaker-labelled corpus (``--corpus`` = the offline corpus of ``voxsep prepare
   offline``, or ``--utterances SPLIT=CSV`` utterance lists): talkers of different
-  speakers, levels drawn and mixed as wsj0-mix does (:func:`voxsep.data.prepare.levels.mix_at_levels`);
+  speakers, levels drawn and mixed as wsj0-mix does (:func:`voxsep_corpus.levels.mix_at_levels`);
 * an existing single-channel mixture set (``--from-manifest SPLIT=PATH``: a wsj0-2mix
   folder ``.../wav8k/min/tt`` or a LibriMix CSV): its sources, at their levels, are
   spatialised and remixed under the same mixture names.
@@ -122,7 +122,7 @@ def _speaker_groups(speakers: Sequence[str]) -> dict[str, str]:
     """Speakers that must not be mixed together share a group (offline corpus: same person)."""
     groups = {s: s for s in speakers}
     try:
-        from voxsep.data.prepare.voices.speakers import SPEAKERS
+        from voxsep_corpus.voices.speakers import SPEAKERS
 
         known = {s.name: s.group for s in SPEAKERS}
         groups.update({s: known[s] for s in speakers if s in known})
@@ -151,7 +151,7 @@ def _split_hrirs(hrirs: Any, split: str) -> Any:
 def _make_binaural(task: dict[str, Any]) -> list[dict[str, Any]]:
     """Write one chunk of binaural mixtures (skipping complete ones); returns manifest rows."""
     from voxsep.core.audio import audio_info, read_audio, write_audio
-    from voxsep.data.prepare.levels import mix_at_levels
+    from voxsep_corpus.levels import mix_at_levels
 
     rate, folder, n_src = task["sample_rate"], Path(task["folder"]), task["n_src"]
     spatializer = task["spatializer"]
@@ -185,7 +185,7 @@ def _make_binaural(task: dict[str, Any]) -> list[dict[str, Any]]:
 def _plans_from_pool(csv_path: Path, n_src: int, count: int, rng: np.random.Generator,
                      seed_key: list[int]) -> list[dict[str, Any]]:
     from voxsep.data.datasets import load_speaker_pool
-    from voxsep.data.prepare.offline import mixture_name, plan_mixtures
+    from voxsep_corpus.offline import mixture_name, plan_mixtures
 
     pool = load_speaker_pool(csv_path)
     utterances = {s: [(p.stem, p) for p in paths] for s, paths in pool.items()}
@@ -253,7 +253,7 @@ def build_binaural(
         FileNotFoundError: a missing corpus, list, manifest or HRIR source.
         FileExistsError: the output folder holds something else (see ``overwrite``).
     """
-    from voxsep.data.prepare.common import (check_inside, mark_complete, prepare_output_dir, run_tasks,
+    from voxsep_corpus.common import (check_inside, mark_complete, prepare_output_dir, run_tasks,
                                             write_csv_atomic, write_mixture_manifest)
     from voxsep.core.files import write_text_atomic
     from voxsep.data.spatial import KEMAR_SOFA, BinauralSpatializer, load_hrirs

@@ -7,7 +7,7 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
-from voxsep.data.prepare.voices.common import Speaker, _derived
+from voxsep_corpus.voices.common import Speaker, _derived
 
 FILLETS_ROOT = Path("/usr/share/games/fillets-ng")
 LONG_FORM_SCALE = 3  # the four fish actors (~40 min each) get 3x the utterances per speaker

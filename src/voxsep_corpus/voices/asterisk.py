@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from voxsep.data.prepare.voices.common import Speaker, _derived
+from voxsep_corpus.voices.common import Speaker, _derived
 
 ASTERISK_ROOT = Path("/usr/share/asterisk/sounds")
 # Prompts that are not speech (tones, beeps, silence, animal noises).

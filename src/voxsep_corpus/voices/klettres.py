@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from voxsep.data.prepare.voices.common import Speaker
+from voxsep_corpus.voices.common import Speaker
 
 KLETTRES_ROOT = Path("/usr/share/klettres")
 KLETTRES_PASSES = 3  # a KLettres (KTuberling, Tux Paint, Kajongg) clip is used in at most this many utterances

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from voxsep.data.prepare.voices.clips import _measure_sample, voiced_f0s
-from voxsep.data.prepare.voices.common import Speaker, _semitones
+from voxsep_corpus.voices.clips import _measure_sample, voiced_f0s
+from voxsep_corpus.voices.common import Speaker, _semitones
 
 KAJONGG_ROOT = Path("/usr/share/kajongg/voices")
 KAJONGG_SAME_PERSON_SEMITONES = 1.5  # Kajongg folders of two languages this close in median F0: one person

@@ -1,12 +1,12 @@
 """The synthetic voices of the offline corpus: espeak-ng variants, flite (kal16, awb, rms, slt) and
 festival (kal, ked, slt HTS) speaking generated English sentences (made by
-:mod:`voxsep.data.prepare.tts`)."""
+:mod:`voxsep_corpus.tts`)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from voxsep.data.prepare.voices.common import Speaker
+from voxsep_corpus.voices.common import Speaker
 
 FESTIVAL_VOICES = Path("/usr/share/festival/voices")
 

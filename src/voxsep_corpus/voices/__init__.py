@@ -17,5 +17,5 @@ the table was made from, and ``speakers()``, its rows as :class:`~.common.Speake
   and the clips of any speaker.
 
 The build itself (utterances, mixtures, manifests, README) is
-:mod:`voxsep.data.prepare.offline`.
+:mod:`voxsep_corpus.offline`.
 """

@@ -97,37 +97,18 @@ from typing import Any
 import numpy as np
 
 from voxsep.core.errors import advised
-from voxsep_corpus.voices import (asterisk, drascula, fillets, kajongg, klettres, ktuberling, queen, synthetic,
-                                        tuxpaint)
 from voxsep_corpus import rooms
-from voxsep_corpus.voices.clips import _load_prompt, measure_clip
-from voxsep_corpus.voices.common import MALE_F0_HZ, Speaker, median_f0, remove_rumble, trim_silence
-from voxsep_corpus.voices.drascula import _DRASCULA_EXCLUDED, DRASCULA_RATE, drascula_clips, read_drascula_line
-from voxsep_corpus.voices.fillets import _FILLETS_EXCLUDED, fillets_lines, parse_fillets_dialogs
-from voxsep_corpus.voices.fotaq import _FOTAQ_EXCLUDED, fotaq_clips, fotaq_labels, measure_fotaq
-from voxsep_corpus.voices.kajongg import (_KAJONGG_EXCLUDED, KAJONGG_SAME_PERSON_SEMITONES, kajongg_clips,
-                                                measure_kajongg, select_kajongg_voices)
-from voxsep_corpus.voices.klettres import _KLETTRES_EXCLUDED, KLETTRES_PASSES
-from voxsep_corpus.voices.ktuberling import (_KTUBERLING_EXCLUDED, KTUBERLING_MIN_SECONDS, ktuberling_clip_parts,
-                                                   ktuberling_part, measure_ktuberling, select_ktuberling_voices)
-from voxsep_corpus.voices.queen import queen_payload, queen_table
-from voxsep_corpus.voices.speakers import (SPEAKERS, _speaker_clips, heldout_languages, heldout_voices,
-                                                 training_voice_languages)
-from voxsep_corpus.voices.tuxpaint import (_TUXPAINT_EXCLUDED, TUXPAINT_MIN_SECONDS, measure_tuxpaint,
-                                                 select_tuxpaint_voices, tuxpaint_clips)
+from voxsep_corpus.voices.clips import _load_prompt
+from voxsep_corpus.voices.common import MALE_F0_HZ, Speaker, remove_rumble, trim_silence
+from voxsep_corpus.voices.klettres import KLETTRES_PASSES
+from voxsep_corpus.voices.registry import SOURCES, in_readme_order, recorded_sources, source_of
+from voxsep_corpus.voices.speakers import SPEAKERS, speaker_clips
 
-# The build's own names, and those of the voice sources that were defined here before
-# they moved to voxsep_corpus.voices (still importable from this module). The roots
-# (DRASCULA_ROOT, ...) are not re-exported: patch a root in the module that reads it.
+# What a voice source needs (its table, clips, packages, README lines) is its declaration
+# in voxsep_corpus.voices (registry.SOURCES); this module is the build.
 __all__ = [
-    "DEFAULTS", "DRASCULA_RATE", "FORMAT_VERSION", "GAIN_DB", "KAJONGG_SAME_PERSON_SEMITONES", "KLETTRES_PASSES",
-    "KTUBERLING_MIN_SECONDS", "MALE_F0_HZ", "REAL_SETS", "SPEAKERS", "SPLITS", "TINY", "TUXPAINT_MIN_SECONDS",
-    "UTTERANCE_SECONDS", "Speaker", "build_offline", "check_packages", "drascula_clips", "fillets_lines",
-    "fotaq_clips", "fotaq_labels", "heldout_languages", "heldout_voices", "kajongg_clips", "ktuberling_clip_parts",
-    "ktuberling_part", "measure_clip", "measure_fotaq", "measure_kajongg", "measure_ktuberling", "measure_tuxpaint",
-    "median_f0", "mixture_name", "parse_fillets_dialogs", "plan_mixtures", "queen_payload", "queen_table",
-    "read_drascula_line", "remove_rumble", "required_packages", "select_kajongg_voices", "select_ktuberling_voices",
-    "select_tuxpaint_voices", "training_voice_languages", "trim_silence", "tuxpaint_clips",
+    "DEFAULTS", "FORMAT_VERSION", "GAIN_DB", "REAL_SETS", "SPEAKERS", "SPLITS", "TINY", "UTTERANCE_SECONDS",
+    "build_offline", "check_packages", "mixture_name", "plan_mixtures", "required_packages",
 ]
 
 SPLITS = ("train", "valid", "test")
@@ -142,35 +123,10 @@ GAIN_DB = 2.5
 # --------------------------------------------------------------------------- packages
 def required_packages(sample_rate: int) -> dict[str, Path]:
     """Debian package -> a path it installs, for everything the build reads."""
-    needs = {
-        "asterisk-core-sounds-en-wav": asterisk.ASTERISK_ROOT / "en_US_f_Allison" / "hello.wav",
-        "asterisk-core-sounds-es-wav": asterisk.ASTERISK_ROOT / "es_MX_f_Allison",
-        "asterisk-core-sounds-fr-wav": asterisk.ASTERISK_ROOT / "fr_CA_f_June",
-        "asterisk-core-sounds-it-wav": asterisk.ASTERISK_ROOT / "it_IT_m_Carlo",
-        "asterisk-core-sounds-ru-wav": asterisk.ASTERISK_ROOT / "ru_RU_f_IvrvoiceRU",
-        "asterisk-prompt-it-menardi-wav": asterisk.ASTERISK_ROOT / "it_IT_f_Menardi",
-        "asterisk-prompt-es-co": asterisk.ASTERISK_ROOT / "es" / "agent-pass.gsm",
-        "asterisk-prompt-fr-armelle": asterisk.ASTERISK_ROOT / "fr" / "agent-pass.gsm",
-        "fillets-ng-data": fillets.FILLETS_ROOT / "script" / "airplane" / "dialogs_cs.lua",
-        "fillets-ng-data-cs": fillets.FILLETS_ROOT / "sound" / "airplane" / "cs",
-        "fillets-ng-data-nl": fillets.FILLETS_ROOT / "sound" / "airplane" / "nl",
-        "klettres-data": klettres.KLETTRES_ROOT / "en" / "alpha",
-        "ktuberling-data": ktuberling.KTUBERLING_ROOT / "gl.soundtheme",
-        "tuxpaint-stamps-default": tuxpaint.TUXPAINT_ROOT / "animals",
-        "drascula": drascula.DRASCULA_ROOT / "en" / "1.ALS",
-        "drascula-spanish": drascula.DRASCULA_ROOT / "es" / "1.ALS",
-        "flight-of-the-amazon-queen": queen.FOTAQ_DATA,
-        "kajongg": kajongg.KAJONGG_ROOT / "de",
-        "espeak-ng": Path("/usr/bin/espeak-ng"),
-        "flite": Path("/usr/bin/flite"),
-        "festival": Path("/usr/bin/festival"),
-        "festvox-kallpc16k": synthetic.FESTIVAL_VOICES / "english" / "kal_diphone",
-        "festvox-kdlpc16k": synthetic.FESTIVAL_VOICES / "english" / "ked_diphone",
-        "festvox-us-slt-hts": synthetic.FESTIVAL_VOICES / "us" / "cmu_us_slt_arctic_hts",
-        **{package: folder for package, folder, _ in rooms.NOISE_SOURCES.values()},
-    }
-    if sample_rate > 8000:
-        needs["asterisk-core-sounds-en-g722"] = asterisk.ASTERISK_ROOT / "en_US_f_Allison" / "hello.g722"
+    needs: dict[str, Path] = {}
+    for source in SOURCES:
+        needs.update(source.packages(sample_rate))
+    needs.update({package: folder for package, folder, _ in rooms.NOISE_SOURCES.values()})
     return needs
 
 
@@ -275,12 +231,12 @@ def _make_speaker(task: dict[str, Any]) -> list[tuple[str, str, str, int, int]]:
     targets = [_utterance_path(speech_dir, speaker.name, k) for k in range(count)]
     todo = [k for k, (_, path) in enumerate(targets) if not path.exists()]
 
-    if todo and speaker.engine in ("asterisk", "fillets", "klettres", "ktuberling", "tuxpaint", "drascula", "fotaq",
-                                   "kajongg", "derived"):
-        origin = speaker if speaker.engine != "derived" else next(s for s in SPEAKERS if s.name == speaker.voice)
-        clips = _speaker_clips(origin)
+    origin = speaker if speaker.engine != "derived" else next(s for s in SPEAKERS if s.name == speaker.voice)
+    source = source_of(origin.engine)
+    if todo and source.recorded:
+        clips = speaker_clips(origin)
         factor = speaker.factor
-        keep = origin.engine in ("klettres", "ktuberling", "tuxpaint", "kajongg")  # short clips, reused: keep decoded
+        keep = source.short_clips  # short clips, reused: keep decoded
         decoded: dict[int, np.ndarray] = {}
         lengths: dict[int, int] = {}
 
@@ -301,7 +257,7 @@ def _make_speaker(task: dict[str, Any]) -> list[tuple[str, str, str, int, int]]:
                 load(i)
             return lengths[i] / sample_rate / factor + 0.25  # + the mean pause
 
-        if origin.engine == "asterisk":
+        if source.plan_from_headers:
             # Prompts are mostly speech: plan from header lengths (cheap).
             plan = _plan_utterances(len(clips), lambda i: audio_info(clips[i]).duration / factor + 0.25, count,
                                     seed, index)
@@ -588,44 +544,8 @@ _LICENCES = [
     ("lincity-ng-data", "LinCity-NG sound effects (city, industry, traffic): GPL-2+ (dual-licensed CC BY-SA 2.0 "
      "upstream; Debian uses the GPL)."),
     ("colobot-common-sounds", "Colobot sound effects (machines, robots): GPL-3+."),
-    ("asterisk-core-sounds-*", "asterisk core sounds (allison, carlo, june, ivr_ru): Creative Commons "
-     "Attribution-ShareAlike 3.0 (CC BY-SA 3.0), (c) Digium, Inc. and the voice talents; derived files keep that "
-     "licence."),
-    ("asterisk-prompt-it-menardi-wav", "Italian prompts (menardi and the voices derived from it): CC BY-SA 3.0 "
-     "Italy, (c) 2006-2011 Marco Menardi and Paola Dal Zot; attribution required: the voice files were made by "
-     "them, http://www.voip.ammdomus.it (English text of the prompts (c) Digium)."),
-    ("asterisk-prompt-es-co", "Colombian Spanish prompts (july and derived): GNU GPL version 2, (c) 2006 Avatar "
-     "Ltda. (http://www.avatar.com.co/), voice of July E. Jimenez."),
-    ("asterisk-prompt-fr-armelle", "French prompts (armelle): (c) 2006 Michel Gutierrez, voice of Armelle "
-     "Desjardins; BSD-style licence: redistributions must retain the copyright notice, the list of conditions "
-     "and the disclaimer (/usr/share/doc/asterisk-prompt-fr-armelle/copyright)."),
-    ("fillets-ng-data, fillets-ng-data-cs, fillets-ng-data-nl", "Fish Fillets NG (fillets_* voices): GNU GPL "
-     "version 2, (c) ALTAR interactive (original game, 1998, released under the GPL in 2004), Ivo and Pavel "
-     "Danihelka and the translators; Dutch translation by Astrid de Wijn."),
-    ("klettres-data", "KLettres sounds (klettres_* voices): GNU GPL version 2 or later, (c) 2001-2011 Anne-Marie "
-     "Mahfouf and the KDE contributors."),
-    ("ktuberling-data", "KTuberling sounds (ktuberling_* voices): GNU GPL version 2 or later, (c) 1999-2017 "
-     "Eric Bischoff, Albert Astals Cid and the KDE contributors and translators "
-     "(/usr/share/doc/ktuberling-data/copyright)."),
-    ("tuxpaint-stamps-default", "Tux Paint stamp sounds (tuxpaint_* voices): GNU GPL version 2 or later, "
-     "(c) 2002-2022 Bill Kendrick and the Tux Paint contributors; descriptive sounds recorded by the volunteers "
-     "credited in /usr/share/doc/tuxpaint-stamps-default/changelog.gz "
-     "(/usr/share/doc/tuxpaint-stamps-default/copyright)."),
-    ("drascula, drascula-spanish", "Drascula: The Vampire Strikes Back (drascula_* voices): (c) 1996-2008 "
-     "Alcachofa Soft S.L., freeware licence: may be distributed free of charge, also in aggregate, with its "
-     "readme and copyright notices intact; no fee for the game itself (/usr/share/doc/drascula/copyright)."),
-    ("flight-of-the-amazon-queen", "Flight of the Amazon Queen speech (fotaq_* voices): (c) 1995 John Passfield "
-     "and Steven Stamatiadis; Flight of the Amazon Queen licence: free distribution (a reasonable copying fee "
-     "allowed, no fee for the game itself), modified versions allowed if prominently marked as modified, "
-     "copyright notices and the readme kept; voices by the actors credited in the game "
-     "(/usr/share/doc/flight-of-the-amazon-queen/copyright)."),
-    ("kajongg", "Kajongg voices (kajongg_* voices): GNU GPL version 2 or later, (c) Wolfgang Rohdewald "
-     "(/usr/share/kajongg/voices/*/COPYRIGHT, /usr/share/doc/kajongg/copyright)."),
-    ("espeak-ng", "espeak-ng: GPL-3.0-or-later (its output is not restricted by the GPL)."),
-    ("flite", "flite and its CMU voices (kal16, awb, rms, slt): CMU/BSD-style free licence."),
-    ("festival, festvox-*", "festival and festvox voices (kallpc16k, kdlpc16k, us-slt-hts): free, BSD-like "
-     "licences (Edinburgh/CMU; see /usr/share/doc/<package>/copyright)."),
 ]
+_LICENCES += [licence for source in in_readme_order() for licence in source.licences]
 
 
 def _speaker_counts(speakers: Sequence[Speaker]) -> list[str]:
@@ -655,43 +575,13 @@ def _readme(config: dict[str, Any], speakers: list[Speaker], stats: dict[str, An
         "## What it contains",
         "",
         "* Real recorded speech (`kind=real`, one `group` per person):",
-        "  * the professional voices of the asterisk prompt packages (one speaker per",
-        "    language folder; Allison's `en` and `es` folders are one person), 8 kHz",
-        "    telephone-band recordings (wav, or GSM 6.10 for `july` and `armelle`); in a 16 kHz",
-        "    build only the English prompts are wideband (decoded from G.722);",
-        "  * the acted dialogue of the game Fish Fillets NG: the two fish of the Czech and of",
-        "    the Dutch dubbing (four actors, ~35-45 min each) and three Czech minor characters;",
-        "    the speaker of each line comes from the game's Lua scripts",
-        "    (`dialogId(\"<sound>\", \"font_<character>\", ...)`);",
-        "  * KLettres letters and syllables, one native speaker per language, short clips",
-        "    concatenated into utterances (clips are reused in up to",
-        f"    {KLETTRES_PASSES} utterances, so these utterances are repetitive);",
-        "  * KTuberling spoken words (item names), one KDE volunteer per language folder",
-        "    (Catalan: a female and a male voice, told apart by the game's sound theme), made",
-        "    like the KLettres utterances; training only and *pool-only*: listed in",
-        "    `utterances_train.csv` (dynamic mixing) but in no precomputed mixture set, so the",
-        "    mixture sets are those of a build made before these voices;",
-        "  * Tux Paint spoken stamp descriptions (a word or short phrase per clip), one adult",
-        "    volunteer per language, made like the KLettres utterances; training only and",
-        "    pool-only like the KTuberling voices;",
-        "  * the lines of the game Drascula (1996, raw 8-bit PCM at 11025 Hz), English and",
-        "    Spanish dubs, one voice per character (file-name prefix); training only and",
-        "    pool-only;",
-        "  * the dialogue of the game Flight of the Amazon Queen (1995, 16 kbit/s MP3 at",
-        "    11 kHz: about 4.5 kHz of bandwidth), one voice per credited actor (the lead, Joe,",
-        "    and 10 others), the speaker of each line from its resource name and the game's",
-        "    credits; training only and pool-only;",
-        "  * the tile names and calls of the game Kajongg (English and German, a few words",
-        "    each), one voice per person (an English and a German folder of one sex whose",
-        "    median F0s agree are one voice), made like the KLettres utterances; training",
-        "    only and pool-only;",
+        *[line for source in recorded_sources() for line in source.readme_contents],
         "  * utterances are ~4.5-7 s of consecutive prompts/lines/clips of one speaker with",
         "    0.1-0.4 s pauses.",
         "* Derived voices: some real voices resampled x0.8 and x1.18 (pitch and formants",
         "  shifted). They are labelled `kind=real`, `engine=derived`, share their origin's",
         "  group and split, and are never used in `*_real.csv`.",
-        "* Synthetic voices: espeak-ng variants, flite (kal16, awb, rms, slt) and festival",
-        "  (kal, ked, slt HTS) speaking generated English sentences.",
+        *[line for source in SOURCES if not source.recorded for line in source.readme_contents],
         "* Every utterance has a random level (active level -28 to -20 dBFS) and a random",
         "  channel colouration (first-order spectral tilt of up to +-5 dB).",
         "* No noise recordings of any kind (some game and KLettres clips have a little",
@@ -725,44 +615,7 @@ def _readme(config: dict[str, Any], speakers: list[Speaker], stats: dict[str, An
         "",
         "Labelling decisions:",
         "",
-        "* Fish Fillets minor characters are not credited; the kept ones (`fillets_cs_linuxer1`,",
-        "  `fillets_cs_linuxer2`, `fillets_cs_statue`) share the group of the Czech fish",
-        "  actor of their sex in case the same actor voiced them, and stay in training.",
-        "* Fish Fillets lines not used:",
-        *[f"  * {language} {character}: {reason}" for language, character, reason in _FILLETS_EXCLUDED],
-        "* KLettres folders not used:",
-        *[f"  * {folder}: {reason}" for folder, reason in _KLETTRES_EXCLUDED],
-        "* KTuberling folders: a folder is one voice when the median F0s of its sound-theme",
-        "  parts (potato words, playgrounds, Tux words) agree within 4 semitones; a folder",
-        "  with parts of both sexes is split by part when the two sets separate cleanly;",
-        "  folders of a held-out voice's language, and voices under "
-        f"{KTUBERLING_MIN_SECONDS:.0f} s, are left out. Not used:",
-        *[f"  * {folder}: {reason}" for folder, reason in _KTUBERLING_EXCLUDED],
-        "* carlo is labelled male from its folder name although its median F0 (~190 Hz) is",
-        "  above the threshold; klettres_he (150-170 Hz) is uncertain and kept out of test,",
-        "  as are ktuberling_el and ktuberling_sl (all KTuberling voices are training voices).",
-        "* Tux Paint languages (`<stamp>_desc_<language>.ogg`): one voice each when at least",
-        "  85 % of the voiced clips are within 5 semitones of its median F0; a voice with the",
-        "  language and sex of a held-out (valid/test) voice is left out (the volunteer may be",
-        "  that person; the other sex is a different person and stays), as are languages with",
-        f"  under {TUXPAINT_MIN_SECONDS:.0f} s of speech. Where a training voice of the same language and",
-        "  sex may be the same person, the Tux Paint voice shares its group (tuxpaint_es,",
-        "  tuxpaint_ca, tuxpaint_da). Voices with 15 min of speech or more get twice the",
-        "  utterances. Not used:",
-        *[f"  * {language}: {reason}" for language, reason in _TUXPAINT_EXCLUDED],
-        "* Drascula: one voice per character and dub, from the file-name prefix of its lines;",
-        "  the cast is not credited, so two characters of one dub may be one actor. Not used:",
-        *[f"  * {prefix}: {reason}" for prefix, reason in _DRASCULA_EXCLUDED],
-        "* FOTAQ voices: one per actor of the game's credits (CREDIT2.CRD), made of the lines",
-        "  of the characters credited to that actor, so that no actor is mixed with himself;",
-        "  sex from the actor, voices with under 2 min of speech left out. Not used:",
-        *[f"  * {what}: {reason}" for what, reason in _FOTAQ_EXCLUDED],
-        "* Kajongg voices: sex from the folder name (male*/female*); an English and a German",
-        f"  folder of one sex within {KAJONGG_SAME_PERSON_SEMITONES:g} semitones of median F0 are one voice",
-        "  (one person);",
-        "  a voice with a language and the sex of a held-out voice is left out (Tux Paint rule).",
-        "  Not used:",
-        *[f"  * {what}: {reason}" for what, reason in _KAJONGG_EXCLUDED],
+        *[line for source in SOURCES for line in source.readme_decisions],
         "",
         "## Layout",
         "",

@@ -27,7 +27,7 @@ from voxsep_corpus.voices.fillets import (
     parse_fillets_dialogs,
 )
 from voxsep_corpus.voices.klettres import KLETTRES_ROOT
-from voxsep_corpus.voices.speakers import SPEAKERS, _speaker_clips
+from voxsep_corpus.voices.speakers import SPEAKERS, speaker_clips
 
 QUANTUM = 1.0 / 32768  # PCM_16 step
 
@@ -279,7 +279,7 @@ def test_fillets_speakers_use_labelled_lines_only():
     assert {s.voice for s in fillets} >= {"cs:small", "cs:big", "nl:small", "nl:big"}
     seen: set[Path] = set()
     for s in fillets:
-        clips = _speaker_clips(s)
+        clips = speaker_clips(s)
         assert clips and not seen & set(clips), s.name  # no line is given to two speakers
         seen |= set(clips)
         language = s.voice.split(":")[0]

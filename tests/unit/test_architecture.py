@@ -1,8 +1,11 @@
 """The package's layers (docs/architecture.md): every import points downwards.
 
-Walks every module of ``src/voxsep`` with ``ast`` (imports inside functions included)
-and checks that no module imports from a layer above its own. A new module must be
-given a layer here and in docs/architecture.md.
+Walks every module of ``src/voxsep`` and ``src/voxsep_corpus`` (the corpus builders, above
+the library) with ``ast`` (imports inside functions included) and checks that no module
+imports from a layer above its own, that the library never imports the corpus builders
+(only the command line of ``voxsep prepare`` does, inside its functions), and that no
+import cycle joins two modules. A new module must be given a layer here and in
+docs/architecture.md.
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[2] / "src" / "voxsep"
+CORPUS = PACKAGE.parent / "voxsep_corpus"  # `voxsep prepare`'s corpus builders: a package above the library
+ROOTS = ("voxsep", "voxsep_corpus")
 
 # (module prefix, layer); the longest matching prefix wins. Lower layers never import higher ones.
 LAYERS = [
@@ -30,6 +35,7 @@ LAYERS = [
     ("voxsep.train", 5),
     ("voxsep.inference", 5),
     ("voxsep.evaluate", 5),
+    ("voxsep_corpus", 5.5),  # the corpus builders: may import the library, never the command line
     ("voxsep.commands", 6),
     ("voxsep.cli", 6),
     ("voxsep.serve", 6),  # the web application of `voxsep serve` (a front end, like the command line)
@@ -74,10 +80,10 @@ def imported_modules(path: Path, name: str) -> list[str]:
                     found.append("voxsep.core")  # metadata, treated as the lowest layer
                 else:
                     found.append(candidate if is_module else base)
-    return [m for m in found if m == "voxsep" or m.startswith("voxsep.")]
+    return [m for m in found if m in ROOTS or m.startswith(tuple(root + "." for root in ROOTS))]
 
 
-MODULES = sorted(PACKAGE.rglob("*.py"))
+MODULES = sorted(PACKAGE.rglob("*.py")) + sorted(CORPUS.rglob("*.py"))
 
 
 @pytest.mark.parametrize("path", MODULES, ids=[module_name(p) for p in MODULES])
@@ -86,6 +92,45 @@ def test_imports_point_downwards(path):
     own = layer_of(name)
     upward = [(m, layer_of(m)) for m in imported_modules(path, name) if layer_of(m) > own]
     assert not upward, f"{name} (layer {own}) imports from higher layers: {upward}"
+
+
+# ------------------------------------------------------------------ the library does not carry the corpus builders
+def corpus_imports(path: Path) -> list[tuple[int, str, bool]]:
+    """``(line, module, inside a function)`` of every import of ``voxsep_corpus`` in ``path``."""
+    tree = ast.parse(path.read_text())
+    in_function = {id(inner) for node in ast.walk(tree) if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+                   for inner in ast.walk(node) if inner is not node}
+    found = []
+    for node in ast.walk(tree):
+        names = []
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and not node.level:
+            names = [node.module or ""]
+        found += [(node.lineno, name, id(node) in in_function) for name in names
+                  if name == "voxsep_corpus" or name.startswith("voxsep_corpus.")]
+    return found
+
+
+LIBRARY_MODULES = sorted(PACKAGE.rglob("*.py"))
+
+
+@pytest.mark.parametrize("path", LIBRARY_MODULES, ids=[module_name(p) for p in LIBRARY_MODULES])
+def test_the_library_imports_the_corpus_builders_only_from_the_prepare_command(path):
+    name = module_name(path)
+    found = corpus_imports(path)
+    if name == "voxsep.commands.prepare" or name.startswith("voxsep.commands.prepare."):
+        eager = [(line, module) for line, module, lazy in found if not lazy]
+        assert not eager, f"{name} imports voxsep_corpus at module level {eager}: import it inside the function"
+    else:
+        assert not found, (f"{name} imports the corpus builders {[(line, m) for line, m, _ in found]}: only "
+                           "voxsep/commands/prepare/ may (voxsep_corpus sits above the library)")
+
+
+def test_the_corpus_check_catches_an_import(tmp_path):
+    fake = tmp_path / "fake.py"
+    fake.write_text("from voxsep_corpus.offline import SPEAKERS\n\ndef f():\n    import voxsep_corpus.levels\n")
+    assert corpus_imports(fake) == [(1, "voxsep_corpus.offline", False), (4, "voxsep_corpus.levels", True)]
 
 
 def test_the_check_catches_an_upward_import(tmp_path):
@@ -133,7 +178,7 @@ def flags_in_strings(source: str) -> list[tuple[int, str]]:
     return found
 
 
-LIBRARY = [p for p in MODULES if not module_name(p).startswith(COMMAND_LINE)]
+LIBRARY = [p for p in MODULES if not module_name(p).startswith(COMMAND_LINE)]  # voxsep_corpus included
 
 
 @pytest.mark.parametrize("path", LIBRARY, ids=[module_name(p) for p in LIBRARY])

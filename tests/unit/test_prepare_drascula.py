@@ -18,7 +18,7 @@ from voxsep_corpus.voices.drascula import (
     drascula_clips,
     read_drascula_line,
 )
-from voxsep_corpus.voices.speakers import SPEAKERS, _speaker_clips
+from voxsep_corpus.voices.speakers import SPEAKERS, speaker_clips
 
 
 def _tone_bytes(seconds: float, frequency: float = 440.0, amplitude: float = 0.5) -> bytes:
@@ -79,7 +79,7 @@ def test_the_table_matches_the_installed_packages():
             if row_dub == dub:
                 assert len(found[prefix]) == lines, name
                 speaker = next(s for s in SPEAKERS if s.name == name)
-                assert _speaker_clips(speaker) == found[prefix]
+                assert speaker_clips(speaker) == found[prefix]
                 # Untrimmed length (bytes at 11025 Hz) bounds the trimmed speech of the table.
                 raw = sum(path.stat().st_size for path in found[prefix]) / DRASCULA_RATE
                 assert seconds <= raw < 2 * seconds, name

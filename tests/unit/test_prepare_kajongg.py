@@ -26,7 +26,7 @@ from voxsep_corpus.voices.kajongg import (
 from voxsep_corpus.voices.klettres import KLETTRES_PASSES
 from voxsep_corpus.voices.speakers import (
     SPEAKERS,
-    _speaker_clips,
+    speaker_clips,
     _speaker_language,
     heldout_voices,
     training_voice_languages,
@@ -133,8 +133,8 @@ def test_the_table_is_the_selection_on_the_installed_package(measured):
         name, _, want_sex, _, want_f0, want_seconds, clips, _ = row
         assert sex == want_sex and _semitones(f0, want_f0) < 0.2 and abs(seconds - want_seconds) < 1.5, name
         speaker = next(s for s in SPEAKERS if s.name == name)
-        assert _speaker_clips(speaker) == [c for f in folders.split("+") for c in found[f]]
-        assert len(_speaker_clips(speaker)) == clips
+        assert speaker_clips(speaker) == [c for f in folders.split("+") for c in found[f]]
+        assert len(speaker_clips(speaker)) == clips
 
 
 @needs_kajongg
@@ -162,7 +162,7 @@ def test_the_merge_and_sex_decisions_follow_the_measured_f0(measured):
 @needs_kajongg
 def test_utterances_reuse_each_clip_a_few_times_at_most(tmp_path):
     speaker = next(s for s in SPEAKERS if s.name == "kajongg_de_male2")
-    clips = _speaker_clips(speaker)
+    clips = speaker_clips(speaker)
     index = SPEAKERS.index(speaker)
     rows = offline._make_speaker({"speaker": speaker, "index": index, "seed": 0, "sample_rate": 8000, "count": 120,
                                   "speech_dir": str(tmp_path)})

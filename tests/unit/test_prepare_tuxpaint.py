@@ -12,7 +12,7 @@ import pytest
 from voxsep_corpus.voices.common import MALE_F0_HZ
 from voxsep_corpus.voices.speakers import (
     SPEAKERS,
-    _speaker_clips,
+    speaker_clips,
     _speaker_language,
     heldout_languages,
     heldout_voices,
@@ -111,4 +111,4 @@ def test_the_table_is_the_selection_on_a_sample_of_the_installed_package():
     assert {language for language, _ in excluded} == {"fr", "lt", "nl", "ml", "pt_BR"}
     for speaker in SPEAKERS:
         if speaker.engine == "tuxpaint":  # every clip of the language (none is empty)
-            assert _speaker_clips(speaker) == found[speaker.voice]
+            assert speaker_clips(speaker) == found[speaker.voice]

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from voxsep_corpus.voices.common import Speaker, _derived
+from voxsep_corpus.voices.common import Speaker, VoiceSource, _derived
 
 ASTERISK_ROOT = Path("/usr/share/asterisk/sounds")
 # Prompts that are not speech (tones, beeps, silence, animal noises).
@@ -57,3 +57,50 @@ def speakers() -> list[Speaker]:
         origin = Speaker(name, sex, "real", split, name, "asterisk", folders, description, package=package, f0=f0)
         speakers += [origin] + (_derived(origin) if derive else [])
     return speakers
+
+
+def voice_clips(voice: str) -> list[Path]:
+    """The prompt files of a voice (8 kHz wav or GSM; the G.722 twins are found beside them)."""
+    return _asterisk_prompts(voice, 8000)
+
+
+def _packages(sample_rate: int) -> dict[str, Path]:
+    """Debian package -> a path it installs (read at check time: a patched root counts)."""
+    needs = {
+        "asterisk-core-sounds-en-wav": ASTERISK_ROOT / "en_US_f_Allison" / "hello.wav",
+        "asterisk-core-sounds-es-wav": ASTERISK_ROOT / "es_MX_f_Allison",
+        "asterisk-core-sounds-fr-wav": ASTERISK_ROOT / "fr_CA_f_June",
+        "asterisk-core-sounds-it-wav": ASTERISK_ROOT / "it_IT_m_Carlo",
+        "asterisk-core-sounds-ru-wav": ASTERISK_ROOT / "ru_RU_f_IvrvoiceRU",
+        "asterisk-prompt-it-menardi-wav": ASTERISK_ROOT / "it_IT_f_Menardi",
+        "asterisk-prompt-es-co": ASTERISK_ROOT / "es" / "agent-pass.gsm",
+        "asterisk-prompt-fr-armelle": ASTERISK_ROOT / "fr" / "agent-pass.gsm",
+    }
+    if sample_rate > 8000:
+        needs["asterisk-core-sounds-en-g722"] = ASTERISK_ROOT / "en_US_f_Allison" / "hello.g722"
+    return needs
+
+
+SOURCE = VoiceSource(
+    "asterisk", speakers, _packages, voice_clips,
+    plan_from_headers=True, ktuberling_reference=True,
+    readme_contents=(
+        "  * the professional voices of the asterisk prompt packages (one speaker per",
+        "    language folder; Allison's `en` and `es` folders are one person), 8 kHz",
+        "    telephone-band recordings (wav, or GSM 6.10 for `july` and `armelle`); in a 16 kHz",
+        "    build only the English prompts are wideband (decoded from G.722);",
+    ),
+    licences=(
+        ("asterisk-core-sounds-*", "asterisk core sounds (allison, carlo, june, ivr_ru): Creative Commons "
+         "Attribution-ShareAlike 3.0 (CC BY-SA 3.0), (c) Digium, Inc. and the voice talents; derived files keep that "
+         "licence."),
+        ("asterisk-prompt-it-menardi-wav", "Italian prompts (menardi and the voices derived from it): CC BY-SA 3.0 "
+         "Italy, (c) 2006-2011 Marco Menardi and Paola Dal Zot; attribution required: the voice files were made by "
+         "them, http://www.voip.ammdomus.it (English text of the prompts (c) Digium)."),
+        ("asterisk-prompt-es-co", "Colombian Spanish prompts (july and derived): GNU GPL version 2, (c) 2006 Avatar "
+         "Ltda. (http://www.avatar.com.co/), voice of July E. Jimenez."),
+        ("asterisk-prompt-fr-armelle", "French prompts (armelle): (c) 2006 Michel Gutierrez, voice of Armelle "
+         "Desjardins; BSD-style licence: redistributions must retain the copyright notice, the list of conditions "
+         "and the disclaimer (/usr/share/doc/asterisk-prompt-fr-armelle/copyright)."),
+    ),
+)

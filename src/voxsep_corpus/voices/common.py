@@ -4,7 +4,9 @@ copies of a voice (:func:`_derived`) and the audio measurements behind the speak
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -62,6 +64,62 @@ class Speaker:
     def human(self) -> bool:
         """A recording of a person as they spoke (not a speed-shifted copy, not TTS)."""
         return self.kind == "real" and self.engine != "derived"
+
+
+@dataclass(frozen=True)
+class VoiceSource:
+    """One voice source of the offline corpus: everything the build, the package check and
+    the corpus README take from it, declared once (``SOURCE`` at the end of the source's
+    module) and listed once in :data:`voxsep_corpus.voices.registry.SOURCES`.
+
+    Attributes:
+        name: the source (its module's name).
+        speakers: its rows of the speaker table, in their fixed order.
+        packages: ``sample_rate -> {Debian package: a path it installs}`` for everything
+            the build reads from it (called at check time, so a patched root is seen).
+        clips: ``Speaker.voice -> [clip, ...]``, the clips a recorded voice's utterances
+            are made of (empty or header-only files left out); ``None`` for synthetic voices.
+        engines: the ``Speaker.engine`` of its voices (default: ``(name,)``).
+        plan_from_headers: plan utterances from the clips' header lengths (mostly-speech
+            prompts) instead of their trimmed lengths.
+        short_clips: short clips (letters, words) kept decoded, trimmed at -30 dB and
+            reused in up to ``KLETTRES_PASSES`` utterances.
+        ktuberling_reference: its human training voices are among those the KTuberling
+            selection was made against (:func:`~.speakers.training_voice_languages`); sources
+            added later say no, so that the reference set never changes.
+        readme_contents: its lines under "What it contains" of the corpus README.
+        readme_decisions: its lines under "Labelling decisions" (what was left out, and why).
+        licences: ``(package(s), licence)`` lines of the README's Licences section.
+    """
+
+    name: str
+    speakers: Callable[[], list[Speaker]]
+    packages: Callable[[int], dict[str, Path]]
+    clips: Callable[[str], list[Path]] | None = None
+    engines: tuple[str, ...] = ()
+    plan_from_headers: bool = False
+    short_clips: bool = False
+    ktuberling_reference: bool = False
+    readme_contents: tuple[str, ...] = ()
+    readme_decisions: tuple[str, ...] = ()
+    licences: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def recorded(self) -> bool:
+        """Recorded speech (its voices are made of clips), not synthesised."""
+        return self.clips is not None
+
+    @property
+    def speaker_engines(self) -> tuple[str, ...]:
+        return self.engines or (self.name,)
+
+
+def audible_clips(paths: list[Path]) -> list[Path]:
+    """The clips among ``paths`` that hold audio (fillets-ng-data-nl 1.0.1 ships two empty Ogg
+    files, elevator1/zd1-m-cesta and gems/zav-v-sto)."""
+    from voxsep.core.audio import audio_info
+
+    return [path for path in paths if audio_info(path).frames > 0]
 
 
 def _derived(origin: Speaker) -> list[Speaker]:

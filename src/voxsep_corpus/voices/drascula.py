@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from voxsep_corpus.voices.common import Speaker
+from voxsep_corpus.voices.common import Speaker, VoiceSource
 
 DRASCULA_ROOT = Path("/usr/share/scummvm/drascula")
 
@@ -89,3 +89,37 @@ def speakers() -> list[Speaker]:
                     f"({seconds / 60:.1f} min of speech)",
                     package="drascula" if dub == "en" else "drascula-spanish", scale=scale, f0=f0, pool_only=True)
             for name, dub, prefix, sex, f0, seconds, _, scale, character in _DRASCULA]
+
+
+def voice_clips(voice: str) -> list[Path]:
+    """The non-empty lines of a voice (``<dub>:<prefix>``)."""
+    return [path for path in _drascula_clips(voice) if path.stat().st_size > 0]
+
+
+def _packages(sample_rate: int) -> dict[str, Path]:
+    """Debian package -> a path it installs (read at check time: a patched root counts)."""
+    return {
+        "drascula": DRASCULA_ROOT / "en" / "1.ALS",
+        "drascula-spanish": DRASCULA_ROOT / "es" / "1.ALS",
+    }
+
+
+SOURCE = VoiceSource(
+    "drascula", speakers, _packages, voice_clips,
+    ktuberling_reference=True,
+    readme_contents=(
+        "  * the lines of the game Drascula (1996, raw 8-bit PCM at 11025 Hz), English and",
+        "    Spanish dubs, one voice per character (file-name prefix); training only and",
+        "    pool-only;",
+    ),
+    readme_decisions=(
+        "* Drascula: one voice per character and dub, from the file-name prefix of its lines;",
+        "  the cast is not credited, so two characters of one dub may be one actor. Not used:",
+        *[f"  * {prefix}: {reason}" for prefix, reason in _DRASCULA_EXCLUDED],
+    ),
+    licences=(
+        ("drascula, drascula-spanish", "Drascula: The Vampire Strikes Back (drascula_* voices): (c) 1996-2008 "
+         "Alcachofa Soft S.L., freeware licence: may be distributed free of charge, also in aggregate, with its "
+         "readme and copyright notices intact; no fee for the game itself (/usr/share/doc/drascula/copyright)."),
+    ),
+)

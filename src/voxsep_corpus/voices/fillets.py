@@ -7,7 +7,7 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
-from voxsep_corpus.voices.common import Speaker, _derived
+from voxsep_corpus.voices.common import Speaker, VoiceSource, _derived, audible_clips
 
 FILLETS_ROOT = Path("/usr/share/games/fillets-ng")
 LONG_FORM_SCALE = 3  # the four fish actors (~40 min each) get 3x the utterances per speaker
@@ -111,3 +111,41 @@ def speakers() -> list[Speaker]:
         # Derived copies of the Czech fish (training): they add lower and higher voices.
         speakers += [origin] + (_derived(origin) if main and split == "train" else [])
     return speakers
+
+
+def voice_clips(voice: str) -> list[Path]:
+    """The Ogg lines of a voice that hold audio."""
+    return audible_clips(_fillets_clips(voice))
+
+
+def _packages(sample_rate: int) -> dict[str, Path]:
+    """Debian package -> a path it installs (read at check time: a patched root counts)."""
+    return {
+        "fillets-ng-data": FILLETS_ROOT / "script" / "airplane" / "dialogs_cs.lua",
+        "fillets-ng-data-cs": FILLETS_ROOT / "sound" / "airplane" / "cs",
+        "fillets-ng-data-nl": FILLETS_ROOT / "sound" / "airplane" / "nl",
+    }
+
+
+SOURCE = VoiceSource(
+    "fillets", speakers, _packages, voice_clips,
+    ktuberling_reference=True,
+    readme_contents=(
+        "  * the acted dialogue of the game Fish Fillets NG: the two fish of the Czech and of",
+        "    the Dutch dubbing (four actors, ~35-45 min each) and three Czech minor characters;",
+        "    the speaker of each line comes from the game's Lua scripts",
+        "    (`dialogId(\"<sound>\", \"font_<character>\", ...)`);",
+    ),
+    readme_decisions=(
+        "* Fish Fillets minor characters are not credited; the kept ones (`fillets_cs_linuxer1`,",
+        "  `fillets_cs_linuxer2`, `fillets_cs_statue`) share the group of the Czech fish",
+        "  actor of their sex in case the same actor voiced them, and stay in training.",
+        "* Fish Fillets lines not used:",
+        *[f"  * {language} {character}: {reason}" for language, character, reason in _FILLETS_EXCLUDED],
+    ),
+    licences=(
+        ("fillets-ng-data, fillets-ng-data-cs, fillets-ng-data-nl", "Fish Fillets NG (fillets_* voices): GNU GPL "
+         "version 2, (c) ALTAR interactive (original game, 1998, released under the GPL in 2004), Ivo and Pavel "
+         "Danihelka and the translators; Dutch translation by Astrid de Wijn."),
+    ),
+)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from voxsep_corpus.voices import queen
 from voxsep_corpus.voices.clips import _measure_sample
-from voxsep_corpus.voices.common import Speaker
+from voxsep_corpus.voices.common import Speaker, VoiceSource
 
 # Flight of the Amazon Queen (``flight-of-the-amazon-queen``, talkie version, 1995): the
 # speech is 16 kbit/s MP3 at 11025 Hz (about 4.5 kHz of bandwidth) inside queen.1c (see
@@ -138,3 +138,39 @@ def speakers() -> list[Speaker]:
                     f"Flight of the Amazon Queen, {actor} ({seconds / 60:.1f} min of speech, {clips} clips)",
                     package="flight-of-the-amazon-queen", scale=scale, f0=f0, pool_only=True)
             for name, characters, sex, f0, seconds, clips, scale, actor in _FOTAQ]
+
+
+def voice_clips(voice: str) -> list[Path]:
+    """The clips of a voice (``en:<characters>``); empty resources are not listed."""
+    return _fotaq_clips(voice.partition(":")[2])
+
+
+def _packages(sample_rate: int) -> dict[str, Path]:
+    """Debian package -> a path it installs (read at check time: a patched root counts)."""
+    return {
+        "flight-of-the-amazon-queen": queen.FOTAQ_DATA,
+    }
+
+
+SOURCE = VoiceSource(
+    "fotaq", speakers, _packages, voice_clips,
+    readme_contents=(
+        "  * the dialogue of the game Flight of the Amazon Queen (1995, 16 kbit/s MP3 at",
+        "    11 kHz: about 4.5 kHz of bandwidth), one voice per credited actor (the lead, Joe,",
+        "    and 10 others), the speaker of each line from its resource name and the game's",
+        "    credits; training only and pool-only;",
+    ),
+    readme_decisions=(
+        "* FOTAQ voices: one per actor of the game's credits (CREDIT2.CRD), made of the lines",
+        "  of the characters credited to that actor, so that no actor is mixed with himself;",
+        "  sex from the actor, voices with under 2 min of speech left out. Not used:",
+        *[f"  * {what}: {reason}" for what, reason in _FOTAQ_EXCLUDED],
+    ),
+    licences=(
+        ("flight-of-the-amazon-queen", "Flight of the Amazon Queen speech (fotaq_* voices): (c) 1995 John Passfield "
+         "and Steven Stamatiadis; Flight of the Amazon Queen licence: free distribution (a reasonable copying fee "
+         "allowed, no fee for the game itself), modified versions allowed if prominently marked as modified, "
+         "copyright notices and the readme kept; voices by the actors credited in the game "
+         "(/usr/share/doc/flight-of-the-amazon-queen/copyright)."),
+    ),
+)

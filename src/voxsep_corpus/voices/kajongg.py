@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from voxsep_corpus.voices.clips import _measure_sample, voiced_f0s
-from voxsep_corpus.voices.common import Speaker, _semitones
+from voxsep_corpus.voices.common import Speaker, VoiceSource, _semitones, audible_clips
 
 KAJONGG_ROOT = Path("/usr/share/kajongg/voices")
 KAJONGG_SAME_PERSON_SEMITONES = 1.5  # Kajongg folders of two languages this close in median F0: one person
@@ -147,3 +147,39 @@ def speakers() -> list[Speaker]:
                     f"Kajongg tile names and calls, {note} ({seconds} s of speech, {clips} clips)",
                     package="kajongg", f0=f0, pool_only=True)
             for name, folders, sex, group, f0, seconds, clips, note in _KAJONGG]
+
+
+def voice_clips(voice: str) -> list[Path]:
+    """The clips of a voice's folders that hold audio."""
+    return audible_clips(_kajongg_clips(voice))
+
+
+def _packages(sample_rate: int) -> dict[str, Path]:
+    """Debian package -> a path it installs (read at check time: a patched root counts)."""
+    return {
+        "kajongg": KAJONGG_ROOT / "de",
+    }
+
+
+SOURCE = VoiceSource(
+    "kajongg", speakers, _packages, voice_clips,
+    short_clips=True,
+    readme_contents=(
+        "  * the tile names and calls of the game Kajongg (English and German, a few words",
+        "    each), one voice per person (an English and a German folder of one sex whose",
+        "    median F0s agree are one voice), made like the KLettres utterances; training",
+        "    only and pool-only;",
+    ),
+    readme_decisions=(
+        "* Kajongg voices: sex from the folder name (male*/female*); an English and a German",
+        f"  folder of one sex within {KAJONGG_SAME_PERSON_SEMITONES:g} semitones of median F0 are one voice",
+        "  (one person);",
+        "  a voice with a language and the sex of a held-out voice is left out (Tux Paint rule).",
+        "  Not used:",
+        *[f"  * {what}: {reason}" for what, reason in _KAJONGG_EXCLUDED],
+    ),
+    licences=(
+        ("kajongg", "Kajongg voices (kajongg_* voices): GNU GPL version 2 or later, (c) Wolfgang Rohdewald "
+         "(/usr/share/kajongg/voices/*/COPYRIGHT, /usr/share/doc/kajongg/copyright)."),
+    ),
+)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from voxsep_corpus.voices.common import Speaker
+from voxsep_corpus.voices.common import Speaker, VoiceSource, audible_clips
 
 KLETTRES_ROOT = Path("/usr/share/klettres")
 KLETTRES_PASSES = 3  # a KLettres (KTuberling, Tux Paint, Kajongg) clip is used in at most this many utterances
@@ -58,3 +58,34 @@ def speakers() -> list[Speaker]:
                                 f"KLettres letters and syllables, {note} ({seconds} s of speech)",
                                 package="klettres-data", f0=f0))
     return speakers
+
+
+def voice_clips(voice: str) -> list[Path]:
+    """The Ogg clips of a voice's folder that hold audio."""
+    return audible_clips(_klettres_clips(voice))
+
+
+def _packages(sample_rate: int) -> dict[str, Path]:
+    """Debian package -> a path it installs (read at check time: a patched root counts)."""
+    return {
+        "klettres-data": KLETTRES_ROOT / "en" / "alpha",
+    }
+
+
+SOURCE = VoiceSource(
+    "klettres", speakers, _packages, voice_clips,
+    short_clips=True, ktuberling_reference=True,
+    readme_contents=(
+        "  * KLettres letters and syllables, one native speaker per language, short clips",
+        "    concatenated into utterances (clips are reused in up to",
+        f"    {KLETTRES_PASSES} utterances, so these utterances are repetitive);",
+    ),
+    readme_decisions=(
+        "* KLettres folders not used:",
+        *[f"  * {folder}: {reason}" for folder, reason in _KLETTRES_EXCLUDED],
+    ),
+    licences=(
+        ("klettres-data", "KLettres sounds (klettres_* voices): GNU GPL version 2 or later, (c) 2001-2011 Anne-Marie "
+         "Mahfouf and the KDE contributors."),
+    ),
+)

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from voxsep_corpus.voices.clips import measure_clip, voiced_f0s
-from voxsep_corpus.voices.common import MALE_F0_HZ, Speaker, _semitones
+from voxsep_corpus.voices.common import MALE_F0_HZ, Speaker, VoiceSource, _semitones, audible_clips
 
 KTUBERLING_ROOT = Path("/usr/share/ktuberling/sounds")
 KTUBERLING_MIN_SECONDS = 20.0  # a KTuberling voice needs at least this much speech (trimmed)
@@ -205,3 +205,44 @@ def speakers() -> list[Speaker]:
                     f"KTuberling spoken words, {note} ({seconds} s of speech)",
                     package="ktuberling-data", f0=f0, pool_only=True)
             for name, voice, sex, f0, seconds, note in _KTUBERLING]
+
+
+def voice_clips(voice: str) -> list[Path]:
+    """The clips of a voice (its folder, or those sound-theme parts) that hold audio."""
+    return audible_clips(_ktuberling_clips(voice))
+
+
+def _packages(sample_rate: int) -> dict[str, Path]:
+    """Debian package -> a path it installs (read at check time: a patched root counts)."""
+    return {
+        "ktuberling-data": KTUBERLING_ROOT / "gl.soundtheme",
+    }
+
+
+SOURCE = VoiceSource(
+    "ktuberling", speakers, _packages, voice_clips,
+    short_clips=True,
+    readme_contents=(
+        "  * KTuberling spoken words (item names), one KDE volunteer per language folder",
+        "    (Catalan: a female and a male voice, told apart by the game's sound theme), made",
+        "    like the KLettres utterances; training only and *pool-only*: listed in",
+        "    `utterances_train.csv` (dynamic mixing) but in no precomputed mixture set, so the",
+        "    mixture sets are those of a build made before these voices;",
+    ),
+    readme_decisions=(
+        "* KTuberling folders: a folder is one voice when the median F0s of its sound-theme",
+        "  parts (potato words, playgrounds, Tux words) agree within 4 semitones; a folder",
+        "  with parts of both sexes is split by part when the two sets separate cleanly;",
+        "  folders of a held-out voice's language, and voices under "
+        f"{KTUBERLING_MIN_SECONDS:.0f} s, are left out. Not used:",
+        *[f"  * {folder}: {reason}" for folder, reason in _KTUBERLING_EXCLUDED],
+        "* carlo is labelled male from its folder name although its median F0 (~190 Hz) is",
+        "  above the threshold; klettres_he (150-170 Hz) is uncertain and kept out of test,",
+        "  as are ktuberling_el and ktuberling_sl (all KTuberling voices are training voices).",
+    ),
+    licences=(
+        ("ktuberling-data", "KTuberling sounds (ktuberling_* voices): GNU GPL version 2 or later, (c) 1999-2017 "
+         "Eric Bischoff, Albert Astals Cid and the KDE contributors and translators "
+         "(/usr/share/doc/ktuberling-data/copyright)."),
+    ),
+)

@@ -8,27 +8,14 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from voxsep_corpus.voices import (
-    asterisk,
-    drascula,
-    fillets,
-    fotaq,
-    kajongg,
-    klettres,
-    ktuberling,
-    synthetic,
-    tuxpaint,
-)
 from voxsep_corpus.voices.common import Speaker
+from voxsep_corpus.voices.registry import SOURCES, source_of
 
 
 def _speaker_table() -> list[Speaker]:
-    """Every speaker of the corpus, in the order that gives each its index (its random seeds)."""
-    return [*asterisk.speakers(), *fillets.speakers(), *klettres.speakers(), *synthetic.speakers(),
-            # Added after the table above was fixed: appended at the end so that every earlier
-            # speaker keeps its index (its random seeds), training only, pool-only.
-            *ktuberling.speakers(), *tuxpaint.speakers(), *drascula.speakers(), *fotaq.speakers(),
-            *kajongg.speakers()]
+    """Every speaker of the corpus, in the order that gives each its index (its random seeds):
+    the sources' tables in registry order (:data:`~.registry.SOURCES`, later sources appended)."""
+    return [speaker for source in SOURCES for speaker in source.speakers()]
 
 
 SPEAKERS: list[Speaker] = _speaker_table()
@@ -47,10 +34,11 @@ def heldout_languages(speakers: Sequence[Speaker] | None = None) -> set[str]:
 
 
 def training_voice_languages(speakers: Sequence[Speaker] | None = None) -> set[tuple[str, str]]:
-    """``(language, sex)`` of the real human training voices other than KTuberling (and the
-    later Tux Paint, FOTAQ and Kajongg) ones: what the KTuberling selection was made against."""
+    """``(language, sex)`` of the real human training voices of the sources the KTuberling
+    selection was made against (``VoiceSource.ktuberling_reference``: asterisk, Fish Fillets,
+    KLettres, Drascula; not KTuberling itself, nor the later Tux Paint, FOTAQ and Kajongg)."""
     return {(_speaker_language(s), s.sex) for s in (SPEAKERS if speakers is None else speakers)
-            if s.human and s.split == "train" and s.engine not in ("ktuberling", "tuxpaint", "fotaq", "kajongg")}
+            if s.human and s.split == "train" and source_of(s.engine).ktuberling_reference}
 
 
 def heldout_voices(speakers: Sequence[Speaker] | None = None) -> set[tuple[str, str]]:
@@ -59,28 +47,14 @@ def heldout_voices(speakers: Sequence[Speaker] | None = None) -> set[tuple[str, 
             if s.human and s.split != "train"}
 
 
-def _speaker_clips(speaker: Speaker) -> list[Path]:
-    """The source files of a clip-based (asterisk, fillets, klettres, ktuberling, tuxpaint, drascula, fotaq,
-    kajongg) speaker (FOTAQ: ``<queen.1c>/<resource>`` names, see :func:`fotaq_clips`)."""
-    from voxsep.core.audio import audio_info
+def speaker_clips(speaker: Speaker) -> list[Path]:
+    """The clips a recorded speaker's utterances are made of (its source's ``clips``; FOTAQ:
+    ``<queen.1c>/<resource>`` names, see :func:`~.fotaq.fotaq_clips`).
 
-    if speaker.engine == "asterisk":
-        return asterisk._asterisk_prompts(speaker.voice, 8000)
-    if speaker.engine == "fillets":
-        clips = fillets._fillets_clips(speaker.voice)
-    elif speaker.engine == "klettres":
-        clips = klettres._klettres_clips(speaker.voice)
-    elif speaker.engine == "ktuberling":
-        clips = ktuberling._ktuberling_clips(speaker.voice)
-    elif speaker.engine == "tuxpaint":
-        clips = tuxpaint._tuxpaint_clips(speaker.voice)
-    elif speaker.engine == "drascula":
-        return [path for path in drascula._drascula_clips(speaker.voice) if path.stat().st_size > 0]
-    elif speaker.engine == "fotaq":
-        return fotaq._fotaq_clips(speaker.voice.partition(":")[2])  # empty resources are not listed
-    elif speaker.engine == "kajongg":
-        clips = kajongg._kajongg_clips(speaker.voice)
-    else:
+    Raises:
+        ValueError: the speaker is synthetic or derived (made of no clips of its own).
+    """
+    source = source_of(speaker.engine) if speaker.engine != "derived" else None
+    if source is None or source.clips is None:
         raise ValueError(f"{speaker.name} ({speaker.engine}) is not made of recorded clips")
-    # fillets-ng-data-nl 1.0.1 ships two empty Ogg files (elevator1/zd1-m-cesta, gems/zav-v-sto).
-    return [path for path in clips if audio_info(path).frames > 0]
+    return source.clips(speaker.voice)

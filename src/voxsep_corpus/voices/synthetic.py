@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from voxsep_corpus.voices.common import Speaker
+from voxsep_corpus.voices.common import Speaker, VoiceSource
 
 FESTIVAL_VOICES = Path("/usr/share/festival/voices")
 
@@ -40,3 +40,31 @@ def speakers() -> list[Speaker]:
         speakers.append(Speaker(f"festival_{group}", sex, "synthetic", split, group, "festival", voice,
                                 f"festival voice {voice} ({package})", package=package))
     return speakers
+
+
+def _packages(sample_rate: int) -> dict[str, Path]:
+    """Debian package -> a path it installs (read at check time: a patched root counts)."""
+    return {
+        "espeak-ng": Path("/usr/bin/espeak-ng"),
+        "flite": Path("/usr/bin/flite"),
+        "festival": Path("/usr/bin/festival"),
+        "festvox-kallpc16k": FESTIVAL_VOICES / "english" / "kal_diphone",
+        "festvox-kdlpc16k": FESTIVAL_VOICES / "english" / "ked_diphone",
+        "festvox-us-slt-hts": FESTIVAL_VOICES / "us" / "cmu_us_slt_arctic_hts",
+    }
+
+
+SOURCE = VoiceSource(
+    "synthetic", speakers, _packages,
+    engines=("espeak", "flite", "festival"),
+    readme_contents=(
+        "* Synthetic voices: espeak-ng variants, flite (kal16, awb, rms, slt) and festival",
+        "  (kal, ked, slt HTS) speaking generated English sentences.",
+    ),
+    licences=(
+        ("espeak-ng", "espeak-ng: GPL-3.0-or-later (its output is not restricted by the GPL)."),
+        ("flite", "flite and its CMU voices (kal16, awb, rms, slt): CMU/BSD-style free licence."),
+        ("festival, festvox-*", "festival and festvox voices (kallpc16k, kdlpc16k, us-slt-hts): free, BSD-like "
+         "licences (Edinburgh/CMU; see /usr/share/doc/<package>/copyright)."),
+    ),
+)

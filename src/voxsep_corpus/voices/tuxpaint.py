@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from voxsep_corpus.voices.clips import _measure_sample, voiced_f0s
-from voxsep_corpus.voices.common import MALE_F0_HZ, Speaker
+from voxsep_corpus.voices.common import MALE_F0_HZ, Speaker, VoiceSource, audible_clips
 
 TUXPAINT_ROOT = Path("/usr/share/tuxpaint/stamps")
 TUXPAINT_MIN_SECONDS = 120.0  # a Tux Paint voice needs at least this much speech (trimmed)
@@ -144,3 +144,43 @@ def speakers() -> list[Speaker]:
                     f"Tux Paint spoken stamp descriptions ({seconds / 60:.1f} min of speech), {note}",
                     package="tuxpaint-stamps-default", scale=scale, f0=f0, pool_only=True)
             for name, language, sex, group, f0, seconds, scale, note in _TUXPAINT]
+
+
+def voice_clips(voice: str) -> list[Path]:
+    """The description clips of a voice's language that hold audio."""
+    return audible_clips(_tuxpaint_clips(voice))
+
+
+def _packages(sample_rate: int) -> dict[str, Path]:
+    """Debian package -> a path it installs (read at check time: a patched root counts)."""
+    return {
+        "tuxpaint-stamps-default": TUXPAINT_ROOT / "animals",
+    }
+
+
+SOURCE = VoiceSource(
+    "tuxpaint", speakers, _packages, voice_clips,
+    short_clips=True,
+    readme_contents=(
+        "  * Tux Paint spoken stamp descriptions (a word or short phrase per clip), one adult",
+        "    volunteer per language, made like the KLettres utterances; training only and",
+        "    pool-only like the KTuberling voices;",
+    ),
+    readme_decisions=(
+        "* Tux Paint languages (`<stamp>_desc_<language>.ogg`): one voice each when at least",
+        "  85 % of the voiced clips are within 5 semitones of its median F0; a voice with the",
+        "  language and sex of a held-out (valid/test) voice is left out (the volunteer may be",
+        "  that person; the other sex is a different person and stays), as are languages with",
+        f"  under {TUXPAINT_MIN_SECONDS:.0f} s of speech. Where a training voice of the same language and",
+        "  sex may be the same person, the Tux Paint voice shares its group (tuxpaint_es,",
+        "  tuxpaint_ca, tuxpaint_da). Voices with 15 min of speech or more get twice the",
+        "  utterances. Not used:",
+        *[f"  * {language}: {reason}" for language, reason in _TUXPAINT_EXCLUDED],
+    ),
+    licences=(
+        ("tuxpaint-stamps-default", "Tux Paint stamp sounds (tuxpaint_* voices): GNU GPL version 2 or later, "
+         "(c) 2002-2022 Bill Kendrick and the Tux Paint contributors; descriptive sounds recorded by the volunteers "
+         "credited in /usr/share/doc/tuxpaint-stamps-default/changelog.gz "
+         "(/usr/share/doc/tuxpaint-stamps-default/copyright)."),
+    ),
+)

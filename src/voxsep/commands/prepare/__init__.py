@@ -1,10 +1,12 @@
 """``voxsep prepare <name>``: build or check datasets.
 
-The library of each corpus is ``voxsep_corpus.<name>`` (it raises typed errors and
-prints nothing); its command line is ``voxsep.commands.prepare.<name>``, which exposes
-``SUMMARY: str`` (one line), ``EPILOG: str`` (examples), ``add_arguments(parser)`` and
-``run(args) -> int``. These modules are imported to read their help text; they keep
-heavy imports (torch, pyroomacoustics, ...) inside ``run``.
+The library of each corpus is ``voxsep_corpus.<name>``, the corpus-builder package beside
+the separation library (it raises typed errors and prints nothing); its command line is
+``voxsep.commands.prepare.<name>``, which exposes ``SUMMARY: str`` (one line), ``EPILOG: str``
+(examples), ``add_arguments(parser)`` and ``run(args) -> int``. These modules are imported to
+read their help text; they import ``voxsep_corpus`` only inside those functions (the only
+place in ``voxsep`` that does) and keep heavy imports (torch, pyroomacoustics, ...) inside
+``run``.
 """
 
 from __future__ import annotations

@@ -6,12 +6,6 @@ import argparse
 from pathlib import Path
 
 from voxsep.commands.prepare.common import add_output, add_workers, build_and_report, print_error
-from voxsep_corpus.binaural import (
-    DEFAULT_COUNTS,
-    _split_assignment,
-    build_binaural,
-    load_binaural_wsj0mix,
-)
 
 
 SUMMARY = "Binaural-WSJ0Mix-style two-ear 2/3-speaker sets (HRIRs from SOFA or CIPIC wavs), or check one"
@@ -36,6 +30,8 @@ EPILOG = """examples:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``voxsep prepare binaural``."""
+    from voxsep_corpus.binaural import DEFAULT_COUNTS, _split_assignment
+
     add_output(parser, optional=True)
     parser.add_argument("--corpus", type=Path, help="offline corpus folder (voxsep prepare offline)")
     parser.add_argument("--utterances", type=_split_assignment, action="append", default=[], metavar="SPLIT=CSV",
@@ -66,6 +62,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Entry point of ``voxsep prepare binaural``."""
+    from voxsep_corpus.binaural import build_binaural, load_binaural_wsj0mix
+
     if args.check is not None:
         status = 0
         for n in args.n_src:

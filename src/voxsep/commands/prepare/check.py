@@ -7,9 +7,6 @@ import csv
 from collections import Counter
 from pathlib import Path
 
-from voxsep_corpus.check import find_utterance_lists, read_utterance_speakers, speakers_from_ids
-
-
 
 SUMMARY = "validate a manifest, wsj0-mix folder, .scp list or utterance list and summarise it"
 
@@ -49,6 +46,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from voxsep.data.manifest import load_manifest
+    from voxsep_corpus.check import find_utterance_lists, read_utterance_speakers, speakers_from_ids
 
     path: Path = args.path
     problems: list[str] = []

@@ -6,7 +6,6 @@ import argparse
 from pathlib import Path
 
 from voxsep.commands.prepare.common import add_output, add_rates_and_modes, add_workers, build_and_report
-from voxsep_corpus.librimix import build_librimix
 
 
 SUMMARY = "build Libri2Mix / Libri3Mix-style sets from a LibriSpeech folder (and optional WHAM! noise)"
@@ -39,6 +38,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Entry point of ``voxsep prepare librimix``."""
+    from voxsep_corpus.librimix import build_librimix
+
     return build_and_report(
         lambda: build_librimix(args.librispeech, args.output, n_src=args.n_src, wham_noise=args.wham_noise,
                                subsets=None if args.subsets is None else tuple(args.subsets),

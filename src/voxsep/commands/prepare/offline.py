@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 
 from voxsep.commands.prepare.common import add_output, add_overwrite, add_workers, build_and_report, print_error
-from voxsep_corpus.offline import DEFAULTS, build_offline, required_packages
 
 
 SUMMARY = ("build a 2-/3-speaker corpus from real (asterisk, Fish Fillets, KLettres, KTuberling, Tux Paint) and "
@@ -30,6 +29,8 @@ Needs the Debian packages listed by `voxsep prepare offline --list-packages`.
 # --------------------------------------------------------------------------- CLI
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``voxsep prepare offline``."""
+    from voxsep_corpus.offline import DEFAULTS
+
     add_output(parser, optional=True)
     parser.add_argument("--sample-rate", type=int, choices=(8000, 16000), default=8000)
     parser.add_argument("--n-train-mixtures", type=int, default=None,
@@ -51,6 +52,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Entry point of ``voxsep prepare offline``."""
     from voxsep_corpus.common import MissingPackageError, apt_install_line
+    from voxsep_corpus.offline import build_offline, required_packages
 
     if args.list_packages:
         print(apt_install_line(required_packages(args.sample_rate)))

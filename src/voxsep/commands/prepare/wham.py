@@ -6,7 +6,6 @@ import argparse
 from pathlib import Path
 
 from voxsep.commands.prepare.common import add_output, add_rates_and_modes, add_splits, add_workers, build_and_report
-from voxsep_corpus.wham import SPLITS, build_wham
 
 
 SUMMARY = "add WHAM! noise to a wsj0-2mix build, following WHAM!'s mix_param_meta_*.csv"
@@ -24,6 +23,8 @@ wham_noise folder (tr/ cv/ tt/ metadata/mix_param_meta_{tr,cv,tt}.csv). Needs
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``voxsep prepare wham``."""
+    from voxsep_corpus.wham import SPLITS
+
     parser.add_argument("wsj0mix", type=Path, help="a wsj0-2mix build (holding wav8k/min/tt/s1 ...)")
     parser.add_argument("wham_noise", type=Path, help="the unzipped wham_noise folder")
     add_output(parser)
@@ -34,6 +35,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Entry point of ``voxsep prepare wham``."""
+    from voxsep_corpus.wham import build_wham
+
     return build_and_report(
         lambda: build_wham(args.wsj0mix, args.wham_noise, args.output, sample_rates=tuple(args.sample_rate),
                            modes=tuple(args.mode), splits=tuple(args.splits), jobs=args.jobs,

@@ -6,7 +6,6 @@ import argparse
 from pathlib import Path
 
 from voxsep.commands.prepare.common import add_output, add_rates_and_modes, add_splits, add_workers, build_and_report
-from voxsep_corpus.wsj0mix import SPLITS, build_wsj0mix
 
 
 SUMMARY = "build wsj0-2mix / wsj0-3mix from a WSJ0 folder (converted to wav) and the mixing lists"
@@ -26,6 +25,8 @@ An interrupted build resumes when run again with the same options.
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``voxsep prepare wsj0mix``."""
+    from voxsep_corpus.wsj0mix import SPLITS
+
     parser.add_argument("wsj0_root", type=Path, help="folder holding wsj0/ converted to wav (read only)")
     parser.add_argument("lists", type=Path, help="folder with mix_<n>_spk_{tr,cv,tt}.txt")
     add_output(parser)
@@ -37,6 +38,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Entry point of ``voxsep prepare wsj0mix``."""
+    from voxsep_corpus.wsj0mix import build_wsj0mix
+
     return build_and_report(
         lambda: build_wsj0mix(args.wsj0_root, args.lists, args.output, n_src=args.n_src,
                               sample_rates=tuple(args.sample_rate), modes=tuple(args.mode),

@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import itertools
 import os
 import shutil
 import statistics
@@ -135,89 +134,45 @@ def read_recording(recording: Recording, root: Path = CODEC2) -> np.ndarray:
     return signal[round(recording.start * SAMPLE_RATE):stop]
 
 
-def cut_segments(signal: np.ndarray, sample_rate: int = SAMPLE_RATE,
-                 seconds: tuple[float, float] = SEGMENT_SECONDS) -> list[np.ndarray]:
-    """Consecutive segments of ``seconds[0]``-``seconds[1]`` s, each cut at the quietest 10 ms
-    frame between those lengths from the previous cut; a rest shorter than ``seconds[0]`` is dropped."""
-    frame = sample_rate // 100
-    shortest, longest = (int(s * sample_rate) for s in seconds)
-    segments, start = [], 0
-    while signal.size - start >= shortest:
-        if signal.size - start <= longest:
-            segments.append(signal[start:])
-            break
-        window = signal[start + shortest:start + longest]
-        n = window.size // frame
-        energy = (window[: n * frame].reshape(n, frame).astype(np.float64) ** 2).mean(axis=1)
-        stop = start + shortest + int(np.argmin(energy)) * frame + frame // 2
-        segments.append(signal[start:stop])
-        start = stop
-    return segments
-
 
 def speaker_segments(recordings: list[Recording], root: Path = CODEC2) -> dict[str, list[np.ndarray]]:
-    """``speaker -> segments`` of every recording (rumble removed, silence trimmed)."""
+    """``speaker -> segments`` of every recording (rumble removed, silence trimmed).
+
+    Raises:
+        ValueError: the table disagrees with the audio (a stretch shorter than one segment,
+            or a sex that its median F0 contradicts: < 165 Hz is a man, as in the offline corpus).
+    """
+    from voxsep_corpus.segments import cut_segments
     from voxsep_corpus.voices.common import remove_rumble, trim_silence
 
     segments: dict[str, list[np.ndarray]] = {}
     for recording in recordings:
-        speech = trim_silence(remove_rumble(read_recording(recording, root), SAMPLE_RATE), SAMPLE_RATE)
-        segments.setdefault(recording.speaker, []).extend(cut_segments(speech))
+        if (recording.sex == "M") != (recording.f0 < 165):
+            raise ValueError(f"{recording}: sex {recording.sex} but median F0 {recording.f0} Hz")
+        signal = read_recording(recording, root)
+        if signal.size < SEGMENT_SECONDS[0] * SAMPLE_RATE:
+            raise ValueError(f"{recording}: {signal.size / SAMPLE_RATE:.1f} s, shorter than one segment")
+        speech = trim_silence(remove_rumble(signal, SAMPLE_RATE), SAMPLE_RATE)
+        segments.setdefault(recording.speaker, []).extend(cut_segments(speech, SAMPLE_RATE, SEGMENT_SECONDS))
     return segments
 
 
-def draw_pairs(counts: dict[str, int], n: int, seed: int = 0) -> list[tuple[tuple[str, int], tuple[str, int], float]]:
-    """``n`` mixtures ``((speaker, segment), (speaker, segment), g)`` of two different speakers.
-
-    A speaker pair is drawn uniformly among those with an unused pair of segments, then
-    one of its unused segment pairs; which talker is first is random; ``g`` is uniform in
-    ``[-GAIN_DB, GAIN_DB]``.
-
-    Raises:
-        ValueError: fewer than ``n`` distinct segment pairs of different speakers.
-    """
-    rng = np.random.default_rng(seed)
-    speakers = sorted(s for s, c in counts.items() if c > 0)
-    unused = {pair: [(i, j) for i in range(counts[pair[0]]) for j in range(counts[pair[1]])]
-              for pair in itertools.combinations(speakers, 2)}
-    if sum(len(v) for v in unused.values()) < n:
-        raise ValueError(f"only {sum(len(v) for v in unused.values())} pairs of segments of two speakers, "
-                         f"{n} mixtures asked")
-    mixtures = []
-    while len(mixtures) < n:
-        pairs = [pair for pair, left in unused.items() if left]
-        pair = pairs[rng.integers(len(pairs))]
-        i, j = unused[pair].pop(rng.integers(len(unused[pair])))
-        first, second = ((pair[0], i), (pair[1], j)) if rng.random() < 0.5 else ((pair[1], j), (pair[0], i))
-        mixtures.append((first, second, float(rng.uniform(-GAIN_DB, GAIN_DB))))
-    return mixtures
-
-
-def mix_pair(first: np.ndarray, second: np.ndarray, gain_db: float,
-             sample_rate: int = SAMPLE_RATE) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(mixture, s1, s2)`` by the corpus rule: 0 dB active level each, ``+g`` / ``-g`` dB,
-    cut to the shorter, largest peak of the three at ``PEAK``."""
-    from voxsep_corpus.levels import normalise_active_level
-
-    s1 = normalise_active_level(first, sample_rate) * 10.0 ** (gain_db / 20.0)
-    s2 = normalise_active_level(second, sample_rate) * 10.0 ** (-gain_db / 20.0)
-    length = min(s1.size, s2.size)
-    s1, s2 = s1[:length], s2[:length]
-    mixture = s1 + s2
-    scale = PEAK / max(np.abs(mixture).max(), np.abs(s1).max(), np.abs(s2).max())
-    return mixture * scale, s1 * scale, s2 * scale
 
 
 def build(out: Path, n: int, seed: int) -> Path:
     """Write the mixtures and the manifest under ``out``; returns the manifest."""
     from voxsep.core.audio import write_audio
+    from voxsep_corpus.levels import mix_at_levels
+    from voxsep_corpus.segments import draw_pairs
 
     segments = speaker_segments(RECORDINGS)
     sexes = {r.speaker: r.sex for r in RECORDINGS}
     rows = []
-    for (a, i), (b, j), g in draw_pairs({s: len(v) for s, v in segments.items()}, n, seed):
+    for (a, i), (b, j), g in draw_pairs({s: len(v) for s, v in segments.items()}, n, seed, GAIN_DB):
         name = f"{a}-{i:04d}_{g:.4f}_{b}-{j:04d}_{-g:.4f}"
-        mixture, s1, s2 = mix_pair(segments[a][i], segments[b][j], g)
+        # the offline corpus's rule: 0 dB active level each, +g / -g dB, cut to the shorter,
+        # largest peak of mixture and sources at PEAK
+        mixture, (s1, s2) = mix_at_levels([segments[a][i], segments[b][j]], [g, -g], SAMPLE_RATE, "min", PEAK)
         for folder, audio in (("s1", s1), ("s2", s2), ("mix", mixture)):
             write_audio(out / folder / f"{name}.wav", audio, SAMPLE_RATE)
         rows.append({"mixture_ID": name, "mixture_path": f"mix/{name}.wav", "source_1_path": f"s1/{name}.wav",

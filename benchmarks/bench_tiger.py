@@ -85,10 +85,10 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
-    from voxsep import checkpoint
+    from voxsep.interop import import_model
 
     folder = Path(args.model)
-    ours, _ = checkpoint.import_model(folder)
+    ours, _ = import_model(folder)
     theirs = reference_model(args.reference_code, folder)
     audio, what = load_input(args)
     x = torch.from_numpy(audio)[None]

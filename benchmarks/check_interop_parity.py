@@ -13,7 +13,7 @@ that every mapping matters), writes it in the published layout —
   ``last_best_checkpoint.pt`` (``{"model": state dict}``) + ``config.yaml`` —
 
 and separates the bundled example mixture (real speech) with it. This process then
-converts the files with ``voxsep.checkpoint.import_model`` and compares: max |diff| and
+converts the files with ``voxsep.interop.import_model`` and compares: max |diff| and
 the SNR of the voxsep output against the reference output (target: >= 60 dB).
 
 References are not voxsep dependencies. Install them into separate places::
@@ -175,7 +175,7 @@ def example_mixture(sample_rate: int, seconds: float, kernel: int = 16, stride: 
 def compare(case: str, python: str, reference_path: str | None, published: bool, seconds: float) -> dict:
     import torch
 
-    from voxsep.checkpoint import import_model
+    from voxsep.interop import import_model
 
     torch.set_num_threads(1)
     with tempfile.TemporaryDirectory(prefix="voxsep-parity-") as tmp:

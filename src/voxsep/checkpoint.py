@@ -16,8 +16,9 @@ its string metadata. Safetensors files are read with the ``safetensors`` package
 never runs code; a corrupt one is reported as such, and a valid one of foreign weights as
 "not a voxsep checkpoint".
 
-Published models of Asteroid, SpeechBrain, ClearerVoice-Studio and TIGER (files, folders,
-Hugging Face cache entries) are converted by ``import_model(source)`` (``voxsep.interop``);
+This module knows its own format only. Published models of Asteroid, SpeechBrain,
+ClearerVoice-Studio and TIGER (files, folders, Hugging Face cache entries and hub ids) are
+converted by ``voxsep.interop.import_model``, which sits above this module; there,
 ``load_any(source)`` takes a voxsep checkpoint or any of those, and ``read_any(source)``
 the raw checkpoint dict of either (fine-tuning from a published model).
 """
@@ -182,7 +183,7 @@ def _checkpoint_from_safetensors(path: Path) -> dict[str, Any]:
     if json.loads(metadata.get("format", "null")) != FORMAT:
         raise CheckpointError(
             f"{path} is a safetensors file of weights but not a voxsep checkpoint (its metadata has no "
-            f"'format': '{FORMAT}'); convert published weights with voxsep.checkpoint.import_model"
+            f"'format': '{FORMAT}'); convert published weights with voxsep.interop.import_model"
         )
     try:
         data = {key: json.loads(value) for key, value in metadata.items()}
@@ -215,7 +216,7 @@ def read(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> d
         raise CheckpointError(
             f"{path} is a PyTorch file but not a voxsep checkpoint (no 'format': '{FORMAT}' "
             "entry); for Asteroid, SpeechBrain or ClearerVoice weights use "
-            "voxsep.checkpoint.import_model / voxsep import-model"
+            "voxsep.interop.import_model / voxsep import-model"
         )
     version = data.get("format_version")
     if not isinstance(version, int) or version > FORMAT_VERSION:
@@ -284,43 +285,3 @@ def load(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> t
     meta = {k: v for k, v in data.items() if k not in ("state_dict", "meta", "format")}
     meta.update(data.get("meta", {}))
     return model, meta
-
-
-def import_model(source: str | os.PathLike, sample_rate: int | None = None, **hub: Any) -> tuple[torch.nn.Module, dict[str, Any]]:
-    """Convert a published Asteroid / SpeechBrain / ClearerVoice / TIGER model (a file, a
-    folder, a Hugging Face cache folder or a hub id) into ``(voxsep model, meta)``; see
-    ``voxsep.interop.import_model`` (``hub``: ``download``, ``revision``, ``offline``).
-    Nothing is downloaded unless ``download=True``, and no code from the files runs."""
-    from voxsep.interop import import_model as _import_model
-
-    return _import_model(source, sample_rate=sample_rate, **hub)
-
-
-def read_any(source: str | os.PathLike) -> dict[str, Any]:
-    """The raw checkpoint dict (``read``) of a voxsep checkpoint, or of a published model
-    that ``import_model`` converts (its ``meta`` holding the source); for fine-tuning.
-
-    Raises:
-        FileNotFoundError, CheckpointError: as ``read`` / ``import_model``.
-    """
-    if Path(source).is_file():
-        try:
-            return read(source)
-        except CheckpointError as error:
-            if "not a voxsep checkpoint" not in str(error):
-                raise  # corrupt, unsafe or too new: importing would not help
-    from voxsep.interop import meta_to_save
-
-    model, meta = import_model(source)
-    return checkpoint_dict(model, **meta_to_save(meta))
-
-
-def load_any(source: str | os.PathLike, map_location: str | torch.device = "cpu", **hub: Any) -> tuple[torch.nn.Module, dict[str, Any]]:
-    """``load`` for a voxsep checkpoint, ``import_model`` for anything else it supports
-    (``hub``: ``download``, ``revision``, ``offline`` for a hub id)."""
-    if Path(source).is_file():
-        try:
-            return load(source, map_location)
-        except CheckpointError:
-            pass  # not ours: import_model says what it is (or why it cannot be read)
-    return import_model(source, **hub)

@@ -30,7 +30,7 @@ LAYERS = [
     ("voxsep.metrics", 3),
     ("voxsep.config", 3),
     ("voxsep.checkpoint", 3),
-    ("voxsep.interop", 3),  # published weights of other toolkits -> voxsep models (beside checkpoint)
+    ("voxsep.interop", 3.5),  # published weights of other toolkits -> voxsep models; load_any (above checkpoint)
     ("voxsep.data", 4),
     ("voxsep.train", 5),
     ("voxsep.inference", 5),
@@ -131,6 +131,87 @@ def test_the_corpus_check_catches_an_import(tmp_path):
     fake = tmp_path / "fake.py"
     fake.write_text("from voxsep_corpus.offline import SPEAKERS\n\ndef f():\n    import voxsep_corpus.levels\n")
     assert corpus_imports(fake) == [(1, "voxsep_corpus.offline", False), (4, "voxsep_corpus.levels", True)]
+
+
+# ------------------------------------------------------------------ no import cycle
+def import_graph(paths: list[Path]) -> dict[str, set[str]]:
+    """Module -> the modules of ``paths`` it imports (anywhere in it, functions included)."""
+    names = {module_name(path): path for path in paths}
+    return {name: {m for m in imported_modules(path, name) if m in names and m != name}
+            for name, path in names.items()}
+
+
+def import_cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """One cycle ``[a, b, ..., a]`` through each group of modules that import each other
+    (each strongly connected component of more than one module; Tarjan's algorithm)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    components = []
+    for root in sorted(graph):
+        if root in index:
+            continue
+        work = [(root, iter(sorted(graph[root])))]
+        index[root] = low[root] = len(index)
+        stack.append(root)
+        while work:
+            node, children = work[-1]
+            child = next(children, None)
+            if child is not None:
+                if child not in index:
+                    index[child] = low[child] = len(index)
+                    stack.append(child)
+                    work.append((child, iter(sorted(graph[child]))))
+                elif child in stack:
+                    low[node] = min(low[node], index[child])
+                continue
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[node])
+            if low[node] == index[node]:
+                component = []
+                while True:
+                    member = stack.pop()
+                    component.append(member)
+                    if member == node:
+                        break
+                if len(component) > 1:
+                    components.append(set(component))
+    cycles = []
+    for component in components:  # the shortest way from the first module back to itself
+        start = min(component)
+        paths = {start: [start]}
+        queue = [start]
+        while queue:
+            node = queue.pop(0)
+            for child in sorted(graph[node] & component):
+                if child == start:
+                    cycles.append(paths[node] + [start])
+                    queue = []
+                    break
+                if child not in paths:
+                    paths[child] = paths[node] + [child]
+                    queue.append(child)
+    return sorted(cycles)
+
+
+def test_no_import_cycle():
+    cycles = import_cycles(import_graph(MODULES))
+    assert not cycles, "import cycles (a lazy import inside a function counts too): " + "; ".join(
+        " -> ".join(cycle) for cycle in cycles)
+
+
+def test_the_cycle_check_names_the_cycle(tmp_path):
+    graph = {"voxsep.a": {"voxsep.b"}, "voxsep.b": {"voxsep.c"}, "voxsep.c": {"voxsep.a", "voxsep.d"},
+             "voxsep.d": set()}
+    assert import_cycles(graph) == [["voxsep.a", "voxsep.b", "voxsep.c", "voxsep.a"]]
+    assert import_cycles({"voxsep.a": {"voxsep.b"}, "voxsep.b": set()}) == []
+    # the real graph with a lazy import of interop added to checkpoint (what issue 29 item 4 removed)
+    fake = tmp_path / "checkpoint.py"
+    fake.write_text((PACKAGE / "checkpoint.py").read_text() + "\n\ndef f():\n    from voxsep.interop import import_model\n")
+    graph = import_graph(MODULES)
+    graph["voxsep.checkpoint"] = set(imported_modules(fake, "voxsep.checkpoint")) & set(graph)
+    assert ["voxsep.checkpoint", "voxsep.interop", "voxsep.checkpoint"] in import_cycles(graph)
 
 
 def test_the_check_catches_an_upward_import(tmp_path):

@@ -1,5 +1,5 @@
-"""Safetensors everywhere a checkpoint is read: voxsep.checkpoint (read / load / load_any /
-read_any), voxsep.interop.import_model, Separator and --init-from. A corrupt file is
+"""Safetensors everywhere a checkpoint is read: voxsep.checkpoint (read / load),
+voxsep.interop (import_model / load_any / read_any), Separator and --init-from. A corrupt file is
 reported as corrupt, a valid one never is."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from safetensors.torch import save_file
 from voxsep import checkpoint, cli, models
 from voxsep.checkpoint import CheckpointError
 from voxsep.inference.api import Separator
-from voxsep.interop import ModelImportError, import_model
+from voxsep.interop import ModelImportError, import_model, load_any, read_any
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -36,11 +36,11 @@ def test_a_voxsep_checkpoint_round_trips_as_safetensors(tmp_path):
     renamed = tmp_path / "m.weights"
     renamed.write_bytes(path.read_bytes())
     assert checkpoint.is_safetensors(renamed)
-    for reader in (checkpoint.load_any, lambda p: import_model(p)):
+    for reader in (load_any, lambda p: import_model(p)):
         other, _ = reader(renamed)
         with torch.inference_mode():
             torch.testing.assert_close(other(x), model(x), rtol=0, atol=0)
-    assert checkpoint.read_any(renamed)["model_name"] == "conv_tasnet"
+    assert read_any(renamed)["model_name"] == "conv_tasnet"
     separator = Separator.load(str(path), fast=False)
     assert separator.n_src == 2
 
@@ -55,7 +55,7 @@ def test_a_corrupt_safetensors_file_is_called_corrupt(tmp_path, damage):
     with pytest.raises(ModelImportError, match=r"not a readable safetensors file \(truncated or corrupt\?\)"):
         import_model(path)
     with pytest.raises(CheckpointError, match="not a readable safetensors file"):
-        checkpoint.load_any(path)
+        load_any(path)
 
 
 def test_a_valid_foreign_safetensors_file_is_never_called_corrupt(tmp_path):

@@ -48,9 +48,10 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
     import torch
 
-    from voxsep import checkpoint, pretrained
+    from voxsep import pretrained
     from voxsep.core.files import check_distinct
     from voxsep.inference.export import OnnxModel, export_onnx
+    from voxsep.interop import load_any
 
     source = args.checkpoint
     if not source.exists() and str(source) in pretrained.BUNDLED:
@@ -58,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
     check_distinct([args.output], {"the checkpoint being exported": source}, "give another output file")
     if args.output.exists() and not args.overwrite:
         raise FileExistsError(f"{args.output} already exists; pass --overwrite to replace it")
-    model, meta = checkpoint.load_any(source)  # also Asteroid / SpeechBrain / ClearerVoice sources
+    model, meta = load_any(source)  # also Asteroid / SpeechBrain / ClearerVoice sources
     if args.streaming:
         return _run_streaming(args, model)
     path = export_onnx(model, args.output, overwrite=args.overwrite, opset=args.opset,

@@ -1,5 +1,5 @@
 """``voxsep import-model``: convert a published Asteroid / SpeechBrain / ClearerVoice model
-into a voxsep checkpoint (``voxsep.checkpoint.import_model``)."""
+into a voxsep checkpoint (``voxsep.interop.import_model``)."""
 
 from __future__ import annotations
 
@@ -50,8 +50,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from voxsep import checkpoint
     from voxsep.core.files import check_outside
-    from voxsep.interop import meta_to_save
-    from voxsep.interop import hub
+    from voxsep.interop import hub, import_model, meta_to_save
     from voxsep.interop.common import HUB_ID, resolve_source
 
     if args.sample_rate is not None:
@@ -74,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
                       "choose an OUTPUT outside the source (--overwrite never replaces a source file)")
     if args.output.exists() and not args.overwrite:
         raise FileExistsError(f"{args.output} already exists; pass --overwrite to replace it")
-    model, meta = checkpoint.import_model(source, sample_rate=args.sample_rate)
+    model, meta = import_model(source, sample_rate=args.sample_rate)
     checkpoint.save(args.output, model, **meta_to_save(meta))
     source = meta.get("source", {})
     params = sum(p.numel() for p in model.parameters()) / 1e6

@@ -187,11 +187,11 @@ class Separator:
     @classmethod
     def from_checkpoint(cls, path: str | os.PathLike, **kwargs: Any) -> "Separator":
         """Load a voxsep checkpoint (``.pt``) or a published Asteroid / SpeechBrain /
-        ClearerVoice model (``voxsep.checkpoint.import_model``); ``kwargs`` go to ``Separator``."""
-        from voxsep import checkpoint
+        ClearerVoice model (``voxsep.interop.load_any``); ``kwargs`` go to ``Separator``."""
+        from voxsep.interop import load_any
 
         hub = {key: kwargs.pop(key) for key in ("download", "revision", "offline") if key in kwargs}
-        model, meta = checkpoint.load_any(path, **hub)
+        model, meta = load_any(path, **hub)
         kwargs.setdefault("name", str(path))
         kwargs.setdefault("n_src_range", meta.get("n_src_range"))
         return cls(model, **kwargs)
@@ -271,14 +271,14 @@ class Separator:
                 logger.info("%s is an ONNX file: running it with onnxruntime", path)
             return cls.from_onnx(path, **kwargs)
         if backend == "onnxruntime":
-            from voxsep import checkpoint
             from voxsep.inference.export import export_onnx
+            from voxsep.interop import load_any
 
             import shutil
             import weakref
 
             hub = {key: kwargs.pop(key) for key in ("download", "revision", "offline") if key in kwargs}
-            model, meta = checkpoint.load_any(path, **hub)
+            model, meta = load_any(path, **hub)
             kwargs.setdefault("n_src_range", meta.get("n_src_range"))
             tmp_dir = Path(tempfile.mkdtemp(prefix="voxsep-onnx-"))
             onnx_path = export_onnx(model, tmp_dir / f"{path.stem}.onnx", n_src_range=meta.get("n_src_range"))

@@ -17,6 +17,10 @@
   (``voxsep.interop.hub``: staged, nothing half-written, ``HF_HUB_OFFLINE`` respected);
 * a voxsep checkpoint (loaded as it is).
 
+``load_any(source)`` and ``read_any(source)`` are the one way to load "anything" (the API,
+the command line, ``--init-from`` and ``voxsep serve`` use them): a voxsep checkpoint by
+``voxsep.checkpoint`` (which knows its own format only), anything else by ``import_model``.
+
 Weights are read with ``torch.load(weights_only=True)`` or the ``safetensors`` package,
 and YAML/JSON as data, so a file cannot run code. ``meta`` holds ``model_name``, ``config``, ``sample_rate``, ``n_src`` and
 ``source``: ``{"toolkit", "architecture", "path", "hub_id", "files": [{"file",
@@ -24,7 +28,7 @@ and YAML/JSON as data, so a file cannot run code. ``meta`` holds ``model_name``,
 it in a voxsep checkpoint (``voxsep import-model``).
 
 This package may import ``voxsep.models``, ``voxsep.checkpoint`` and ``voxsep.core``,
-nothing from training or inference.
+nothing from training or inference; ``voxsep.checkpoint`` never imports it.
 """
 
 from __future__ import annotations
@@ -168,10 +172,44 @@ def _raise_not_cached(repo_id: str, revision: str | None) -> Path:
     raise FileNotFoundError(hub.not_cached_message(repo_id, revision, "downloading was not asked for"))
 
 
+def load_any(source: str | os.PathLike, map_location: str | torch.device = "cpu", **hub: Any
+             ) -> tuple[torch.nn.Module, dict[str, Any]]:
+    """``voxsep.checkpoint.load`` for a voxsep checkpoint, ``import_model`` for anything else it
+    supports (``hub``: ``download``, ``revision``, ``offline`` for a hub id)."""
+    from voxsep import checkpoint
+
+    if Path(source).is_file():
+        try:
+            return checkpoint.load(source, map_location)
+        except checkpoint.CheckpointError:
+            pass  # not ours: import_model says what it is (or why it cannot be read)
+    return import_model(source, **hub)
+
+
+def read_any(source: str | os.PathLike) -> dict[str, Any]:
+    """The raw checkpoint dict (``voxsep.checkpoint.read``) of a voxsep checkpoint, or of a
+    published model that ``import_model`` converts (its ``meta`` holding the source); for
+    fine-tuning.
+
+    Raises:
+        FileNotFoundError, CheckpointError, ModelImportError: as ``checkpoint.read`` / ``import_model``.
+    """
+    from voxsep import checkpoint
+
+    if Path(source).is_file():
+        try:
+            return checkpoint.read(source)
+        except checkpoint.CheckpointError as error:
+            if "not a voxsep checkpoint" not in str(error):
+                raise  # corrupt, unsafe or too new: importing would not help
+    model, meta = import_model(source)
+    return checkpoint.checkpoint_dict(model, **meta_to_save(meta))
+
+
 def meta_to_save(meta: dict[str, Any]) -> dict[str, Any]:
     """The part of ``meta`` that ``voxsep.checkpoint.save`` stores as extra metadata."""
     return {k: v for k, v in meta.items() if k not in ("model_name", "config", "n_src", "format_version",
                                                        "voxsep_version")}
 
 
-__all__ = ["import_model", "meta_to_save", "ModelImportError", "SUPPORTED"]
+__all__ = ["import_model", "load_any", "read_any", "meta_to_save", "ModelImportError", "SUPPORTED"]

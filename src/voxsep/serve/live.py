@@ -22,11 +22,11 @@ MAX_BLOCK = 16000 * 2  # samples per message at most (2 s at 16 kHz): larger mes
 
 def live_capability(served: Any) -> tuple[Any, str]:
     """``(fresh causal model, "")`` when ``served`` can stream, else ``(None, why not)``."""
-    from voxsep import checkpoint
     from voxsep.inference.streaming import StreamingSeparator
+    from voxsep.interop import load_any
 
     try:
-        model, _ = checkpoint.load_any(served.path) if served.path else (None, None)
+        model, _ = load_any(served.path) if served.path else (None, None)
         if model is None:
             return None, "not a PyTorch checkpoint"
         StreamingSeparator.from_model(model)

@@ -155,7 +155,9 @@ def load_init_weights(model: torch.nn.Module, path: str | os.PathLike) -> list[s
         ValueError: the checkpoint's model name or configuration (apart from ``n_src``)
             differs from ``model``'s, naming the differing arguments.
     """
-    data = checkpoint.read_any(path)  # a voxsep checkpoint (.pt, .safetensors) or a published model it imports
+    from voxsep.interop import read_any
+
+    data = read_any(path)  # a voxsep checkpoint (.pt, .safetensors) or a published model it imports
     if data["model_name"] != model.model_name:
         raise ValueError(
             f"init_from {path}: checkpoint holds a {data['model_name']!r} model but the recipe "

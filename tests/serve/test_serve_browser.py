@@ -4,7 +4,7 @@ input, wait for the talker rows, download both WAVs and compare them with
 and the server keeps serving.
 
 Skipped when /usr/bin/chromium or chromedriver is absent (``make apt`` installs them).
-Set ``VOXSEP_UPDATE_SCREENSHOT=1`` to write docs/serve_upload.png (the README's picture).
+Set ``VOXSEP_UPDATE_SCREENSHOT=1`` to write docs/serve_upload.png (the picture in README.md and docs/serve.md).
 """
 
 from __future__ import annotations

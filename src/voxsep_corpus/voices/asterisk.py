@@ -82,7 +82,9 @@ def _packages(sample_rate: int) -> dict[str, Path]:
 
 
 SOURCE = VoiceSource(
-    "asterisk", speakers, _packages, voice_clips,
+    "asterisk", speakers,
+    packages=_packages,  # the G.722 twins are needed at 16 kHz only
+    clips=voice_clips,
     plan_from_headers=True, ktuberling_reference=True,
     readme_contents=(
         "  * the professional voices of the asterisk prompt packages (one speaker per",

@@ -96,16 +96,13 @@ def voice_clips(voice: str) -> list[Path]:
     return [path for path in _drascula_clips(voice) if path.stat().st_size > 0]
 
 
-def _packages(sample_rate: int) -> dict[str, Path]:
-    """Debian package -> a path it installs (read at check time: a patched root counts)."""
-    return {
+SOURCE = VoiceSource(
+    "drascula", speakers,
+    packages=lambda sample_rate: {
         "drascula": DRASCULA_ROOT / "en" / "1.ALS",
         "drascula-spanish": DRASCULA_ROOT / "es" / "1.ALS",
-    }
-
-
-SOURCE = VoiceSource(
-    "drascula", speakers, _packages, voice_clips,
+    },
+    clips=voice_clips,
     ktuberling_reference=True,
     readme_contents=(
         "  * the lines of the game Drascula (1996, raw 8-bit PCM at 11025 Hz), English and",

@@ -118,17 +118,14 @@ def voice_clips(voice: str) -> list[Path]:
     return audible_clips(_fillets_clips(voice))
 
 
-def _packages(sample_rate: int) -> dict[str, Path]:
-    """Debian package -> a path it installs (read at check time: a patched root counts)."""
-    return {
+SOURCE = VoiceSource(
+    "fillets", speakers,
+    packages=lambda sample_rate: {
         "fillets-ng-data": FILLETS_ROOT / "script" / "airplane" / "dialogs_cs.lua",
         "fillets-ng-data-cs": FILLETS_ROOT / "sound" / "airplane" / "cs",
         "fillets-ng-data-nl": FILLETS_ROOT / "sound" / "airplane" / "nl",
-    }
-
-
-SOURCE = VoiceSource(
-    "fillets", speakers, _packages, voice_clips,
+    },
+    clips=voice_clips,
     ktuberling_reference=True,
     readme_contents=(
         "  * the acted dialogue of the game Fish Fillets NG: the two fish of the Czech and of",

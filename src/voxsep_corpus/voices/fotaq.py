@@ -145,15 +145,10 @@ def voice_clips(voice: str) -> list[Path]:
     return _fotaq_clips(voice.partition(":")[2])
 
 
-def _packages(sample_rate: int) -> dict[str, Path]:
-    """Debian package -> a path it installs (read at check time: a patched root counts)."""
-    return {
-        "flight-of-the-amazon-queen": queen.FOTAQ_DATA,
-    }
-
-
 SOURCE = VoiceSource(
-    "fotaq", speakers, _packages, voice_clips,
+    "fotaq", speakers,
+    packages=lambda sample_rate: {"flight-of-the-amazon-queen": queen.FOTAQ_DATA},
+    clips=voice_clips,
     readme_contents=(
         "  * the dialogue of the game Flight of the Amazon Queen (1995, 16 kbit/s MP3 at",
         "    11 kHz: about 4.5 kHz of bandwidth), one voice per credited actor (the lead, Joe,",

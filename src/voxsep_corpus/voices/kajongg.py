@@ -154,15 +154,10 @@ def voice_clips(voice: str) -> list[Path]:
     return audible_clips(_kajongg_clips(voice))
 
 
-def _packages(sample_rate: int) -> dict[str, Path]:
-    """Debian package -> a path it installs (read at check time: a patched root counts)."""
-    return {
-        "kajongg": KAJONGG_ROOT / "de",
-    }
-
-
 SOURCE = VoiceSource(
-    "kajongg", speakers, _packages, voice_clips,
+    "kajongg", speakers,
+    packages=lambda sample_rate: {"kajongg": KAJONGG_ROOT / "de"},
+    clips=voice_clips,
     short_clips=True,
     readme_contents=(
         "  * the tile names and calls of the game Kajongg (English and German, a few words",

@@ -65,15 +65,10 @@ def voice_clips(voice: str) -> list[Path]:
     return audible_clips(_klettres_clips(voice))
 
 
-def _packages(sample_rate: int) -> dict[str, Path]:
-    """Debian package -> a path it installs (read at check time: a patched root counts)."""
-    return {
-        "klettres-data": KLETTRES_ROOT / "en" / "alpha",
-    }
-
-
 SOURCE = VoiceSource(
-    "klettres", speakers, _packages, voice_clips,
+    "klettres", speakers,
+    packages=lambda sample_rate: {"klettres-data": KLETTRES_ROOT / "en" / "alpha"},
+    clips=voice_clips,
     short_clips=True, ktuberling_reference=True,
     readme_contents=(
         "  * KLettres letters and syllables, one native speaker per language, short clips",

@@ -212,15 +212,10 @@ def voice_clips(voice: str) -> list[Path]:
     return audible_clips(_ktuberling_clips(voice))
 
 
-def _packages(sample_rate: int) -> dict[str, Path]:
-    """Debian package -> a path it installs (read at check time: a patched root counts)."""
-    return {
-        "ktuberling-data": KTUBERLING_ROOT / "gl.soundtheme",
-    }
-
-
 SOURCE = VoiceSource(
-    "ktuberling", speakers, _packages, voice_clips,
+    "ktuberling", speakers,
+    packages=lambda sample_rate: {"ktuberling-data": KTUBERLING_ROOT / "gl.soundtheme"},
+    clips=voice_clips,
     short_clips=True,
     readme_contents=(
         "  * KTuberling spoken words (item names), one KDE volunteer per language folder",

@@ -42,20 +42,16 @@ def speakers() -> list[Speaker]:
     return speakers
 
 
-def _packages(sample_rate: int) -> dict[str, Path]:
-    """Debian package -> a path it installs (read at check time: a patched root counts)."""
-    return {
+SOURCE = VoiceSource(
+    "synthetic", speakers,
+    packages=lambda sample_rate: {
         "espeak-ng": Path("/usr/bin/espeak-ng"),
         "flite": Path("/usr/bin/flite"),
         "festival": Path("/usr/bin/festival"),
         "festvox-kallpc16k": FESTIVAL_VOICES / "english" / "kal_diphone",
         "festvox-kdlpc16k": FESTIVAL_VOICES / "english" / "ked_diphone",
         "festvox-us-slt-hts": FESTIVAL_VOICES / "us" / "cmu_us_slt_arctic_hts",
-    }
-
-
-SOURCE = VoiceSource(
-    "synthetic", speakers, _packages,
+    },
     engines=("espeak", "flite", "festival"),
     readme_contents=(
         "* Synthetic voices: espeak-ng variants, flite (kal16, awb, rms, slt) and festival",

@@ -151,15 +151,10 @@ def voice_clips(voice: str) -> list[Path]:
     return audible_clips(_tuxpaint_clips(voice))
 
 
-def _packages(sample_rate: int) -> dict[str, Path]:
-    """Debian package -> a path it installs (read at check time: a patched root counts)."""
-    return {
-        "tuxpaint-stamps-default": TUXPAINT_ROOT / "animals",
-    }
-
-
 SOURCE = VoiceSource(
-    "tuxpaint", speakers, _packages, voice_clips,
+    "tuxpaint", speakers,
+    packages=lambda sample_rate: {"tuxpaint-stamps-default": TUXPAINT_ROOT / "animals"},
+    clips=voice_clips,
     short_clips=True,
     readme_contents=(
         "  * Tux Paint spoken stamp descriptions (a word or short phrase per clip), one adult",

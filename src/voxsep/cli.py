@@ -14,7 +14,7 @@ import sys
 
 from voxsep import __version__
 
-COMMANDS = ("prepare", "train", "evaluate", "separate", "export", "import-model", "models", "serve")
+COMMANDS = ("prepare", "train", "evaluate", "separate", "export", "import-model", "average", "models", "serve")
 
 # Errors a user can act on: printed as one line (set VOXSEP_DEBUG=1 for a traceback).
 USER_ERRORS = (ValueError, FileNotFoundError, FileExistsError, PermissionError, OSError)

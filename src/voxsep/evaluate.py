@@ -22,8 +22,9 @@ matching. Multichannel (binaural) estimates are scored with their channels joine
 
 Separation uses ``voxsep.inference.separate.separate_mixture`` — the chunked inference
 of ``voxsep separate`` — so long utterances never run out of memory. Utterances of the
-same length that fit in one chunk are separated together in a batch (``batch_size``),
-with the same least-squares output-level rule, which gives the same result.
+same length that fit in one chunk are separated together in a batch (``batch_size``) by
+``voxsep.inference.separate.separate_batch``, the batched form of the same rules, which
+gives the same result.
 
 **Counting** (``n_src="auto"``, the default of ``voxsep evaluate`` for models trained on a
 variable number of talkers): the test set may mix counts from 1 to the model's outputs
@@ -170,16 +171,6 @@ def format_summary(summary: dict[str, dict[str, float]]) -> str:
     return "\n".join(lines)
 
 
-def _separate_batch(model: torch.nn.Module, mixtures: torch.Tensor, device: torch.device) -> torch.Tensor:
-    """Whole-utterance separation of equal-length mixtures ``(batch, [C,] T)`` with the
-    least-squares output level of ``separate_mixture``; returns CPU float32 estimates."""
-    from voxsep.inference.separate import match_mixture_level
-
-    with torch.no_grad():
-        estimates = model(mixtures.to(device)).float().cpu()
-    return torch.stack([match_mixture_level(mixtures[b], estimates[b]) for b in range(estimates.shape[0])])
-
-
 def evaluate(
     model: torch.nn.Module,
     data: str | os.PathLike,
@@ -236,7 +227,7 @@ def evaluate(
     from voxsep.core.errors import advised
     from voxsep.core.files import check_distinct, check_writable_dir
     from voxsep.data.datasets import MixtureDataset
-    from voxsep.inference.separate import chunk_samples, separate_mixture
+    from voxsep.inference.separate import chunk_samples, separate_batch, separate_mixture
 
     out = Path(out)
     summary_path = out.with_suffix(".json")
@@ -292,7 +283,7 @@ def evaluate(
                 break
             batch.append((index + len(batch), *item))
         if len(batch) > 1:
-            estimates = list(_separate_batch(model, torch.stack([b[1] for b in batch]), device))
+            estimates = list(separate_batch(model, torch.stack([b[1] for b in batch]), device))
         else:
             estimates = [separate_mixture(model, batch[0][1], chunk_size=chunk, overlap=overlap, device=device)]
         for (i, mixture, sources), estimate in zip(batch, estimates):

@@ -281,3 +281,18 @@ def test_one_chunking_rule_for_the_library_the_cli_and_evaluate(monkeypatch, tmp
     with pytest.raises(ValueError, match="resolved here"):
         separate_command.run(type("Args", (), {"chunk_seconds": 3.0, "overlap_seconds": None})())
     assert calls == [(3.0, None, "--chunk-seconds", "--overlap-seconds")]
+
+
+def test_a_batch_of_equal_length_recordings_gives_what_each_gives_alone():
+    from voxsep.inference.separate import separate_batch
+
+    torch.manual_seed(0)
+    model = models.build("conv_tasnet", n_src=2, **TINY).eval()
+    mixtures = torch.randn(3, 4000)
+    batch = separate_batch(model, mixtures)
+    assert batch.shape == (3, 2, 4000)
+    for mixture, estimates in zip(mixtures, batch):
+        alone = separate_mixture(model, mixture)
+        assert torch.allclose(estimates, alone, atol=1e-5)
+    with pytest.raises(ValueError, match="expects a mixture of shape"):
+        separate_batch(model, torch.randn(2, 2, 4000))

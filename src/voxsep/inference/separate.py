@@ -349,6 +349,46 @@ def separate_mixture(
     return output
 
 
+def separate_batch(
+    model: Any,
+    mixtures: torch.Tensor,
+    device: str | torch.device | None = None,
+    *,
+    track: bool | None = None,
+) -> torch.Tensor:
+    """:func:`separate_mixture` of several recordings of one length that each fit one chunk,
+    in one call of the model (evaluation batches its sets with it): the same output level
+    rule and, for recordings longer than ``TRACK_MIN_SECONDS`` (or ``track=True``), the
+    same talker tracking, so each item equals ``separate_mixture`` of it up to float rounding.
+
+    Args:
+        model: as :func:`separate_mixture`.
+        mixtures: ``(batch, time)`` or ``(batch, channels, time)``.
+        device: where the model runs (default: the model's device, or CPU).
+        track: as :func:`separate_mixture`.
+
+    Returns:
+        ``(batch, n_src, [channels,] time)`` estimates on CPU, float32.
+    """
+    mixtures = mixtures.detach().to("cpu", torch.float32)
+    for mixture in mixtures:
+        _check_mixture(model, mixture)
+    if device is None:
+        params = next(model.parameters(), None) if isinstance(model, torch.nn.Module) else None
+        device = params.device if params is not None else torch.device("cpu")
+    run = _model_runner(model, torch.device(device))
+    with torch.inference_mode():
+        estimates = run(mixtures).cpu()
+    expected = (mixtures.shape[0], int(model.n_src), *mixtures.shape[1:])
+    if tuple(estimates.shape) != expected:
+        raise ValueError(f"the model returned estimates of shape {tuple(estimates.shape)} for mixtures of shape "
+                         f"{tuple(mixtures.shape)}; expected {expected}")
+    out = torch.stack([match_mixture_level(mixture, estimate) for mixture, estimate in zip(mixtures, estimates)])
+    if track or (track is None and mixtures.shape[-1] > TRACK_MIN_SECONDS * int(model.sample_rate)):
+        out = torch.stack([_track(estimate, mixture, int(model.sample_rate)) for mixture, estimate in zip(mixtures, out)])
+    return out
+
+
 def _track(estimates: torch.Tensor, mixture: torch.Tensor, sample_rate: int) -> torch.Tensor:
     """:func:`voxsep.inference.order.track_talkers`, or the estimates unchanged (with a
     warning) where the speaker encoder is not installed."""

@@ -186,6 +186,21 @@ def test_inject_equals_resizing_first(coarse, length):
     torch.testing.assert_close(got, expected)
 
 
+@pytest.mark.parametrize("cache_elements", [1, 300, 5000])
+def test_inference_in_cache_sized_pieces_equals_the_whole_tensor_path(monkeypatch, cache_elements):
+    # inference splits the multi-scale blocks' batch and the attention's row-wise stages
+    # into pieces of about CACHE_ELEMENTS activations; training runs whole tensors
+    torch.manual_seed(0)
+    model = models.build("tiger", n_src=2, **TINY).eval()
+    x = torch.randn(2, 6000)
+    with torch.enable_grad():
+        whole = model(x).detach()
+    monkeypatch.setattr(tf_interleaved, "CACHE_ELEMENTS", cache_elements)
+    with torch.inference_mode():
+        pieces = model(x)
+    torch.testing.assert_close(pieces, whole, rtol=1e-4, atol=1e-5)
+
+
 # ------------------------------------------------------------------------- importer
 def test_the_authors_layout_imports_to_the_same_function(tmp_path):
     model = randomised(models.build("tiger", **TINY))

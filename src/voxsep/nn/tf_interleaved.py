@@ -343,7 +343,6 @@ class FoldedAttention(nn.Module):
     def _output(self, attended: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         """Heads ``(B', heads, A', R * value_dim)`` → projection, PReLU, layer norm, plus the
         input ``x`` ``(B', A', R, C)``."""
-        batch, _, axis, _ = attended.shape
         y = attended.unflatten(-1, (x.shape[2], self.value_dim)).permute(0, 2, 3, 1, 4).reshape(x.shape)
         return self.out_norm(F.prelu(self.out(y), self.out_slope)) + x
 

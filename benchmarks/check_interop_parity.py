@@ -4,11 +4,14 @@ For each toolkit a worker process running the *reference package* builds the mod
 its own classes and random weights (norm gains, biases and PReLU slopes perturbed so
 that every mapping matters), writes it in the published layout —
 
-* Asteroid 0.7 ``ConvTasNet`` and ``DPRNNTasNet``: the ``serialize()`` dict
+* Asteroid 0.7 ``ConvTasNet`` (also causal: ``causal=True, norm_type="cgLN"``) and
+  ``DPRNNTasNet``: the ``serialize()`` dict
   (``model_name``, ``state_dict``, ``model_args``, ``infos``) as ``pytorch_model.bin``;
 * SpeechBrain 1.x SepFormer: ``hyperparams.yaml`` (with its ``!new:``/``!ref`` tags) +
   ``encoder.ckpt``, ``masknet.ckpt``, ``decoder.ckpt``, inside a Hugging Face cache
-  layout ``models--speechbrain--sepformer-test/snapshots/<rev>/``;
+  layout ``models--speechbrain--sepformer-test/snapshots/<rev>/``; also with 3 talkers
+  (``SepFormer-libri3mix``: ``sepformer-libri3mix`` / ``-wsj03mix``) and at 16 kHz
+  (``SepFormer-whamr16k``);
 * ClearerVoice-Studio ``MossFormer2_SS_16K``: ``last_best_checkpoint`` +
   ``last_best_checkpoint.pt`` (``{"model": state dict}``) + ``config.yaml`` —
 
@@ -43,7 +46,10 @@ import tempfile
 import time
 from pathlib import Path
 
-CASES = ("asteroid:ConvTasNet", "asteroid:DPRNNTasNet", "speechbrain:SepFormer", "clearervoice:MossFormer2")
+CASES = ("asteroid:ConvTasNet", "asteroid:DPRNNTasNet", "speechbrain:SepFormer", "clearervoice:MossFormer2",
+         "asteroid:ConvTasNet-causal", "speechbrain:SepFormer-libri3mix", "speechbrain:SepFormer-whamr16k")
+# The rate each case runs at (8 kHz unless named here).
+CASE_RATES = {"clearervoice:MossFormer2": 16000, "speechbrain:SepFormer-whamr16k": 16000}
 
 
 # ------------------------------------------------------------------------ worker side
@@ -64,12 +70,15 @@ def worker(case: str, out: Path, published: bool) -> None:
     torch.manual_seed(0)
     mixture = torch.load(out / "mixture.pt")  # (1, T)
     toolkit, arch = case.split(":")
+    arch, _, variant = arch.partition("-")
     if toolkit == "asteroid":
         from asteroid.models import ConvTasNet, DPRNNTasNet
 
         if arch == "ConvTasNet":
             kwargs = {} if published else dict(n_blocks=4, n_repeats=2, bn_chan=64, hid_chan=128, skip_chan=64,
                                                 n_filters=128)
+            if variant == "causal":  # Asteroid's causal Conv-TasNet: cumulative LN ("cgLN"), left padding
+                kwargs.update(causal=True, norm_type="cgLN")
             model = ConvTasNet(n_src=2, sample_rate=8000, **kwargs)
         else:
             kwargs = dict(n_filters=64, kernel_size=2, stride=1, chunk_size=250, n_repeats=6) if published else \
@@ -99,8 +108,11 @@ def worker(case: str, out: Path, published: bool) -> None:
         from voxsep.interop.speechbrain import sepformer_hyperparams  # the published layout, as voxsep reads it
 
         n_layers, d_model, heads, d_ffn, chunk = (8, 256, 8, 1024, 250) if published else (2, 64, 4, 128, 100)
+        # sepformer-libri3mix / -wsj03mix: 3 talkers; sepformer-whamr16k: the same network at 16 kHz
+        n_src = 3 if variant == "libri3mix" else 2
         hparams = sepformer_hyperparams(n_filters=d_model, d_model=d_model, n_layers=n_layers, n_heads=heads,
-                                        d_ffn=d_ffn, n_repeats=2, chunk_size=chunk)
+                                        d_ffn=d_ffn, n_repeats=2, chunk_size=chunk, n_src=n_src,
+                                        sample_rate=CASE_RATES.get(case, 8000))
 
         def block():
             return SBTransformerBlock(num_layers=n_layers, d_model=d_model, nhead=heads, d_ffn=d_ffn, dropout=0,
@@ -108,7 +120,7 @@ def worker(case: str, out: Path, published: bool) -> None:
 
         encoder = Encoder(kernel_size=16, out_channels=d_model)
         masknet = Dual_Path_Model(in_channels=d_model, out_channels=d_model, intra_model=block(),
-                                  inter_model=block(), num_layers=2, norm="ln", K=chunk, num_spks=2,
+                                  inter_model=block(), num_layers=2, norm="ln", K=chunk, num_spks=n_src,
                                   skip_around_intra=True, linear_layer_after_inter_intra=False)
         decoder = Decoder(in_channels=d_model, out_channels=1, kernel_size=16, stride=8, bias=False)
         for module in (encoder, masknet, decoder):
@@ -126,8 +138,8 @@ def worker(case: str, out: Path, published: bool) -> None:
         with torch.no_grad():  # as speechbrain.inference.separation.SepformerSeparation.separate_batch
             mix_w = encoder(mixture)
             est_mask = masknet(mix_w)
-            sep_h = torch.stack([mix_w] * 2) * est_mask
-            est = torch.cat([decoder(sep_h[i]).reshape(1, -1, 1) for i in range(2)], dim=-1)
+            sep_h = torch.stack([mix_w] * n_src) * est_mask
+            est = torch.cat([decoder(sep_h[i]).reshape(1, -1, 1) for i in range(n_src)], dim=-1)
             length = mixture.shape[1]
             est = torch.nn.functional.pad(est, (0, 0, 0, max(0, length - est.shape[1])))[:, :length]
             reference = est.transpose(1, 2)
@@ -180,7 +192,7 @@ def compare(case: str, python: str, reference_path: str | None, published: bool,
     torch.set_num_threads(1)
     with tempfile.TemporaryDirectory(prefix="voxsep-parity-") as tmp:
         out = Path(tmp)
-        sample_rate = 16000 if case.startswith("clearervoice") else 8000
+        sample_rate = CASE_RATES.get(case, 8000)
         mixture = example_mixture(sample_rate, seconds)
         torch.save(mixture, out / "mixture.pt")
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [

@@ -36,8 +36,13 @@ def _package_available(name: str) -> bool:
     return (Path(REFERENCE_PATH) / name).is_dir()
 
 
+# Cases run at the published models' sizes (the others at small sizes, for speed).
+PUBLISHED_SIZE_CASES = ("asteroid:ConvTasNet-causal", "speechbrain:SepFormer-libri3mix",
+                        "speechbrain:SepFormer-whamr16k")
+
+
 @pytest.mark.parametrize("case", ["asteroid:ConvTasNet", "asteroid:DPRNNTasNet", "speechbrain:SepFormer",
-                                  "clearervoice:MossFormer2"])
+                                  "clearervoice:MossFormer2", *PUBLISHED_SIZE_CASES])
 def test_imported_model_matches_the_reference_implementation(case):
     toolkit = case.split(":")[0]
     if toolkit == "asteroid" and not _asteroid_available():
@@ -46,7 +51,8 @@ def test_imported_model_matches_the_reference_implementation(case):
     if package and not _package_available(package):
         pytest.skip(f"{package} is not installed in {REFERENCE_PATH} (set VOXSEP_REFERENCE_PATH)")
     done = subprocess.run([sys.executable, str(SCRIPT), "--cases", case, "--asteroid-python", ASTEROID_PYTHON,
-                           "--reference-path", REFERENCE_PATH, "--seconds", "2"],
+                           "--reference-path", REFERENCE_PATH, "--seconds", "2"]
+                          + (["--published-sizes"] if case in PUBLISHED_SIZE_CASES else []),
                           capture_output=True, text=True, env=dict(os.environ, OMP_NUM_THREADS="1"), timeout=600)
     rows = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
     assert rows, done.stderr[-2000:]

@@ -94,10 +94,12 @@ def _transformer(node: Any, label: str, where: str) -> dict[str, Any]:
 
 
 def sepformer_hyperparams(n_filters: int, d_model: int, n_layers: int, n_heads: int, d_ffn: int, n_repeats: int,
-                          chunk_size: int, sample_rate: int = 8000) -> str:
+                          chunk_size: int, sample_rate: int = 8000, n_src: int = 2, kernel_size: int = 16) -> str:
     """The ``hyperparams.yaml`` of a SpeechBrain SepFormer folder with these sizes, in the
     layout of the published ones (``speechbrain/sepformer-wsj02mix``; what
-    :func:`read_hparams` reads): encoder kernel 16, stride 8, ``norm: ln``, 2 talkers.
+    :func:`read_hparams` reads): encoder stride ``kernel_size // 2``, ``norm: ln``.
+    ``n_src=3`` is the layout of ``sepformer-wsj03mix`` / ``-libri3mix``, ``sample_rate=16000``
+    that of ``sepformer-whamr16k`` (same kernel 16, stride 8, at 16 kHz).
 
     voxsep never writes SpeechBrain folders itself; this serves the tests and
     ``benchmarks/check_interop_parity.py``, which write such folders to import them.
@@ -110,11 +112,11 @@ def sepformer_hyperparams(n_filters: int, d_model: int, n_layers: int, n_heads: 
     return f"""\
 # SepFormer for speech separation, in the layout of speechbrain/sepformer-wsj02mix
 sample_rate: {sample_rate}
-num_spks: 2
+num_spks: {n_src}
 N_encoder_out: {n_filters}
 out_channels: {d_model}
-kernel_size: 16
-kernel_stride: 8
+kernel_size: {kernel_size}
+kernel_stride: {kernel_size // 2}
 
 Encoder: !new:speechbrain.lobes.models.dual_path.Encoder
     kernel_size: !ref <kernel_size>

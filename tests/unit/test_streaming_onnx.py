@@ -149,7 +149,7 @@ def test_refusals(tmp_path):
         TasNetBlockStep(models.build("conv_tasnet", n_src=2, causal=False, **TINY), 80)
     dprnn = models.build("dprnn", n_src=2, causal=True, n_filters=16, kernel_size=4, bottleneck=8, hidden=8,
                          chunk_size=10, n_blocks=2)
-    with pytest.raises(ValueError, match=r"conv_tasnet only, not 'dprnn'; StreamingSeparator streams"):
+    with pytest.raises(ValueError, match=r"binaural_parallel only, not 'dprnn'; StreamingSeparator streams"):
         export_streaming_onnx(dprnn, tmp_path / "d.onnx")
     with pytest.raises(ValueError, match=r"multiple of the encoder stride \(4 samples"):
         TasNetBlockStep(tiny(), 10)

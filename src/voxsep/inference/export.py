@@ -333,17 +333,21 @@ def export_streaming_onnx(
 ) -> Path:
     """Export one streaming step of a causal model to ONNX, state in and out explicitly.
 
-    The graph is :class:`voxsep.inference.streaming.TasNetBlockStep`: inputs ``block``
-    ``(1, block_size)`` float32 then the state tensors (``samples``, ``frame_index``,
-    ``norm_stats``, ``ola``, ``history0``...), outputs ``output`` ``(n_src, 1,
-    block_size)`` then ``next_<name>`` for each state tensor, to feed back as ``<name>``
-    at the next step. All shapes are static; a stream starts from zeros of the input
-    shapes. ``metadata_props`` add ``streaming=1``, ``block_size``, ``latency_samples``
-    and ``state_names`` (comma-separated) to those of :func:`export_onnx`. Run it with
-    :class:`OnnxStreamingSeparator`.
+    The graph is :class:`voxsep.inference.streaming.TasNetBlockStep` (the TCN step of the
+    PyTorch streaming engines, in its pure form): inputs ``block`` ``(channels,
+    block_size)`` float32 (``channels`` 1, or 2 for the binaural models) then the state
+    tensors (``samples``, ``frame_index``, ``norm_stats``, ``ola``, ``history0``...),
+    outputs ``output`` ``(n_src, channels, block_size)`` then ``next_<name>`` for each state
+    tensor, to feed back as ``<name>`` at the next step. All shapes are static; a stream
+    starts from zeros of the input shapes and ends with one step at ``frame_index`` =
+    ``end_frame_index`` (metadata): its output begins with the last ``latency_samples``
+    samples. ``metadata_props`` add ``streaming=1``, ``block_size``, ``latency_samples``,
+    ``end_frame_index`` and ``state_names`` (comma-separated) to those of
+    :func:`export_onnx`. Run it with :class:`OnnxStreamingSeparator`.
 
     Args:
-        model: a causal Conv-TasNet (the only family with a fixed-block step for now).
+        model: a causal Conv-TasNet or causal binaural model (``binaural_independent``,
+            ``binaural_cross``, ``binaural_parallel``). DPRNN streams in PyTorch only.
         path: destination ``.onnx`` file, written atomically.
         block_ms: block length; ``block_ms * sample_rate / 1000`` must be a whole multiple
             of the encoder stride.
@@ -351,8 +355,8 @@ def export_streaming_onnx(
         opset: ONNX opset version.
 
     Raises:
-        ValueError: the model has no fixed-block step (non-causal, DPRNN, binaural, ...)
-            or the block is not a multiple of the stride.
+        ValueError: the model has no fixed-block step (non-causal, DPRNN, ...) or the
+            block is not a multiple of the stride.
         FileExistsError: ``path`` exists and ``overwrite`` is false.
     """
     from voxsep.inference.streaming import TasNetBlockStep, check_block_ms
@@ -368,7 +372,7 @@ def export_streaming_onnx(
         raise ValueError(f"{block_ms:g} ms at {sample_rate} Hz is not a whole number of samples ({block_size:g})")
     step = TasNetBlockStep(model, round(block_size)).eval()
     names = step.state_names
-    example = (torch.randn(1, step.block_size), *step.initial_state())
+    example = (torch.randn(step.channels, step.block_size), *step.initial_state())
     with atomic_write(path, overwrite=overwrite, suffix=".tmp.onnx") as tmp_name:
         with torch.no_grad(), _quiet_exporter():
             program = torch.onnx.export(
@@ -384,10 +388,11 @@ def export_streaming_onnx(
         metadata = {
             "sample_rate": str(sample_rate),
             "n_src": str(step.n_src),
-            "in_channels": "1",
+            "in_channels": str(step.channels),
             "model_name": str(getattr(model, "model_name", type(model).__name__)),
             "model_config": json.dumps(getattr(model, "config", {}), default=str),
             "streaming": "1",
+            "end_frame_index": str(step.END_FRAME_INDEX),
             "block_size": str(step.block_size),
             "latency_samples": str(step.latency_samples),
             "state_names": ",".join(names),
@@ -400,11 +405,12 @@ def export_streaming_onnx(
 class OnnxStreamingSeparator:
     """Streams with a file from :func:`export_streaming_onnx` in onnxruntime.
 
-    ``process(block)``: exactly ``block_size`` samples (``(n,)`` or ``(1, n)`` float32) →
-    the next ``(n_src, block_size)`` output samples; ``flush()`` → the last
-    ``latency_samples`` samples, then a new stream; ``reset()`` starts a new stream. The
-    output is the offline causal forward of the stream delayed by ``latency_samples``
-    (``L - S``; the stream is whole blocks, so its end needs no padding).
+    ``process(block)``: exactly ``block_size`` samples → the next ``block_size`` output
+    samples: mono models take ``(n,)`` or ``(1, n)`` float32 and return ``(n_src, n)``;
+    the binaural models take ``(2, n)`` (left, right) and return ``(n_src, 2, n)``.
+    ``flush()`` → the last ``latency_samples`` samples, then a new stream; ``reset()``
+    starts a new stream. The output is the offline causal forward of the stream delayed by
+    ``latency_samples`` (``L - S``; the stream is whole blocks, so its end needs no padding).
 
     With ``any_block_size=True`` a block may hold any number of samples (sizes may vary):
     samples wait until a whole step's worth has arrived, so the output is delayed by
@@ -444,10 +450,13 @@ class OnnxStreamingSeparator:
             )
         self.sample_rate = int(self.metadata["sample_rate"])
         self.n_src = int(self.metadata["n_src"])
+        self.in_channels = int(self.metadata.get("in_channels", 1))
         self.block_size = int(self.metadata["block_size"])
         self.any_block_size = bool(any_block_size)
         self.step_latency = int(self.metadata["latency_samples"])  # of whole-block steps
         self.latency_samples = self.step_latency + (self.block_size - 1 if self.any_block_size else 0)
+        # a step whose frames are all masked adds nothing: its output starts with the stream's tail
+        self.end_frame_index = int(self.metadata.get("end_frame_index", -(2**40)))
         self.state_names = self.metadata["state_names"].split(",")
         self._inputs = {i.name: i for i in self.session.get_inputs()}
         self._output_names = ["output", *[f"next_{name}" for name in self.state_names]]
@@ -459,17 +468,36 @@ class OnnxStreamingSeparator:
         self.state = {
             name: np.zeros(self._inputs[name].shape, dtype=dtypes[self._inputs[name].type]) for name in self.state_names
         }
-        self._pending = np.zeros(0, np.float32)  # samples of a step not yet complete (any_block_size)
-        self._queue = np.zeros((self.n_src, self.latency_samples - self.step_latency), np.float32)
+        self._pending = np.zeros((self.in_channels, 0), np.float32)  # samples of a step not yet complete
+        self._queue = np.zeros((self.n_src, self.in_channels, self.latency_samples - self.step_latency), np.float32)
         self._received = self._returned = 0
 
+    def _as_block(self, block: np.ndarray) -> np.ndarray:
+        block = np.ascontiguousarray(block, dtype=np.float32)
+        if self.in_channels == 1:
+            return block.reshape(1, -1)
+        if block.ndim != 2 or block.shape[0] != self.in_channels:
+            raise ValueError(f"{self.path.name} streams {self.in_channels}-channel audio: a block must have shape "
+                             f"({self.in_channels}, n), got {block.shape}")
+        return block
+
     def _step(self, block: np.ndarray) -> np.ndarray:
-        results = self.session.run(self._output_names, {"block": block.reshape(1, -1), **self.state})
+        results = self.session.run(self._output_names, {"block": block, **self.state})
         self.state = dict(zip(self.state_names, results[1:]))
-        return results[0][:, 0]
+        return results[0]
+
+    def _tail(self) -> np.ndarray:
+        """The last ``step_latency`` output samples of the stream (one step of masked frames)."""
+        self.state["frame_index"] = np.full_like(self.state["frame_index"], self.end_frame_index)
+        zeros = np.zeros((self.in_channels, self.block_size), np.float32)
+        steps = -(-self.step_latency // self.block_size)  # the tail may be longer than a block
+        return np.concatenate([self._step(zeros) for _ in range(steps)], axis=-1)[..., : self.step_latency]
+
+    def _output(self, out: np.ndarray) -> np.ndarray:
+        return out[:, 0] if self.in_channels == 1 else out
 
     def process(self, block: np.ndarray) -> np.ndarray:
-        block = np.ascontiguousarray(block, dtype=np.float32).reshape(-1)
+        block = self._as_block(block)
         if not self.any_block_size:
             if block.shape[-1] != self.block_size:
                 raise ValueError(
@@ -477,34 +505,36 @@ class OnnxStreamingSeparator:
                     f"got {block.shape[-1]}; OnnxStreamingSeparator(..., any_block_size=True) takes any size "
                     f"at {self.block_size - 1} samples more latency"
                 )
-            return self._step(block)
-        if block.size < 1:
+            return self._output(self._step(block))
+        if block.shape[-1] < 1:
             raise ValueError("a block must hold at least one sample, got 0")
-        self._pending = np.concatenate([self._pending, block])
+        self._pending = np.concatenate([self._pending, block], axis=-1)
         outputs = [self._queue]
-        while self._pending.size >= self.block_size:
-            outputs.append(self._step(self._pending[: self.block_size]))
-            self._pending = self._pending[self.block_size :]
+        while self._pending.shape[-1] >= self.block_size:
+            outputs.append(self._step(self._pending[:, : self.block_size]))
+            self._pending = self._pending[:, self.block_size :]
         queue = np.concatenate(outputs, axis=-1)
-        out, self._queue = queue[:, : block.size], queue[:, block.size :]
-        self._received += block.size
-        self._returned += block.size
-        return out
+        n = block.shape[-1]
+        out, self._queue = queue[..., :n], queue[..., n:]
+        self._received += n
+        self._returned += n
+        return self._output(out)
 
     def flush(self) -> np.ndarray:
         """The last ``latency_samples`` output samples of the stream; then a new stream."""
         if not self.any_block_size:
-            tail = self.state["ola"][:, 0].copy()
+            tail = self._tail().copy()
             self.reset()
-            return tail
+            return self._output(tail)
         outputs = [self._queue]
-        if self._pending.size:  # the last partial step, padded with zeros
-            outputs.append(self._step(np.pad(self._pending, (0, self.block_size - self._pending.size))))
-        outputs.append(self.state["ola"][:, 0])
+        if self._pending.shape[-1]:  # the last partial step, padded with zeros
+            pad = self.block_size - self._pending.shape[-1]
+            outputs.append(self._step(np.pad(self._pending, ((0, 0), (0, pad)))))
+        outputs.append(self._tail())
         remaining = self._received + self.latency_samples - self._returned
-        tail = np.concatenate(outputs, axis=-1)[:, :remaining].copy()
+        tail = np.concatenate(outputs, axis=-1)[..., :remaining].copy()
         self.reset()
-        return tail
+        return self._output(tail)
 
     def __repr__(self) -> str:
         return (

@@ -89,49 +89,69 @@ def _right_ear_permutation(similarity: torch.Tensor) -> torch.Tensor:
     return best_permutation_tensor(-similarity)
 
 
-class _CausalEarAligner:
-    """Streaming form of ``align_ears(estimates, max_lag, causal=True)``.
+def ear_aligner_state(n_src: int, max_lag: int) -> list[torch.Tensor]:
+    """The state of :func:`causal_align_step` before the first sample: the last ``2 * max_lag``
+    left / ``max_lag`` right samples, the running correlations ``(right i, left j, lag)`` and
+    the right / left energies (zeros)."""
+    return [torch.zeros(n_src, 2 * max_lag), torch.zeros(n_src, max_lag), torch.zeros(n_src, n_src, 2 * max_lag + 1),
+            torch.zeros(n_src, 1), torch.zeros(n_src, 1)]
+
+
+def causal_align_step(estimates: torch.Tensor, max_lag: int, left_past: torch.Tensor, right_past: torch.Tensor,
+                      correlation: torch.Tensor, energy_right: torch.Tensor,
+                      energy_left: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """Streaming form of ``align_ears(estimates, max_lag, causal=True)``, as a pure function
+    (nothing written in place; exportable to ONNX).
 
     The running correlations of :func:`voxsep.models.binaural.causal_ear_similarity` are
     carried from block to block (per right/left pair and lag), with the energies and the
     last ``2 * max_lag`` left / ``max_lag`` right samples they still need; the right-ear
     permutation is then chosen per sample exactly as offline.
+
+    Args:
+        estimates: ``(n_src, 2, m)`` the next ``m`` samples of both ears.
+        max_lag: largest interaural lag, in samples.
+        left_past, right_past, correlation, energy_right, energy_left: the state
+            (:func:`ear_aligner_state`, then the previous call's).
+
+    Returns:
+        ``(aligned (n_src, 2, m), *next state)``.
     """
+    from voxsep.models.binaural import EPS
+
+    m = estimates.shape[-1]
+    left, right = estimates[:, 0].float(), estimates[:, 1].float()
+    lag = max_lag
+    left_ext = torch.cat([left_past, left], dim=-1)  # samples t0 - 2 lag .. t0 + m - 1
+    right_ext = torch.cat([right_past, right], dim=-1)  # samples t0 - lag .. t0 + m - 1
+    right_delayed = right_ext[:, :m]  # sample u = t - lag for t in the block
+    lagged = torch.stack([left_ext[:, w : w + m] for w in range(2 * lag + 1)], dim=-1)  # (n, m, lags)
+    products = right_delayed[:, None, :, None] * lagged[None]  # (right i, left j, m, lags)
+    running = products.cumsum(2) + correlation[:, :, None]
+    running_right = right_delayed.pow(2).cumsum(-1) + energy_right
+    running_left = left_ext[:, lag : lag + m].pow(2).cumsum(-1) + energy_left
+    energy = running_right[:, None] * running_left[None]  # (i, j, m)
+    similarity = running.amax(-1) / (energy.sqrt() + EPS)
+    perm = _right_ear_permutation(similarity.permute(2, 0, 1))  # (m, n_src)
+    aligned_right = torch.gather(estimates[:, 1], 0, perm.T)
+    aligned = torch.stack([estimates[:, 0], aligned_right], dim=1)
+    return (aligned, left_ext[:, left_ext.shape[-1] - 2 * lag :], right_ext[:, right_ext.shape[-1] - lag :],
+            running[:, :, -1], running_right[:, -1:], running_left[:, -1:])
+
+
+class _CausalEarAligner:
+    """:func:`causal_align_step` with its state kept here (the streaming engines)."""
 
     def __init__(self, n_src: int, max_lag: int) -> None:
         self.n_src, self.max_lag = n_src, max_lag
-        lags = 2 * max_lag + 1
-        self.left = torch.zeros(n_src, 2 * max_lag)
-        self.right = torch.zeros(n_src, max_lag)
-        self.correlation = torch.zeros(n_src, n_src, lags)
-        self.energy_right = torch.zeros(n_src, 1)
-        self.energy_left = torch.zeros(n_src, 1)
+        self.state = ear_aligner_state(n_src, max_lag)
 
     def __call__(self, estimates: torch.Tensor) -> torch.Tensor:
         """``(n_src, 2, m)`` → the same with the right ear reordered per sample."""
-        m = estimates.shape[-1]
-        if self.n_src == 1 or m == 0:
+        if self.n_src == 1 or estimates.shape[-1] == 0:
             return estimates
-        from voxsep.models.binaural import EPS
-
-        left, right = estimates[:, 0].float(), estimates[:, 1].float()
-        lag = self.max_lag
-        left_ext = torch.cat([self.left, left], dim=-1)  # samples t0 - 2 lag .. t0 + m - 1
-        right_ext = torch.cat([self.right, right], dim=-1)  # samples t0 - lag .. t0 + m - 1
-        right_delayed = right_ext[:, :m]  # sample u = t - lag for t in the block
-        lagged = torch.stack([left_ext[:, w : w + m] for w in range(2 * lag + 1)], dim=-1)  # (n, m, lags)
-        products = right_delayed[:, None, :, None] * lagged[None]  # (right i, left j, m, lags)
-        correlation = products.cumsum(2) + self.correlation[:, :, None]
-        energy_right = right_delayed.pow(2).cumsum(-1) + self.energy_right
-        energy_left = left_ext[:, lag : lag + m].pow(2).cumsum(-1) + self.energy_left
-        energy = energy_right[:, None] * energy_left[None]  # (i, j, m)
-        similarity = correlation.amax(-1) / (energy.sqrt() + EPS)
-        perm = _right_ear_permutation(similarity.permute(2, 0, 1))  # (m, n_src)
-        self.left, self.right = left_ext[:, -2 * lag :], right_ext[:, -lag:]
-        self.correlation = correlation[:, :, -1]
-        self.energy_right, self.energy_left = energy_right[:, -1:], energy_left[:, -1:]
-        aligned_right = torch.gather(estimates[:, 1], 0, perm.T)
-        return torch.stack([estimates[:, 0], aligned_right], dim=1)
+        aligned, *self.state = causal_align_step(estimates, self.max_lag, *self.state)
+        return aligned
 
 
 # --------------------------------------------------------------------------- engines
@@ -510,38 +530,55 @@ class StreamingSeparator:
 
 
 # --------------------------------------------------------------------------- fixed-block step
-STEP_MODELS = ("conv_tasnet",)
+STEP_MODELS = ("conv_tasnet", "binaural_independent", "binaural_cross", "binaural_parallel")
+EARS = ("left", "right")
 
 
 class TasNetBlockStep(nn.Module):
-    """One streaming step of a causal Conv-TasNet on a block of a fixed size, as a pure function.
+    """One streaming step of a causal TCN model on a block of a fixed size, as a pure function.
 
-    ``forward(block, *state) -> (output, *next_state)``: ``block`` ``(1, block_size)``,
-    ``output`` ``(n_src, 1, block_size)``; every state tensor is read and a new one
-    returned (nothing is written in place), so the step can be exported (ONNX, see
+    Models: causal Conv-TasNet and the causal binaural variants (``binaural_independent``,
+    ``binaural_cross``, ``binaural_parallel``).
+
+    ``forward(block, *state) -> (output, *next_state)``: ``block`` ``(channels, block_size)``
+    (``channels`` = 1, or 2 for the binaural models), ``output`` ``(n_src, channels,
+    block_size)``; every state tensor is read and a new one returned (nothing is written in
+    place), so the step can be exported (ONNX, see
     :func:`voxsep.inference.export.export_streaming_onnx`) or compiled with static shapes.
     :attr:`state_names` / :meth:`initial_state` give the state in order.
 
     **Fixed frames per step.** ``block_size`` must be a multiple of the encoder stride S
-    (and L a multiple of S); the state keeps the last ``L - S`` input samples, so every
-    step runs exactly ``block_size / S`` encoder frames. At the start of the stream these
-    samples are zeros: the first ``L / S - 1`` frames (``frame_index`` below) lie before
-    the stream and are *masked*: they do not enter the cumulative-norm statistics, their
-    depthwise-convolution history is zero (the offline causal padding) and their masks are
-    zero, so they add nothing to the output. The output is therefore the offline causal
-    forward of the stream delayed by ``latency_samples = L - S`` (8 samples, 1 ms, for
-    L=16 at 8 kHz): shorter than :class:`StreamingSeparator`'s ``L - 1``, which holds for
-    any block split. The offline output of a stream of whole blocks ends with the last
-    ``L - S`` samples of the ``ola`` state (what ``flush`` returns).
+    (and L a multiple of S); the state keeps the last ``L - S`` input samples (binaural
+    cross / parallel: also the interaural-feature window's ``window - L`` before them), so
+    every step runs exactly ``block_size / S`` encoder frames. At the start of the stream
+    these samples are zeros: the first ``L / S - 1`` frames (``frame_index`` below) lie
+    before the stream and are *masked*: they do not enter the cumulative-norm statistics,
+    their depthwise-convolution history is zero (the offline causal padding) and their
+    masks are zero, so they add nothing to the output. The output is therefore the offline
+    causal forward of the stream delayed by ``latency_samples = L - S`` (8 samples, 1 ms,
+    for L=16 at 8 kHz): shorter than :class:`StreamingSeparator`'s ``L - 1``, which holds
+    for any block split. **End of a stream**: a step whose frames are all masked
+    (``frame_index`` = :attr:`END_FRAME_INDEX`, any block) adds nothing, so its output
+    begins with the stream's last ``L - S`` samples (ear-aligned where the model aligns).
 
     The masker is :meth:`voxsep.nn.tcn_kernel.TCNKernel.step`, the pure form of the TCN
-    step the streaming engines run in place.
+    step the streaming engines run in place; the binaural cross / parallel encoders,
+    interaural features and decoders are the model's own ``encode`` / ``decode``, as in
+    the PyTorch streaming engine; the per-ear alignment is :func:`causal_align_step`.
 
-    State: ``samples`` (1, L - S) input samples, ``frame_index`` (1,) int64 frames run
-    (masked ones included), ``norm_stats`` (2 * layers + 1, 2) running sums and sums of
-    squares of every cLN, ``ola`` (n_src, 1, L - S) decoder overlap-add tail, ``history<i>``
-    ((P - 1) d_i, H) the depthwise-convolution input of TCN layer i (frames-major).
+    State: ``samples`` (channels, context + L - S) input samples, ``frame_index`` (1,) int64
+    frames run (masked ones included), ``norm_stats`` (2 * layers + 1, 2) running sums and
+    sums of squares of every cLN, ``ola`` (n_src, channels, L - S) decoder overlap-add
+    tail, ``history<i>`` ((P - 1) d_i, H) the depthwise-convolution input of TCN layer i
+    (frames-major). A model that runs its TCN once per ear (``binaural_independent``,
+    ``binaural_cross``) has one ``norm_stats`` and ``history<i>`` per ear, named
+    ``left_...`` and ``right_...``; one that aligns the ears adds the ear alignment's
+    state ``align_left``, ``align_right``, ``align_correlation``, ``align_energy_right``,
+    ``align_energy_left`` (:func:`ear_aligner_state`).
     """
+
+    #: ``frame_index`` that masks every frame of a step (the end of a stream, see above).
+    END_FRAME_INDEX = -(2**40)
 
     def __init__(self, model: nn.Module, block_size: int) -> None:
         super().__init__()
@@ -568,48 +605,95 @@ class TasNetBlockStep(nn.Module):
         self.masked_frames = self.kernel_size // self.stride - 1
         self.latency_samples = self.overlap
         self.n_src = int(model.n_src)
-        self.kernel = model.masker.kernel()  # the streaming engines' TCN step, in its pure form
-        self.activation = model.masker.activation
-        detach = lambda t: t.detach().clone()
-        self.register_buffer("encoder_weight", detach(model.encoder.conv.weight[:, 0, :].T), persistent=False)  # (L, N)
-        self.register_buffer("decoder_basis", detach(model.decoder.conv.weight[:, 0, :].T), persistent=False)  # (L, N)
-        self.encoder_relu = isinstance(model.encoder.activation, nn.ReLU)
+        self.channels = int(getattr(model, "in_channels", 1))
+        # Conv-TasNet and binaural_independent: a Conv-TasNet per channel (encoder and
+        # decoder as matrix products); cross / parallel: the model's encode / decode
+        self.per_channel = name in ("conv_tasnet", "binaural_independent")
+        tasnet = model.tasnet if name == "binaural_independent" else model
+        features = getattr(model, "features", None)
+        self.context = features.window - features.kernel_size if features is not None else 0
+        self.streams = 2 if name in ("binaural_independent", "binaural_cross") else 1  # TCN runs per step
+        self.align = name in ("binaural_independent", "binaural_cross") and self.n_src > 1
+        self.max_lag = int(getattr(model, "max_lag", 0))
+        self.kernel = tasnet.masker.kernel()  # the streaming engines' TCN step, in its pure form
+        self.activation = tasnet.masker.activation
+        self.mask_channels = tasnet.masker.mask_channels
+        if self.per_channel:
+            detach = lambda t: t.detach().clone()
+            self.register_buffer("encoder_weight", detach(tasnet.encoder.conv.weight[:, 0, :].T), persistent=False)
+            self.register_buffer("decoder_basis", detach(tasnet.decoder.conv.weight[:, 0, :].T), persistent=False)
+            self.encoder_relu = isinstance(tasnet.encoder.activation, nn.ReLU)
 
     # ------------------------------------------------------------------ state
+    def _prefixes(self) -> list[str]:
+        return [""] if self.streams == 1 else [f"{ear}_" for ear in EARS]
+
     @property
     def state_names(self) -> list[str]:
-        return ["samples", "frame_index", "norm_stats", "ola"] + [f"history{i}" for i in range(len(self.kernel.blocks))]
+        layers = len(self.kernel.blocks)
+        names = ["samples", "frame_index", *(f"{p}norm_stats" for p in self._prefixes()), "ola"]
+        names += [f"{p}history{i}" for p in self._prefixes() for i in range(layers)]
+        if self.align:
+            names += ["align_left", "align_right", "align_correlation", "align_energy_right", "align_energy_left"]
+        return names
 
     def initial_state(self) -> list[torch.Tensor]:
         stats, *histories = self.kernel.step_state()
-        return [
-            torch.zeros(1, self.overlap),
-            torch.zeros(1, dtype=torch.int64),
-            stats,
-            torch.zeros(self.n_src, 1, self.overlap),
-            *histories,
-        ]
+        state = [torch.zeros(self.channels, self.context + self.overlap), torch.zeros(1, dtype=torch.int64)]
+        state += [stats.clone() for _ in range(self.streams)]
+        state.append(torch.zeros(self.n_src, self.channels, self.overlap))
+        state += [h.clone() for _ in range(self.streams) for h in histories]
+        if self.align:
+            state += ear_aligner_state(self.n_src, self.max_lag)
+        return state
 
     # ------------------------------------------------------------------ step
     def forward(self, block: torch.Tensor, samples: torch.Tensor, frame_index: torch.Tensor,
-                norm_stats: torch.Tensor, ola: torch.Tensor, *histories: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        k, stride = self.frames, self.stride
-        segment = torch.cat([samples, block], dim=-1)  # (1, L - S + block)
-        # encoder: frames as one matrix product, frames-major (as the streaming engines)
-        representation = segment[0].unfold(-1, self.kernel_size, stride) @ self.encoder_weight  # (k, N)
-        if self.encoder_relu:
-            representation = representation.relu()
+                *state: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        k, stride, streams, layers = self.frames, self.stride, self.streams, len(self.kernel.blocks)
+        stats, ola = state[:streams], state[streams]
+        histories = [state[streams + 1 + s * layers : streams + 1 + (s + 1) * layers] for s in range(streams)]
+        align_state = state[streams + 1 + streams * layers :]
+        segment = torch.cat([samples, block], dim=-1)  # (channels, context + L - S + block)
         index = (frame_index + torch.arange(k, dtype=torch.int64))[:, None]  # (k, 1) incl. masked frames
-        valid = (index >= self.masked_frames).to(torch.float32)  # frames before the stream: 0
+        valid = (index >= self.masked_frames).to(torch.float32)  # frames before the stream (or after its end): 0
         count = (index - self.masked_frames + 1).clamp_min(1).to(torch.float32)  # valid frames so far
-        features, new_stats, *new_histories = self.kernel.step(representation, count, valid, norm_stats, *histories)
-        masks = self.activation(features.view(k, self.n_src, -1)) * valid[:, :, None]  # masked frames add nothing
-        masked = (masks * representation[:, None]).permute(1, 2, 0)  # (n_src, N, k)
-        pieces = torch.matmul(self.decoder_basis, masked)  # (n_src, L, k)
-        wave = self._overlap_add(pieces) + F.pad(ola[:, 0], (0, k * stride))  # (n_src, (k - 1) S + L)
-        output = wave[:, None, : k * stride]
-        next_state = [segment[:, k * stride :], frame_index + k, new_stats, wave[:, None, k * stride :], *new_histories]
-        return (output, *next_state)
+
+        def masker(x: torch.Tensor, s: int) -> tuple[torch.Tensor, list[torch.Tensor]]:
+            features, new_stats, *new_histories = self.kernel.step(x, count, valid, stats[s], *histories[s])
+            return features, [new_stats, *new_histories]
+
+        if self.per_channel:
+            waves, new = [], []
+            for channel in range(self.channels):
+                # encoder: frames as one matrix product, frames-major (as the streaming engines)
+                representation = segment[channel].unfold(-1, self.kernel_size, stride) @ self.encoder_weight  # (k, N)
+                if self.encoder_relu:
+                    representation = representation.relu()
+                features, stream_state = masker(representation, channel)
+                new.append(stream_state)
+                masks = self.activation(features.view(k, self.n_src, -1)) * valid[:, :, None]  # masked frames: 0
+                masked = (masks * representation[:, None]).permute(1, 2, 0)  # (n_src, N, k)
+                waves.append(self._overlap_add(torch.matmul(self.decoder_basis, masked)))  # (n_src, (k-1) S + L)
+            wave = torch.stack(waves, dim=1)  # (n_src, channels, (k - 1) S + L)
+        else:
+            x = segment[None, :, self.context :]
+            context = segment[None, :, : self.context] if self.context else None
+            encoded, masker_input = self.model.encode(x, context)  # masker_input (streams, C, k)
+            outputs, new = [], []
+            for s in range(streams):
+                features, stream_state = masker(masker_input[s].T, s)
+                outputs.append(features.T)
+                new.append(stream_state)
+            masks = self.activation(torch.stack(outputs).reshape(streams, self.n_src, self.mask_channels, k))
+            wave = self.model.decode(masks * valid[:, 0], encoded)[0]  # (n_src, channels, (k - 1) S + L)
+        wave = wave + F.pad(ola, (0, k * stride))
+        output = wave[..., : k * stride]
+        if self.align:
+            output, *align_state = causal_align_step(output, self.max_lag, *align_state)
+        next_state = [segment[:, k * stride :], frame_index + k, *(n[0] for n in new), wave[..., k * stride :]]
+        next_state += [h for n in new for h in n[1:]]
+        return (output, *next_state, *align_state)
 
     def _overlap_add(self, pieces: torch.Tensor) -> torch.Tensor:
         """``(n_src, L, k)`` decoder frames → ``(n_src, (k - 1) S + L)`` overlap-added (L = m S)."""

@@ -21,9 +21,12 @@ sample_rate, n_src, in_channels, model_name, model_config and voxsep_version.
 The export is checked against PyTorch on an input of another length than the
 traced one before the command reports success.
 
---streaming writes one streaming step of a causal Conv-TasNet instead (other
-models are refused): inputs 'block' (1, block_size) and the state tensors,
-outputs 'output' (n_src, 1, block_size) and 'next_<state>' to feed back; the
+--streaming writes one streaming step of a causal Conv-TasNet or causal
+binaural model (binaural_independent, binaural_cross, binaural_parallel)
+instead; other models are refused (causal DPRNN streams in Python only:
+voxsep separate --stream). Inputs 'block' (channels, block_size) and the state
+tensors, outputs 'output' (n_src, channels, block_size) and 'next_<state>' to
+feed back (channels 1, or 2 for the binaural models); the
 block size is fixed (--block-ms, a multiple of the encoder stride). The output
 is the offline causal forward delayed by latency_samples (metadata); it is
 checked against the offline model on 2 s of noise. Python: voxsep.inference.
@@ -38,7 +41,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--opset", type=int, default=18, help="ONNX opset version (default 18)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     parser.add_argument("--streaming", action="store_true",
-                        help="export one fixed-block streaming step with explicit state (causal Conv-TasNet)")
+                        help="export one fixed-block streaming step with explicit state (causal Conv-TasNet or binaural model)")
     parser.add_argument("--block-ms", type=float, default=10.0,
                         help="block length of --streaming in ms (default 10; a multiple of the encoder stride)")
     parser.set_defaults(func=run)
@@ -92,11 +95,13 @@ def _run_streaming(args: argparse.Namespace, model) -> int:
     path = export_streaming_onnx(model, args.output, block_ms=args.block_ms, overwrite=args.overwrite, opset=args.opset)
     st = OnnxStreamingSeparator(path)
     blocks = max(2 * model.sample_rate // st.block_size, 2)
-    mixture = torch.randn(blocks * st.block_size, generator=torch.Generator().manual_seed(0)) * 0.1
+    mixture = torch.randn(st.in_channels, blocks * st.block_size, generator=torch.Generator().manual_seed(0)) * 0.1
+    if st.in_channels == 1:
+        mixture = mixture[0]
     with torch.inference_mode():
         reference = model(mixture[None]).numpy()[0]
-    pieces = [st.process(block) for block in mixture.numpy().reshape(blocks, st.block_size)]
-    streamed = np.concatenate([*pieces, st.flush()], axis=-1)[:, st.latency_samples :]
+    pieces = [st.process(block) for block in np.split(mixture.numpy(), blocks, axis=-1)]
+    streamed = np.concatenate([*pieces, st.flush()], axis=-1)[..., st.latency_samples :]
     snr = 10 * np.log10(np.sum(reference.astype(np.float64) ** 2) / max(np.sum((streamed - reference) ** 2.0), 1e-30))
     print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB): streaming step of {model.model_name}, "
           f"block {st.block_size} samples ({args.block_ms:g} ms), latency {st.latency_samples} samples "

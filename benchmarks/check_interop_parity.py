@@ -4,8 +4,8 @@ For each toolkit a worker process running the *reference package* builds the mod
 its own classes and random weights (norm gains, biases and PReLU slopes perturbed so
 that every mapping matters), writes it in the published layout —
 
-* Asteroid 0.7 ``ConvTasNet`` (also causal: ``causal=True, norm_type="cgLN"``) and
-  ``DPRNNTasNet``: the ``serialize()`` dict
+* Asteroid 0.7 ``ConvTasNet`` (also causal: ``causal=True, norm_type="cgLN"``),
+  ``DPRNNTasNet``, ``SuDORMRFNet`` and ``SuDORMRFImprovedNet``: the ``serialize()`` dict
   (``model_name``, ``state_dict``, ``model_args``, ``infos``) as ``pytorch_model.bin``;
 * SpeechBrain 1.x SepFormer: ``hyperparams.yaml`` (with its ``!new:``/``!ref`` tags) +
   ``encoder.ckpt``, ``masknet.ckpt``, ``decoder.ckpt``, inside a Hugging Face cache
@@ -47,7 +47,8 @@ import time
 from pathlib import Path
 
 CASES = ("asteroid:ConvTasNet", "asteroid:DPRNNTasNet", "speechbrain:SepFormer", "clearervoice:MossFormer2",
-         "asteroid:ConvTasNet-causal", "speechbrain:SepFormer-libri3mix", "speechbrain:SepFormer-whamr16k")
+         "asteroid:ConvTasNet-causal", "speechbrain:SepFormer-libri3mix", "speechbrain:SepFormer-whamr16k",
+         "asteroid:SuDORMRFNet", "asteroid:SuDORMRFImprovedNet")
 # The rate each case runs at (8 kHz unless named here).
 CASE_RATES = {"clearervoice:MossFormer2": 16000, "speechbrain:SepFormer-whamr16k": 16000}
 
@@ -72,9 +73,13 @@ def worker(case: str, out: Path, published: bool) -> None:
     toolkit, arch = case.split(":")
     arch, _, variant = arch.partition("-")
     if toolkit == "asteroid":
-        from asteroid.models import ConvTasNet, DPRNNTasNet
+        from asteroid.models import ConvTasNet, DPRNNTasNet, SuDORMRFImprovedNet, SuDORMRFNet
 
-        if arch == "ConvTasNet":
+        if arch.startswith("SuDORMRF"):  # published: the paper's U=16, Q=4, B=128, N=512, L=21
+            kwargs = {} if published else dict(n_filters=64, bn_chan=32, num_blocks=2, upsampling_depth=3)
+            model = {"SuDORMRFNet": SuDORMRFNet, "SuDORMRFImprovedNet": SuDORMRFImprovedNet}[arch](
+                n_src=2, sample_rate=8000, **kwargs)
+        elif arch == "ConvTasNet":
             kwargs = {} if published else dict(n_blocks=4, n_repeats=2, bn_chan=64, hid_chan=128, skip_chan=64,
                                                 n_filters=128)
             if variant == "causal":  # Asteroid's causal Conv-TasNet: cumulative LN ("cgLN"), left padding

@@ -20,7 +20,8 @@ examples:
   voxsep separate call.wav --out out/ --model sepformer_wsj02mix.pt
   voxsep separate call.wav --out out/ --model speechbrain/sepformer-wsj02mix   (converted in memory)
 
-SOURCE is an Asteroid ConvTasNet/DPRNNTasNet file (pytorch_model.bin, best_model.pth:
+SOURCE is an Asteroid ConvTasNet/DPRNNTasNet/SuDORMRFNet/SuDORMRFImprovedNet file
+(pytorch_model.bin, best_model.pth:
 the serialize() layout), a SpeechBrain SepFormer folder (hyperparams.yaml,
 encoder.ckpt, masknet.ckpt, decoder.ckpt), a ClearerVoice MossFormer2 checkpoint
 folder (last_best_checkpoint.pt [+ config.yaml]), a TIGER folder (config.json +

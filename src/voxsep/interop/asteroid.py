@@ -1,4 +1,5 @@
-"""Asteroid models (``ConvTasNet``, ``DPRNNTasNet``) → voxsep ``conv_tasnet`` / ``dprnn``.
+"""Asteroid models (``ConvTasNet``, ``DPRNNTasNet``, ``SuDORMRFNet``, ``SuDORMRFImprovedNet``)
+→ voxsep ``conv_tasnet`` / ``dprnn`` / ``sudormrf``.
 
 The layout read is what Asteroid's ``BaseModel.serialize()`` returns and what its
 ``save_pretrained``, its hub uploads (``pytorch_model.bin``) and its recipes'
@@ -16,7 +17,9 @@ non-causal with gLN, or causal with cumulative LN (Asteroid's ``cgLN``); DPRNN
 non-causal with gLN, single-layer LSTM/GRU, hop = chunk_size / 2, no MulCat. Asteroid's
 DPRNN chunks its sequence with a whole chunk of zeros on each side and sums the two
 copies of each frame: the model is built with ``chunk_padding="asteroid"`` and the
-factor 2 is folded into the gated output's weights.
+factor 2 is folded into the gated output's weights. SuDO-RM-RF (both variants): the
+learned filterbank with stride = kernel_size // 2; its group norms (``GroupNorm(1, C)``)
+and gLNs are both voxsep gLNs.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ import torch
 from voxsep.interop.common import ModelImportError, build_and_load, cat, channel_affine, fetch, strip_prefixes
 from voxsep.nn.activations import MASK_ACTIVATIONS
 
-MODELS = ("ConvTasNet", "DPRNNTasNet")
+MODELS = ("ConvTasNet", "DPRNNTasNet", "SuDORMRFNet", "SuDORMRFImprovedNet")
 
 
 def is_asteroid(data: Any) -> bool:
@@ -176,6 +179,65 @@ def _dprnn(args: dict[str, Any], sd: dict[str, Any], where: str) -> torch.nn.Mod
     return build_and_load("dprnn", config, state, where, expected)
 
 
+def _sudormrf(name: str, args: dict[str, Any], sd: dict[str, Any], where: str) -> torch.nn.Module:
+    improved = name == "SuDORMRFImprovedNet"
+    config = _common_args({"mask_act": "relu" if improved else "softmax", **args}, where,
+                          int(args["kernel_size"]) // 2)
+    n_blocks, depth = int(args.get("num_blocks", 16)), int(args.get("upsampling_depth", 4))
+    bottleneck = int(args.get("bn_chan", 128))
+    # Asteroid's SuDORMRFNet always runs a ReLU encoder, SuDORMRFImprovedNet a linear one
+    config.update(bottleneck=bottleneck, n_blocks=n_blocks, depth=depth,
+                  variant="improved" if improved else "original",
+                  encoder_activation=None if improved else "relu")
+    expected = f"Asteroid {name} with num_blocks={n_blocks}, upsampling_depth={depth}"
+    # the original's norms are GroupNorm(1, C) (weight/bias), the improved one's gLN (gamma/beta)
+    gain, shift = ("gamma", "beta") if improved else ("weight", "bias")
+    m = "masker."
+
+    def norm(ours: str, theirs: str) -> None:
+        state[f"{ours}.weight"] = channel_affine(fetch(sd, f"{theirs}.{gain}", where, expected))
+        state[f"{ours}.bias"] = channel_affine(fetch(sd, f"{theirs}.{shift}", where, expected))
+
+    def conv(ours: str, theirs: str) -> None:
+        for p in ("weight", "bias"):
+            state[f"{ours}.{p}"] = fetch(sd, f"{theirs}.{p}", where, expected)
+
+    state = {
+        "encoder.conv.weight": fetch(sd, "encoder.encoder.filterbank._filters", where, "the learned encoder"),
+        "decoder.conv.weight": fetch(sd, "decoder.filterbank._filters", where, "the learned decoder"),
+    }
+    norm("masker.input_norm", m + "ln")
+    conv("masker.bottleneck", m + ("bottleneck" if improved else "l1"))
+    for i in range(n_blocks):
+        a, o = f"{m}sm.{i}.", f"masker.blocks.{i}."
+        conv(o + "expand", a + "proj_1x1.conv")
+        norm(o + "expand_norm", a + "proj_1x1.norm")
+        state[o + "expand_act.weight"] = fetch(sd, a + "proj_1x1.act.weight", where, expected)
+        for k in range(depth):
+            conv(f"{o}levels.{k}", f"{a}spp_dw.{k}.conv")
+            norm(f"{o}level_norms.{k}", f"{a}spp_dw.{k}.norm")
+        _require(f"{a}spp_dw.{depth}.conv.weight" not in sd, where,
+                 f"block {i} has more resolution levels than upsampling_depth = {depth}")
+        norm(o + "merge_norm", a + "final_norm.norm")
+        state[o + "merge_act.weight"] = fetch(sd, a + "final_norm.act.weight", where, expected)
+        if improved:
+            conv(o + "project", a + "res_conv")
+        else:
+            conv(o + "project", a + "conv_1x1_exp.conv")
+            norm(o + "project_norm", a + "conv_1x1_exp.norm")
+            norm(o + "out_norm", a + "module_act.norm")
+            state[o + "out_act.weight"] = fetch(sd, a + "module_act.act.weight", where, expected)
+    _require(f"{m}sm.{n_blocks}.proj_1x1.conv.weight" not in sd, where,
+             f"the file has more U-ConvBlocks than num_blocks = {n_blocks}")
+    if improved:
+        state.update(_prelu_conv(sd, "masker.output.", m + "mask_net.", where, expected))
+    else:
+        if bottleneck != config["n_filters"]:
+            conv("masker.to_filters", m + "reshape_before_masks")
+        conv("masker.mask_conv", m + "m")
+    return build_and_load("sudormrf", config, state, where, expected)
+
+
 def convert(data: dict[str, Any], where: str, sample_rate: int | None = None) -> tuple[torch.nn.Module, dict[str, Any]]:
     """An Asteroid ``serialize()`` dict → ``(voxsep model, info)``.
 
@@ -194,5 +256,10 @@ def convert(data: dict[str, Any], where: str, sample_rate: int | None = None) ->
     state = strip_prefixes(dict(state), ("module.",))
     missing = [k for k in ("n_src", "n_filters", "kernel_size") if k not in args]
     _require(not missing, where, f"model_args lacks {', '.join(missing)}")
-    model = _conv_tasnet(args, state, where) if name == "ConvTasNet" else _dprnn(args, state, where)
+    if name == "ConvTasNet":
+        model = _conv_tasnet(args, state, where)
+    elif name == "DPRNNTasNet":
+        model = _dprnn(args, state, where)
+    else:
+        model = _sudormrf(name, args, state, where)
     return model, {"toolkit": "asteroid", "architecture": name}

@@ -20,6 +20,7 @@ _MODEL_MODULES = (
     "voxsep.models.mossformer2",
     "voxsep.models.binaural",
     "voxsep.models.tiger",
+    "voxsep.models.sudormrf",
 )
 _REGISTRY: dict[str, type[SeparationModel]] = {}
 _loaded = False

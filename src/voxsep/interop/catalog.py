@@ -40,6 +40,21 @@ KNOWN: tuple[PublishedModel, ...] = (
                    None, "parity with the authors' code >= 60 dB on real speech (tests/unit/test_tiger.py)"),
     PublishedModel("speechbrain/sepformer-wsj02mix", "sepformer", "SpeechBrain", 8000, 2, 26.0, "WSJ0-2mix",
                    "Apache-2.0", "22.4 dB SI-SNRi on the WSJ0-2mix test set (model card)"),
+    # SpeechBrain's other SepFormers: the same network (parameters counted on the layout
+    # with 2 / 3 talkers); read by the same importer, parity-tested at this size with 3
+    # talkers and at 16 kHz (tests/unit/test_interop_reference.py). Scores not checked here.
+    PublishedModel("speechbrain/sepformer-whamr", "sepformer", "SpeechBrain", 8000, 2, 25.68,
+                   "WHAMR! (noisy, reverberant WSJ0-2mix)", "Apache-2.0", None),
+    PublishedModel("speechbrain/sepformer-whamr16k", "sepformer", "SpeechBrain", 16000, 2, 25.68,
+                   "WHAMR! at 16 kHz (noisy, reverberant)", "Apache-2.0", None),
+    PublishedModel("speechbrain/sepformer-wham", "sepformer", "SpeechBrain", 8000, 2, 25.68,
+                   "WHAM! (WSJ0-2mix with noise)", "Apache-2.0", None),
+    PublishedModel("speechbrain/sepformer-libri2mix", "sepformer", "SpeechBrain", 8000, 2, 25.68, "Libri2Mix",
+                   "Apache-2.0", None),
+    PublishedModel("speechbrain/sepformer-libri3mix", "sepformer", "SpeechBrain", 8000, 3, 25.75, "Libri3Mix",
+                   "Apache-2.0", None),
+    PublishedModel("speechbrain/sepformer-wsj03mix", "sepformer", "SpeechBrain", 8000, 3, 25.75, "WSJ0-3mix",
+                   "Apache-2.0", None),
     PublishedModel("JorisCos/ConvTasNet_Libri2Mix_sepclean_8k", "conv_tasnet", "Asteroid", 8000, 2, None,
                    "Libri2Mix, clean mixtures (sep_clean)", None, None),
     PublishedModel("alibabasglab/MossFormer2_SS_16K", "mossformer2", "ClearerVoice-Studio", 16000, 2, None, None,

@@ -5,7 +5,7 @@ its own classes and random weights (norm gains, biases and PReLU slopes perturbe
 that every mapping matters), writes it in the published layout —
 
 * Asteroid 0.7 ``ConvTasNet`` (also causal: ``causal=True, norm_type="cgLN"``),
-  ``DPRNNTasNet``, ``SuDORMRFNet`` and ``SuDORMRFImprovedNet``: the ``serialize()`` dict
+  ``DPRNNTasNet``, ``SuDORMRFNet``, ``SuDORMRFImprovedNet`` and ``DPTNet``: the ``serialize()`` dict
   (``model_name``, ``state_dict``, ``model_args``, ``infos``) as ``pytorch_model.bin``;
 * SpeechBrain 1.x SepFormer: ``hyperparams.yaml`` (with its ``!new:``/``!ref`` tags) +
   ``encoder.ckpt``, ``masknet.ckpt``, ``decoder.ckpt``, inside a Hugging Face cache
@@ -48,7 +48,7 @@ from pathlib import Path
 
 CASES = ("asteroid:ConvTasNet", "asteroid:DPRNNTasNet", "speechbrain:SepFormer", "clearervoice:MossFormer2",
          "asteroid:ConvTasNet-causal", "speechbrain:SepFormer-libri3mix", "speechbrain:SepFormer-whamr16k",
-         "asteroid:SuDORMRFNet", "asteroid:SuDORMRFImprovedNet")
+         "asteroid:SuDORMRFNet", "asteroid:SuDORMRFImprovedNet", "asteroid:DPTNet")
 # The rate each case runs at (8 kHz unless named here).
 CASE_RATES = {"clearervoice:MossFormer2": 16000, "speechbrain:SepFormer-whamr16k": 16000}
 
@@ -73,9 +73,12 @@ def worker(case: str, out: Path, published: bool) -> None:
     toolkit, arch = case.split(":")
     arch, _, variant = arch.partition("-")
     if toolkit == "asteroid":
-        from asteroid.models import ConvTasNet, DPRNNTasNet, SuDORMRFImprovedNet, SuDORMRFNet
+        from asteroid.models import ConvTasNet, DPRNNTasNet, DPTNet, SuDORMRFImprovedNet, SuDORMRFNet
 
-        if arch.startswith("SuDORMRF"):  # published: the paper's U=16, Q=4, B=128, N=512, L=21
+        if arch == "DPTNet":  # published: Asteroid's defaults (N=64, L=16, 4 heads, LSTM 256, K=100, 6 blocks)
+            kwargs = {} if published else dict(n_filters=32, ff_hid=32, chunk_size=20, n_repeats=2)
+            model = DPTNet(n_src=2, sample_rate=8000, **kwargs)
+        elif arch.startswith("SuDORMRF"):  # published: the paper's U=16, Q=4, B=128, N=512, L=21
             kwargs = {} if published else dict(n_filters=64, bn_chan=32, num_blocks=2, upsampling_depth=3)
             model = {"SuDORMRFNet": SuDORMRFNet, "SuDORMRFImprovedNet": SuDORMRFImprovedNet}[arch](
                 n_src=2, sample_rate=8000, **kwargs)

@@ -38,7 +38,8 @@ def _package_available(name: str) -> bool:
 
 # Cases run at the published models' sizes (the others at small sizes, for speed).
 PUBLISHED_SIZE_CASES = ("asteroid:ConvTasNet-causal", "speechbrain:SepFormer-libri3mix",
-                        "speechbrain:SepFormer-whamr16k", "asteroid:SuDORMRFNet", "asteroid:SuDORMRFImprovedNet")
+                        "speechbrain:SepFormer-whamr16k", "asteroid:SuDORMRFNet", "asteroid:SuDORMRFImprovedNet",
+                        "asteroid:DPTNet")
 
 
 @pytest.mark.parametrize("case", ["asteroid:ConvTasNet", "asteroid:DPRNNTasNet", "speechbrain:SepFormer",

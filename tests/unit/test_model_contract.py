@@ -31,6 +31,7 @@ TINY: dict[str, dict] = {
     "binaural_parallel": dict(_TCN, feature_window=32, feature_channels=8),
     "tiger": dict(channels=16, hidden=24, n_blocks=2, depth=3, n_heads=2, head_dim=2, dropout=0.0),
     "sudormrf": dict(n_filters=16, kernel_size=21, bottleneck=8, n_blocks=2, depth=3),
+    "dptnet": dict(n_filters=8, kernel_size=4, n_heads=2, hidden=8, chunk_size=10, n_blocks=2),
 }
 #: why a check is skipped for a model (measured on the shared 2-core machine)
 NO_ONNX = {

@@ -20,7 +20,7 @@ examples:
   voxsep separate call.wav --out out/ --model sepformer_wsj02mix.pt
   voxsep separate call.wav --out out/ --model speechbrain/sepformer-wsj02mix   (converted in memory)
 
-SOURCE is an Asteroid ConvTasNet/DPRNNTasNet/SuDORMRFNet/SuDORMRFImprovedNet file
+SOURCE is an Asteroid ConvTasNet/DPRNNTasNet/SuDORMRFNet/SuDORMRFImprovedNet/DPTNet file
 (pytorch_model.bin, best_model.pth:
 the serialize() layout), a SpeechBrain SepFormer folder (hyperparams.yaml,
 encoder.ckpt, masknet.ckpt, decoder.ckpt), a ClearerVoice MossFormer2 checkpoint

@@ -3,9 +3,9 @@
 ``import_model(source) -> (model, meta)`` converts, in memory:
 
 * an **Asteroid** ``ConvTasNet`` (causal or not) / ``DPRNNTasNet`` / ``SuDORMRFNet`` /
-  ``SuDORMRFImprovedNet`` file (``serialize()`` / ``save_pretrained`` / hub
+  ``SuDORMRFImprovedNet`` / ``DPTNet`` file (``serialize()`` / ``save_pretrained`` / hub
   ``pytorch_model.bin`` / recipe ``best_model.pth``) → ``conv_tasnet`` / ``dprnn`` /
-  ``sudormrf`` (``voxsep.interop.asteroid``);
+  ``sudormrf`` / ``dptnet`` (``voxsep.interop.asteroid``);
 * a **SpeechBrain** SepFormer folder (``hyperparams.yaml`` + ``encoder.ckpt``,
   ``masknet.ckpt``, ``decoder.ckpt``; 2 or 3 talkers, 8 or 16 kHz) → ``sepformer`` (``voxsep.interop.speechbrain``);
 * a **ClearerVoice-Studio** MossFormer2 separation checkpoint (``last_best_checkpoint.pt``
@@ -44,7 +44,7 @@ from voxsep.interop import asteroid, clearervoice, speechbrain, tiger
 from voxsep.interop.common import HUB_ID, ModelImportError, file_record, resolve_source, safe_torch_load
 
 SUPPORTED = (
-    "an Asteroid ConvTasNet/DPRNNTasNet/SuDORMRFNet/SuDORMRFImprovedNet file (serialize() layout: model_name, model_args, state_dict; "
+    "an Asteroid ConvTasNet/DPRNNTasNet/SuDORMRFNet/SuDORMRFImprovedNet/DPTNet file (serialize() layout: model_name, model_args, state_dict; "
     "pytorch_model.bin, best_model.pth), a SpeechBrain SepFormer folder (hyperparams.yaml, encoder.ckpt, "
     "masknet.ckpt, decoder.ckpt), a ClearerVoice MossFormer2 checkpoint (last_best_checkpoint.pt [+ config.yaml]), "
     "a Hugging Face cache folder or hub id of one of those, or a voxsep checkpoint"

@@ -1,5 +1,5 @@
-"""Asteroid models (``ConvTasNet``, ``DPRNNTasNet``, ``SuDORMRFNet``, ``SuDORMRFImprovedNet``)
-→ voxsep ``conv_tasnet`` / ``dprnn`` / ``sudormrf``.
+"""Asteroid models (``ConvTasNet``, ``DPRNNTasNet``, ``SuDORMRFNet``, ``SuDORMRFImprovedNet``,
+``DPTNet``) → voxsep ``conv_tasnet`` / ``dprnn`` / ``sudormrf`` / ``dptnet``.
 
 The layout read is what Asteroid's ``BaseModel.serialize()`` returns and what its
 ``save_pretrained``, its hub uploads (``pytorch_model.bin``) and its recipes'
@@ -19,7 +19,9 @@ DPRNN chunks its sequence with a whole chunk of zeros on each side and sums the 
 copies of each frame: the model is built with ``chunk_padding="asteroid"`` and the
 factor 2 is folded into the gated output's weights. SuDO-RM-RF (both variants): the
 learned filterbank with stride = kernel_size // 2; its group norms (``GroupNorm(1, C)``)
-and gLNs are both voxsep gLNs.
+and gLNs are both voxsep gLNs. DPTNet: gLN, ReLU feed-forward, n_filters a multiple of
+n_heads, hop = chunk_size / 2, chunked like Asteroid's DPRNN (``chunk_padding="asteroid"``;
+its overlap-add averages, so no factor is folded in).
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ import torch
 from voxsep.interop.common import ModelImportError, build_and_load, cat, channel_affine, fetch, strip_prefixes
 from voxsep.nn.activations import MASK_ACTIVATIONS
 
-MODELS = ("ConvTasNet", "DPRNNTasNet", "SuDORMRFNet", "SuDORMRFImprovedNet")
+MODELS = ("ConvTasNet", "DPRNNTasNet", "SuDORMRFNet", "SuDORMRFImprovedNet", "DPTNet")
 
 
 def is_asteroid(data: Any) -> bool:
@@ -179,6 +181,55 @@ def _dprnn(args: dict[str, Any], sd: dict[str, Any], where: str) -> torch.nn.Mod
     return build_and_load("dprnn", config, state, where, expected)
 
 
+def _dptnet(args: dict[str, Any], sd: dict[str, Any], where: str) -> torch.nn.Module:
+    kernel_size = int(args["kernel_size"])
+    stride = int(args.get("stride") or kernel_size // 2)
+    config = _common_args({"mask_act": "relu", **args, "stride": stride}, where, stride)
+    chunk_size = int(args.get("chunk_size", 100))
+    hop = args.get("hop_size") or chunk_size // 2
+    _require(chunk_size % 2 == 0 and int(hop) == chunk_size // 2, where,
+             f"chunk_size {chunk_size} with hop_size {hop} is not supported (voxsep: even chunk_size, hop = chunk/2)")
+    n_heads, n_filters = int(args.get("n_heads", 4)), config["n_filters"]
+    _require(n_filters % n_heads == 0, where,
+             f"n_filters={n_filters} is not a multiple of n_heads={n_heads} (Asteroid's extra input layer is not "
+             "supported)")
+    _require(args.get("norm_type", "gLN") == "gLN", where, f"norm_type {args.get('norm_type')!r} is not supported (gLN)")
+    _require(args.get("ff_activation", "relu") == "relu", where,
+             f"ff_activation {args.get('ff_activation')!r} is not supported (relu)")
+    n_blocks = int(args.get("n_repeats", 6))
+    config.update(stride=stride, n_heads=n_heads, hidden=int(args.get("ff_hid", 256)), chunk_size=chunk_size,
+                  n_blocks=n_blocks, bidirectional=bool(args.get("bidirectional", True)), dropout=0.0,
+                  chunk_padding="asteroid")
+    expected = f"Asteroid DPTNet with n_repeats={n_blocks}"
+    m = "masker."
+    state = _filterbanks(sd, where)
+    state["masker.input_norm.weight"] = channel_affine(fetch(sd, m + "in_norm.gamma", where, expected))
+    state["masker.input_norm.bias"] = channel_affine(fetch(sd, m + "in_norm.beta", where, expected))
+    rnn_params = ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0")
+    for i in range(n_blocks):
+        for j, path in enumerate(("intra", "inter")):
+            a, o = f"{m}layers.{i}.{j}.", f"masker.blocks.{i}.{path}."
+            state[o + "attention.in_proj.weight"] = fetch(sd, a + "mha.in_proj_weight", where, expected)
+            state[o + "attention.in_proj.bias"] = fetch(sd, a + "mha.in_proj_bias", where, expected)
+            for p in ("weight", "bias"):
+                state[f"{o}attention.out_proj.{p}"] = fetch(sd, f"{a}mha.out_proj.{p}", where, expected)
+                state[f"{o}linear.{p}"] = fetch(sd, f"{a}linear.{p}", where, expected)
+            for p in rnn_params + tuple(r + "_reverse" for r in rnn_params if f"{a}recurrent.{r}_reverse" in sd):
+                state[f"{o}rnn.{p}"] = fetch(sd, f"{a}recurrent.{p}", where, expected)
+            for ours, theirs in (("attention_norm", "norm_mha"), ("ff_norm", "norm_ff")):
+                state[f"{o}{ours}.weight"] = channel_affine(fetch(sd, f"{a}{theirs}.gamma", where, expected))
+                state[f"{o}{ours}.bias"] = channel_affine(fetch(sd, f"{a}{theirs}.beta", where, expected))
+    _require(f"{m}layers.{n_blocks}.0.linear.weight" not in sd, where,
+             f"the file has more dual-path blocks than n_repeats = {n_blocks}")
+    state.update(_prelu_conv(sd, "masker.to_sources.", m + "first_out.", where, expected))
+    # DPTNet's DualPathProcessing.fold() averages the two chunk copies of each frame, as voxsep does.
+    state["masker.output.gate.weight"] = cat(fetch(sd, m + "net_out.0.weight", where, expected),
+                                             fetch(sd, m + "net_gate.0.weight", where, expected))
+    state["masker.output.gate.bias"] = cat(fetch(sd, m + "net_out.0.bias", where, expected),
+                                           fetch(sd, m + "net_gate.0.bias", where, expected))
+    return build_and_load("dptnet", config, state, where, expected)
+
+
 def _sudormrf(name: str, args: dict[str, Any], sd: dict[str, Any], where: str) -> torch.nn.Module:
     improved = name == "SuDORMRFImprovedNet"
     config = _common_args({"mask_act": "relu" if improved else "softmax", **args}, where,
@@ -260,6 +311,8 @@ def convert(data: dict[str, Any], where: str, sample_rate: int | None = None) ->
         model = _conv_tasnet(args, state, where)
     elif name == "DPRNNTasNet":
         model = _dprnn(args, state, where)
+    elif name == "DPTNet":
+        model = _dptnet(args, state, where)
     else:
         model = _sudormrf(name, args, state, where)
     return model, {"toolkit": "asteroid", "architecture": name}

@@ -21,6 +21,7 @@ _MODEL_MODULES = (
     "voxsep.models.binaural",
     "voxsep.models.tiger",
     "voxsep.models.sudormrf",
+    "voxsep.models.dptnet",
 )
 _REGISTRY: dict[str, type[SeparationModel]] = {}
 _loaded = False

@@ -147,10 +147,10 @@ def test_onnx_streaming_of_a_longer_kernel(tmp_path, snr_db):
 def test_refusals(tmp_path):
     with pytest.raises(ValueError, match=r"not causal.*causal=True"):
         TasNetBlockStep(models.build("conv_tasnet", n_src=2, causal=False, **TINY), 80)
-    dprnn = models.build("dprnn", n_src=2, causal=True, n_filters=16, kernel_size=4, bottleneck=8, hidden=8,
-                         chunk_size=10, n_blocks=2)
-    with pytest.raises(ValueError, match=r"binaural_parallel only, not 'dprnn'; StreamingSeparator streams"):
-        export_streaming_onnx(dprnn, tmp_path / "d.onnx")
+    sepformer = models.build("sepformer", n_filters=16, kernel_size=8, d_model=16, chunk_size=10, n_repeats=1,
+                             n_layers=1, n_heads=2, d_ffn=16)
+    with pytest.raises(ValueError, match=r"dprnn only \(DPRNN: DPRNNBlockStep\), not 'sepformer'"):
+        export_streaming_onnx(sepformer, tmp_path / "d.onnx")
     with pytest.raises(ValueError, match=r"multiple of the encoder stride \(4 samples"):
         TasNetBlockStep(tiny(), 10)
     with pytest.raises(ValueError, match="not a whole number of samples"):

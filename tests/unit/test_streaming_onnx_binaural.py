@@ -119,15 +119,3 @@ def test_cli_export_streaming_of_a_binaural_model(tmp_path, capsys):
     assert snr >= 60
     assert OnnxStreamingSeparator(tmp_path / "s.onnx").in_channels == 2
 
-
-def test_cli_export_streaming_refuses_dprnn_naming_the_pytorch_stream(tmp_path, capsys):
-    from voxsep import checkpoint
-    from voxsep.cli import main
-
-    dprnn = models.build("dprnn", n_src=2, causal=True, n_filters=16, kernel_size=4, bottleneck=8, hidden=8,
-                         chunk_size=10, n_blocks=2)
-    ckpt = checkpoint.save(tmp_path / "dprnn.pt", dprnn, sample_rate=8000)
-    assert main(["export", "--streaming", str(ckpt), str(tmp_path / "d.onnx")]) == 2
-    err = capsys.readouterr().err
-    assert "not 'dprnn'; StreamingSeparator streams 'dprnn' in PyTorch" in err
-    assert not (tmp_path / "d.onnx").exists()

@@ -77,8 +77,8 @@ _gru_op = _opaque_rnn_op("gru", torch.ops.aten.gru.input, "Tensor", 1)
 class _ExportableRNN(nn.Module):
     """Runs an ``nn.LSTM``/``nn.GRU`` (its own parameters) through the opaque operators above.
 
-    Same call and outputs as the wrapped module for unbatched-free, unpacked inputs with a
-    zero initial state (how voxsep models call their RNNs).
+    Same call and outputs as the wrapped module for batched, unpacked inputs, with a zero
+    initial state (``hx=None``) or a given one (``(h, c)`` / ``h``: a DPRNN streaming step).
     """
 
     def __init__(self, rnn: nn.LSTM | nn.GRU) -> None:
@@ -87,16 +87,18 @@ class _ExportableRNN(nn.Module):
 
     def forward(self, input: torch.Tensor, hx: Any = None) -> tuple[torch.Tensor, Any]:
         rnn = self.rnn
-        if hx is not None or input.dim() != 3:
-            raise ValueError("exportable RNN: expects a batched 3-D input and no initial state")
-        directions = 2 if rnn.bidirectional else 1
-        batch = input.shape[0] if rnn.batch_first else input.shape[1]
-        zeros = input.new_zeros(rnn.num_layers * directions, batch, rnn.hidden_size)
+        if input.dim() != 3:
+            raise ValueError("exportable RNN: expects a batched 3-D input")
+        if hx is None:
+            directions = 2 if rnn.bidirectional else 1
+            batch = input.shape[0] if rnn.batch_first else input.shape[1]
+            zeros = input.new_zeros(rnn.num_layers * directions, batch, rnn.hidden_size)
+            hx = (zeros, zeros.clone()) if isinstance(rnn, nn.LSTM) else zeros
         flags = (rnn.bias, rnn.num_layers, float(rnn.dropout), rnn.training, rnn.bidirectional, rnn.batch_first)
         if isinstance(rnn, nn.LSTM):
-            output, h, c = torch.ops.voxsep.lstm(input, [zeros, zeros.clone()], rnn._flat_weights, *flags)
+            output, h, c = torch.ops.voxsep.lstm(input, list(hx), rnn._flat_weights, *flags)
             return output, (h, c)
-        output, h = torch.ops.voxsep.gru(input, zeros, rnn._flat_weights, *flags)
+        output, h = torch.ops.voxsep.gru(input, hx, rnn._flat_weights, *flags)
         return output, h
 
 
@@ -334,7 +336,9 @@ def export_streaming_onnx(
     """Export one streaming step of a causal model to ONNX, state in and out explicitly.
 
     The graph is :class:`voxsep.inference.streaming.TasNetBlockStep` (the TCN step of the
-    PyTorch streaming engines, in its pure form): inputs ``block`` ``(channels,
+    PyTorch streaming engines, in its pure form) or, for DPRNN,
+    :class:`~voxsep.inference.streaming.DPRNNBlockStep` (the chunk step of its PyTorch
+    streaming engine; LSTMs as ONNX LSTM operators with explicit states): inputs ``block`` ``(channels,
     block_size)`` float32 (``channels`` 1, or 2 for the binaural models) then the state
     tensors (``samples``, ``frame_index``, ``norm_stats``, ``ola``, ``history0``...),
     outputs ``output`` ``(n_src, channels, block_size)`` then ``next_<name>`` for each state
@@ -346,20 +350,20 @@ def export_streaming_onnx(
     :func:`export_onnx`. Run it with :class:`OnnxStreamingSeparator`.
 
     Args:
-        model: a causal Conv-TasNet or causal binaural model (``binaural_independent``,
-            ``binaural_cross``, ``binaural_parallel``). DPRNN streams in PyTorch only.
+        model: a causal Conv-TasNet, DPRNN or binaural model (``binaural_independent``,
+            ``binaural_cross``, ``binaural_parallel``).
         path: destination ``.onnx`` file, written atomically.
         block_ms: block length; ``block_ms * sample_rate / 1000`` must be a whole multiple
-            of the encoder stride.
+            of the encoder stride (DPRNN: of the chunk hop, ``K/2`` frames).
         overwrite: replace an existing file.
         opset: ONNX opset version.
 
     Raises:
-        ValueError: the model has no fixed-block step (non-causal, DPRNN, ...) or the
-            block is not a multiple of the stride.
+        ValueError: the model has no fixed-block step (non-causal, SepFormer, ...) or the
+            block is not a multiple of the stride (DPRNN: the chunk hop).
         FileExistsError: ``path`` exists and ``overwrite`` is false.
     """
-    from voxsep.inference.streaming import TasNetBlockStep, check_block_ms
+    from voxsep.inference.streaming import block_step, check_block_ms
 
     check_block_ms(block_ms)
     path = Path(path)
@@ -370,7 +374,7 @@ def export_streaming_onnx(
     block_size = block_ms * sample_rate / 1000
     if abs(block_size - round(block_size)) > 1e-6:
         raise ValueError(f"{block_ms:g} ms at {sample_rate} Hz is not a whole number of samples ({block_size:g})")
-    step = TasNetBlockStep(model, round(block_size)).eval()
+    step = block_step(_with_exportable_rnns(model), round(block_size)).eval()  # DPRNN's LSTMs: ONNX LSTM operators
     names = step.state_names
     example = (torch.randn(step.channels, step.block_size), *step.initial_state())
     with atomic_write(path, overwrite=overwrite, suffix=".tmp.onnx") as tmp_name:
@@ -382,6 +386,7 @@ def export_streaming_onnx(
                 opset_version=opset,
                 input_names=["block", *names],
                 output_names=["output", *[f"next_{name}" for name in names]],
+                custom_translation_table=_rnn_translations(),
                 verbose=False,
             )
         proto = program.model_proto

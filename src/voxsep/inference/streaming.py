@@ -262,6 +262,38 @@ class _BinauralFeatureEngine(_MaskingEngine):
         return self._align(self.ola.add(wave, frames))
 
 
+def dprnn_chunks_step(masker: nn.Module, chunks: torch.Tensor, states: list[Any],
+                      first_is_padding: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, list[Any]]:
+    """The chunks of a causal DPRNN stream through its dual-path blocks: the step of the
+    PyTorch streaming engine and of the fixed-block (ONNX) step.
+
+    Args:
+        masker: the DPRNN's masker.
+        chunks: ``(1, C, K, n)`` the next ``n`` chunks of bottleneck features.
+        states: each block's inter-chunk RNN state (``None``: zeros); a new list is returned.
+        first_is_padding: see :meth:`voxsep.models.dprnn.DualPathRNNBlock.step`.
+
+    Returns:
+        the chunks' per-source outputs split in halves, ``first`` and ``second`` ``(n_src,
+        C, K/2, n)``, and the new states.
+    """
+    states = list(states)
+    for i, block in enumerate(masker.blocks):
+        chunks, states[i] = block.step(chunks, states[i], first_is_padding)
+    n_chunks, hop = chunks.shape[-1], chunks.shape[2] // 2
+    chunks = masker.to_sources(chunks).reshape(masker.n_src, -1, 2 * hop, n_chunks)  # (n_src, C, K, n)
+    return chunks[..., :hop, :], chunks[..., hop:, :], states
+
+
+def _hops_done(first: torch.Tensor, previous: torch.Tensor) -> torch.Tensor:
+    """Overlap-add (:func:`voxsep.nn.dual_path.overlap_add`): the frames of a hop are the mean
+    of a chunk's first half and the previous chunk's second half; ``(n_src, C, hop, n)`` →
+    ``(n_src, C, n * hop)``."""
+    done = (first + previous) * 0.5
+    n_src, channels, hop, n_done = done.shape
+    return done.permute(0, 1, 3, 2).reshape(n_src, channels, n_done * hop)
+
+
 class _DPRNNEngine(_Engine):
     """Causal DPRNN: chunks of K frames (hop K/2) are run when complete; the inter-chunk
     (unidirectional) RNN of every block carries its state from chunk to chunk."""
@@ -296,22 +328,14 @@ class _DPRNNEngine(_Engine):
         )  # (1, C, K, n_chunks), as voxsep.nn.dual_path.segment
         self.features = self.features[..., n_chunks * self.hop :]
         self.chunks_done += n_chunks
-        for i, block in enumerate(masker.blocks):
-            chunks, self.rnn_states[i] = block.step(chunks, self.rnn_states[i])
-        chunks = masker.to_sources(chunks)
-        chunks = chunks.reshape(masker.n_src, -1, self.chunk, n_chunks)  # (n_src, C, K, n_chunks)
-        # overlap-add (voxsep.nn.dual_path.overlap_add): the frames of a hop are the mean of
-        # this chunk's first half and the previous chunk's second half
-        first, second = chunks[..., : self.hop, :], chunks[..., self.hop :, :]
+        first, second, self.rnn_states = dprnn_chunks_step(masker, chunks, self.rnn_states)
         previous = second[..., :-1]
         if self.second_half is not None:
             previous = torch.cat([self.second_half, previous], dim=-1)
         else:  # the very first chunk's first half is segment()'s front padding
             first = first[..., 1:]
         self.second_half = second[..., -1:]
-        done = (first + previous) * 0.5  # (n_src, C, hop, n)
-        n_src, channels, _, n_done = done.shape
-        return done.permute(0, 1, 3, 2).reshape(n_src, channels, n_done * self.hop)
+        return _hops_done(first, previous)
 
     def _decode(self, features: torch.Tensor, limit: int | None = None) -> torch.Tensor:
         if limit is not None:
@@ -585,8 +609,9 @@ class TasNetBlockStep(nn.Module):
         name = getattr(model, "model_name", "") or type(model).__name__
         if name not in STEP_MODELS:
             raise ValueError(
-                f"a fixed-block streaming step (ONNX streaming export) is available for {', '.join(STEP_MODELS)} "
-                f"only, not {name!r}; StreamingSeparator streams {name!r} in PyTorch"
+                f"a fixed-block streaming step (ONNX streaming export) is available for "
+                f"{', '.join(STEP_MODELS + ('dprnn',))} only (DPRNN: DPRNNBlockStep), not {name!r}; "
+                f"StreamingSeparator streams {name!r} in PyTorch"
                 + ("" if name in SUPPORTED else f" (if causal; it supports {', '.join(SUPPORTED)})")
             )
         _engine_for(model)  # refuses a non-causal model, naming causal=True
@@ -704,6 +729,135 @@ class TasNetBlockStep(nn.Module):
         for r in range(1, parts):
             wave = wave + F.pad(chunks[:, r], (r * stride, (parts - 1 - r) * stride))
         return wave
+
+
+class DPRNNBlockStep(nn.Module):
+    """One streaming step of a causal DPRNN on a block of a fixed size, as a pure function.
+
+    ``forward(block, *state) -> (output, *next_state)`` as :class:`TasNetBlockStep`:
+    ``block`` ``(1, block_size)``, ``output`` ``(n_src, 1, block_size)``, every state tensor
+    read and a new one returned (exportable to ONNX with the inter-chunk LSTM states
+    explicit). The chunks go through :func:`dprnn_chunks_step`, as in the PyTorch
+    streaming engine.
+
+    **Fixed chunks per step.** ``block_size`` must be a multiple of the chunk hop
+    (``K/2`` frames, ``K/2 * S`` samples) and L of S: every step runs ``block_size / S``
+    encoder frames (the first ``L / S - 1`` of the stream lie before it, as in
+    :class:`TasNetBlockStep`) and ``m = block_size / (K/2 * S)`` chunks, the last of which
+    ends with the newest complete hop. A chunk reads its whole K frames (bidirectional
+    intra-chunk RNN), so a frame is final one chunk after it arrived: the output is the
+    offline causal forward delayed by ``latency_samples = K * S`` (as
+    :class:`StreamingSeparator`'s ``(K - 1) S + L - 1`` for L = 2 S). The very first
+    chunk of a stream (chunk -1, before segment()'s front padding) is run and then
+    forgotten: the inter-chunk state after it is the initial one again. Frames before the
+    stream, or after its end (``frame_index`` = :attr:`END_FRAME_INDEX`), are *invalid*:
+    zero features (as the offline padding) and zero masks. A stream ends with
+    ``ceil(latency_samples / block_size)`` such steps; their output begins with the
+    stream's last ``latency_samples`` samples.
+
+    State: ``samples`` (1, L - S), ``frame_index`` (1,) int64, ``features`` (1, C, K - L/S
+    + 1) the bottleneck features of the frames not yet in a whole chunk's first half,
+    ``representation`` (1, N, same) their encoder output and ``valid`` (same,) their
+    validity, ``second_half`` (n_src, C, K/2) the last chunk's second half, ``ola`` (n_src,
+    1, L - S), then ``inter_h<i>`` (and ``inter_c<i>`` for LSTMs) (1, K, hidden) per block.
+    """
+
+    END_FRAME_INDEX = TasNetBlockStep.END_FRAME_INDEX
+
+    def __init__(self, model: nn.Module, block_size: int) -> None:
+        super().__init__()
+        name = getattr(model, "model_name", "") or type(model).__name__
+        if name != "dprnn":
+            raise ValueError(f"DPRNNBlockStep runs a causal DPRNN, not {name!r}")
+        _engine_for(model)  # refuses a non-causal model, naming causal=True
+        self.model = model.eval()
+        masker = model.masker
+        self.kernel_size, self.stride = int(model.kernel_size), int(model.stride)
+        self.chunk = int(masker.chunk_size)
+        self.hop = self.chunk // 2
+        if self.kernel_size % self.stride:
+            raise ValueError(f"the encoder kernel ({self.kernel_size}) must be a multiple of its stride ({self.stride})")
+        hop_samples = self.hop * self.stride
+        if block_size < hop_samples or block_size % hop_samples:
+            raise ValueError(
+                f"the block ({block_size} samples) must be a positive multiple of the chunk hop "
+                f"({self.hop} frames = {hop_samples} samples = {hop_samples / model.sample_rate * 1e3:g} ms at "
+                f"{model.sample_rate} Hz)"
+            )
+        self.masked_frames = self.kernel_size // self.stride - 1
+        if self.masked_frames > self.hop:
+            raise ValueError(f"the encoder kernel ({self.kernel_size}) is longer than a chunk hop plus a stride")
+        self.block_size = int(block_size)
+        self.frames = self.block_size // self.stride
+        self.chunks = self.frames // self.hop
+        self.keep = 2 * self.hop - self.masked_frames  # frames carried to the next step
+        self.overlap = self.kernel_size - self.stride
+        self.latency_samples = self.chunk * self.stride
+        self.n_src = int(model.n_src)
+        self.channels = 1
+        self.features = int(masker.bottleneck.out_channels)
+        self.n_filters = int(model.encoder.conv.out_channels)
+        rnn = masker.blocks[0].inter_rnn
+        self.lstm = isinstance(rnn, nn.LSTM) or isinstance(getattr(rnn, "rnn", None), nn.LSTM)
+        self.hidden = int(getattr(rnn, "rnn", rnn).hidden_size)
+
+    @property
+    def state_names(self) -> list[str]:
+        names = ["samples", "frame_index", "features", "representation", "valid", "second_half", "ola"]
+        for i in range(len(self.model.masker.blocks)):
+            names += [f"inter_h{i}"] + ([f"inter_c{i}"] if self.lstm else [])
+        return names
+
+    def initial_state(self) -> list[torch.Tensor]:
+        state = [
+            torch.zeros(1, self.overlap),
+            torch.zeros(1, dtype=torch.int64),
+            torch.zeros(1, self.features, self.keep),
+            torch.zeros(1, self.n_filters, self.keep),
+            torch.zeros(self.keep),
+            torch.zeros(self.n_src, self.features, self.hop),
+            torch.zeros(self.n_src, 1, self.overlap),
+        ]
+        per_block = 2 if self.lstm else 1
+        state += [torch.zeros(1, self.chunk, self.hidden) for _ in range(per_block * len(self.model.masker.blocks))]
+        return state
+
+    def forward(self, block: torch.Tensor, samples: torch.Tensor, frame_index: torch.Tensor, features: torch.Tensor,
+                representation: torch.Tensor, valid: torch.Tensor, second_half: torch.Tensor, ola: torch.Tensor,
+                *rnn_state: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        masker, k, hop, stride = self.model.masker, self.frames, self.hop, self.stride
+        segment = torch.cat([samples, block], dim=-1)  # (1, L - S + block)
+        new_representation = self.model.encoder(segment[None])  # (1, N, k)
+        index = frame_index + torch.arange(k, dtype=torch.int64) - self.masked_frames  # offline frame of each
+        new_valid = (index >= 0).to(torch.float32)  # before the stream (or after its end): invalid
+        new_features = masker.bottleneck(masker.input_norm(new_representation)) * new_valid
+        features = torch.cat([features, new_features], dim=-1)  # (1, C, keep + k)
+        representation = torch.cat([representation, new_representation], dim=-1)
+        valid = torch.cat([valid, new_valid])
+        # m chunks (as voxsep.nn.dual_path.segment): the first starts one hop before the frames output now
+        hops = features[..., : k + hop].reshape(1, self.features, self.chunks + 1, hop)
+        chunks = torch.cat([hops[:, :, :-1], hops[:, :, 1:]], dim=-1).transpose(2, 3)  # (1, C, K, m)
+        per_block = 2 if self.lstm else 1
+        states = [tuple(rnn_state[i : i + 2]) if self.lstm else rnn_state[i] for i in range(0, len(rnn_state), per_block)]
+        first, second, states = dprnn_chunks_step(masker, chunks, states, frame_index[0] == 0)
+        previous = torch.cat([second_half[..., None], second[..., :-1]], dim=-1)
+        done = _hops_done(first, previous)  # (n_src, C, k): the frames k - keep... before the newest
+        masks = masker.output(done, self.n_src) * valid[:k]  # (1, n_src, N, k); invalid frames add nothing
+        wave = self.model.decode(masks, representation[..., :k])[0] + F.pad(ola, (0, k * stride))
+        output = wave[..., : k * stride]
+        next_state = [segment[:, k * stride :], frame_index + k, features[..., k:], representation[..., k:], valid[k:],
+                      second[..., -1], wave[..., k * stride :]]
+        for state in states:
+            next_state += list(state) if self.lstm else [state]
+        return (output, *next_state)
+
+
+def block_step(model: nn.Module, block_size: int) -> nn.Module:
+    """The fixed-block streaming step of a causal model: :class:`DPRNNBlockStep` for DPRNN,
+    :class:`TasNetBlockStep` otherwise (it names the models it takes)."""
+    if (getattr(model, "model_name", "") or type(model).__name__) == "dprnn":
+        return DPRNNBlockStep(model, block_size)
+    return TasNetBlockStep(model, block_size)
 
 
 # --------------------------------------------------------------------------- whole signals

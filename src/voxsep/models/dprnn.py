@@ -65,10 +65,15 @@ class DualPathRNNBlock(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.step(x)[0]
 
-    def step(self, x: torch.Tensor, inter_state: Any = None) -> tuple[torch.Tensor, Any]:
+    def step(self, x: torch.Tensor, inter_state: Any = None,
+             first_is_padding: torch.Tensor | None = None) -> tuple[torch.Tensor, Any]:
         """``forward`` that also takes and returns the inter-chunk RNN's state (``None``:
         zeros), so that a causal model can run a stream a few chunks at a time: the state
-        after chunks ``0..s`` is where chunk ``s + 1`` starts (unidirectional RNN only)."""
+        after chunks ``0..s`` is where chunk ``s + 1`` starts (unidirectional RNN only).
+
+        ``first_is_padding``: a 0-d bool tensor (a fixed-block streaming step); where true,
+        the first chunk lies before the stream: its outputs are computed (and meaningless)
+        but the inter-chunk state after it is ``inter_state`` again (given, not ``None``)."""
         batch, channels, chunk, n_chunks = x.shape
         # Intra-chunk: sequences of K frames, one per (example, chunk).
         intra = x.permute(0, 3, 2, 1).reshape(batch * n_chunks, chunk, channels)
@@ -77,7 +82,21 @@ class DualPathRNNBlock(nn.Module):
         x = x + self._norm4d(self.intra_norm, intra)
         # Inter-chunk: sequences of S chunks, one per (example, position in chunk).
         inter = x.permute(0, 2, 3, 1).reshape(batch * chunk, n_chunks, channels)
-        inter, inter_state = self.inter_rnn(inter) if inter_state is None else self.inter_rnn(inter, inter_state)
+        if first_is_padding is not None:
+            first, after_first = self.inter_rnn(inter[:, :1], inter_state)
+            if isinstance(after_first, tuple):
+                start = tuple(torch.where(first_is_padding, a, b) for a, b in zip(inter_state, after_first))
+            else:
+                start = torch.where(first_is_padding, inter_state, after_first)
+            if n_chunks > 1:
+                rest, inter_state = self.inter_rnn(inter[:, 1:], start)
+                inter = torch.cat([first, rest], dim=1)
+            else:
+                inter, inter_state = first, start
+        elif inter_state is None:
+            inter, inter_state = self.inter_rnn(inter)
+        else:
+            inter, inter_state = self.inter_rnn(inter, inter_state)
         inter = self.inter_linear(self.dropout(inter))
         inter = inter.reshape(batch, chunk, n_chunks, channels).permute(0, 3, 1, 2)
         return x + self._norm4d(self.inter_norm, inter), inter_state

@@ -21,13 +21,13 @@ sample_rate, n_src, in_channels, model_name, model_config and voxsep_version.
 The export is checked against PyTorch on an input of another length than the
 traced one before the command reports success.
 
---streaming writes one streaming step of a causal Conv-TasNet or causal
+--streaming writes one streaming step of a causal Conv-TasNet, DPRNN or
 binaural model (binaural_independent, binaural_cross, binaural_parallel)
-instead; other models are refused (causal DPRNN streams in Python only:
-voxsep separate --stream). Inputs 'block' (channels, block_size) and the state
-tensors, outputs 'output' (n_src, channels, block_size) and 'next_<state>' to
-feed back (channels 1, or 2 for the binaural models); the
-block size is fixed (--block-ms, a multiple of the encoder stride). The output
+instead; other models are refused. Inputs 'block' (channels, block_size) and
+the state tensors, outputs 'output' (n_src, channels, block_size) and
+'next_<state>' to feed back (channels 1, or 2 for the binaural models); the
+block size is fixed (--block-ms, a multiple of the encoder stride; DPRNN: of
+the chunk hop, K/2 frames, e.g. 15.625 ms for K=250, L=2 at 8 kHz). The output
 is the offline causal forward delayed by latency_samples (metadata); it is
 checked against the offline model on 2 s of noise. Python: voxsep.inference.
 export.OnnxStreamingSeparator.
@@ -41,9 +41,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--opset", type=int, default=18, help="ONNX opset version (default 18)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     parser.add_argument("--streaming", action="store_true",
-                        help="export one fixed-block streaming step with explicit state (causal Conv-TasNet or binaural model)")
+                        help="export one fixed-block streaming step with explicit state (causal Conv-TasNet, DPRNN, binaural)")
     parser.add_argument("--block-ms", type=float, default=10.0,
-                        help="block length of --streaming in ms (default 10; a multiple of the encoder stride)")
+                        help="block length of --streaming in ms (default 10; a multiple of the encoder stride, DPRNN: of the chunk hop)")
     parser.set_defaults(func=run)
 
 

@@ -416,6 +416,22 @@ def test_unsupported_layouts_say_what_was_found_and_what_is_supported(tmp_path):
         import_model(empty)
 
 
+def test_asteroid_dptnet_and_sudormrf_files_voxsep_cannot_read_say_why(tmp_path):
+    # whole-model parity of these two is in test_interop_reference.py (needs Asteroid)
+    args = {"n_src": 2, "n_filters": 10, "kernel_size": 16, "stride": 8, "sample_rate": 8000, "n_heads": 4}
+    torch.save({"model_name": "DPTNet", "model_args": args, "state_dict": {}}, tmp_path / "dpt.bin")
+    with pytest.raises(ModelImportError, match=r"dpt\.bin: n_filters=10 is not a multiple of n_heads=4"):
+        import_model(tmp_path / "dpt.bin")
+    args = {**args, "n_filters": 16, "norm_type": "cLN"}
+    torch.save({"model_name": "DPTNet", "model_args": args, "state_dict": {}}, tmp_path / "dpt_cln.bin")
+    with pytest.raises(ModelImportError, match=r"norm_type 'cLN' is not supported \(gLN\)"):
+        import_model(tmp_path / "dpt_cln.bin")
+    args = {"n_src": 2, "n_filters": 16, "kernel_size": 21, "sample_rate": 8000}
+    torch.save({"model_name": "SuDORMRFNet", "model_args": args, "state_dict": {}}, tmp_path / "sudo.bin")
+    with pytest.raises(ModelImportError, match=r"sudo\.bin: no tensor 'encoder\.encoder\.filterbank\._filters'"):
+        import_model(tmp_path / "sudo.bin")
+
+
 def test_a_hub_id_not_in_the_cache_names_the_command(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path))
     with pytest.raises(FileNotFoundError, match="huggingface-cli download speechbrain/sepformer-whamr"):

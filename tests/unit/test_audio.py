@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import numpy as np
@@ -197,3 +198,40 @@ def test_active_rms_ignores_silence_and_scales() -> None:
     assert np.sqrt(np.mean(padded**2)) < 0.7 * level
     assert active_rms(0.5 * speech, 8000) == pytest.approx(0.5 * level, rel=1e-6)
     assert active_rms(np.zeros(100), 8000) == 0.0
+
+
+def test_long_audio_helpers_work_piece_by_piece_with_the_same_result(tmp_path):
+    # resampling, frame energies and encoding go piece by piece (an hour of audio is never
+    # copied whole); each gives what the whole-array computation gives
+    import io
+
+    import soundfile as sf
+    import soxr
+
+    from voxsep.core import audio as audio_module
+
+    rng = np.random.default_rng(0)
+    x = (rng.standard_normal((2, 3, 70001)) * 0.4).astype(np.float32)
+    whole = soxr.resample(np.ascontiguousarray(x.reshape(6, -1).T), 8000, 16000, quality="VHQ").T.reshape(2, 3, -1)
+    assert np.array_equal(audio_module.resample(x, 8000, 16000), whole)
+    energies = audio_module.frame_energies(x, 2000, piece_samples=10**9)
+    for piece in (4000, 1):  # float64 sums: equal up to summation order
+        np.testing.assert_allclose(audio_module.frame_energies(x, 2000, piece_samples=piece), energies, rtol=1e-12)
+    loud = x[0] * 4  # clipped when written as PCM
+    for signal in (x[0], loud, x[0, 0]):
+        expected = io.BytesIO()
+        with pytest.warns(UserWarning, match="clipping") if signal is loud else contextlib.nullcontext():
+            got = bytes(audio_module._encode(tmp_path / "a.wav", signal, 8000, "PCM_16"))
+        sf.write(expected, np.clip(signal.T.astype(np.float64), -1, 1), 8000, subtype="PCM_16", format="WAV")
+        assert got == expected.getvalue()
+
+
+def test_the_kept_outputs_are_taken_in_place():
+    from voxsep.inference.api import _take_rows
+
+    rng = np.random.default_rng(1)
+    for rows in ([0, 1, 2], [2, 0], [1], [2, 1, 0]):
+        estimates = rng.standard_normal((3, 2, 1001)).astype(np.float32)
+        expected = estimates[rows].copy()
+        taken = _take_rows(estimates, rows, piece=64)
+        assert np.array_equal(taken, expected) and np.shares_memory(taken, estimates)

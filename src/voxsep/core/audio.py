@@ -255,9 +255,16 @@ def resample(audio: np.ndarray, orig_sr: int, target_sr: int, quality: str = "VH
         return audio
     dtype = np.float64 if array.dtype == np.float64 else np.float32
     shape = array.shape
-    flat = np.ascontiguousarray(array.reshape(-1, shape[-1]).T, dtype=dtype)  # soxr wants (time, channels)
-    out = soxr.resample(flat, int(orig_sr), int(target_sr), quality=quality)
-    out = np.ascontiguousarray(out.T).reshape(*shape[:-1], out.shape[0])
+    rows = array.reshape(-1, shape[-1])
+    # one signal at a time into one output array: a long file is never held transposed or
+    # twice at the new rate (soxr resamples the channels of a (time, channels) array alike)
+    out = None
+    for i, row in enumerate(rows):
+        resampled = soxr.resample(np.ascontiguousarray(row, dtype=dtype), int(orig_sr), int(target_sr), quality=quality)
+        if out is None:
+            out = np.empty((rows.shape[0], resampled.shape[0]), dtype=dtype)
+        out[i] = resampled
+    out = out.reshape(*shape[:-1], out.shape[-1])
     if is_torch:
         return torch.from_numpy(out).to(tensor.device)
     return out
@@ -339,6 +346,9 @@ def check_finite(audio: Any, what: str) -> None:
         raise ValueError(f"{what} contains {bad} NaN or infinite sample(s); clean or re-record it")
 
 
+_ENCODE_BLOCK = 1 << 18  # samples per channel encoded at once
+
+
 def _encode(path: Path, audio: np.ndarray, sample_rate: int, subtype: str) -> memoryview:
     """The bytes of ``path``'s audio file (format from the extension); checks the audio."""
     if type(audio).__module__.startswith("torch"):
@@ -348,30 +358,36 @@ def _encode(path: Path, audio: np.ndarray, sample_rate: int, subtype: str) -> me
         raise ValueError(f"audio for {path} must be (time,) or (channels, time), got shape {audio.shape}")
     if audio.shape[-1] == 0:
         raise ValueError(f"refusing to write empty audio (shape {audio.shape}) to {path}")
-    if not np.isfinite(audio).all():
+    if not all(np.isfinite(audio[..., start: start + _ENCODE_BLOCK]).all()
+               for start in range(0, audio.shape[-1], _ENCODE_BLOCK)):
         raise ValueError(f"audio for {path} contains NaN or infinite samples; nothing was written")
-    data = audio.T.astype(np.float32 if subtype == "FLOAT" else np.float64, copy=False)
+    clip = False
     if subtype.startswith("PCM"):
-        peak = float(np.abs(data).max())
+        peak = max(float(audio.max()), -float(audio.min()))  # no full-length temporary
         if peak > 1.0:
             warnings.warn(f"clipping {path}: peak {peak:.3f} > 1.0 (rescale, or write with subtype='FLOAT')",
                           stacklevel=4)
-            data = np.clip(data, -1.0, 1.0)
+            clip = True
     extension = path.suffix.lstrip(".").upper()
     if extension not in sf.available_formats():
         raise ValueError(f"cannot tell the audio format of {path} from its extension; use .wav, .flac, ...")
-    # Encoded in memory (never larger than the float64 copy above for PCM, the float32 one
-    # for FLOAT), so that the file itself is written by Python, whose errors say what
-    # happened (ENOSPC), where libsndfile only says "System error.".
+    # Encoded in memory, so that the file itself is written by Python, whose errors say what
+    # happened (ENOSPC), where libsndfile only says "System error.". Block by block: only one
+    # block is ever held as float64 (an hour of audio is not copied whole).
+    frames = audio.T  # (time, channels) or (time,)
     buffer = io.BytesIO()
     try:
-        sf.write(buffer, data, sample_rate, subtype=subtype, format=extension)
+        with sf.SoundFile(buffer, "w", samplerate=sample_rate, channels=1 if audio.ndim == 1 else audio.shape[0],
+                          subtype=subtype, format=extension) as handle:
+            for start in range(0, frames.shape[0], _ENCODE_BLOCK):
+                block = frames[start: start + _ENCODE_BLOCK].astype(np.float32 if subtype == "FLOAT" else np.float64)
+                handle.write(np.clip(block, -1.0, 1.0, out=block) if clip else block)
     except (sf.LibsndfileError, ValueError, TypeError) as error:
         raise ValueError(f"cannot write {path} as {extension} with subtype {subtype}: {error}") from error
     return buffer.getbuffer()
 
 
-def frame_energies(audio: Any, frame: int, difference: bool = False, piece_frames: int = 8192) -> np.ndarray:
+def frame_energies(audio: Any, frame: int, difference: bool = False, piece_samples: int = 1 << 18) -> np.ndarray:
     """Energy of every ``frame``-sample frame, computed piece by piece (bounded memory).
 
     Args:
@@ -380,7 +396,8 @@ def frame_energies(audio: Any, frame: int, difference: bool = False, piece_frame
         frame: frame length in samples; the last frame is zero-padded.
         difference: the energy of the first difference of the channel average
             (``x[t + 1] - x[t]``, a first-order high-pass) instead of the signal's.
-        piece_frames: frames computed at once: the only float64 copy held is this long.
+        piece_samples: samples per signal computed at once (rounded to whole frames, at
+            least one): the float64 copies held are this long, whatever the frame length.
 
     Returns:
         ``(k, n_frames)`` float64 with ``n_frames = ceil(time / frame)`` (``ceil((time - 1)
@@ -392,7 +409,7 @@ def frame_energies(audio: Any, frame: int, difference: bool = False, piece_frame
         length -= 1
     n_frames = max(1, -(-length // frame))
     out = np.zeros((k, n_frames))
-    step = piece_frames * frame
+    step = max(1, piece_samples // frame) * frame
     for start in range(0, max(length, 1), step):
         stop = min(start + step, length)
         piece = data[..., start: stop + (1 if difference else 0)]

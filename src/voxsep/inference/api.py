@@ -72,13 +72,20 @@ def output_paths(path: str | os.PathLike, out_dir: str | os.PathLike, n_src: int
     return [Path(out_dir) / f"{stem}_spk{i + 1}.wav" for i in range(n_src)]
 
 
-def peak_normalise(estimates: np.ndarray, path_hint: str = "") -> tuple[np.ndarray, float]:
+def peak_normalise(estimates: np.ndarray, path_hint: str = "", in_place: bool = False) -> tuple[np.ndarray, float]:
     """Scale all estimates down together if their peak exceeds ``PEAK_LIMIT``.
+
+    Args:
+        estimates: the separated signals (any shape).
+        path_hint: the file named in the warning.
+        in_place: scale ``estimates`` itself instead of a copy (an hour of audio: no second
+            full-length array).
 
     Returns:
         ``(estimates, gain)`` where ``gain <= 1`` is the factor applied (1: unchanged).
     """
-    peak = float(np.abs(estimates).max()) if estimates.size else 0.0
+    # max and -min instead of abs().max(): no full-length temporary
+    peak = max(float(estimates.max()), -float(estimates.min())) if estimates.size else 0.0
     if peak <= PEAK_LIMIT:
         return estimates, 1.0
     gain = PEAK_LIMIT / peak
@@ -87,7 +94,20 @@ def peak_normalise(estimates: np.ndarray, path_hint: str = "") -> tuple[np.ndarr
         f"down together by {20 * np.log10(gain):.1f} dB",
         stacklevel=3,
     )
+    if in_place:
+        estimates *= np.asarray(gain, dtype=estimates.dtype)
+        return estimates, gain
     return estimates * gain, gain
+
+
+def _take_rows(estimates: np.ndarray, rows: list[int], piece: int = 1 << 18) -> np.ndarray:
+    """``estimates[rows]`` (``(n_src, [channels,] time)``) built in ``estimates``' own memory,
+    piece by piece along time, so that a long file's outputs are never held twice; the
+    input is reused (its first ``len(rows)`` rows returned as a view)."""
+    if list(rows) != list(range(len(rows))):
+        for start in range(0, estimates.shape[-1], piece):
+            estimates[: len(rows), ..., start: start + piece] = estimates[rows, ..., start: start + piece]
+    return estimates[: len(rows)]
 
 
 class Separator:
@@ -432,7 +452,7 @@ class Separator:
                 f"silent or near-duplicate outputs; kept {decision.count} of {self.n_src} ({reasons})",
                 stacklevel=3,
             )
-        return estimates[decision.kept]
+        return _take_rows(estimates, decision.kept)
 
     def separate_file(
         self,
@@ -486,11 +506,14 @@ class Separator:
             if existing:
                 raise advised(FileExistsError, f"{', '.join(existing)} already exist(s)", "force", True, "to overwrite")
         audio, sample_rate = read_audio(path)
+        # checked and downmixed here, so that the file's channels are not held while separating
+        audio = self._prepare(audio, sample_rate, str(path))
         check_writable_dir(out_dir)
         estimates = self.separate(audio, sample_rate, keep_model_rate=keep_model_rate, source=str(path), n_src=n_src)
+        del audio
         out_rate = self.sample_rate if keep_model_rate else sample_rate
         if len(estimates):
-            estimates, _ = peak_normalise(estimates, str(path))
+            estimates, _ = peak_normalise(estimates, str(path), in_place=True)
             written = write_audio_files(zip(targets, estimates), out_rate, overwrite=force, subtype="PCM_16")
         else:  # counting found no talker (silence or steady noise): no file
             written = []

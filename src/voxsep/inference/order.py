@@ -89,7 +89,8 @@ def _window_embeddings(estimates: torch.Tensor, wanted: np.ndarray, hop: int, sa
     from voxsep.inference.speaker import EMBED_RATE, load_voice_encoder
 
     encoder = load_voice_encoder()
-    mono = estimates.reshape(estimates.shape[0], -1, estimates.shape[-1]).mean(1)
+    channels = estimates.reshape(estimates.shape[0], -1, estimates.shape[-1])
+    mono = channels[:, 0] if channels.shape[1] == 1 else channels.mean(1)  # a view for one channel: no copy
     length = mono.shape[-1]
     window = int(round(WINDOW_SECONDS * sample_rate))
     embeddings = np.zeros((*wanted.shape, 256), dtype=np.float32)

@@ -8,9 +8,9 @@ on mixtures of two held-out real voices (validation voices, and the test voices 
 model card). A repeat of the baseline with another seed shows how much two runs differ
 with nothing changed: a difference smaller than that is noise. Each arm (``ARMS``) names
 its pool (``POOLS``: the training pool as it was when the arm first ran -- before the Tux
-Paint voices, before the game voices of session 6, before the Kajongg voices of session 7
--- so that a rerun repeats it), its recipe overrides, the arm it is compared with, and its
-recipe: the arms of sessions 5 and 6 fine-tune stage 4 b's two-talker model with
+Paint voices, before the game voices of stage 6, before the Kajongg voices added after stage
+6 -- so that a rerun repeats it), its recipe overrides, the arm it is compared with, and its
+recipe: the arms run alongside stages 5 and 6 fine-tune stage 4 b's two-talker model with
 ``RECIPE``; the ``s7_`` arms fine-tune the stage-6 file (one or two talkers) with
 ``RECIPE_1TO2`` and are scored with ``--n-src all``. One arm trains in fp32 instead of
 the recipe's bf16 autocast (does bf16 train as well?).
@@ -45,16 +45,16 @@ from pathlib import Path
 
 from common import write_section
 
-RECIPE = "recipes/offline/conv_tasnet_bundled.yaml"  # sessions 5-6: two talkers, from stage 4 b
-RECIPE_1TO2 = "recipes/offline/conv_tasnet_bundled_games.yaml"  # session 7: one or two talkers, from stage 6
+RECIPE = "recipes/offline/conv_tasnet_bundled.yaml"  # arms alongside stages 5-6: two talkers, from stage 4 b
+RECIPE_1TO2 = "recipes/offline/conv_tasnet_bundled_games.yaml"  # arms after stage 6: one or two talkers, from stage 6
 DATA = Path("data/offline/wav8k/2speakers")
 SETS = {"valid_real": DATA / "valid_real.csv", "test_real": DATA / "test_real.csv"}
 
 #: Pools: "full" is the recipe's utterances_train.csv; the others leave out the voices
 #: whose speaker names start with these prefixes (written next to the arms): "no_games" is
-#: the pool of session 5's later arms (before the Drascula and FOTAQ voices), "no_tuxpaint"
-#: the pool before the Tux Paint voices (session 5's first arms), "no_kajongg" the pool of
-#: sessions 6 and 7's arms (before the 3 Kajongg voices), "real_only" that pool without its
+#: the pool of the later arms alongside stage 5 (before the Drascula and FOTAQ voices), "no_tuxpaint"
+#: the pool before the Tux Paint voices (the first arms alongside stage 5), "no_kajongg" the pool of
+#: the arms alongside and after stage 6 (before the 3 Kajongg voices), "real_only" that pool without its
 #: synthetic voices (espeak-ng, flite, festival).
 POOL_FILE = Path("data/offline/wav8k/utterances_train.csv")
 POOLS: dict[str, tuple[str, ...]] = {"full": (), "no_kajongg": ("kajongg_",),
@@ -101,7 +101,7 @@ ARMS: dict[str, Arm] = {
                  "no_kajongg", (), "tuxpaint"),
     "games_seed1": Arm("+ the game voices (as 'games'), seed 1: against tuxpaint_seed1", "no_kajongg", SEED1,
                        "tuxpaint_seed1"),
-    # Session 7: fine-tunes of the stage-6 file (one or two talkers) with its own recipe.
+    # After stage 6: fine-tunes of the stage-6 file (one or two talkers) with its own recipe.
     "s7_base": Arm("stage-6 recipe unchanged (1-2 talkers, voice conversion 50%, 84-voice pool)", "no_kajongg",
                    recipe=RECIPE_1TO2),
     "s7_real_only": Arm("- the 13 synthetic voices (every mixture of real, resampled or converted voices)",

@@ -6,7 +6,7 @@ Every hidden channel of every TCN block is duplicated and the layers that read t
 half of each weight per copy, so the wider model computes what the trained one does.
 Noise of ``--noise`` times the weights' standard deviation on the copies' input weights
 breaks the symmetry (without it the copies stay identical in training).
-The model card's session-7 "twice as wide" run started from its output::
+The "twice as wide" run after stage 6 (docs/model_history.md) started from its output::
 
     .venv/bin/python benchmarks/widen_conv_tasnet.py src/voxsep/pretrained/convtasnet_offline8k.pt \\
         exp/wide/stage6_h256_n01.pt --noise 0.01

@@ -62,7 +62,7 @@ def test_train_cli_improves_validation_si_snri(tmp_path, offline_corpus, mix2_ma
     summary = json.loads(out.with_suffix(".json").read_text())
     # Four mixtures after 300 steps of a tiny model: a better-than-the-mixture check (the
     # learning check is the validation rise above). Measured 0.15 dB since the Tux Paint
-    # voices joined the tiny training pool (session 5; 0.5-1 dB before).
+    # voices joined the tiny training pool (with stage 5; 0.5-1 dB before).
     assert summary["count"] == 4 and summary["summary"]["si_snri"]["mean"] > 0.0
 
 

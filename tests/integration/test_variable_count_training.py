@@ -88,7 +88,7 @@ def test_the_bundled_model_counts_heldout_one_and_two_talker_mixtures_better_tha
     total = {true: sum(counts.values()) for true, counts in result["counts"].items()}
     right = {true: counts.get(true, 0) for true, counts in result["counts"].items()}
     assert total == {"1": 8, "2": 8}, total
-    # measured (bundled model of session 4): 16/16 right; chance 8/16
+    # measured (the bundled model of stage 4): 16/16 right; chance 8/16
     assert sum(right.values()) >= 13 and min(right.values()) >= 5, result["counts"]
     # the command line keeps the same outputs: one file for a lone talker, two for two talkers
     mixtures = {r.mixture_id: r.mixture_path for s in sets for r in load_manifest(s)}

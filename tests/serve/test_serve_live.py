@@ -15,22 +15,14 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from tests.serve.browser import require_browser, start_chromium
 from tests.serve.conftest import EXAMPLE_MIX, ROOT, snr_db, start_server, stop_server
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path(shutil.which("chromedriver") or "/usr/bin/chromedriver")
-if not CHROMIUM.exists() or not CHROMEDRIVER.exists():
-    pytest.skip(f"browser tests need {CHROMIUM} and chromedriver (apt-get install chromium chromium-driver)",
-                allow_module_level=True)
-pytest.importorskip("selenium")
+require_browser()
 pytest.importorskip("websockets", reason="live mode needs uvicorn's WebSocket support (pip install websockets)")
 
-from selenium import webdriver  # noqa: E402
-from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
-
-from tests.serve.test_serve_browser import FLAGS  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -51,16 +43,8 @@ def causal_server(tmp_path_factory: pytest.TempPathFactory):
 
 
 def chromium(tmp_path: Path, wav: Path):
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for flag in FLAGS:
-        options.add_argument(flag)
-    options.add_argument(f"--user-data-dir={tmp_path / 'profile'}")
-    options.add_argument("--use-fake-ui-for-media-stream")
-    options.add_argument("--use-fake-device-for-media-stream")
-    options.add_argument(f"--use-file-for-fake-audio-capture={wav}")
-    options.add_argument("--autoplay-policy=no-user-gesture-required")
-    return webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    return start_chromium(tmp_path / "profile", "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+                          f"--use-file-for-fake-audio-capture={wav}", "--autoplay-policy=no-user-gesture-required")
 
 
 def fetch_blob(driver, link) -> bytes:

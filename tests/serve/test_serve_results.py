@@ -8,7 +8,6 @@ import os
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,6 +16,7 @@ import soundfile as sf
 pytest.importorskip("httpx")
 import httpx  # noqa: E402
 
+from tests.serve.browser import require_browser, start_chromium  # noqa: E402
 from tests.serve.conftest import EXAMPLE_MIX, ROOT, start_server, stop_server  # noqa: E402
 
 PRETRAINED = EXAMPLE_MIX.parent
@@ -70,23 +70,11 @@ def test_results_api(results_server):
 
 
 def test_results_page_in_browser(results_server, tmp_path):
-    chromium, driver_path = Path("/usr/bin/chromium"), Path(shutil.which("chromedriver") or "/usr/bin/chromedriver")
-    if not chromium.exists() or not driver_path.exists():
-        pytest.skip(f"browser tests need {chromium} and chromedriver (apt-get install chromium chromium-driver)")
-    pytest.importorskip("selenium")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
+    require_browser(allow_module_level=False)
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
-    from tests.serve.test_serve_browser import FLAGS
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(chromium)
-    for flag in FLAGS:
-        options.add_argument(flag)
-    options.add_argument(f"--user-data-dir={tmp_path / 'profile'}")
-    driver = webdriver.Chrome(service=Service(str(driver_path)), options=options)
+    driver = start_chromium(tmp_path / "profile")
     try:
         driver.get(results_server.url + "/results")
         WebDriverWait(driver, 30).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#table tbody tr")) == 3)
@@ -136,23 +124,11 @@ def test_static_report_is_self_contained(results_server, tmp_path):
     saved = results_server.results_csv.with_name("test_results_audio") / "plain_s1.wav"
     assert base64.b64encode(saved.read_bytes()).decode() in page
 
-    chromium, driver_path = Path("/usr/bin/chromium"), Path(shutil.which("chromedriver") or "/usr/bin/chromedriver")
-    if not chromium.exists() or not driver_path.exists():
-        pytest.skip(f"the browser half needs {chromium} and chromedriver")
-    pytest.importorskip("selenium")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
+    require_browser(allow_module_level=False)  # the browser half
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
-    from tests.serve.test_serve_browser import FLAGS
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(chromium)
-    for flag in FLAGS:
-        options.add_argument(flag)
-    options.add_argument(f"--user-data-dir={tmp_path / 'profile'}")
-    driver = webdriver.Chrome(service=Service(str(driver_path)), options=options)
+    driver = start_chromium(tmp_path / "profile")
     try:
         driver.get(out.as_uri())
         WebDriverWait(driver, 30).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#table tbody tr")) == 3)

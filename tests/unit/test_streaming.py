@@ -148,8 +148,8 @@ def test_state_does_not_grow_with_the_stream():
 
     def state_size():
         def count(x):
-            if isinstance(x, torch.Tensor):
-                return x.numel()
+            if isinstance(x, (torch.Tensor, np.ndarray)):
+                return x.size if isinstance(x, np.ndarray) else x.numel()
             if dataclasses.is_dataclass(x):
                 return count(list(vars(x).values()))
             return sum(count(v) for v in x) if isinstance(x, (list, tuple)) else 0

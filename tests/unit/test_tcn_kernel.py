@@ -58,12 +58,14 @@ def test_per_channel_prelu_slopes():
     assert snr(reference(m, representation), m.kernel().sequence(representation.T)) >= 80
 
 
+@pytest.mark.parametrize("compiled", [False, True], ids=["pytorch", "compiled"])
 @pytest.mark.parametrize("sizes", [[1] * 40, [7] * 6, [3, 50, 1, 9, 17], [300]])
-def test_stream_in_any_split_equals_the_whole_sequence(sizes):
+def test_stream_in_any_split_equals_the_whole_sequence(sizes, compiled):
     m = masker(True)
     representation = torch.rand(16, sum(sizes))
     kernel = m.kernel()
-    state = kernel.initial_state()
+    state = kernel.initial_state(compiled=compiled)
+    assert (state.compiled is not None) == compiled
     pieces, start = [], 0
     for size in sizes:
         pieces.append(kernel.stream(representation[:, start : start + size].T, state))
@@ -89,13 +91,17 @@ def test_pure_step_equals_the_stream_and_writes_nothing_in_place():
     assert snr(reference(m, representation), torch.cat(pieces)) >= 60
 
 
-def test_the_test_detects_a_wrong_history():
+@pytest.mark.parametrize("compiled", [False, True], ids=["pytorch", "compiled"])
+def test_the_test_detects_a_wrong_history(compiled):
     m = masker(True)
     kernel = m.kernel()
-    state = kernel.initial_state()
+    state = kernel.initial_state(compiled=compiled)
     representation = torch.rand(16, 40)
     first = kernel.stream(representation[:, :20].T, state)
-    state.buffers[2].normal_()  # a corrupted depthwise history
+    if compiled:  # a corrupted depthwise history
+        state.compiled.ring[:] = np.random.default_rng(0).standard_normal(state.compiled.ring.shape)
+    else:
+        state.buffers[2].normal_()
     second = kernel.stream(representation[:, 20:].T, state)
     assert snr(reference(m, representation), torch.cat([first, second])) < 40
 

@@ -45,6 +45,7 @@ from torch import nn
 
 from voxsep.nn.norms import CumulativeLayerNorm, GlobalLayerNorm, cumulative_mean_rstd
 from voxsep.nn.tcn import TCN
+from voxsep.nn.tcn_compiled import CompiledStream, CompiledStreamState, compiled_stream_available, compiled_stream_enabled
 
 
 def _row(t: torch.Tensor) -> torch.Tensor:
@@ -170,6 +171,7 @@ class StreamState:
     frames: int
     buffers: list[torch.Tensor] = field(default_factory=list)
     positions: list[int] = field(default_factory=list)
+    compiled: CompiledStreamState | None = None  # the state when the compiled step runs this stream
 
 
 class TCNKernel:
@@ -183,6 +185,9 @@ class TCNKernel:
             output), or ``None``: the output is then the TCN's.
         matmul_dtype: operand dtype of the 1×1 convolutions, ``torch.float32`` or
             ``torch.bfloat16`` (fp32 accumulation; everything else fp32).
+        compiled: run streams started with :meth:`initial_state` through the compiled step
+            (:mod:`voxsep.nn.tcn_compiled`); ``None``: where it is available and enabled
+            (causal kernels with fp32 products only).
 
     The weights are copied (folded) when the kernel is built: build a new kernel after
     changing the module's parameters.
@@ -196,6 +201,7 @@ class TCNKernel:
         output_act: nn.PReLU | None = None,
         output_conv: nn.Conv1d | None = None,
         matmul_dtype: torch.dtype = torch.float32,
+        compiled: bool | None = None,
     ) -> None:
         if matmul_dtype not in (torch.float32, torch.bfloat16):
             raise ValueError(f"matmul_dtype must be torch.float32 or torch.bfloat16, got {matmul_dtype}")
@@ -223,6 +229,14 @@ class TCNKernel:
         self.hidden = self.blocks[0].taps[0].shape[0]
         # norms in order: [input], then per block (in, dw)
         self.n_norms = 2 * len(self.blocks) + (1 if self.input is not None else 0)
+        self.compiled = self._compiled_stream(compiled)
+
+    def _compiled_stream(self, wanted: bool | None) -> CompiledStream | None:
+        if wanted is False or not self.causal or self.matmul_dtype != torch.float32:
+            return None
+        if wanted is None and not (compiled_stream_enabled() and compiled_stream_available()):
+            return None
+        return CompiledStream(self)
 
     @staticmethod
     def _fold(block: nn.Module, dtype: torch.dtype) -> _Block:
@@ -331,8 +345,8 @@ class TCNKernel:
     # ------------------------------------------------------------------ whole sequences
     def sequence(self, x: torch.Tensor) -> torch.Tensor:
         """Output ``(frames, out)`` of a whole sequence ``x`` ``(frames, in)``, as the modules' forward."""
-        if self.causal:
-            return self.stream(x, self.initial_state())
+        if self.causal:  # many frames: the libraries' products beat the compiled step's
+            return self.stream(x, self.initial_state(compiled=False))
         frames = x.shape[0]
         # one padded depthwise input per history length, reused by the blocks
         padded: dict[int, torch.Tensor] = {}
@@ -355,10 +369,13 @@ class TCNKernel:
         return self._run(x.float(), statistics, window_for, _Workspace())
 
     # ------------------------------------------------------------------ streams, in place
-    def initial_state(self) -> StreamState:
-        """State of :meth:`stream` before the first frame (causal kernels only)."""
+    def initial_state(self, compiled: bool = True) -> StreamState:
+        """State of :meth:`stream` before the first frame (causal kernels only); the stream
+        runs through the compiled step when the kernel has one, unless ``compiled=False``."""
         if not self.causal:
             raise ValueError("only a causal (cLN) TCN can run as a stream")
+        if compiled and self.compiled is not None:
+            return StreamState([], 0, compiled=self.compiled.initial_state())
         buffers = [torch.zeros(b.history + max(b.history, 64), self.hidden) for b in self.blocks]
         stats = [torch.zeros(1, 2) for _ in range(self.n_norms)]
         return StreamState(stats, 0, buffers, [b.history for b in self.blocks])
@@ -368,6 +385,10 @@ class TCNKernel:
         (from :meth:`initial_state`) is updated in place. A stream fed in any split gives
         :meth:`sequence` of the whole (up to float rounding); the cost does not grow with it."""
         frames = x.shape[0]
+        if state.compiled is not None:
+            out = self.compiled.run(x.detach().float().numpy(), state.compiled)
+            state.frames += frames
+            return torch.from_numpy(out)
         count = torch.arange(state.frames + 1, state.frames + frames + 1, dtype=torch.float32)[:, None]
         state.frames += frames
         inverse: dict[int, torch.Tensor] = {}

@@ -1,0 +1,216 @@
+"""The compiled loops of :mod:`voxsep.nn.tcn_compiled` (imports Numba; imported on first use).
+
+Module-level functions, so that Numba caches their machine code on disk (``cache=True``,
+keyed by this file and the CPU) and a new process loads it instead of compiling again.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numba
+import numpy as np
+
+njit = functools.partial(numba.njit, fastmath=True, cache=True, nogil=True)
+
+
+@njit(inline="always")
+def rows8(x, weight, bias, out, m0):
+    n_out, n_in = weight.shape
+    x0, x1, x2, x3 = x[m0], x[m0 + 1], x[m0 + 2], x[m0 + 3]
+    x4, x5, x6, x7 = x[m0 + 4], x[m0 + 5], x[m0 + 6], x[m0 + 7]
+    for o in range(n_out):
+        w = weight[o]
+        s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = np.float32(0.0)
+        for i in range(n_in):
+            wi = w[i]
+            s0 += x0[i] * wi
+            s1 += x1[i] * wi
+            s2 += x2[i] * wi
+            s3 += x3[i] * wi
+            s4 += x4[i] * wi
+            s5 += x5[i] * wi
+            s6 += x6[i] * wi
+            s7 += x7[i] * wi
+        b = bias[o]
+        out[m0, o] = s0 + b
+        out[m0 + 1, o] = s1 + b
+        out[m0 + 2, o] = s2 + b
+        out[m0 + 3, o] = s3 + b
+        out[m0 + 4, o] = s4 + b
+        out[m0 + 5, o] = s5 + b
+        out[m0 + 6, o] = s6 + b
+        out[m0 + 7, o] = s7 + b
+
+@njit(inline="always")
+def rows4(x, weight, bias, out, m0):
+    n_out, n_in = weight.shape
+    x0, x1, x2, x3 = x[m0], x[m0 + 1], x[m0 + 2], x[m0 + 3]
+    for o in range(n_out):
+        w = weight[o]
+        s0 = s1 = s2 = s3 = np.float32(0.0)
+        for i in range(n_in):
+            wi = w[i]
+            s0 += x0[i] * wi
+            s1 += x1[i] * wi
+            s2 += x2[i] * wi
+            s3 += x3[i] * wi
+        b = bias[o]
+        out[m0, o] = s0 + b
+        out[m0 + 1, o] = s1 + b
+        out[m0 + 2, o] = s2 + b
+        out[m0 + 3, o] = s3 + b
+
+@njit(inline="always")
+def rows2(x, weight, bias, out, m0):
+    n_out, n_in = weight.shape
+    x0, x1 = x[m0], x[m0 + 1]
+    for o in range(n_out):
+        w = weight[o]
+        s0 = s1 = np.float32(0.0)
+        for i in range(n_in):
+            wi = w[i]
+            s0 += x0[i] * wi
+            s1 += x1[i] * wi
+        b = bias[o]
+        out[m0, o] = s0 + b
+        out[m0 + 1, o] = s1 + b
+
+@njit(inline="always")
+def rows1(x, weight, bias, out, m0):
+    n_out, n_in = weight.shape
+    x0 = x[m0]
+    for o in range(n_out):
+        w = weight[o]
+        s0 = np.float32(0.0)
+        for i in range(n_in):
+            s0 += x0[i] * w[i]
+        out[m0, o] = s0 + bias[o]
+
+@njit
+def product(x, weight, bias, out, k):
+    """``out[:k] = x[:k] @ weight.T + bias``: ``x`` ``(≥k, I)``, ``weight`` ``(O, I)``."""
+    m0 = 0
+    while m0 + 8 <= k:
+        rows8(x, weight, bias, out, m0)
+        m0 += 8
+    if m0 + 4 <= k:
+        rows4(x, weight, bias, out, m0)
+        m0 += 4
+    if m0 + 2 <= k:
+        rows2(x, weight, bias, out, m0)
+        m0 += 2
+    if m0 < k:
+        rows1(x, weight, bias, out, m0)
+        m0 += 1
+
+@njit
+def prelu(y, k, slope):
+    """PReLU in place on ``y[:k]`` ``(k, C)`` with per-channel ``slope`` ``(C,)``."""
+    for m in range(k):
+        row = y[m]
+        for c in range(row.shape[0]):
+            if row[c] < 0:
+                row[c] *= slope[c]
+
+@njit
+def cumulative_statistics(y, k, running, index, frames_before, mean, rstd, eps):
+    """Cumulative layer norm statistics of ``y[:k]`` ``(k, C)`` continuing the running
+    sums ``running[index]`` (sum, sum of squares; float64, updated): per frame, the
+    mean and ``1/sqrt(var + eps)`` over all values up to it."""
+    channels = y.shape[1]
+    total, squares = running[index, 0], running[index, 1]
+    for m in range(k):
+        row = y[m]
+        s = 0.0
+        q = 0.0
+        for c in range(channels):
+            v = np.float64(row[c])
+            s += v
+            q += v * v
+        total += s
+        squares += q
+        count = (frames_before + m + 1) * channels
+        mu = total / count
+        var = max(squares / count - mu * mu, 0.0)
+        mean[m] = mu
+        rstd[m] = 1.0 / np.sqrt(var + eps)
+    running[index, 0] = total
+    running[index, 1] = squares
+
+@njit
+def normalise(y, k, mean, rstd):
+    for m in range(k):
+        row = y[m]
+        mu, r = np.float32(mean[m]), np.float32(rstd[m])
+        for c in range(row.shape[0]):
+            row[c] = (row[c] - mu) * r
+
+@njit
+def chunk(x, k, frames_before, weights, blocks, dilation, has_input, has_output, use_skip, n_res, eps,
+          ring, ring_start, ring_size, running, scratch, out):
+    """The masker on ``k ≤ CHUNK_FRAMES`` frames ``x`` ``(k, in)`` → ``out`` ``(k, out)``.
+
+    ``weights``: (input weight, input bias, output slope, output weight, output bias);
+    ``blocks``: the blocks' weights stacked on a first dimension (in weight, in bias,
+    in slope, dw gain, dw shift, taps ``(blocks, P, H)``, tap bias, dw slope, out weight,
+    out bias), so one compiled function serves every depth;
+    ``ring[ring_start[b] + f % ring_size[b]]`` holds block ``b``'s depthwise input of frame ``f``.
+    """
+    (in_w, in_b, out_slope, out_w, out_b) = weights
+    h, y, z, o2, skip, mean, rstd = scratch
+    if has_input:
+        cumulative_statistics(x, k, running, 0, frames_before, mean, rstd, eps)
+        normalise(x, k, mean, rstd)
+        product(x, in_w, in_b, h, k)
+        first = 1
+    else:
+        for m in range(k):
+            h[m, :] = x[m]
+        first = 0
+    n_skip = skip.shape[1]
+    for m in range(k):
+        skip[m, :] = 0.0
+    all_w_in, all_b_in, all_s_in, all_gain, all_shift, all_taps, all_tap_bias, all_s_dw, all_w_out, all_b_out = blocks
+    for b in range(len(dilation)):
+        w_in, b_in, s_in, gain, shift = all_w_in[b], all_b_in[b], all_s_in[b], all_gain[b], all_shift[b]
+        taps, tap_bias, s_dw, w_out, b_out = all_taps[b], all_tap_bias[b], all_s_dw[b], all_w_out[b], all_b_out[b]
+        hidden = gain.shape[0]
+        product(h, w_in, b_in, y, k)
+        prelu(y, k, s_in)
+        cumulative_statistics(y, k, running, first + 2 * b, frames_before, mean, rstd, eps)
+        start, size, d = ring_start[b], ring_size[b], dilation[b]
+        for m in range(k):
+            stored = ring[start + (frames_before + m) % size]
+            mu, r = np.float32(mean[m]), np.float32(rstd[m])
+            row = y[m]
+            for c in range(hidden):
+                stored[c] = shift[c] + gain[c] * ((row[c] - mu) * r)
+        n_taps = taps.shape[0]
+        for m in range(k):
+            row = z[m]
+            row[:] = tap_bias
+            for j in range(n_taps):
+                frame = frames_before + m - (n_taps - 1 - j) * d
+                if frame >= 0:  # before the stream: the causal zero padding
+                    source = ring[start + frame % size]
+                    tap = taps[j]
+                    for c in range(hidden):
+                        row[c] += tap[c] * source[c]
+        prelu(z, k, s_dw)
+        cumulative_statistics(z, k, running, first + 2 * b + 1, frames_before, mean, rstd, eps)
+        normalise(z, k, mean, rstd)
+        product(z, w_out, b_out, o2, k)
+        for m in range(k):
+            for c in range(n_res):
+                h[m, c] += o2[m, c]
+            if use_skip:
+                for c in range(n_skip):
+                    skip[m, c] += o2[m, n_res + c]
+    features = skip if use_skip else h
+    if has_output:
+        prelu(features, k, out_slope)
+        product(features, out_w, out_b, out, k)
+    else:
+        for m in range(k):
+            out[m, :] = features[m]

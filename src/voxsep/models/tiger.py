@@ -115,7 +115,7 @@ class InterleavedSeparator(nn.Module):
         batch, bands, frames, channels = x.shape
         u = self.band_msb(x.transpose(1, 2).reshape(batch * frames, bands, channels))
         a = u.view(batch, frames, bands, channels).transpose(1, 2)  # (B, bands, frames, C)
-        return self.band_norm(self.band_attn(a)) + x
+        return self.band_attn(a, self.band_norm, x)
 
     def frame_step(self, x: torch.Tensor) -> torch.Tensor:
         """Context across frames: MSA along the frames of each band, then attention over the
@@ -123,7 +123,7 @@ class InterleavedSeparator(nn.Module):
         batch, bands, frames, channels = x.shape
         u = self.frame_msb(x.reshape(batch * bands, frames, channels))
         a = u.view(batch, bands, frames, channels).transpose(1, 2)  # (B, frames, bands, C)
-        return self.frame_norm(self.frame_attn(a)).transpose(1, 2) + x
+        return self.frame_attn(a, self.frame_norm, x.transpose(1, 2)).transpose(1, 2)
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         x = features

@@ -220,6 +220,15 @@ class ContextMLP(nn.Module):
 CACHE_ELEMENTS = 2**20
 
 
+def eager_inference() -> bool:
+    """True when no gradients are recorded and nothing traces the model (``torch.compile``,
+    ``torch.export``, ONNX export): the case in which the blocks take their inference paths
+    (cache-sized pieces, in-place element-wise steps). Those paths give the same values as
+    the whole-tensor ones up to float rounding."""
+    return not (torch.is_grad_enabled() or torch.compiler.is_compiling() or torch.compiler.is_exporting()
+                or torch.onnx.is_in_onnx_export())
+
+
 class MultiScaleBlock(nn.Module):
     """Multi-scale selective attention (MSA) on sequences, with a residual.
 
@@ -260,17 +269,21 @@ class MultiScaleBlock(nn.Module):
         self.project = nn.Conv1d(hidden, channels, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        rows = max(1, CACHE_ELEMENTS // (self.expand.conv.out_channels * x.shape[1]))
-        if rows >= x.shape[0] or torch.is_grad_enabled() or torch.compiler.is_compiling() \
-                or torch.compiler.is_exporting() or torch.onnx.is_in_onnx_export():
+        """``x`` ``(B, L, C)``, any strides (the inference path reads it a few sequences at a
+        time, so a transposed view costs no whole-tensor copy) → ``(B, L, C)`` contiguous."""
+        if not eager_inference():
             return self._forward(x)
         # Inference: a few sequences at a time, so that the block's many element-wise passes
         # (group norms, gates) work on tensors that stay in the CPU caches instead of
         # streaming the whole (B, H, L) activations through memory once per pass. Every
         # operation is per sequence, so the result is the same.
-        return torch.cat([self._forward(part) for part in x.split(rows)])
+        rows = max(1, CACHE_ELEMENTS // (self.expand.conv.out_channels * x.shape[1]))
+        out = torch.empty(x.shape, dtype=x.dtype, device=x.device)
+        for start in range(0, x.shape[0], rows):
+            self._forward(x[start:start + rows], out=out[start:start + rows])
+        return out
 
-    def _forward(self, x: torch.Tensor) -> torch.Tensor:
+    def _forward(self, x: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
         x4 = x.transpose(1, 2).unsqueeze(2).contiguous(memory_format=torch.channels_last)  # (B, C, 1, L)
         scales = [self.down[0](self.expand(x4))]
         for down in self.down[1:]:
@@ -284,8 +297,8 @@ class MultiScaleBlock(nn.Module):
         merged = self.merge[-1](fused[-1], fused[-2])
         for k in range(self.depth - 3, -1, -1):
             merged = self.merge[k](fused[k], merged)
-        out = _conv(merged, self.project).squeeze(2).transpose(1, 2)  # (B, L, C)
-        return out + x
+        y = _conv(merged, self.project).squeeze(2).transpose(1, 2)  # (B, L, C)
+        return y + x if out is None else torch.add(y, x, out=out)
 
 
 # ----------------------------------------------------------------------------- FFI
@@ -346,21 +359,26 @@ class FoldedAttention(nn.Module):
         y = attended.unflatten(-1, (x.shape[2], self.value_dim)).permute(0, 2, 3, 1, 4).reshape(x.shape)
         return self.out_norm(F.prelu(self.out(y), self.out_slope)) + x
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, norm: nn.Module | None = None,
+                residual: torch.Tensor | None = None) -> torch.Tensor:
+        """The attention of ``x`` ``(B, A, R, C)``; with ``norm`` (a module on the channels) and
+        ``residual`` (``(B, A, R, C)``, any strides), ``norm(attention(x)) + residual``, which
+        inference computes a few slices at a time with the attention's output stage."""
         batch, axis, fold, channels = x.shape
         heads, hd, vd = self.n_heads, self.head_dim, self.value_dim
-        step = max(1, CACHE_ELEMENTS // (fold * channels))  # slices of A per piece
-        if step >= axis or torch.is_grad_enabled() or torch.compiler.is_compiling() \
-                or torch.compiler.is_exporting() or torch.onnx.is_in_onnx_export():
+        if not eager_inference():
             qk, v = self._queries_keys_values(x.reshape(-1, channels))
             # (B, A, R, heads, d) -> (B, heads, A, R * d)
             qk = qk.view(batch, axis, fold, 2, heads, hd).permute(3, 0, 4, 1, 2, 5).reshape(2, batch, heads, axis,
                                                                                             fold * hd)
             v = v.view(batch, axis, fold, heads, vd).permute(0, 3, 1, 2, 4).reshape(batch, heads, axis, fold * vd)
-            return self._output(F.scaled_dot_product_attention(qk[0], qk[1], v), x)
+            y = self._output(F.scaled_dot_product_attention(qk[0], qk[1], v), x)
+            y = norm(y) if norm is not None else y
+            return y + residual if residual is not None else y
         # Inference: the row-wise projections and norms before and after the attention run on
         # a few slices of A at a time (tensors that stay in the CPU caches), writing straight
         # into the heads-major layouts; the same values as the whole-tensor path.
+        step = max(1, CACHE_ELEMENTS // (fold * channels))  # slices of A per piece
         qk = x.new_empty(2, batch, heads, axis, fold, hd)
         v = x.new_empty(batch, heads, axis, fold, vd)
         for b in range(batch):
@@ -370,7 +388,14 @@ class FoldedAttention(nn.Module):
                 qk[:, b, :, a:a + step] = part_qk.view(-1, fold, 2, heads, hd).permute(2, 3, 0, 1, 4)
                 v[b, :, a:a + step] = part_v.view(-1, fold, heads, vd).permute(2, 0, 1, 3)
         attended = F.scaled_dot_product_attention(qk[0].flatten(-2), qk[1].flatten(-2), v.flatten(-2))
-        out = torch.empty_like(x)
+        del qk, v
+        out = torch.empty_like(x)  # x's memory layout (a transposed view gives a transposed result)
         for a in range(0, axis, step):
-            out[:, a:a + step] = self._output(attended[:, :, a:a + step], x[:, a:a + step])
+            y = self._output(attended[:, :, a:a + step], x[:, a:a + step])
+            if norm is not None:
+                y = norm(y)
+            if residual is not None:
+                torch.add(y, residual[:, a:a + step], out=out[:, a:a + step])
+            else:
+                out[:, a:a + step] = y
         return out

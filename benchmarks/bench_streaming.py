@@ -8,7 +8,10 @@ in blocks of 10 ms and 4 ms on ``--threads`` threads, prints per block: the medi
 share of blocks that took longer than the block lasts; plus the algorithmic latency
 (``latency_samples``). The first ``--warmup`` seconds are not counted.
 
-Every engine runs the one TCN step (``voxsep.nn.tcn_kernel.TCNKernel``). ``--onnx`` adds,
+Every engine runs the one TCN step (``voxsep.nn.tcn_kernel.TCNKernel``), by default as
+its compiled form (``voxsep.nn.tcn_compiled``: one Numba call per block) where the CPU
+passed its run-time check; ``--pytorch-step`` adds, side by side, the same engines on the
+PyTorch form of the step (``VOXSEP_COMPILED_TCN=0``). ``--onnx`` adds,
 side by side with Conv-TasNet's ``StreamingSeparator``, the ONNX streaming export
 (``OnnxStreamingSeparator``, onnxruntime, 1 thread) of the same model. The engines of one
 model are timed interleaved, block by block (alternating which goes first), so a
@@ -75,6 +78,22 @@ def measure(streams: list, block_ms: float, seconds: float, warmup: float) -> li
     return results
 
 
+def pytorch_step_stream(model):
+    """A ``StreamingSeparator`` whose TCN runs the PyTorch form of the step (compiled form switched off)."""
+    from voxsep.inference.streaming import StreamingSeparator
+    from voxsep.nn.tcn_compiled import ENV_SWITCH
+
+    before = os.environ.get(ENV_SWITCH)
+    os.environ[ENV_SWITCH] = "0"
+    try:
+        return StreamingSeparator.from_model(model, sample_rate=SAMPLE_RATE)
+    finally:
+        if before is None:
+            del os.environ[ENV_SWITCH]
+        else:
+            os.environ[ENV_SWITCH] = before
+
+
 def onnx_stream(model, block_ms: float):
     """The model's ONNX streaming step (exported to a temporary file) in onnxruntime, 1 thread."""
     import tempfile
@@ -97,13 +116,17 @@ def main() -> None:
     parser.add_argument("--blocks-ms", type=float, nargs="+", default=[10.0, 4.0])
     parser.add_argument("--dprnn", action="store_true", help="also the paper-size causal DPRNN")
     parser.add_argument("--onnx", action="store_true", help="also the ONNX streaming export of Conv-TasNet (onnxruntime)")
+    parser.add_argument("--pytorch-step", action="store_true",
+                        help="also each engine with the PyTorch form of the TCN step (the compiled form switched off)")
     parser.add_argument("--write", type=Path, help="replace the Streaming section of this markdown file")
     parser.add_argument("--note", default="", help="a line added under the table (e.g. machine load)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     from voxsep import __version__, models
     from voxsep.inference.streaming import StreamingSeparator
+    from voxsep.nn.tcn_compiled import compiled_stream_available
 
+    compiled = "compiled TCN step (Numba) in use" if compiled_stream_available() else "compiled TCN step UNAVAILABLE here"
     builds = [
         ("conv_tasnet (paper, causal)", dict(name="conv_tasnet", n_src=2, causal=True)),
         ("binaural_parallel (causal)", dict(name="binaural_parallel", n_src=2, causal=True)),
@@ -119,6 +142,8 @@ def main() -> None:
         params = sum(p.numel() for p in model.parameters()) / 1e6
         for block_ms in args.blocks_ms:
             streams = [("", StreamingSeparator.from_model(model, sample_rate=SAMPLE_RATE))]
+            if args.pytorch_step and model.model_name != "dprnn":
+                streams.append((", PyTorch TCN step", pytorch_step_stream(model)))
             if model.model_name == "conv_tasnet":
                 if args.onnx:
                     streams.append((", ONNX step in onnxruntime", onnx_stream(model, block_ms)))
@@ -134,7 +159,7 @@ def main() -> None:
     load_after = os.getloadavg()[0]
     command = "`.venv/bin/python benchmarks/bench_streaming.py " + " ".join(
         a for a in [f"--threads {args.threads}", f"--seconds {args.seconds:g}"] + (["--dprnn"] if args.dprnn else [])
-        + (["--onnx"] if args.onnx else [])
+        + (["--onnx"] if args.onnx else []) + (["--pytorch-step"] if args.pytorch_step else [])
     ) + "`"
     section = "\n".join(
         [
@@ -143,7 +168,7 @@ def main() -> None:
             f"`StreamingSeparator.process` per block, 8 kHz input, {args.threads} thread(s), {args.seconds:g} s of audio "
             f"per row after {args.warmup:g} s of warm-up; randomly initialised models (time does not depend on the weights). "
             f"Machine: {cpu_name()}, {os.cpu_count()} cores; torch {torch.__version__}, voxsep {__version__}; "
-            f"load average {load_before:.1f} before / {load_after:.1f} after. Reproduce: {command}.",
+            f"load average {load_before:.1f} before / {load_after:.1f} after; {compiled}. Reproduce: {command}.",
             "RTF = compute time / audio time (wall clock; \"CPU time\": this process's CPU time, which time-sharing "
             "with other jobs does not inflate); late = blocks whose compute took longer than the block lasts; "
             "latency = `latency_samples` (algorithmic: the output delay at which any block split is exact; the compute "

@@ -13,6 +13,9 @@ same arithmetic as :class:`voxsep.nn.tcn.TCN` (with, optionally, the masker's in
 
 All three go through the one block loop (:meth:`TCNKernel._run`); they differ only in
 where the norm statistics come from and where the depthwise convolution's input is kept.
+Streams of a causal kernel with fp32 products run that loop compiled, one call per block
+of frames (:mod:`voxsep.nn.tcn_compiled`, where its run-time check passes): on a few frames
+the PyTorch form is dominated by the dispatch of ~40 operations per TCN block.
 Activations are **frames-major** ``(frames, channels)``: every 1×1 convolution is one
 ``x @ W`` product (with ~10 frames a ``(k, I) @ (I, O)`` product ran 3-4x faster on one
 core than ``(O, I) @ (I, k)``), and the depthwise taps are multiply-adds on contiguous row

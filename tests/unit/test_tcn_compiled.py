@@ -7,7 +7,7 @@ import torch
 from voxsep import models
 from voxsep.nn import tcn_compiled
 from voxsep.nn.tcn_compiled import CompiledStream, compiled_stream_available
-from voxsep.nn.tcn_kernel import TCNKernel
+from voxsep.nn.tcn_kernel import TCNKernel, packed_bf16_linear_available
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -128,3 +128,77 @@ def test_a_missing_numba_falls_back_to_pytorch(monkeypatch, caplog):
         assert kernel.stream(torch.rand(5, 16), kernel.initial_state()).shape == (5, 32)
     finally:
         compiled_stream_available.cache_clear()
+
+
+# ---- whole sequences with global norms and bf16 products (CompiledSequence) -------------
+
+needs_packed_bf16 = pytest.mark.skipif(
+    not packed_bf16_linear_available(),
+    reason="this PyTorch build has no oneDNN packed bf16 linear (the compiled sequence needs it)",
+)
+
+
+def offline_masker(seed: int = 0, **overrides):
+    torch.manual_seed(seed)
+    model = models.build("conv_tasnet", n_src=2, causal=False, **{**TINY, "bottleneck": 32, "hidden": 64, "skip": 32,
+                                                                   **overrides}).eval()
+    with torch.no_grad():
+        for module in model.masker.modules():
+            if isinstance(module, torch.nn.PReLU):
+                module.weight.uniform_(0.05, 0.4)
+            elif hasattr(module, "eps") and hasattr(module, "weight"):
+                module.weight.uniform_(0.5, 1.5)
+                module.bias.normal_(0, 0.3)
+    return model.masker
+
+
+@needs_packed_bf16
+@pytest.mark.parametrize("overrides", [{}, {"skip": 0}, {"conv_kernel": 5}])
+def test_sequence_is_as_close_to_fp32_as_the_pytorch_bf16_path(overrides):
+    m = offline_masker(**overrides)
+    frames = torch.rand(700, 16)
+    fp32 = m.kernel().sequence(frames)
+    compiled_kernel = m.kernel(torch.bfloat16)
+    assert compiled_kernel.compiled_sequence is not None
+    pytorch_bf16 = TCNKernel(m.tcn, m.input_norm, m.bottleneck, m.output[0], m.output[1], torch.bfloat16,
+                             compiled=False).sequence(frames)
+    compiled = compiled_kernel.sequence(frames)
+    assert compiled.shape == fp32.shape
+    assert snr(fp32, compiled) >= 40
+    assert snr(fp32, compiled) >= snr(fp32, pytorch_bf16) - 3  # the same precision as the PyTorch bf16 path
+
+
+@needs_packed_bf16
+def test_sequence_detects_a_wrong_depthwise_convolution():
+    # the bound above can fail: a kernel with one tap of one block changed is far off
+    m = offline_masker()
+    fp32 = m.kernel().sequence(frames := torch.rand(300, 16))
+    kernel = m.kernel(torch.bfloat16)
+    kernel.compiled_sequence.blocks[2][3][0] *= 1.5
+    assert snr(fp32, kernel.sequence(frames)) < 30
+
+
+@needs_packed_bf16
+def test_the_fast_path_uses_the_compiled_sequence_and_the_switch_turns_it_off(monkeypatch):
+    from voxsep.inference.fast_conv_tasnet import accelerate
+
+    torch.manual_seed(0)
+    model = models.build("conv_tasnet", n_src=2, **TINY).eval()
+    assert accelerate(model, torch.bfloat16).masker.kernel.compiled_sequence is not None
+    assert accelerate(model, torch.float32).masker.kernel.compiled_sequence is None  # fp32 products: PyTorch form
+    monkeypatch.setenv("VOXSEP_COMPILED_TCN", "0")
+    assert accelerate(model, torch.bfloat16).masker.kernel.compiled_sequence is None
+
+
+@needs_packed_bf16
+def test_sequence_check_failure_falls_back(monkeypatch, caplog):
+    from voxsep.nn.tcn_compiled import CompiledSequence, compiled_sequence_available
+
+    compiled_sequence_available.cache_clear()
+    real_run = CompiledSequence.run
+    monkeypatch.setattr(CompiledSequence, "run", lambda self, kernel, x: real_run(self, kernel, x) * 1.1)
+    try:
+        assert not compiled_sequence_available()
+        assert offline_masker().kernel(torch.bfloat16).compiled_sequence is None
+    finally:
+        compiled_sequence_available.cache_clear()

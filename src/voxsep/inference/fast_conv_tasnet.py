@@ -9,7 +9,9 @@ inference kernel (:meth:`voxsep.nn.tcn_kernel.TCNKernel.sequence`, the TCN step 
 streaming engines and the ONNX streaming step run too) on each example: the gLN
 statistics are folded into the products and the depthwise input (no separate norm
 pass), the depthwise convolution is shifted multiply-adds on contiguous rows, and the 1×1
-convolutions run with fp32 or bf16 operands (fp32 accumulation; ``matmul_dtype``).
+convolutions run with fp32 or bf16 operands (fp32 accumulation; ``matmul_dtype``); with
+bf16 operands the element-wise work of each block runs compiled, in three passes
+(``voxsep.nn.tcn_compiled.CompiledSequence``, where its run-time check passes).
 
 ``FastEncoder`` and ``FastDecoder`` compute the encoder's strided convolution and the
 decoder's transposed one as single matrix products over the signal's frames. With fp32

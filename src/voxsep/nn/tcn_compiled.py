@@ -1,27 +1,29 @@
-"""The causal TCN stream step of :class:`~voxsep.nn.tcn_kernel.TCNKernel`, compiled for the CPU at hand.
+"""The TCN of :class:`~voxsep.nn.tcn_kernel.TCNKernel` with its element-wise work compiled for the CPU at hand.
 
-Streaming runs the masker on a few frames at a time (10 ms blocks of 8 kHz audio with
-Conv-TasNet's stride of 8 samples: 10 frames). There the PyTorch form of the step
-(:meth:`TCNKernel.stream`) spends most of its time between calls, not in arithmetic: ~40
-small tensor operations per TCN block, ~100 per block of audio for the paper-size model,
-each costing a few microseconds of dispatch on tensors of ~5000 values, and the 1×1
-convolutions' library products (MKL/oneDNN) are built for large matrices, not for 10 rows.
+Two forms, compiled by Numba (LLVM, for the CPU it runs on: AVX-512 where there is one)
+the first time they are used and cached on disk (:mod:`voxsep.nn.tcn_compiled_loops`):
 
-This module runs the **same arithmetic** (cumulative layer norms with the affines folded
-into the products as :class:`TCNKernel` folds them; PReLU; the dilated depthwise
-convolution on a per-block history; residual and skip sums) as **one compiled call per
-block of audio**, compiled by Numba (LLVM, for the CPU it runs on: AVX-512 where there is
-one) the first time it is used and cached on disk. The products keep the weights
-``(out, in)`` row-major and compute up to eight frames against each weight row at once (then
-four, two, one), so the weights stream through the caches once per eight frames (10 frames of the paper-size
-model: ~2 ms instead of ~3 ms for MKL on this kind of CPU). fp32 throughout; the running
-sums of the norms are float64.
+* :class:`CompiledStream` — a causal stream step. Streaming runs the masker on a few
+  frames at a time (10 ms blocks of 8 kHz audio with Conv-TasNet's stride of 8 samples:
+  10 frames), where the PyTorch form (:meth:`TCNKernel.stream`) spends most of its time
+  between calls: ~40 small tensor operations per TCN block, each a few microseconds of
+  dispatch on ~5000 values, and the library products (MKL/oneDNN) are built for large
+  matrices, not for 10 rows. Here the **same arithmetic** (cumulative layer norms with the
+  affines folded as :class:`TCNKernel` folds them; PReLU; the dilated depthwise convolution
+  on a per-block history; residual and skip sums) is **one compiled call per block of
+  audio**; its products keep the weights ``(out, in)`` row-major and compute up to eight
+  frames against each weight row at once (then four, two, one), so the weights stream
+  through the caches once per eight frames. fp32 throughout; the norms' running sums are
+  float64.
+* :class:`CompiledSequence` — a whole sequence with global norms (gLN) and bf16 products
+  (the offline fast path): the products stay the library's (oneDNN, prepacked), and the
+  element-wise work of each block runs in three compiled passes instead of ~14.
 
-Whether it runs is decided at run time (:func:`compiled_stream_available`): Numba must
-import, compile, and reproduce the PyTorch step on a small random TCN to within 60 dB SNR;
-``VOXSEP_COMPILED_TCN=0`` turns it off. :class:`TCNKernel` uses it for the streams its
-streaming engines start; whole sequences (many frames: the libraries' products are faster
-there) and the ONNX step keep the PyTorch form.
+Whether they run is decided at run time (:func:`compiled_stream_available`,
+:func:`compiled_sequence_available`): Numba must import, compile, and reproduce the
+PyTorch form on a small random TCN (streams: within 60 dB SNR; sequences: within 40 dB of
+fp32, the fast paths' quality bound); ``VOXSEP_COMPILED_TCN=0`` turns both off.
+:class:`TCNKernel` uses them where they apply; the ONNX step keeps the PyTorch form.
 """
 
 from __future__ import annotations
@@ -172,5 +174,129 @@ def compiled_stream_available() -> bool:
         return False
     if not snr >= MIN_SNR_DB:
         log.warning("compiled TCN stream disagrees with the PyTorch step (%.1f dB < %.0f dB); not used", snr, MIN_SNR_DB)
+        return False
+    return True
+
+
+def _bits(t: torch.Tensor) -> np.ndarray:
+    """A bf16 tensor's memory as uint16 bits (shared, not copied)."""
+    return t.view(torch.int16).numpy().view(np.uint16)
+
+
+def _loops():
+    from voxsep.nn import tcn_compiled_loops
+
+    return tcn_compiled_loops
+
+
+class CompiledSequence:
+    """:meth:`TCNKernel.sequence` of a gLN kernel with bf16 products, its element-wise work compiled.
+
+    Per block, the library's bf16 products (oneDNN, prepacked weights) and three compiled
+    passes: PReLU + the norm's sums over the product's bf16 output; the norm, the dilated
+    depthwise convolution, the PReLU and the next norm's sums in one pass writing the bf16
+    operand of the output product; the output product's scaling by the norm (its
+    statistics are folded into a scale and bias, as :class:`TCNKernel` folds them) added to
+    the residual stream and the skip sum. The PyTorch form makes ~14 passes over the
+    ``(frames, H)`` activations per block. The input and output stages are the kernel's own.
+    """
+
+    def __init__(self, kernel) -> None:
+        if kernel.causal or kernel.matmul_dtype != torch.bfloat16:
+            raise ValueError("the compiled sequence runs gLN kernels with bf16 products")
+        if any(part.packed is None for b in kernel.blocks for part in (b.in_conv, b.out)):
+            raise ValueError("the compiled sequence needs oneDNN's packed bf16 products")
+        hidden = kernel.hidden
+
+        def slope(s) -> np.ndarray:
+            return np.full(hidden, s, np.float32) if isinstance(s, float) else s.numpy().astype(np.float32)
+
+        self.blocks = [
+            (slope(b.in_slope), b.in_gain.numpy(), b.in_shift.numpy(),
+             np.ascontiguousarray(np.stack([t.numpy() for t in b.taps]), dtype=np.float32),
+             b.tap_bias.numpy(), slope(b.dw_slope), b.out.bias.numpy().astype(np.float64),
+             b.out.column_sum.numpy().astype(np.float64))
+            for b in kernel.blocks
+        ]
+        self.loops = _loops()
+
+    def run(self, kernel, x: torch.Tensor) -> torch.Tensor:
+        """``(frames, in)`` fp32 → ``(frames, out)``, as :meth:`TCNKernel.sequence`."""
+        loops = self.loops
+        if kernel.input is not None:
+            x = kernel._product(x, kernel.input, *kernel.global_statistics(x))
+        else:
+            x = x.clone()
+        frames, hidden = x.shape[0], kernel.hidden
+        n_res = kernel.blocks[0].n_res
+        skip_width = kernel.blocks[0].out.out_features - n_res
+        skip = torch.zeros(frames, skip_width)
+        x_low = x.to(torch.bfloat16)
+        z = torch.empty(frames, hidden, dtype=torch.bfloat16)
+        wide = np.empty(max(hidden, n_res + skip_width), np.uint32)
+        wide_f = wide.view(np.float32)
+        acc = np.empty(hidden, np.float32)
+        window = max(b.history for b in kernel.blocks) + 1
+        normalised = np.empty((window, hidden), np.float32)
+        x_np, x_bits, z_bits, skip_np = x.numpy(), _bits(x_low), _bits(z), skip.numpy()
+        eps = float(kernel.eps)
+
+        def mean_rstd(total: float, squares: float) -> tuple[float, float]:
+            count = frames * hidden
+            mean = total / count
+            return mean, 1.0 / np.sqrt(max(squares / count - mean * mean, 0.0) + eps)
+
+        for block, (in_slope, gain, shift, taps, tap_bias, dw_slope, bias, column_sum) in zip(kernel.blocks, self.blocks):
+            y = torch.ops.mkldnn._linear_pointwise(x_low, block.in_conv.packed, block.in_conv.bias_low, "none", [], "")
+            y_bits = _bits(y)
+            mean, rstd = mean_rstd(*loops.prelu_moments_bf16(y_bits, in_slope, wide, wide_f))
+            mean, rstd = mean_rstd(*loops.norm_depthwise_prelu_bf16(
+                y_bits, np.float32(mean), np.float32(rstd), gain, shift, taps, tap_bias, block.dilation, block.left,
+                dw_slope, z_bits, wide, wide_f, acc, normalised))
+            product = torch.ops.mkldnn._linear_pointwise(z, block.out.packed, None, "none", [], "")
+            folded_bias = (bias - (mean * rstd) * column_sum).astype(np.float32)
+            loops.scale_residual_skip_bf16(_bits(product), np.float32(rstd), folded_bias, n_res, x_np, x_bits,
+                                           skip_np, wide, wide_f)
+        features = skip if kernel.use_skip else x
+        if kernel.output is None:
+            return features
+        return kernel._product(_prelu(features, kernel.output_slope), kernel.output)
+
+
+def _prelu(y: torch.Tensor, slope) -> torch.Tensor:
+    from voxsep.nn.tcn_kernel import _prelu_
+
+    return _prelu_(y, slope)
+
+
+@functools.lru_cache(maxsize=1)
+def compiled_sequence_available() -> bool:
+    """Whether :class:`CompiledSequence` runs here within 40 dB of the fp32 kernel.
+
+    A small random gLN TCN (oneDNN's packed bf16 products must be available) is run
+    through both; any failure or an SNR below 40 dB (the fast paths' quality bound) makes
+    it unavailable (logged).
+    """
+    try:
+        from voxsep.nn.tcn import TCN, TCNConfig
+        from voxsep.nn.tcn_kernel import TCNKernel, packed_bf16_linear_available
+
+        if not packed_bf16_linear_available():
+            return False
+        generator = torch.Generator().manual_seed(0)
+        tcn = TCN(TCNConfig(bottleneck=32, hidden=64, skip=32, kernel_size=3, n_blocks=3, n_repeats=2, causal=False))
+        with torch.no_grad():
+            for p in tcn.parameters():
+                p.copy_(torch.randn(p.shape, generator=generator) * 0.2 + (1.0 if p.dim() == 1 and p.numel() > 1 else 0.0))
+        x = torch.randn(300, 32, generator=generator)
+        reference = TCNKernel(tcn, compiled=False).sequence(x).numpy()
+        out = CompiledSequence(TCNKernel(tcn, matmul_dtype=torch.bfloat16, compiled=False)).run(
+            TCNKernel(tcn, matmul_dtype=torch.bfloat16, compiled=False), x).numpy()
+        snr = 10 * np.log10(float((reference**2).sum()) / max(float(((out - reference) ** 2).sum()), 1e-30))
+    except Exception as failure:  # Numba missing, a compile error, an unsupported CPU
+        log.warning("compiled TCN sequence unavailable (%s: %s); the PyTorch form is used", type(failure).__name__, failure)
+        return False
+    if not snr >= 40.0:
+        log.warning("compiled TCN sequence is %.1f dB from fp32 (< 40 dB); not used", snr)
         return False
     return True

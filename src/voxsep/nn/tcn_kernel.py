@@ -13,9 +13,11 @@ same arithmetic as :class:`voxsep.nn.tcn.TCN` (with, optionally, the masker's in
 
 All three go through the one block loop (:meth:`TCNKernel._run`); they differ only in
 where the norm statistics come from and where the depthwise convolution's input is kept.
-Streams of a causal kernel with fp32 products run that loop compiled, one call per block
-of frames (:mod:`voxsep.nn.tcn_compiled`, where its run-time check passes): on a few frames
-the PyTorch form is dominated by the dispatch of ~40 operations per TCN block.
+Where their run-time checks pass, :mod:`voxsep.nn.tcn_compiled` runs the same arithmetic
+compiled: streams of a causal kernel with fp32 products as one call per block of frames
+(on a few frames the PyTorch form is dominated by the dispatch of ~40 operations per TCN
+block), and whole gLN sequences with bf16 products with the element-wise work of a block
+in three passes.
 Activations are **frames-major** ``(frames, channels)``: every 1×1 convolution is one
 ``x @ W`` product (with ~10 frames a ``(k, I) @ (I, O)`` product ran 3-4x faster on one
 core than ``(O, I) @ (I, k)``), and the depthwise taps are multiply-adds on contiguous row
@@ -48,7 +50,14 @@ from torch import nn
 
 from voxsep.nn.norms import CumulativeLayerNorm, GlobalLayerNorm, cumulative_mean_rstd
 from voxsep.nn.tcn import TCN
-from voxsep.nn.tcn_compiled import CompiledStream, CompiledStreamState, compiled_stream_available, compiled_stream_enabled
+from voxsep.nn.tcn_compiled import (
+    CompiledSequence,
+    CompiledStream,
+    CompiledStreamState,
+    compiled_sequence_available,
+    compiled_stream_available,
+    compiled_stream_enabled,
+)
 
 
 def _row(t: torch.Tensor) -> torch.Tensor:
@@ -188,9 +197,9 @@ class TCNKernel:
             output), or ``None``: the output is then the TCN's.
         matmul_dtype: operand dtype of the 1×1 convolutions, ``torch.float32`` or
             ``torch.bfloat16`` (fp32 accumulation; everything else fp32).
-        compiled: run streams started with :meth:`initial_state` through the compiled step
-            (:mod:`voxsep.nn.tcn_compiled`); ``None``: where it is available and enabled
-            (causal kernels with fp32 products only).
+        compiled: run through :mod:`voxsep.nn.tcn_compiled` (streams of causal kernels with
+            fp32 products; sequences of gLN kernels with bf16 products); ``None``: where it
+            applies, is enabled and passed its run-time check.
 
     The weights are copied (folded) when the kernel is built: build a new kernel after
     changing the module's parameters.
@@ -233,6 +242,7 @@ class TCNKernel:
         # norms in order: [input], then per block (in, dw)
         self.n_norms = 2 * len(self.blocks) + (1 if self.input is not None else 0)
         self.compiled = self._compiled_stream(compiled)
+        self.compiled_sequence = self._compiled_sequence(compiled)
 
     def _compiled_stream(self, wanted: bool | None) -> CompiledStream | None:
         if wanted is False or not self.causal or self.matmul_dtype != torch.float32:
@@ -240,6 +250,13 @@ class TCNKernel:
         if wanted is None and not (compiled_stream_enabled() and compiled_stream_available()):
             return None
         return CompiledStream(self)
+
+    def _compiled_sequence(self, wanted: bool | None) -> CompiledSequence | None:
+        if wanted is False or self.causal or self.matmul_dtype != torch.bfloat16 or self.blocks[0].out.packed is None:
+            return None
+        if wanted is None and not (compiled_stream_enabled() and compiled_sequence_available()):
+            return None
+        return CompiledSequence(self)
 
     @staticmethod
     def _fold(block: nn.Module, dtype: torch.dtype) -> _Block:
@@ -346,21 +363,27 @@ class TCNKernel:
         return torch.addcmul(block.in_shift, (y - mean).mul_(rstd), block.in_gain, out=out)
 
     # ------------------------------------------------------------------ whole sequences
+    def global_statistics(self, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """gLN statistics of ``y`` (all values): 0-d ``mean`` and ``rstd``."""
+        # a global norm's statistics are a cumulative norm's at the last frame; a sum and
+        # a BLAS dot are ~5x faster on one core than var_mean's one-pass (Welford) kernel
+        flat = y.reshape(-1)
+        running = torch.stack([flat.sum(), torch.dot(flat, flat)])
+        mean, rstd = cumulative_mean_rstd(running, flat.new_full((1,), flat.numel()), self.eps)
+        return mean.reshape(()), rstd.reshape(())
+
     def sequence(self, x: torch.Tensor) -> torch.Tensor:
         """Output ``(frames, out)`` of a whole sequence ``x`` ``(frames, in)``, as the modules' forward."""
         if self.causal:  # many frames: the libraries' products beat the compiled step's
             return self.stream(x, self.initial_state(compiled=False))
+        if self.compiled_sequence is not None:
+            return self.compiled_sequence.run(self, x.float())
         frames = x.shape[0]
         # one padded depthwise input per history length, reused by the blocks
         padded: dict[int, torch.Tensor] = {}
 
         def statistics(y, index):
-            # a global norm's statistics are a cumulative norm's at the last frame; a sum and
-            # a BLAS dot are ~5x faster on one core than var_mean's one-pass (Welford) kernel
-            flat = y.reshape(-1)
-            running = torch.stack([flat.sum(), torch.dot(flat, flat)])
-            mean, rstd = cumulative_mean_rstd(running, flat.new_full((1,), flat.numel()), self.eps)
-            return mean.reshape(()), rstd.reshape(())  # 0-d: global
+            return self.global_statistics(y)
 
         def window_for(i, block, y, mean, rstd):
             buffer = padded.get(block.history)

@@ -31,7 +31,8 @@ from torch import nn
 
 from voxsep.models import register
 from voxsep.models.base import SeparationModel
-from voxsep.nn.tf_interleaved import FoldedAttention, MultiScaleBlock, RealSTFT
+from voxsep.nn import tf_interleaved
+from voxsep.nn.tf_interleaved import FoldedAttention, MultiScaleBlock, RealSTFT, eager_inference
 
 # (band width in Hz, number of bands) from 0 Hz up; the rest of the spectrum is one last band.
 BAND_LAYOUT = ((25, 40), (100, 10), (250, 8), (500, 8))
@@ -125,12 +126,25 @@ class InterleavedSeparator(nn.Module):
         a = u.view(batch, bands, frames, channels).transpose(1, 2)  # (B, frames, bands, C)
         return self.frame_attn(a, self.frame_norm, x.transpose(1, 2)).transpose(1, 2)
 
+    def merge(self, features: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """The next block's input ``PReLU(scale * (features + x) + bias)``. In inference it is
+        computed in place in ``x`` (the last block's output, which nothing else holds), a few
+        rows at a time (the same values)."""
+        if eager_inference() and x.is_contiguous() and features.is_contiguous():
+            rows = max(1, tf_interleaved.CACHE_ELEMENTS // x.shape[-1])
+            slope = float(self.merge_slope)
+            for a, b in zip(x.view(-1, x.shape[-1]).split(rows), features.view(-1, x.shape[-1]).split(rows)):
+                torch.addcmul(self.merge_bias, a.add_(b), self.merge_scale, out=a)
+                F.leaky_relu_(a, slope)
+            return x
+        merged = torch.addcmul(self.merge_bias, features + x, self.merge_scale)
+        return torch.where(merged >= 0, merged, merged * self.merge_slope)
+
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         x = features
         for block in range(self.n_blocks):
             if block:
-                merged = torch.addcmul(self.merge_bias, features + x, self.merge_scale)
-                x = torch.where(merged >= 0, merged, merged * self.merge_slope)
+                x = self.merge(features, x)
             x = self.frame_step(self.band_step(x))
         return x
 

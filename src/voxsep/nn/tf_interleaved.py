@@ -135,16 +135,36 @@ def _nearest_runs(coarse: int, length: int) -> list[tuple[int, int, int]]:
     return _RUNS[key]
 
 
-def inject(local: torch.Tensor, gate: torch.Tensor, fill: torch.Tensor) -> torch.Tensor:
+#: ``inject`` gathers the coarse tensors to the full length instead of one ``addcmul`` per run
+#: of positions when there are more runs than this (each call costs more than its arithmetic).
+MAX_RUNS = 8
+_INDEX: dict[tuple[int, int], torch.Tensor] = {}
+
+
+def _nearest_index(coarse: int, length: int) -> torch.Tensor:
+    """The source index of each of ``length`` positions, as ``F.interpolate(mode="nearest")``
+    resizes ``coarse`` samples (from ``_nearest_runs``)."""
+    key = (coarse, length)
+    if key not in _INDEX:
+        index = torch.empty(length, dtype=torch.long)
+        for source, start, end in _nearest_runs(coarse, length):
+            index[start:end] = source
+        _INDEX[key] = index
+    return _INDEX[key]
+
+
+def inject(local: torch.Tensor, gate: torch.Tensor, fill: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
     """``local * resize(gate) + resize(fill)`` with nearest-neighbour resizing of the coarser
     ``gate`` and ``fill`` ``(B, C, 1, L')`` to ``local``'s ``(B, C, 1, L)`` (channels last),
     without building the resized tensors: in inference, each run of positions that share
     a source sample is one broadcast ``addcmul`` (a factor-2 resize is one strided
-    broadcast). Same values as resizing first."""
+    broadcast; with more than ``MAX_RUNS`` runs, ``gate`` and ``fill`` are gathered to the
+    full length instead). Same values as resizing first. In inference the result is
+    written into ``out`` (a channels-last tensor like ``local``, or ``local`` itself) when given."""
     coarse, length = gate.shape[-1], local.shape[-1]
     if torch.is_grad_enabled() or coarse >= length or torch.compiler.is_compiling() or torch.compiler.is_exporting():
         return torch.addcmul(_resize(fill, length), local, _resize(gate, length))
-    out = torch.empty_like(local)
+    out = torch.empty_like(local) if out is None else out
     # memory order (B, L, C): views (B, L, C) of the channels-last tensors
     o3, l3 = out.squeeze(2).transpose(1, 2), local.squeeze(2).transpose(1, 2)
     g3, f3 = gate.squeeze(2).transpose(1, 2), fill.squeeze(2).transpose(1, 2)
@@ -156,9 +176,20 @@ def inject(local: torch.Tensor, gate: torch.Tensor, fill: torch.Tensor) -> torch
         if length % 2:
             torch.addcmul(f3[:, -1:], l3[:, -1:], g3[:, -1:], out=o3[:, -1:])
         return out
-    for source, start, end in _nearest_runs(coarse, length):
+    runs = _nearest_runs(coarse, length)
+    if len(runs) > MAX_RUNS:
+        index = _nearest_index(coarse, length)
+        torch.addcmul(f3.index_select(1, index), l3, g3.index_select(1, index), out=o3)
+        return out
+    for source, start, end in runs:
         torch.addcmul(f3[:, source:source + 1], l3[:, start:end], g3[:, source:source + 1], out=o3[:, start:end])
     return out
+
+
+def _conv_norm(module: "ConvGroupNorm", x: torch.Tensor) -> torch.Tensor:
+    """``module`` without its activation, as functional calls (no module-call overhead)."""
+    norm = module.norm
+    return F.group_norm(_conv(x, module.conv), 1, norm.weight, norm.bias, norm.eps)
 
 
 class ConvGroupNorm(nn.Module):
@@ -279,9 +310,47 @@ class MultiScaleBlock(nn.Module):
         # operation is per sequence, so the result is the same.
         rows = max(1, CACHE_ELEMENTS // (self.expand.conv.out_channels * x.shape[1]))
         out = torch.empty(x.shape, dtype=x.dtype, device=x.device)
+        piece = self._forward if self.training else self._forward_inference
         for start in range(0, x.shape[0], rows):
-            self._forward(x[start:start + rows], out=out[start:start + rows])
+            piece(x[start:start + rows], out=out[start:start + rows])
         return out
+
+    def _forward_inference(self, x: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+        """``_forward`` (eval mode, no autograd) with fewer, in-place operations: functional
+        calls instead of module calls, the expansion's PReLU in place, each gating written
+        into its local features. The same function and values."""
+        x4 = x.transpose(1, 2).unsqueeze(2).contiguous(memory_format=torch.channels_last)  # (B, C, 1, L)
+        expanded = _conv_norm(self.expand, x4)
+        slope = self.expand.act.weight
+        if slope.numel() == 1:
+            F.leaky_relu_(expanded, float(slope))
+        else:
+            expanded = self.expand.act(expanded)
+        scales = [_conv_norm(self.down[0], expanded)]
+        del expanded
+        for down in self.down[1:]:
+            scales.append(_conv_norm(down, scales[-1]))
+        coarsest = scales[-1].shape[-1]
+        context = scales[-1] + F.adaptive_avg_pool2d(scales[-2], (1, coarsest))
+        for scale in scales[-3::-1]:
+            context.add_(F.adaptive_avg_pool2d(scale, (1, coarsest)))
+        mlp = self.context
+        hidden = _conv(_conv_norm(mlp.fc1, context), mlp.depthwise)
+        context = _conv_norm(mlp.fc2, torch.relu_(hidden))
+        fused = []
+        for fuse, scale in zip(self.fuse, scales):
+            local = _conv_norm(fuse.local, scale)
+            gate = torch.sigmoid_(_conv_norm(fuse.gate, context))
+            fused.append(inject(local, gate, _conv_norm(fuse.fill, context), out=local))
+        del scales
+        merged = self.merge[-1](fused[-1], fused[-2])
+        for k in range(self.depth - 3, -1, -1):
+            merge = self.merge[k]
+            local = _conv_norm(merge.local, fused[k])
+            merged = inject(local, torch.sigmoid_(_conv_norm(merge.gate, merged)), _conv_norm(merge.fill, merged),
+                            out=local)
+        y = _conv(merged, self.project).squeeze(2).transpose(1, 2)  # (B, L, C)
+        return torch.add(y, x, out=out)
 
     def _forward(self, x: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
         x4 = x.transpose(1, 2).unsqueeze(2).contiguous(memory_format=torch.channels_last)  # (B, C, 1, L)
@@ -353,10 +422,36 @@ class FoldedAttention(nn.Module):
         v = F.group_norm(z[:, qk_rows:], self.n_heads, self.qkv_gamma[qk_rows:], self.qkv_beta[qk_rows:], self.eps)
         return qk, v
 
-    def _output(self, attended: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        """Heads ``(B', heads, A', R * value_dim)`` → projection, PReLU, layer norm, plus the
-        input ``x`` ``(B', A', R, C)``."""
-        y = attended.unflatten(-1, (x.shape[2], self.value_dim)).permute(0, 2, 3, 1, 4).reshape(x.shape)
+    def _queries_keys_values_by_channel(self, rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``_queries_keys_values`` computed on the transpose, channels first: rows ``(N, C)``
+        → ``(2 * heads, head_dim, N)`` queries and keys, ``(heads, value_dim, N)`` values.
+        A group norm over a few channels of each row is slow on CPU (one short reduction per
+        row and group); channels first, each statistic is a sum of a few whole rows of N
+        (vectorised). Same values up to float rounding."""
+        z = F.linear(rows, self.qkv.weight, self.qkv.bias).T.contiguous()  # (rows, N)
+        z = F.prelu(z.unsqueeze(0), self._slopes()).squeeze(0)
+        qk_rows = 2 * self.n_heads * self.head_dim
+        return (self._norm_by_channel(z[:qk_rows].view(2 * self.n_heads, self.head_dim, -1), slice(0, qk_rows)),
+                self._norm_by_channel(z[qk_rows:].view(self.n_heads, self.value_dim, -1), slice(qk_rows, None)))
+
+    def _norm_by_channel(self, z: torch.Tensor, rows: slice) -> torch.Tensor:
+        """Layer norm over dim 1 of ``(projections, channels, N)`` with the affine of ``rows``."""
+        centred = z - z.mean(1, keepdim=True)
+        centred.mul_(torch.rsqrt(centred.square().mean(1, keepdim=True).add_(self.eps)))
+        shape = (z.shape[0], z.shape[1], 1)
+        return torch.addcmul(self.qkv_beta[rows].view(shape), centred, self.qkv_gamma[rows].view(shape), out=centred)
+
+    def _output(self, attended: torch.Tensor, x: torch.Tensor, by_channel: bool = False) -> torch.Tensor:
+        """Heads ``(B', heads, A', R * value_dim)`` (``by_channel``: ``value_dim * R``, the
+        order ``forward``'s inference path keeps the values in) → projection, PReLU, layer
+        norm, plus the input ``x`` ``(B', A', R, C)``."""
+        if by_channel:
+            y = attended.unflatten(-1, (self.value_dim, x.shape[2])).permute(0, 2, 4, 1, 3).reshape(x.shape)
+        else:
+            y = attended.unflatten(-1, (x.shape[2], self.value_dim)).permute(0, 2, 3, 1, 4).reshape(x.shape)
+        if eager_inference() and self.out_slope.numel() == 1:  # in place: the same values
+            h = F.leaky_relu_(self.out(y), float(self.out_slope))
+            return self.out_norm(h).add_(x)
         return self.out_norm(F.prelu(self.out(y), self.out_slope)) + x
 
     def forward(self, x: torch.Tensor, norm: nn.Module | None = None,
@@ -376,22 +471,26 @@ class FoldedAttention(nn.Module):
             y = norm(y) if norm is not None else y
             return y + residual if residual is not None else y
         # Inference: the row-wise projections and norms before and after the attention run on
-        # a few slices of A at a time (tensors that stay in the CPU caches), writing straight
-        # into the heads-major layouts; the same values as the whole-tensor path.
+        # a few slices of A at a time (tensors that stay in the CPU caches), channels first
+        # (``_queries_keys_values_by_channel``), writing straight into heads-major layouts.
+        # The vectors of a head keep their (R, channel) entries in channel-major order
+        # (R * d entries each): a dot product or a weighted sum of vectors does not depend on
+        # the order of the entries, and this order is a cheap copy from channels first.
+        # The same values as the whole-tensor path up to float rounding.
         step = max(1, CACHE_ELEMENTS // (fold * channels))  # slices of A per piece
-        qk = x.new_empty(2, batch, heads, axis, fold, hd)
-        v = x.new_empty(batch, heads, axis, fold, vd)
+        qk = x.new_empty(2, batch, heads, axis, hd, fold)
+        v = x.new_empty(batch, heads, axis, vd, fold)
         for b in range(batch):
             for a in range(0, axis, step):
                 piece = x[b, a:a + step]  # (A', R, C)
-                part_qk, part_v = self._queries_keys_values(piece.reshape(-1, channels))
-                qk[:, b, :, a:a + step] = part_qk.view(-1, fold, 2, heads, hd).permute(2, 3, 0, 1, 4)
-                v[b, :, a:a + step] = part_v.view(-1, fold, heads, vd).permute(2, 0, 1, 3)
+                part_qk, part_v = self._queries_keys_values_by_channel(piece.reshape(-1, channels))
+                qk[:, b, :, a:a + step] = part_qk.view(2, heads, hd, -1, fold).permute(0, 1, 3, 2, 4)
+                v[b, :, a:a + step] = part_v.view(heads, vd, -1, fold).permute(0, 2, 1, 3)
         attended = F.scaled_dot_product_attention(qk[0].flatten(-2), qk[1].flatten(-2), v.flatten(-2))
         del qk, v
         out = torch.empty_like(x)  # x's memory layout (a transposed view gives a transposed result)
         for a in range(0, axis, step):
-            y = self._output(attended[:, :, a:a + step], x[:, a:a + step])
+            y = self._output(attended[:, :, a:a + step], x[:, a:a + step], by_channel=True)
             if norm is not None:
                 y = norm(y)
             if residual is not None:

@@ -49,11 +49,14 @@ class FastTCNMasker(nn.Module):
         m = self.masker
         batch, n_filters, frames = representation.shape
         masks = representation.new_empty(batch, frames, m.n_src, m.mask_channels)
+        sigmoid = m.activation.name == "sigmoid"
         for example, out in zip(representation, masks):
-            out.copy_(self.kernel.sequence(example.T).view(frames, m.n_src, m.mask_channels))
-        if m.activation.name == "sigmoid":
-            masks.sigmoid_()  # in place: no second 40-MB buffer
-        else:
+            logits = self.kernel.sequence(example.T).view(frames, m.n_src, m.mask_channels)
+            if sigmoid:
+                torch.sigmoid(logits, out=out)  # one pass: no copy, then an in-place sigmoid
+            else:
+                out.copy_(logits)
+        if not sigmoid:
             masks = m.activation(masks.transpose(1, 2)).transpose(1, 2)  # softmax over the sources
         return masks.permute(0, 2, 3, 1)  # (batch, n_src, N, frames), a view
 

@@ -237,7 +237,7 @@ class CompiledSequence:
         wide_f = wide.view(np.float32)
         acc = np.empty(hidden, np.float32)
         window = max(b.history for b in kernel.blocks) + 1
-        normalised = np.empty((window, hidden), np.float32)
+        normalised = np.empty((window + 1, hidden), np.float32)  # + a row of zeros
         x_np, x_bits, z_bits, skip_np = x.numpy(), _bits(x_low), _bits(z), skip.numpy()
         eps = float(kernel.eps)
 

@@ -262,6 +262,12 @@ def prelu_moments_bf16(y, slope, wide, wide_f):
     return total, squares
 
 
+@njit(inline="always")
+def window_row(source, frames, ring):
+    """The ring row holding frame ``source``, or the zero row past either end."""
+    return source % ring if 0 <= source < frames else ring
+
+
 @njit
 def norm_depthwise_prelu_bf16(y, mean, rstd, gain, shift, taps, tap_bias, dilation, left, slope, z, wide, wide_f, acc,
                               normalised):
@@ -269,13 +275,14 @@ def norm_depthwise_prelu_bf16(y, mean, rstd, gain, shift, taps, tap_bias, dilati
     convolution (``taps`` ``(P, H)``, zero padding: ``left`` frames before) and a PReLU
     into ``z`` (bf16 bits, same shape); returns the sum and the sum of squares of ``z``.
 
-    Each row of ``y`` is normalised once, into ``normalised`` (a ring of at least
-    ``(P - 1) * dilation + 1`` float32 rows: the window of one output frame), and read
-    from there by the ``P`` taps.
+    Each row of ``y`` is normalised once, into ``normalised``: a ring of at least
+    ``(P - 1) * dilation + 1`` float32 rows (the window of one output frame) plus a last
+    row of zeros, which the taps read where the window reaches past either end.
     """
     frames, hidden = y.shape
     n_taps = taps.shape[0]
-    ring = normalised.shape[0]
+    ring = normalised.shape[0] - 1
+    normalised[ring, :] = 0.0
     scale = np.empty(hidden, np.float32)  # the norm as one affine: gain * rstd, shift - mean * gain * rstd
     offset = np.empty(hidden, np.float32)
     for c in range(hidden):
@@ -292,11 +299,17 @@ def norm_depthwise_prelu_bf16(y, mean, rstd, gain, shift, taps, tap_bias, dilati
             row = normalised[newest % ring]
             for c in range(hidden):
                 row[c] = wide_f[c] * scale[c] + offset[c]
-        acc[:] = tap_bias
-        for j in range(n_taps):
-            source = t - left + j * dilation
-            if 0 <= source < frames:
-                row = normalised[source % ring]
+        if n_taps == 3:  # the paper's kernel: one pass over the channels
+            r0 = normalised[window_row(t - left, frames, ring)]
+            r1 = normalised[window_row(t - left + dilation, frames, ring)]
+            r2 = normalised[window_row(t - left + 2 * dilation, frames, ring)]
+            t0, t1, t2 = taps[0], taps[1], taps[2]
+            for c in range(hidden):
+                acc[c] = tap_bias[c] + t0[c] * r0[c] + t1[c] * r1[c] + t2[c] * r2[c]
+        else:
+            acc[:] = tap_bias
+            for j in range(n_taps):
+                row = normalised[window_row(t - left + j * dilation, frames, ring)]
                 tap = taps[j]
                 for c in range(hidden):
                     acc[c] += tap[c] * row[c]

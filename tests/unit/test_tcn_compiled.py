@@ -11,20 +11,11 @@ from voxsep.nn.tcn_kernel import TCNKernel, packed_bf16_linear_available
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
-TINY = dict(n_filters=16, kernel_size=8, bottleneck=8, hidden=16, skip=8, n_blocks=3, n_repeats=2)
+from tcn_maskers import TINY, masker  # noqa: E402  (tests/unit is on the test path)
 
 
-def causal_masker(seed: int = 0, **overrides):
-    torch.manual_seed(seed)
-    model = models.build("conv_tasnet", n_src=2, causal=True, **{**TINY, **overrides}).eval()
-    with torch.no_grad():
-        for module in model.masker.modules():
-            if isinstance(module, torch.nn.PReLU):
-                module.weight.uniform_(0.05, 0.4)
-            elif hasattr(module, "eps") and hasattr(module, "weight"):
-                module.weight.uniform_(0.5, 1.5)
-                module.bias.normal_(0, 0.3)
-    return model.masker
+def causal_masker(**overrides):
+    return masker(True, **overrides)
 
 
 def snr(reference: np.ndarray, estimate: np.ndarray) -> float:
@@ -138,18 +129,8 @@ needs_packed_bf16 = pytest.mark.skipif(
 )
 
 
-def offline_masker(seed: int = 0, **overrides):
-    torch.manual_seed(seed)
-    model = models.build("conv_tasnet", n_src=2, causal=False, **{**TINY, "bottleneck": 32, "hidden": 64, "skip": 32,
-                                                                   **overrides}).eval()
-    with torch.no_grad():
-        for module in model.masker.modules():
-            if isinstance(module, torch.nn.PReLU):
-                module.weight.uniform_(0.05, 0.4)
-            elif hasattr(module, "eps") and hasattr(module, "weight"):
-                module.weight.uniform_(0.5, 1.5)
-                module.bias.normal_(0, 0.3)
-    return model.masker
+def offline_masker(**overrides):
+    return masker(False, **{"bottleneck": 32, "hidden": 64, "skip": 32, **overrides})
 
 
 @needs_packed_bf16

@@ -17,7 +17,8 @@ njit = functools.partial(numba.njit, fastmath=True, cache=True, nogil=True)
 # rows8 / rows4 / rows2 / rows1: one product for 8, 4, 2 or 1 frames, written out per frame on
 # purpose — LLVM keeps a frame's running sum in a vector register only when it is a named
 # variable, and eight sums per weight row is what makes one pass over the weights serve
-# eight frames (a loop over an array of sums ran ~2x slower).
+# eight frames (measured on 48 paper-size products of 10 frames: the sums kept in a small
+# array ran >10x slower; the loops the other way round, vectorised over outputs, 1.7x slower).
 @njit(inline="always")
 def rows8(x, weight, bias, out, m0):
     n_out, n_in = weight.shape

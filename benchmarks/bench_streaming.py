@@ -124,7 +124,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     from voxsep import __version__, models
     from voxsep.inference.streaming import StreamingSeparator
-    from voxsep.nn.tcn_compiled import compiled_stream_available
+    from voxsep.nn.tcn_kernel import compiled_stream_available
 
     compiled = "compiled TCN step (Numba) in use" if compiled_stream_available() else "compiled TCN step UNAVAILABLE here"
     builds = [

@@ -6,8 +6,8 @@ import torch
 
 from voxsep import models
 from voxsep.nn import tcn_compiled
-from voxsep.nn.tcn_compiled import CompiledStream, compiled_stream_available
-from voxsep.nn.tcn_kernel import TCNKernel, packed_bf16_linear_available
+from voxsep.nn.tcn_compiled import CompiledStream
+from voxsep.nn.tcn_kernel import TCNKernel, compiled_stream_available, packed_bf16_linear_available
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -173,7 +173,8 @@ def test_the_fast_path_uses_the_compiled_sequence_and_the_switch_turns_it_off(mo
 
 @needs_packed_bf16
 def test_sequence_check_failure_falls_back(monkeypatch, caplog):
-    from voxsep.nn.tcn_compiled import CompiledSequence, compiled_sequence_available
+    from voxsep.nn.tcn_compiled import CompiledSequence
+    from voxsep.nn.tcn_kernel import compiled_sequence_available
 
     compiled_sequence_available.cache_clear()
     real_run = CompiledSequence.run

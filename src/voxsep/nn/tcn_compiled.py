@@ -19,8 +19,8 @@ the first time they are used and cached on disk (:mod:`voxsep.nn.tcn_compiled_lo
   (the offline fast path): the products stay the library's (oneDNN, prepacked), and the
   element-wise work of each block runs in three compiled passes instead of ~14.
 
-Whether they run is decided at run time (:func:`compiled_stream_available`,
-:func:`compiled_sequence_available`): Numba must import, compile, and reproduce the
+Whether they run is decided at run time (:func:`voxsep.nn.tcn_kernel.compiled_stream_available`,
+:func:`~voxsep.nn.tcn_kernel.compiled_sequence_available`): Numba must import, compile, and reproduce the
 PyTorch form on a small random TCN (streams: within 60 dB SNR; sequences: within 40 dB of
 fp32, the fast paths' quality bound); ``VOXSEP_COMPILED_TCN=0`` turns both off.
 :class:`TCNKernel` uses them where they apply; the ONNX step keeps the PyTorch form.
@@ -29,14 +29,11 @@ fp32, the fast paths' quality bound); ``VOXSEP_COMPILED_TCN=0`` turns both off.
 from __future__ import annotations
 
 import functools
-import logging
 import os
 from dataclasses import dataclass
 
 import numpy as np
 import torch
-
-log = logging.getLogger(__name__)
 
 ENV_SWITCH = "VOXSEP_COMPILED_TCN"
 CHUNK_FRAMES = 16  # frames per pass through the blocks; bounds the scratch and the histories' ring size
@@ -144,40 +141,6 @@ def compiled_stream_enabled() -> bool:
     return os.environ.get(ENV_SWITCH, "1").strip().lower() not in ("0", "false", "no", "off")
 
 
-@functools.lru_cache(maxsize=1)
-def compiled_stream_available() -> bool:
-    """Whether :class:`CompiledStream` runs here and agrees with the PyTorch step.
-
-    Compiles (or loads Numba's cache) and streams a small random causal TCN in uneven
-    blocks through both forms; any failure or an SNR below 60 dB makes it unavailable
-    (logged), and the PyTorch form is used.
-    """
-    try:
-        from voxsep.nn.tcn import TCN, TCNConfig
-        from voxsep.nn.tcn_kernel import TCNKernel
-
-        generator = torch.Generator().manual_seed(0)
-        tcn = TCN(TCNConfig(bottleneck=12, hidden=20, skip=10, kernel_size=3, n_blocks=3, n_repeats=2, causal=True))
-        with torch.no_grad():
-            for p in tcn.parameters():
-                p.copy_(torch.randn(p.shape, generator=generator) * 0.3 + (1.0 if p.dim() == 1 and p.numel() > 1 else 0.0))
-        kernel = TCNKernel(tcn, compiled=False)
-        x = torch.randn(40, 12, generator=generator)
-        reference = kernel.stream(x, kernel.initial_state()).numpy()
-        compiled = CompiledStream(kernel)
-        state = compiled.initial_state()
-        out = np.concatenate([compiled.run(x[a:b].numpy(), state) for a, b in ((0, 1), (1, 9), (9, 40))])
-        error = float(((out - reference) ** 2).sum())
-        snr = 10 * np.log10(float((reference**2).sum()) / max(error, 1e-30))
-    except Exception as failure:  # Numba missing, a compile error, an unsupported CPU
-        log.warning("compiled TCN stream unavailable (%s: %s); streaming uses the PyTorch step", type(failure).__name__, failure)
-        return False
-    if not snr >= MIN_SNR_DB:
-        log.warning("compiled TCN stream disagrees with the PyTorch step (%.1f dB < %.0f dB); not used", snr, MIN_SNR_DB)
-        return False
-    return True
-
-
 def _bits(t: torch.Tensor) -> np.ndarray:
     """A bf16 tensor's memory as uint16 bits (shared, not copied)."""
     return t.view(torch.int16).numpy().view(np.uint16)
@@ -223,10 +186,7 @@ class CompiledSequence:
     def run(self, kernel, x: torch.Tensor) -> torch.Tensor:
         """``(frames, in)`` fp32 → ``(frames, out)``, as :meth:`TCNKernel.sequence`."""
         loops = self.loops
-        if kernel.input is not None:
-            x = kernel._product(x, kernel.input, *kernel.global_statistics(x))
-        else:
-            x = x.clone()
+        x = kernel.input_stage(x)
         frames, hidden = x.shape[0], kernel.hidden
         n_res = kernel.blocks[0].n_res
         skip_width = kernel.blocks[0].out.out_features - n_res
@@ -257,46 +217,4 @@ class CompiledSequence:
             folded_bias = (bias - (mean * rstd) * column_sum).astype(np.float32)
             loops.scale_residual_skip_bf16(_bits(product), np.float32(rstd), folded_bias, n_res, x_np, x_bits,
                                            skip_np, wide, wide_f)
-        features = skip if kernel.use_skip else x
-        if kernel.output is None:
-            return features
-        return kernel._product(_prelu(features, kernel.output_slope), kernel.output)
-
-
-def _prelu(y: torch.Tensor, slope) -> torch.Tensor:
-    from voxsep.nn.tcn_kernel import _prelu_
-
-    return _prelu_(y, slope)
-
-
-@functools.lru_cache(maxsize=1)
-def compiled_sequence_available() -> bool:
-    """Whether :class:`CompiledSequence` runs here within 40 dB of the fp32 kernel.
-
-    A small random gLN TCN (oneDNN's packed bf16 products must be available) is run
-    through both; any failure or an SNR below 40 dB (the fast paths' quality bound) makes
-    it unavailable (logged).
-    """
-    try:
-        from voxsep.nn.tcn import TCN, TCNConfig
-        from voxsep.nn.tcn_kernel import TCNKernel, packed_bf16_linear_available
-
-        if not packed_bf16_linear_available():
-            return False
-        generator = torch.Generator().manual_seed(0)
-        tcn = TCN(TCNConfig(bottleneck=32, hidden=64, skip=32, kernel_size=3, n_blocks=3, n_repeats=2, causal=False))
-        with torch.no_grad():
-            for p in tcn.parameters():
-                p.copy_(torch.randn(p.shape, generator=generator) * 0.2 + (1.0 if p.dim() == 1 and p.numel() > 1 else 0.0))
-        x = torch.randn(300, 32, generator=generator)
-        reference = TCNKernel(tcn, compiled=False).sequence(x).numpy()
-        out = CompiledSequence(TCNKernel(tcn, matmul_dtype=torch.bfloat16, compiled=False)).run(
-            TCNKernel(tcn, matmul_dtype=torch.bfloat16, compiled=False), x).numpy()
-        snr = 10 * np.log10(float((reference**2).sum()) / max(float(((out - reference) ** 2).sum()), 1e-30))
-    except Exception as failure:  # Numba missing, a compile error, an unsupported CPU
-        log.warning("compiled TCN sequence unavailable (%s: %s); the PyTorch form is used", type(failure).__name__, failure)
-        return False
-    if not snr >= 40.0:
-        log.warning("compiled TCN sequence is %.1f dB from fp32 (< 40 dB); not used", snr)
-        return False
-    return True
+        return kernel.output_stage(skip if kernel.use_skip else x)

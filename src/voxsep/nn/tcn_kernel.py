@@ -42,22 +42,21 @@ the CPU at hand gains from it (``voxsep.inference.fast``).
 from __future__ import annotations
 
 import functools
+import logging
 from dataclasses import dataclass, field
+
+import numpy as np
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from voxsep.nn.norms import CumulativeLayerNorm, GlobalLayerNorm, cumulative_mean_rstd
-from voxsep.nn.tcn import TCN
-from voxsep.nn.tcn_compiled import (
-    CompiledSequence,
-    CompiledStream,
-    CompiledStreamState,
-    compiled_sequence_available,
-    compiled_stream_available,
-    compiled_stream_enabled,
-)
+from voxsep.nn.tcn import TCN, TCNConfig
+from voxsep.nn.tcn_compiled import MIN_SNR_DB, CompiledSequence, CompiledStream, CompiledStreamState, compiled_stream_enabled
+
+
+log = logging.getLogger(__name__)
 
 
 def _row(t: torch.Tensor) -> torch.Tensor:
@@ -348,7 +347,18 @@ class TCNKernel:
             x += out[:, :n_res]
             if out.shape[1] > n_res:
                 skip_sum = out[:, n_res:].clone() if skip_sum is None else skip_sum.add_(out[:, n_res:])
-        features = skip_sum if self.use_skip else x
+        return self.output_stage(skip_sum if self.use_skip else x)
+
+    def input_stage(self, x: torch.Tensor) -> torch.Tensor:
+        """A whole sequence ``(frames, in)`` through the input norm (global statistics) and
+        bottleneck before the TCN, as a new tensor (a copy when there is none)."""
+        if self.input is None:
+            return x.clone()
+        return self._product(x, self.input, *self.global_statistics(x))
+
+    def output_stage(self, features: torch.Tensor) -> torch.Tensor:
+        """The TCN's output ``(frames, C)`` through the PReLU and mask convolution after it
+        (in place on ``features``), or ``features`` when there is none."""
         if self.output is None:
             return features
         return self._product(_prelu_(features, self.output_slope), self.output)
@@ -484,3 +494,68 @@ class TCNKernel:
 
         out = self._run(x.float(), statistics, window_for)
         return (out, torch.stack(new_stats), *new_histories)
+
+
+# ---------------------------------------------------------------------------------------
+# The run-time checks of the compiled forms (voxsep.nn.tcn_compiled): each runs a small
+# random TCN through the compiled form and the PyTorch one; any failure (Numba missing, a
+# compile error, an unsupported CPU) or a disagreement leaves the PyTorch form in use.
+
+
+def _random_tcn(causal: bool, bottleneck: int, hidden: int, scale: float) -> TCN:
+    generator = torch.Generator().manual_seed(0)
+    tcn = TCN(TCNConfig(bottleneck=bottleneck, hidden=hidden, skip=bottleneck, kernel_size=3, n_blocks=3, n_repeats=2,
+                        causal=causal))
+    with torch.no_grad():  # norms' gains around 1, everything else around 0
+        for p in tcn.parameters():
+            p.copy_(torch.randn(p.shape, generator=generator) * scale + (1.0 if p.dim() == 1 and p.numel() > 1 else 0.0))
+    return tcn
+
+
+def _snr_db(reference: np.ndarray, estimate: np.ndarray) -> float:
+    error = float(((estimate.astype(np.float64) - reference) ** 2).sum())
+    return float(10 * np.log10(float((reference.astype(np.float64) ** 2).sum()) / max(error, 1e-30)))
+
+
+@functools.lru_cache(maxsize=1)
+def compiled_stream_available() -> bool:
+    """Whether :class:`~voxsep.nn.tcn_compiled.CompiledStream` runs here and agrees with
+    the PyTorch step: a small random causal TCN streamed in uneven blocks through both
+    forms within ``MIN_SNR_DB`` (60 dB). Compiles on first use (or loads Numba's cache)."""
+    try:
+        kernel = TCNKernel(_random_tcn(True, 12, 20, 0.3), compiled=False)
+        x = torch.randn(40, 12, generator=torch.Generator().manual_seed(1))
+        reference = kernel.stream(x, kernel.initial_state()).numpy()
+        compiled = CompiledStream(kernel)
+        state = compiled.initial_state()
+        out = np.concatenate([compiled.run(x[a:b].numpy(), state) for a, b in ((0, 1), (1, 9), (9, 40))])
+        snr = _snr_db(reference, out)
+    except Exception as failure:  # noqa: BLE001 -- any failure means: not here
+        log.warning("compiled TCN stream unavailable (%s: %s); streaming uses the PyTorch step", type(failure).__name__, failure)
+        return False
+    if not snr >= MIN_SNR_DB:
+        log.warning("compiled TCN stream disagrees with the PyTorch step (%.1f dB < %.0f dB); not used", snr, MIN_SNR_DB)
+        return False
+    return True
+
+
+@functools.lru_cache(maxsize=1)
+def compiled_sequence_available() -> bool:
+    """Whether :class:`~voxsep.nn.tcn_compiled.CompiledSequence` runs here within 40 dB
+    (the fast paths' quality bound) of the fp32 kernel on a small random gLN TCN; needs
+    oneDNN's packed bf16 products."""
+    if not packed_bf16_linear_available():
+        return False
+    try:
+        tcn = _random_tcn(False, 32, 64, 0.2)
+        x = torch.randn(300, 32, generator=torch.Generator().manual_seed(1))
+        reference = TCNKernel(tcn, compiled=False).sequence(x).numpy()
+        kernel = TCNKernel(tcn, matmul_dtype=torch.bfloat16, compiled=False)
+        snr = _snr_db(reference, CompiledSequence(kernel).run(kernel, x).numpy())
+    except Exception as failure:  # noqa: BLE001 -- any failure means: not here
+        log.warning("compiled TCN sequence unavailable (%s: %s); the PyTorch form is used", type(failure).__name__, failure)
+        return False
+    if not snr >= 40.0:
+        log.warning("compiled TCN sequence is %.1f dB from fp32 (< 40 dB); not used", snr)
+        return False
+    return True

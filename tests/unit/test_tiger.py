@@ -201,6 +201,40 @@ def test_inference_in_cache_sized_pieces_equals_the_whole_tensor_path(monkeypatc
     torch.testing.assert_close(pieces, whole, rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.parametrize("transposed", [False, True])
+def test_the_attention_inference_path_equals_the_whole_tensor_path(monkeypatch, transposed):
+    # inference: channel-first query/key/value norms, channel-major head vectors, the
+    # output norm and residual applied per piece; training: group norms on rows, whole tensors
+    torch.manual_seed(0)
+    attention = tf_interleaved.FoldedAttention(16, n_heads=2, head_dim=3)
+    with torch.no_grad():
+        for p in attention.parameters():
+            p.add_(0.3 * torch.randn_like(p))
+    norm = torch.nn.LayerNorm(16)
+    x = torch.randn(2, 9, 5, 16)
+    x = x.transpose(1, 2).contiguous().transpose(1, 2) if transposed else x  # strides as in a TIGER step
+    residual = torch.randn(2, 9, 5, 16)
+    with torch.enable_grad():
+        whole = attention(x, norm, residual).detach()
+    monkeypatch.setattr(tf_interleaved, "CACHE_ELEMENTS", 3 * 5 * 16)  # pieces of 3 slices of A
+    with torch.inference_mode():
+        pieces = attention(x, norm, residual)
+        plain = attention(x)
+    torch.testing.assert_close(pieces, whole, rtol=1e-4, atol=1e-5)
+    with torch.enable_grad():
+        torch.testing.assert_close(plain, attention(x).detach(), rtol=1e-4, atol=1e-5)
+
+
+def test_the_multi_scale_inference_path_is_bitwise_the_module_path():
+    torch.manual_seed(0)
+    block = tf_interleaved.MultiScaleBlock(16, 24, depth=4, dropout=0.0).eval()
+    with torch.no_grad():
+        for p in block.parameters():
+            p.add_(0.3 * torch.randn_like(p))
+        x = torch.randn(3, 50, 16)  # 50 -> 25 -> 13 -> 7: a gathered (13 runs) and run-wise injects
+        assert torch.equal(block._forward_inference(x, out=torch.empty_like(x)), block._forward(x))
+
+
 # ------------------------------------------------------------------------- importer
 def test_the_authors_layout_imports_to_the_same_function(tmp_path):
     model = randomised(models.build("tiger", **TINY))

@@ -138,6 +138,10 @@ def _nearest_runs(coarse: int, length: int) -> list[tuple[int, int, int]]:
 #: ``inject`` gathers the coarse tensors to the full length instead of one ``addcmul`` per run
 #: of positions when there are more runs than this (each call costs more than its arithmetic).
 MAX_RUNS = 8
+
+#: The multi-scale blocks' inference runs its full-resolution stages on this many parts of
+#: each piece of ``CACHE_ELEMENTS`` (measured: 3-5 % less time than 1 for TIGER-speech).
+SUB_PIECES = 2
 _INDEX: dict[tuple[int, int], torch.Tensor] = {}
 
 
@@ -318,16 +322,25 @@ class MultiScaleBlock(nn.Module):
     def _forward_inference(self, x: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
         """``_forward`` (eval mode, no autograd) with fewer, in-place operations: functional
         calls instead of module calls, the expansion's PReLU in place, each gating written
-        into its local features. The same function and values."""
+        into its local features, the full-resolution stages in ``SUB_PIECES`` parts. The same
+        function; bitwise the same values with ``SUB_PIECES = 1`` (with more parts the 1x1
+        convolutions may round differently for a smaller batch)."""
         x4 = x.transpose(1, 2).unsqueeze(2).contiguous(memory_format=torch.channels_last)  # (B, C, 1, L)
-        expanded = _conv_norm(self.expand, x4)
         slope = self.expand.act.weight
-        if slope.numel() == 1:
-            F.leaky_relu_(expanded, float(slope))
-        else:
-            expanded = self.expand.act(expanded)
-        scales = [_conv_norm(self.down[0], expanded)]
+        # the full-resolution stages before and after the coarser scales run on SUB_PIECES
+        # parts of the piece (their intermediates stay in the inner caches)
+        sub = -(-x.shape[0] // SUB_PIECES)
+        first = torch.empty((x.shape[0], self.expand.conv.out_channels, 1, x.shape[1]), dtype=x.dtype,
+                            device=x.device, memory_format=torch.channels_last)
+        for i in range(0, x.shape[0], sub):
+            expanded = _conv_norm(self.expand, x4[i:i + sub])
+            if slope.numel() == 1:
+                F.leaky_relu_(expanded, float(slope))
+            else:
+                expanded = self.expand.act(expanded)
+            first[i:i + sub] = _conv_norm(self.down[0], expanded)
         del expanded
+        scales = [first]
         for down in self.down[1:]:
             scales.append(_conv_norm(down, scales[-1]))
         coarsest = scales[-1].shape[-1]
@@ -337,20 +350,34 @@ class MultiScaleBlock(nn.Module):
         mlp = self.context
         hidden = _conv(_conv_norm(mlp.fc1, context), mlp.depthwise)
         context = _conv_norm(mlp.fc2, torch.relu_(hidden))
-        fused = []
-        for fuse, scale in zip(self.fuse, scales):
-            local = _conv_norm(fuse.local, scale)
-            gate = torch.sigmoid_(_conv_norm(fuse.gate, context))
-            fused.append(inject(local, gate, _conv_norm(fuse.fill, context), out=local))
-        del scales
+        # with depth >= 4 only the last merge uses the finest scale: its fuse runs in the parts below
+        split = self.depth >= 4
+        fused, gates, fills = [], [], []
+        for k, (fuse, scale) in enumerate(zip(self.fuse, scales)):
+            gates.append(torch.sigmoid_(_conv_norm(fuse.gate, context)))
+            fills.append(_conv_norm(fuse.fill, context))
+            local = _conv_norm(fuse.local, scale) if k or not split else None
+            fused.append(inject(local, gates[k], fills[k], out=local) if local is not None else None)
         merged = self.merge[-1](fused[-1], fused[-2])
-        for k in range(self.depth - 3, -1, -1):
+        if not split:
+            for k in range(self.depth - 3, -1, -1):
+                merged = self.merge[k](fused[k], merged)
+            y = _conv(merged, self.project).squeeze(2).transpose(1, 2)  # (B, L, C)
+            return torch.add(y, x, out=out)
+        for k in range(self.depth - 3, 0, -1):
             merge = self.merge[k]
             local = _conv_norm(merge.local, fused[k])
             merged = inject(local, torch.sigmoid_(_conv_norm(merge.gate, merged)), _conv_norm(merge.fill, merged),
                             out=local)
-        y = _conv(merged, self.project).squeeze(2).transpose(1, 2)  # (B, L, C)
-        return torch.add(y, x, out=out)
+        merge = self.merge[0]
+        gate, fill = torch.sigmoid_(_conv_norm(merge.gate, merged)), _conv_norm(merge.fill, merged)
+        for i in range(0, x.shape[0], sub):
+            local = _conv_norm(self.fuse[0].local, first[i:i + sub])
+            local = _conv_norm(merge.local, inject(local, gates[0][i:i + sub], fills[0][i:i + sub], out=local))
+            finest = inject(local, gate[i:i + sub], fill[i:i + sub], out=local)
+            y = _conv(finest, self.project).squeeze(2).transpose(1, 2)  # (B', L, C)
+            torch.add(y, x[i:i + sub], out=out[i:i + sub])
+        return out
 
     def _forward(self, x: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
         x4 = x.transpose(1, 2).unsqueeze(2).contiguous(memory_format=torch.channels_last)  # (B, C, 1, L)

@@ -157,7 +157,8 @@ def _nearest_index(coarse: int, length: int) -> torch.Tensor:
     return _INDEX[key]
 
 
-def inject(local: torch.Tensor, gate: torch.Tensor, fill: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
+def inject(local: torch.Tensor, gate: torch.Tensor, fill: torch.Tensor,
+           out: torch.Tensor | None = None) -> torch.Tensor:
     """``local * resize(gate) + resize(fill)`` with nearest-neighbour resizing of the coarser
     ``gate`` and ``fill`` ``(B, C, 1, L')`` to ``local``'s ``(B, C, 1, L)`` (channels last),
     without building the resized tensors: in inference, each run of positions that share

@@ -33,7 +33,7 @@ def test_available_here():
 @pytest.mark.parametrize("sizes", [[1] * 25, [10] * 8, [3, 33, 1, 17, 2]])
 def test_equals_the_pytorch_stream_in_any_split(overrides, sizes):
     kernel = causal_masker(**overrides).kernel()
-    assert kernel.compiled is not None
+    assert kernel.compiled_stream is not None
     frames = torch.rand(sum(sizes), 16)
     reference = kernel.stream(frames, kernel.initial_state(compiled=False))
     state, pieces, start = kernel.initial_state(), [], 0
@@ -71,17 +71,17 @@ def test_long_streams_keep_their_statistics():
 def test_switched_off_by_the_environment(monkeypatch):
     monkeypatch.setenv("VOXSEP_COMPILED_TCN", "0")
     kernel = causal_masker().kernel()
-    assert kernel.compiled is None and kernel.initial_state().compiled is None
+    assert kernel.compiled_stream is None and kernel.initial_state().compiled is None
 
 
 def test_not_for_whole_sequences_bf16_or_global_norms():
     kernel = causal_masker().kernel()
     frames = torch.rand(50, 16)
     assert kernel.sequence(frames).shape == (50, 32)  # runs the PyTorch form (library products)
-    assert causal_masker().kernel(torch.bfloat16).compiled is None
+    assert causal_masker().kernel(torch.bfloat16).compiled_stream is None
     torch.manual_seed(0)
     offline = models.build("conv_tasnet", n_src=2, causal=False, **TINY).masker
-    assert offline.kernel().compiled is None
+    assert offline.kernel().compiled_stream is None
     with pytest.raises(ValueError, match="causal kernels with fp32"):
         CompiledStream(offline.kernel())
 
@@ -98,7 +98,7 @@ def test_a_failing_check_falls_back_to_pytorch(monkeypatch, caplog):
     try:
         assert not compiled_stream_available()
         assert "disagrees" in caplog.text
-        assert causal_masker().kernel().compiled is None
+        assert causal_masker().kernel().compiled_stream is None
     finally:
         compiled_stream_available.cache_clear()
 
@@ -115,7 +115,7 @@ def test_a_missing_numba_falls_back_to_pytorch(monkeypatch, caplog):
         assert not compiled_stream_available()
         assert "unavailable" in caplog.text and "numba" in caplog.text
         kernel = causal_masker().kernel()
-        assert kernel.compiled is None
+        assert kernel.compiled_stream is None
         assert kernel.stream(torch.rand(5, 16), kernel.initial_state()).shape == (5, 32)
     finally:
         compiled_stream_available.cache_clear()

@@ -46,7 +46,6 @@ import logging
 from dataclasses import dataclass, field
 
 import numpy as np
-
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -54,7 +53,6 @@ from torch import nn
 from voxsep.nn.norms import CumulativeLayerNorm, GlobalLayerNorm, cumulative_mean_rstd
 from voxsep.nn.tcn import TCN, TCNConfig
 from voxsep.nn.tcn_compiled import MIN_SNR_DB, CompiledSequence, CompiledStream, CompiledStreamState, compiled_stream_enabled
-
 
 log = logging.getLogger(__name__)
 
@@ -240,7 +238,7 @@ class TCNKernel:
         self.hidden = self.blocks[0].taps[0].shape[0]
         # norms in order: [input], then per block (in, dw)
         self.n_norms = 2 * len(self.blocks) + (1 if self.input is not None else 0)
-        self.compiled = self._compiled_stream(compiled)
+        self.compiled_stream = self._compiled_stream(compiled)
         self.compiled_sequence = self._compiled_sequence(compiled)
 
     def _compiled_stream(self, wanted: bool | None) -> CompiledStream | None:
@@ -410,8 +408,8 @@ class TCNKernel:
         runs through the compiled step when the kernel has one, unless ``compiled=False``."""
         if not self.causal:
             raise ValueError("only a causal (cLN) TCN can run as a stream")
-        if compiled and self.compiled is not None:
-            return StreamState([], 0, compiled=self.compiled.initial_state())
+        if compiled and self.compiled_stream is not None:
+            return StreamState([], 0, compiled=self.compiled_stream.initial_state())
         buffers = [torch.zeros(b.history + max(b.history, 64), self.hidden) for b in self.blocks]
         stats = [torch.zeros(1, 2) for _ in range(self.n_norms)]
         return StreamState(stats, 0, buffers, [b.history for b in self.blocks])
@@ -422,7 +420,7 @@ class TCNKernel:
         :meth:`sequence` of the whole (up to float rounding); the cost does not grow with it."""
         frames = x.shape[0]
         if state.compiled is not None:
-            out = self.compiled.run(x.detach().float().numpy(), state.compiled)
+            out = self.compiled_stream.run(x.detach().float().numpy(), state.compiled)
             state.frames += frames
             return torch.from_numpy(out)
         count = torch.arange(state.frames + 1, state.frames + frames + 1, dtype=torch.float32)[:, None]

@@ -93,12 +93,12 @@ class CompiledStream:
         self.blocks = tuple(np.ascontiguousarray(np.stack(parts), dtype=np.float32) for parts in zip(*per_block))
         self.dilation = np.array([b.dilation for b in blocks], np.int64)
         self.n_res = int(blocks[0].n_res)
-        skip_width = blocks[0].out.out_features - self.n_res
+        self.block_out_features = blocks[0].out.out_features  # residual + skip
+        skip_width = self.block_out_features - self.n_res
         self.use_skip = bool(kernel.use_skip)
         width = skip_width if self.use_skip else self.n_res
         self.has_input, self.has_output = kernel.input is not None, kernel.output is not None
         empty = np.zeros((1, 1), np.float32)
-        self.in_features = rows(kernel.input).shape[1] if self.has_input else self.n_res
         self.out_features = kernel.output.out_features if self.has_output else width
         self.weights = (
             rows(kernel.input) if self.has_input else empty,
@@ -124,7 +124,7 @@ class CompiledStream:
         out = np.empty((frames, self.out_features), np.float32)
         n = CHUNK_FRAMES
         scratch = (np.empty((n, self.n_res), np.float32), np.empty((n, self.hidden), np.float32),
-                   np.empty((n, self.hidden), np.float32), np.empty((n, self.blocks[8].shape[1]), np.float32),
+                   np.empty((n, self.hidden), np.float32), np.empty((n, self.block_out_features), np.float32),
                    np.empty((n, self.skip_width), np.float32), np.empty(n), np.empty(n))
         for begin in range(0, frames, n):
             k = min(n, frames - begin)

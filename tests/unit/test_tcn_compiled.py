@@ -105,12 +105,11 @@ def test_a_failing_check_falls_back_to_pytorch(monkeypatch, caplog):
 
 def test_a_missing_numba_falls_back_to_pytorch(monkeypatch, caplog):
     compiled_stream_available.cache_clear()
-    tcn_compiled._compiled.cache_clear()
 
     def no_numba():
         raise ImportError("No module named 'numba'")
 
-    monkeypatch.setattr(tcn_compiled, "_compiled", no_numba)
+    monkeypatch.setattr(tcn_compiled, "_loops", no_numba)
     try:
         assert not compiled_stream_available()
         assert "unavailable" in caplog.text and "numba" in caplog.text
@@ -184,3 +183,12 @@ def test_sequence_check_failure_falls_back(monkeypatch, caplog):
         assert offline_masker().kernel(torch.bfloat16).compiled_sequence is None
     finally:
         compiled_sequence_available.cache_clear()
+
+
+def test_the_compiled_forms_are_built_only_when_used():
+    # a kernel built for the ONNX step or to read .causal must not compile or copy weights
+    kernel = causal_masker().kernel()
+    kernel.step_state()
+    assert "compiled_stream" not in vars(kernel) and "compiled_sequence" not in vars(kernel)
+    kernel.initial_state()
+    assert vars(kernel)["compiled_stream"] is not None

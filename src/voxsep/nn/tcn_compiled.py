@@ -41,12 +41,12 @@ MIN_SNR_DB = 60.0
 
 
 @functools.lru_cache(maxsize=1)
-def _compiled():
-    """The compiled block loop (:func:`voxsep.nn.tcn_compiled_loops.chunk`); Numba is a
-    dependency, imported here so that a broken install only disables this path."""
+def _loops():
+    """:mod:`voxsep.nn.tcn_compiled_loops` (compiled on first use); Numba is a dependency,
+    imported here so that a broken install only disables the compiled forms."""
     from voxsep.nn import tcn_compiled_loops
 
-    return tcn_compiled_loops.chunk
+    return tcn_compiled_loops
 
 
 @dataclass
@@ -113,7 +113,7 @@ class CompiledStream:
         self.ring_start = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
         self.hidden, self.n_norms, self.eps = hidden, kernel.n_norms, float(kernel.eps)
         self.skip_width = max(skip_width, 1)
-        self._chunk = _compiled()
+        self._chunk = _loops().chunk
 
     def initial_state(self) -> CompiledStreamState:
         return CompiledStreamState(np.zeros((self.n_norms, 2)), np.zeros((int(self.ring_size.sum()), self.hidden), np.float32))
@@ -144,12 +144,6 @@ def compiled_stream_enabled() -> bool:
 def _bits(t: torch.Tensor) -> np.ndarray:
     """A bf16 tensor's memory as uint16 bits (shared, not copied)."""
     return t.view(torch.int16).numpy().view(np.uint16)
-
-
-def _loops():
-    from voxsep.nn import tcn_compiled_loops
-
-    return tcn_compiled_loops
 
 
 class CompiledSequence:

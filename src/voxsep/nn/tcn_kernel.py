@@ -238,20 +238,24 @@ class TCNKernel:
         self.hidden = self.blocks[0].taps[0].shape[0]
         # norms in order: [input], then per block (in, dw)
         self.n_norms = 2 * len(self.blocks) + (1 if self.input is not None else 0)
-        self.compiled_stream = self._compiled_stream(compiled)
-        self.compiled_sequence = self._compiled_sequence(compiled)
+        self._compiled = compiled  # built on first use: a kernel used only for step() or a check builds neither
 
-    def _compiled_stream(self, wanted: bool | None) -> CompiledStream | None:
-        if wanted is False or not self.causal or self.matmul_dtype != torch.float32:
+    @functools.cached_property
+    def compiled_stream(self) -> CompiledStream | None:
+        """The compiled form that runs this kernel's streams, or ``None``."""
+        if self._compiled is False or not self.causal or self.matmul_dtype != torch.float32:
             return None
-        if wanted is None and not (compiled_stream_enabled() and compiled_stream_available()):
+        if self._compiled is None and not (compiled_stream_enabled() and compiled_stream_available()):
             return None
         return CompiledStream(self)
 
-    def _compiled_sequence(self, wanted: bool | None) -> CompiledSequence | None:
-        if wanted is False or self.causal or self.matmul_dtype != torch.bfloat16 or self.blocks[0].out.packed is None:
+    @functools.cached_property
+    def compiled_sequence(self) -> CompiledSequence | None:
+        """The compiled form that runs this kernel's whole sequences, or ``None``."""
+        if self._compiled is False or self.causal or self.matmul_dtype != torch.bfloat16 \
+                or self.blocks[0].out.packed is None:
             return None
-        if wanted is None and not (compiled_stream_enabled() and compiled_sequence_available()):
+        if self._compiled is None and not (compiled_stream_enabled() and compiled_sequence_available()):
             return None
         return CompiledSequence(self)
 

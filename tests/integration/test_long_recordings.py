@@ -96,20 +96,26 @@ class _SwappingModel(torch.nn.Module):
     def forward(self, chunk: torch.Tensor) -> torch.Tensor:
         start, end = self.bounds[self.calls]  # chunks arrive in order
         self.calls += 1
-        truth = self.sources[:, start:end].clone()
-        out, block, flipped = truth.clone(), RATE // 4, False
-        for a in range(0, truth.shape[-1], block):
-            piece = truth[:, a:a + block]
-            speaking = (piece.pow(2).sum(-1) > 1e-6).sum()
-            if speaking < 2 and self.rng.random() < 0.5:
-                flipped = not flipped
-            order = [1, 0] if flipped else [0, 1]
-            out[:, a:a + block] = piece[order]
-            if speaking == 1:
-                lone = int(out[:, a:a + block].pow(2).sum(-1).argmax())
-                out[1 - lone, a:a + block] += 0.3 * out[lone, a:a + block]
-                out[lone, a:a + block] *= 0.7
-        return out.unsqueeze(0)
+        return _swapping(self.sources[:, start:end], self.rng).unsqueeze(0)
+
+
+def _swapping(truth: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
+    """``truth (2, time)`` as a counting model gives it: the order flipped (with probability
+    1/2) in every 0.25 s block that follows a block where fewer than two talkers speak, and
+    30 % of a lone talker in the other output."""
+    out, block, flipped = truth.clone(), RATE // 4, False
+    for a in range(0, truth.shape[-1], block):
+        piece = truth[:, a:a + block]
+        speaking = (piece.pow(2).sum(-1) > 1e-6).sum()
+        if speaking < 2 and rng.random() < 0.5:
+            flipped = not flipped
+        order = [1, 0] if flipped else [0, 1]
+        out[:, a:a + block] = piece[order]
+        if speaking == 1:
+            lone = int(out[:, a:a + block].pow(2).sum(-1).argmax())
+            out[1 - lone, a:a + block] += 0.3 * out[lone, a:a + block]
+            out[lone, a:a + block] *= 0.7
+    return out
 
 
 def test_order_is_restored_when_the_model_swaps_inside_chunks(conversation: np.ndarray) -> None:
@@ -123,3 +129,56 @@ def test_order_is_restored_when_the_model_swaps_inside_chunks(conversation: np.n
     tracked = separate_mixture(_SwappingModel(sources), mixture, track=True).numpy()
     after = talker_order_swaps(sources, tracked, RATE)
     assert after.clear >= before.clear and after.swaps == 0, (before.swaps, after.swaps, after.swapped_windows())
+
+
+def _swaps_after_first_second(report) -> list[float]:
+    return [w for w in report.swapped_windows() if w >= 1.0]
+
+
+def test_stream_order_is_restored_when_the_model_swaps(conversation: np.ndarray) -> None:
+    """The causal tracker, fed a swapping stream in 10 ms blocks: one person per output
+    after the first second, with no look-ahead (each block is returned when it arrives)."""
+    from voxsep.inference.order import StreamingTalkerOrder
+
+    truth = torch.from_numpy(conversation).float()
+    swapping, mixture = _swapping(truth, np.random.default_rng(0)), truth.sum(0)
+    before = talker_order_swaps(conversation, swapping.numpy(), RATE)
+    assert len(_swaps_after_first_second(before)) >= 3, "the stream must swap for the test to mean anything"
+    tracker = StreamingTalkerOrder(2, RATE)
+    block = RATE // 100
+    tracked = torch.cat([tracker.process(swapping[:, a:a + block], mixture[a:a + block])
+                         for a in range(0, swapping.shape[-1], block)], dim=-1)
+    after = talker_order_swaps(conversation, tracked.numpy(), RATE)
+    assert after.clear >= 15 and not _swaps_after_first_second(after), (before.swaps, after.swapped_windows())
+
+
+def test_stream_of_one_talker_keeps_its_order(conversation: np.ndarray) -> None:
+    """A lone talker split over both outputs (as a counting model leaves it) is one voice:
+    the tracker never changes the order."""
+    from voxsep.inference.order import StreamingTalkerOrder
+
+    voice = torch.from_numpy(conversation[0, : 40 * RATE]).float()
+    split = torch.stack([0.8 * voice, 0.2 * voice])
+    tracker = StreamingTalkerOrder(2, RATE)
+    out = torch.cat([tracker.process(split[:, a:a + 333], voice[a:a + 333]) for a in range(0, voice.shape[-1], 333)], -1)
+    assert tracker.changes == 0 and torch.equal(out, split)
+
+
+def test_stream_tracker_fixes_the_bundled_models_own_swaps(conversation: np.ndarray) -> None:
+    """Real model output as the stream: the bundled model in 3 s chunks without tracking (its
+    order changes between and inside chunks), fed to the causal tracker in 10 ms blocks."""
+    from voxsep.inference.api import Separator
+    from voxsep.inference.order import StreamingTalkerOrder
+    from voxsep.inference.separate import separate_mixture
+
+    mixture = torch.from_numpy(conversation.sum(0)).float()
+    model = Separator.from_pretrained().model
+    untracked = separate_mixture(model, mixture, chunk_size=3 * RATE, overlap=RATE // 2, track=False)
+    before = talker_order_swaps(conversation, untracked.numpy(), RATE)
+    assert len(_swaps_after_first_second(before)) >= 3, "the model must swap for the test to mean anything"
+    tracker = StreamingTalkerOrder(2, RATE)
+    block = RATE // 100
+    tracked = torch.cat([tracker.process(untracked[:, a:a + block], mixture[a:a + block])
+                         for a in range(0, mixture.shape[-1], block)], dim=-1)
+    after = talker_order_swaps(conversation, tracked.numpy(), RATE)
+    assert after.clear >= 15 and not _swaps_after_first_second(after), (before.swaps, after.swapped_windows())

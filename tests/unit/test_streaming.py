@@ -1,6 +1,7 @@
 """StreamingSeparator: block-by-block output == offline causal forward delayed by latency_samples."""
 
 import dataclasses
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -243,3 +244,49 @@ def test_from_checkpoint_and_package_export(tmp_path, snr_db):
     mixture = mixture_for(model, 500)
     streamed = stream(st, mixture, block_sizes("80", 500))
     assert snr_db(offline(model, mixture), streamed[..., 7:]) >= 60
+
+
+@pytest.mark.parametrize("name", ["conv_tasnet", "binaural_parallel"])
+def test_talker_tracking_is_the_tracker_over_the_plain_stream(name):
+    """``track_talkers=True`` = the causal talker tracker applied to the plain stream, fed the
+    input delayed by ``latency_samples`` (the samples each output was made from), whatever
+    the block split; the plain stream is untouched by the option's existence."""
+    from voxsep.core.audio import read_audio
+    from voxsep.inference.order import StreamingTalkerOrder
+
+    model = tiny(name)
+    speech = read_audio(Path(voxsep.__file__).parent / "pretrained" / "example_mix.wav", sample_rate=8000,
+                        channels=1)[0][0]
+    mixture = speech if model.in_channels == 1 else np.stack([speech, np.roll(speech, 3)])
+    plain_st = StreamingSeparator(model)
+    plain = stream(plain_st, mixture, block_sizes("80", mixture.shape[-1]))
+    delayed = np.concatenate([np.zeros((*mixture.shape[:-1], plain_st.latency_samples), np.float32), mixture], -1)
+    tracker = StreamingTalkerOrder(model.n_src, 8000)
+    expected = tracker.process(torch.from_numpy(plain.reshape(model.n_src, -1, plain.shape[-1])),
+                               torch.from_numpy(delayed.reshape(-1, delayed.shape[-1]))).numpy().reshape(plain.shape)
+    tracked_st = StreamingSeparator(model, track_talkers=True)
+    tracked = stream(tracked_st, mixture, block_sizes("random", mixture.shape[-1]))
+    assert tracked_st.talker_order is not None and plain_st.talker_order is None
+    np.testing.assert_allclose(tracked, expected, atol=1e-6)
+    tracked_st.reset()
+    assert tracked_st.talker_order.changes == 0 and tracked_st.talker_order.voices is None
+
+
+def test_separator_streams_in_the_models_order_without_the_speaker_encoder(monkeypatch):
+    """Fault injection: no speaker encoder -> a warning that says what is lost, and the stream
+    still runs (in the model's order)."""
+    import voxsep.inference.speaker as speaker
+    from voxsep.inference.api import Separator
+
+    model = tiny("conv_tasnet")
+    assert Separator(model, stream_block_ms=10).streaming.talker_order is not None
+
+    def missing():
+        raise speaker.VoiceEncoderUnavailable("resemblyzer is not installed (injected)")
+
+    monkeypatch.setattr(speaker, "load_voice_encoder", missing)
+    with pytest.warns(UserWarning, match="keeps the model's talker order.*injected"):
+        separator = Separator(model, stream_block_ms=10)
+    assert separator.streaming.talker_order is None
+    out = separator.separate(mixture_for(model, 4000), 8000, n_src="all")
+    assert out.shape == (2, 4000) and np.isfinite(out).all()

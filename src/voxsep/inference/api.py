@@ -110,6 +110,19 @@ def _take_rows(estimates: np.ndarray, rows: list[int], piece: int = 1 << 18) -> 
     return estimates[: len(rows)]
 
 
+def _streaming_separator(model: torch.nn.Module) -> Any:
+    """A ``StreamingSeparator`` of ``model`` that tracks talkers by voice, or (with a warning)
+    keeps the model's order where the speaker encoder is not installed."""
+    from voxsep.inference.speaker import VoiceEncoderUnavailable
+    from voxsep.inference.streaming import StreamingSeparator
+
+    try:
+        return StreamingSeparator.from_model(model, track_talkers=int(model.n_src) > 1)
+    except VoiceEncoderUnavailable as error:
+        warnings.warn(f"the stream keeps the model's talker order (it may swap after pauses): {error}", stacklevel=3)
+        return StreamingSeparator.from_model(model)
+
+
 class Separator:
     """Separate talkers in arrays or files with a voxsep model.
 
@@ -132,6 +145,8 @@ class Separator:
             this many ms (at the model's rate; the input is resampled to it first, and the
             estimates back) instead of the chunked offline pass; the measured block times
             are kept in ``self.last_stream`` (``voxsep.inference.streaming.StreamTimes``).
+            The stream keeps one person per output by voice (``track_talkers``) where the
+            speaker encoder is installed (a warning where it is not).
     """
 
     def __init__(
@@ -149,14 +164,14 @@ class Separator:
         chunk_seconds, overlap_seconds = resolve_chunking(chunk_seconds, overlap_seconds)
         self.streaming = None
         if stream_block_ms is not None:
-            from voxsep.inference.streaming import StreamingSeparator, check_block_ms
+            from voxsep.inference.streaming import check_block_ms
 
             check_block_ms(stream_block_ms, "stream_block_ms")
             if not isinstance(model, torch.nn.Module) or (device is not None and torch.device(device).type != "cpu"):
                 raise ValueError("streaming runs a causal PyTorch model on the CPU; give a .pt checkpoint, "
                                  "not an ONNX file or another backend/device")
             fast = False  # the stream is the model's own causal arithmetic
-            self.streaming = StreamingSeparator.from_model(model)
+            self.streaming = _streaming_separator(model)
             self.stream_block = round(stream_block_ms * self.streaming.sample_rate / 1000)
             if self.stream_block < 1:
                 raise ValueError(f"a {stream_block_ms:g} ms block holds no sample at {self.streaming.sample_rate} Hz")

@@ -33,6 +33,13 @@ it is complete: up to ``chunk_size - 1`` frames later, i.e. ``(chunk_size - 1) *
 kernel_size - 1`` samples (250 samples = 31 ms for the paper's K=250, L=2 at 8 kHz). The
 time to compute a block adds to this on a real device.
 
+**Talker order.** A model streamed over a long recording may put a talker in the other
+output after a pause (a counting model, trained on one or two talkers, does so at every
+pause). ``track_talkers=True`` follows who is talking by voice and keeps one person per
+output with no added latency (:class:`voxsep.inference.order.StreamingTalkerOrder`); the
+outputs are then no longer the offline forward pass wherever the order was changed.
+``voxsep separate --stream`` switches it on.
+
 **Models.** Causal Conv-TasNet (cLN), causal DPRNN and the causal binaural variants
 (``binaural_independent``, ``binaural_cross``, ``binaural_parallel``: stereo in, stereo
 per talker out). Non-causal models are refused: their output depends on the whole
@@ -406,20 +413,25 @@ class StreamingSeparator:
     Args:
         model: a causal voxsep model (``causal=True``).
         sample_rate: the stream's sample rate; must be the model's (checked when given).
+        track_talkers: keep one person per output by voice (module docstring, "Talker
+            order"); needs the speaker encoder (``resemblyzer``).
 
     Attributes:
         latency_samples: output delay, in samples, at which any block split is exact.
         sample_rate, n_src, in_channels: the model's.
+        talker_order: the :class:`~voxsep.inference.order.StreamingTalkerOrder` of the
+            stream, or ``None`` without ``track_talkers``.
 
     Raises:
         ValueError: the model is not causal or cannot stream, or the rates differ (or
             ``sample_rate`` is not a whole number of Hz in voxsep's range).
+        VoiceEncoderUnavailable: ``track_talkers`` without the speaker encoder.
     """
 
     #: ``process`` runs longer blocks in pieces of this many seconds (memory stays bounded).
     MAX_PIECE_SECONDS = 1.0
 
-    def __init__(self, model: nn.Module, sample_rate: int | None = None) -> None:
+    def __init__(self, model: nn.Module, sample_rate: int | None = None, track_talkers: bool = False) -> None:
         from voxsep.core.audio import check_sample_rate
 
         model_rate = int(model.sample_rate)
@@ -437,21 +449,28 @@ class StreamingSeparator:
         self.in_channels = int(getattr(model, "in_channels", 1))
         self.kernel_size, self.stride = self.engine.kernel_size, self.engine.stride
         self.latency_samples = self.engine.lookahead_frames * self.stride + self.kernel_size - 1
+        self.talker_order = None
+        if track_talkers:
+            from voxsep.inference.order import StreamingTalkerOrder
+
+            self.talker_order = StreamingTalkerOrder(self.n_src, self.sample_rate)
         self._numpy = True  # flush() answers in the type of the last block
         self.reset()
 
     @classmethod
-    def from_model(cls, model: nn.Module, sample_rate: int | None = None) -> "StreamingSeparator":
+    def from_model(cls, model: nn.Module, sample_rate: int | None = None,
+                   track_talkers: bool = False) -> "StreamingSeparator":
         """Stream with ``model`` (a causal voxsep model); ``sample_rate`` is checked against it."""
-        return cls(model, sample_rate)
+        return cls(model, sample_rate, track_talkers)
 
     @classmethod
-    def from_checkpoint(cls, path: str | os.PathLike, sample_rate: int | None = None) -> "StreamingSeparator":
+    def from_checkpoint(cls, path: str | os.PathLike, sample_rate: int | None = None,
+                        track_talkers: bool = False) -> "StreamingSeparator":
         """Load a voxsep checkpoint (``.pt``) of a causal model."""
         from voxsep import checkpoint
 
         model, _ = checkpoint.load(path)
-        return cls(model, sample_rate)
+        return cls(model, sample_rate, track_talkers)
 
     def reset(self) -> None:
         """Forget the stream: the next ``process`` starts a new one."""
@@ -460,6 +479,9 @@ class StreamingSeparator:
         self._samples = 0  # samples received
         self._frames = 0  # encoder frames run
         self._queue = torch.zeros(self.n_src, self.in_channels, self.latency_samples)  # finished, not yet returned
+        self._heard = torch.zeros(self.in_channels, self.latency_samples)  # input of the queued outputs
+        if self.talker_order is not None:
+            self.talker_order.reset()
 
     def _as_block(self, block: Any) -> torch.Tensor:
         tensor = torch.as_tensor(block) if not isinstance(block, torch.Tensor) else block
@@ -527,8 +549,16 @@ class StreamingSeparator:
             if self._samples >= self.kernel_size:
                 self._run((self._samples - self.kernel_size) // self.stride + 1)
             out, self._queue = self._queue[..., :n], self._queue[..., n:]
-        assert out.shape[-1] == n, "internal error: the latency does not cover this block"
-        return out.clone()
+            assert out.shape[-1] == n, "internal error: the latency does not cover this block"
+            return self._ordered(out, samples)
+
+    def _ordered(self, out: torch.Tensor, samples: torch.Tensor) -> torch.Tensor:
+        """``out`` (a copy) with the talker order applied; ``samples``: the input just received."""
+        if self.talker_order is None:
+            return out.clone()
+        self._heard = torch.cat([self._heard, samples], dim=-1)
+        heard, self._heard = self._heard[..., : out.shape[-1]], self._heard[..., out.shape[-1]:]
+        return self.talker_order.process(out, heard)
 
     def flush(self) -> Any:
         """End the stream: the last ``latency_samples`` output samples, then ``reset()``.
@@ -542,7 +572,7 @@ class StreamingSeparator:
                 self._buffer = F.pad(self._buffer, (0, padded - self._samples))
                 self._run((padded - self.kernel_size) // self.stride + 1)
                 self._queue = torch.cat([self._queue, self.engine.finish()], dim=-1)
-            out = self._queue[..., : self.latency_samples].clone()
+            out = self._ordered(self._queue[..., : self.latency_samples], torch.zeros(self.in_channels, 0))
         self.reset()
         return self._output(out, None if self._numpy else out)
 

@@ -24,7 +24,11 @@ What it does:
    ``voxsep evaluate --model MODEL OUT/radio_voices.csv --out OUT/scores_<label>.csv --n-src all``
    (1 thread; the label defaults to the model's folder and file name) and prints a
    markdown table: mean / median / worst SI-SNRi and SDRi over all mixtures and by the
-   sexes of the two talkers (F+F, F+M, M+M).
+   sexes of the two talkers (F+F, F+M, M+M);
+4. writes ``OUT/radio_one_talker.csv``: every source of the mixtures alone (400 one-talker
+   recordings for ``--n 200``), so that talker counting can be scored on these voices:
+   ``voxsep evaluate --model MODEL OUT/radio_one_talker.csv OUT/radio_voices.csv --n-src auto
+   --no-quality --no-sdr --out OUT/count_<label>.csv``.
 
 Usage::
 
@@ -55,6 +59,7 @@ SEGMENT_SECONDS = (3.0, 5.0)
 GAIN_DB = 2.5
 PEAK = 0.9
 MANIFEST = "radio_voices.csv"
+ONE_TALKER = "radio_one_talker.csv"
 
 
 @dataclass(frozen=True)
@@ -191,6 +196,20 @@ def build(out: Path, n: int, seed: int) -> Path:
     return manifest
 
 
+def write_one_talker(manifest: Path) -> Path:
+    """``radio_one_talker.csv`` beside ``manifest``: each source of every mixture as a one-talker
+    recording (mixture = source; the manifest format of ``1speaker/*.csv``)."""
+    out = manifest.parent / ONE_TALKER
+    with open(out, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["mixture_ID", "mixture_path", "source_1_path", "length"])
+        for row in read_csv(manifest):
+            for k in ("1", "2"):
+                path = row[f"source_{k}_path"]
+                writer.writerow([f"{row['mixture_ID']}_s{k}", path, path, row["length"]])
+    return out
+
+
 def evaluate(model: Path, manifest: Path, scores: Path, quality: bool) -> None:
     command = [sys.executable, "-m", "voxsep.cli", "evaluate", "--model", str(model), str(manifest),
                "--out", str(scores), "--n-src", "all", "--device", "cpu", "--overwrite"]
@@ -244,12 +263,13 @@ def main() -> int:
     if args.out.exists() and args.overwrite:
         for name in ("mix", "s1", "s2"):
             shutil.rmtree(args.out / name, ignore_errors=True)
-        for path in [args.out / MANIFEST, args.out / "speakers.csv", *args.out.glob("scores*")]:
+        for path in [args.out / MANIFEST, args.out / ONE_TALKER, args.out / "speakers.csv", *args.out.glob("scores*")]:
             path.unlink(missing_ok=True)
     if not manifest.is_file():
         if args.out.exists() and any(args.out.iterdir()):
             parser.error(f"{args.out} holds files but no {MANIFEST}; give --overwrite to rebuild it")
         manifest = build(args.out, args.n, args.seed)
+    write_one_talker(manifest)
     label = args.label or f"{args.model.resolve().parent.name}_{args.model.stem}"
     scores = args.out / f"scores_{label}.csv"
     evaluate(args.model, manifest, scores, quality=not args.no_quality)

@@ -93,6 +93,55 @@ def weakest_output(items, sample_rate: int) -> None:
               f"energy rel. mixture dB: {np.round(np.quantile(relative, q), 1)}")
 
 
+def _second_output_features(estimates: torch.Tensor, mixture: torch.Tensor, sample_rate: int,
+                            weakest: int) -> tuple[float, float, float]:
+    """The least active output's energy relative to the mixture (dB, whole file), its level
+    spread (as :mod:`voxsep.inference.no_speech` measures a file: dB between the 95th and
+    10th percentile of 20-ms frame energies of the differenced signal) and its correlation
+    with the other output (two-output models)."""
+    from voxsep.core.audio import frame_energies
+
+    signals = estimates.double()
+    weak, other = signals[weakest], signals[1 - weakest]
+    relative = 10 * np.log10(float(weak.pow(2).sum()) / max(float(mixture.double().pow(2).sum()), 1e-20) + 1e-20)
+    energy = frame_energies(weak[None].numpy(), max(1, int(0.02 * sample_rate)), difference=True)[0]
+    db = 10 * np.log10(np.maximum(energy, energy.max() * 1e-12 + 1e-30))
+    spread = float(np.percentile(db, 95) - np.percentile(db, 10))
+    rho = float((weak * other).sum() / (weak.norm() * other.norm() + 1e-20))
+    return relative, spread, rho
+
+
+def second_output_rules(items, sample_rate: int, correlations: list[float], levels: list[float]) -> None:
+    """Could the second output of the recordings counted TWO tell a lone talker's split voice
+    from a second person? Per true count: quantiles of the least active output's features,
+    and for rules "drop it when its correlation with the other output is >= rho and its
+    energy <= level dB below the mixture": lone talkers the rule would fix and two-talker
+    recordings it would wrongly drop."""
+    features: dict[int, list[tuple[float, float, float]]] = {1: [], 2: []}
+    for n_true, estimates, mixture in items:
+        decision = sep.count_talkers(estimates, mixture, sample_rate)
+        if decision.count != 2 or estimates.shape[0] != 2 or n_true not in features:
+            continue
+        weakest = int(np.argmin(decision.active_seconds))
+        features[n_true].append(_second_output_features(estimates, mixture, sample_rate, weakest))
+    q = [0, 5, 25, 50, 75, 95, 100]
+    for n_true, rows in features.items():
+        if not rows:
+            continue
+        values = np.array(rows)
+        print(f"{n_true} talker(s) counted two ({len(rows)}): second output, quantiles {q} %")
+        for column, name in enumerate(("energy rel. mixture dB", "level spread dB", "correlation with the other")):
+            print(f"    {name}: {np.round(np.percentile(values[:, column], q), 2)}")
+    if not (features[1] and features[2]):
+        return
+    lone, two = np.array(features[1]), np.array(features[2])
+    for rho, level in itertools.product(correlations, levels):
+        fixed = int(((lone[:, 2] >= rho) & (lone[:, 0] <= level)).sum())
+        dropped = int(((two[:, 2] >= rho) & (two[:, 0] <= level)).sum())
+        print(f"correlation >= {rho:.2f} and energy <= {level:g} dB: lone talkers fixed {fixed}/{len(lone)}, "
+              f"two-talker recordings dropped {dropped}/{len(two)}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("manifests", nargs="+")
@@ -104,6 +153,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--cache", help="file of the estimates: written after separating, read instead of "
                         "separating when it exists (sweep other settings without separating again)")
+    parser.add_argument("--second-output", action="store_true",
+                        help="also print the second-output features and rules (second_output_rules)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     if args.cache and Path(args.cache).exists():
@@ -115,6 +166,8 @@ def main() -> None:
             torch.save((items, sample_rate), args.cache)
     weakest_output(items, sample_rate)
     sweep(items, sample_rate, args.thresholds, args.min_seconds, duplicates=not args.no_duplicates)
+    if args.second_output:
+        second_output_rules(items, sample_rate, [0.5, 0.6, 0.7], [-8, -12, -16])
 
 
 if __name__ == "__main__":

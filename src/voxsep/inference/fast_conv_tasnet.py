@@ -65,7 +65,10 @@ class FastEncoder(nn.Module):
     """The encoder's strided convolution (+ ReLU) as one matrix product over frames.
 
     Shapes: ``(batch, 1, time)`` → ``(batch, N, frames)``, time already padded to whole
-    frames as ``EncoderMaskerDecoder._separate`` does.
+    frames as ``EncoderMaskerDecoder._separate`` does. The result is a transposed view of
+    frames-major memory ``(batch, frames, N)``: the layout the masker's kernel reads
+    (``(frames, N)`` rows) and the masks are written in, so applying the masks and feeding
+    the kernel read memory in order (the values are the same; BENCHMARKS.md "Inference").
     """
 
     def __init__(self, encoder: nn.Module) -> None:
@@ -79,8 +82,10 @@ class FastEncoder(nn.Module):
 
     def forward(self, waveform: torch.Tensor) -> torch.Tensor:
         frames = waveform[:, 0].unfold(-1, self.kernel_size, self.stride)  # (batch, frames, L)
-        representation = torch.matmul(self._weight, frames.transpose(1, 2))  # (batch, N, frames)
-        return representation.relu_() if self._relu else representation
+        representation = torch.matmul(frames, self._weight.T)  # (batch, frames, N)
+        if self._relu:
+            representation.relu_()
+        return representation.transpose(1, 2)  # (batch, N, frames), a view
 
 
 class FastDecoder(nn.Module):

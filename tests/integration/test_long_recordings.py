@@ -135,21 +135,26 @@ def _swaps_after_first_second(report) -> list[float]:
     return [w for w in report.swapped_windows() if w >= 1.0]
 
 
+def _assert_streamed_order_restored(conversation: np.ndarray, outputs: torch.Tensor, block: int = RATE // 100) -> None:
+    """``outputs (2, time)`` swap (at least 3 windows after the first second); fed to the causal
+    tracker in ``block``-sample blocks with the mixture, they swap in none."""
+    from voxsep.inference.order import StreamingTalkerOrder
+
+    mixture = torch.from_numpy(conversation.sum(0)).float()
+    before = talker_order_swaps(conversation, outputs.numpy(), RATE)
+    assert len(_swaps_after_first_second(before)) >= 3, "the stream must swap for the test to mean anything"
+    tracker = StreamingTalkerOrder(2, RATE)
+    tracked = torch.cat([tracker.process(outputs[:, a:a + block], mixture[a:a + block])
+                         for a in range(0, outputs.shape[-1], block)], dim=-1)
+    after = talker_order_swaps(conversation, tracked.numpy(), RATE)
+    assert after.clear >= 15 and not _swaps_after_first_second(after), (before.swaps, after.swapped_windows())
+
+
 def test_stream_order_is_restored_when_the_model_swaps(conversation: np.ndarray) -> None:
     """The causal tracker, fed a swapping stream in 10 ms blocks: one person per output
     after the first second, with no look-ahead (each block is returned when it arrives)."""
-    from voxsep.inference.order import StreamingTalkerOrder
-
-    truth = torch.from_numpy(conversation).float()
-    swapping, mixture = _swapping(truth, np.random.default_rng(0)), truth.sum(0)
-    before = talker_order_swaps(conversation, swapping.numpy(), RATE)
-    assert len(_swaps_after_first_second(before)) >= 3, "the stream must swap for the test to mean anything"
-    tracker = StreamingTalkerOrder(2, RATE)
-    block = RATE // 100
-    tracked = torch.cat([tracker.process(swapping[:, a:a + block], mixture[a:a + block])
-                         for a in range(0, swapping.shape[-1], block)], dim=-1)
-    after = talker_order_swaps(conversation, tracked.numpy(), RATE)
-    assert after.clear >= 15 and not _swaps_after_first_second(after), (before.swaps, after.swapped_windows())
+    _assert_streamed_order_restored(conversation, _swapping(torch.from_numpy(conversation).float(),
+                                                           np.random.default_rng(0)))
 
 
 def test_stream_of_one_talker_keeps_its_order(conversation: np.ndarray) -> None:
@@ -168,17 +173,9 @@ def test_stream_tracker_fixes_the_bundled_models_own_swaps(conversation: np.ndar
     """Real model output as the stream: the bundled model in 3 s chunks without tracking (its
     order changes between and inside chunks), fed to the causal tracker in 10 ms blocks."""
     from voxsep.inference.api import Separator
-    from voxsep.inference.order import StreamingTalkerOrder
     from voxsep.inference.separate import separate_mixture
 
     mixture = torch.from_numpy(conversation.sum(0)).float()
     model = Separator.from_pretrained().model
-    untracked = separate_mixture(model, mixture, chunk_size=3 * RATE, overlap=RATE // 2, track=False)
-    before = talker_order_swaps(conversation, untracked.numpy(), RATE)
-    assert len(_swaps_after_first_second(before)) >= 3, "the model must swap for the test to mean anything"
-    tracker = StreamingTalkerOrder(2, RATE)
-    block = RATE // 100
-    tracked = torch.cat([tracker.process(untracked[:, a:a + block], mixture[a:a + block])
-                         for a in range(0, mixture.shape[-1], block)], dim=-1)
-    after = talker_order_swaps(conversation, tracked.numpy(), RATE)
-    assert after.clear >= 15 and not _swaps_after_first_second(after), (before.swaps, after.swapped_windows())
+    _assert_streamed_order_restored(conversation, separate_mixture(model, mixture, chunk_size=3 * RATE,
+                                                                   overlap=RATE // 2, track=False))

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from voxsep.core.audio import read_audio
-from voxsep.inference.order import _embed
+from voxsep.inference.speaker import voice_vectors
 
 RATE = 8000
 
@@ -39,7 +39,7 @@ def centroids(corpus: Path, utterances: int) -> dict[str, np.ndarray]:
     for voice, files in sorted(paths.items()):
         pieces = [read_audio(corpus / path, sample_rate=RATE, channels=1)[0][0][: 3 * RATE] for path in files[:utterances]]
         width = max(len(p) for p in pieces)
-        vectors = _embed(np.stack([np.pad(p, (0, width - len(p))) for p in pieces]), RATE)
+        vectors = voice_vectors(np.stack([np.pad(p, (0, width - len(p))) for p in pieces]), RATE)
         mean = vectors.mean(0)
         out[voice] = mean / np.linalg.norm(mean)
     return out

@@ -82,19 +82,11 @@ class TalkerTracks:
     changes: list[int]
 
 
-def _embed(pieces: np.ndarray, sample_rate: int) -> np.ndarray:
-    """Unit d-vectors ``(k, 256)`` of mono ``pieces (k, samples)`` at ``sample_rate``."""
-    from voxsep.core.audio import resample
-    from voxsep.inference.speaker import EMBED_RATE, load_voice_encoder
-
-    if sample_rate != EMBED_RATE:
-        pieces = np.stack([resample(piece, sample_rate, EMBED_RATE) for piece in pieces])
-    return load_voice_encoder().embed(torch.from_numpy(np.ascontiguousarray(pieces, dtype=np.float32))).numpy()
-
-
 def _window_embeddings(estimates: torch.Tensor, wanted: np.ndarray, hop: int, sample_rate: int) -> np.ndarray:
     """d-vectors ``(n_src, n_blocks, 256)`` of the windows centred on the ``wanted`` blocks
     (zeros elsewhere)."""
+    from voxsep.inference.speaker import voice_vectors
+
     channels = estimates.reshape(estimates.shape[0], -1, estimates.shape[-1])
     mono = channels[:, 0] if channels.shape[1] == 1 else channels.mean(1)  # a view for one channel: no copy
     length = mono.shape[-1]
@@ -108,7 +100,7 @@ def _window_embeddings(estimates: torch.Tensor, wanted: np.ndarray, hop: int, sa
             start = min(max(0, int((b + 0.5) * hop) - window // 2), max(0, length - window))
             piece = mono[k, start: start + window].numpy()
             pieces.append(np.pad(piece, (0, window - piece.shape[-1])))
-        for (k, b), vector in zip(part, _embed(np.stack(pieces), sample_rate)):
+        for (k, b), vector in zip(part, voice_vectors(np.stack(pieces), sample_rate)):
             embeddings[k, b] = vector
     return embeddings
 
@@ -379,6 +371,8 @@ class StreamingTalkerOrder:
         self._filled += n
 
     def _decide(self) -> None:
+        from voxsep.inference.speaker import voice_vectors
+
         energy, mix_energy = self._energy, self._mix_energy
         self._energy, self._mix_energy, self._filled = np.zeros(self.n_src), 0.0, 0
         self._loudest = max(self._loudest, mix_energy)
@@ -388,7 +382,7 @@ class StreamingTalkerOrder:
             return
         share = np.where(active, energy / max(float(energy.sum()), 1e-30), 0.0)
         vectors = np.zeros((self.n_src, 256), dtype=np.float32)
-        vectors[active] = _embed(self._recent[active], self.sample_rate)
+        vectors[active] = voice_vectors(self._recent[active], self.sample_rate)
         together = np.flatnonzero(active)
         if self.voices is None and len(together) > 1:
             pairs = vectors[together] @ vectors[together].T

@@ -25,7 +25,8 @@ import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["EMBED_RATE", "VoiceEncoder", "VoiceEncoderUnavailable", "load_voice_encoder", "voice_encoder_weights"]
+__all__ = ["EMBED_RATE", "VoiceEncoder", "VoiceEncoderUnavailable", "load_voice_encoder", "voice_encoder_weights",
+           "voice_vectors"]
 
 EMBED_RATE = 16000
 N_FFT, HOP, N_MELS = 400, 160, 40  # 25 ms windows, 10 ms hop at 16 kHz
@@ -119,3 +120,18 @@ def load_voice_encoder() -> VoiceEncoder:
     encoder = VoiceEncoder()
     encoder.load_state_dict({k: v for k, v in state.items() if k.startswith(("lstm.", "linear."))})
     return encoder.eval()
+
+
+def voice_vectors(pieces: np.ndarray, sample_rate: int) -> np.ndarray:
+    """Unit d-vectors ``(k, 256)`` of mono ``pieces (k, samples)`` at ``sample_rate``
+    (resampled to ``EMBED_RATE`` first), with the pretrained encoder.
+
+    Raises:
+        VoiceEncoderUnavailable: the encoder's weights are not installed.
+    """
+    from voxsep.core.audio import resample
+
+    if sample_rate != EMBED_RATE:
+        pieces = np.stack([resample(piece, sample_rate, EMBED_RATE) for piece in pieces])
+    return load_voice_encoder().embed(torch.from_numpy(np.ascontiguousarray(pieces, dtype=np.float32))).numpy()
+

@@ -34,8 +34,8 @@ kernel_size - 1`` samples (250 samples = 31 ms for the paper's K=250, L=2 at 8 k
 time to compute a block adds to this on a real device.
 
 **Talker order.** A model streamed over a long recording may put a talker in the other
-output after a pause (a counting model, trained on one or two talkers, does so at every
-pause). ``track_talkers=True`` follows who is talking by voice and keeps one person per
+output after a pause (a counting model, trained on one or two talkers, may send a lone
+voice to either output). ``track_talkers=True`` follows who is talking by voice and keeps one person per
 output with no added latency (:class:`voxsep.inference.order.StreamingTalkerOrder`); the
 outputs are then no longer the offline forward pass wherever the order was changed.
 ``voxsep separate --stream`` switches it on.

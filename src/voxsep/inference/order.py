@@ -271,8 +271,8 @@ class StreamingTalkerOrder:
        similarity of outputs to voices, minus ``SWITCH_COST`` per change), and the stream
        follows the best one. Unlike the whole-file search it never merges outputs into one
        voice: decided without hindsight, a merge chosen while one person talks alone outlasts
-       the moment the other starts (in a simulated swapping stream the merges left 1 swapped
-       window of 33, permutations alone none after the first window).
+       the moment the other starts (with merges allowed, a window of the simulated swapping
+       stream of ``tests/integration/test_long_recordings.py`` stayed swapped).
 
     Cost: one d-vector per active output per hop (about 6 ms per output on one core for a
     1 s window), and a few k-means iterations over at most ``HISTORY_SECONDS`` of vectors.

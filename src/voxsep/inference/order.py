@@ -38,6 +38,7 @@ visits ``n_src ** n_src`` mappings per block).
 
 from __future__ import annotations
 
+import collections
 import itertools
 import math
 from dataclasses import dataclass
@@ -152,16 +153,21 @@ def _mapping_scores(share: np.ndarray, closeness: np.ndarray, mappings: np.ndarr
     return np.einsum("bmk,bk->bm", closeness[:, outputs[None, :], mappings], share)
 
 
+def _viterbi_step(total: np.ndarray, scores: np.ndarray, switch_cost: float) -> tuple[np.ndarray, np.ndarray]:
+    """One block of the Viterbi recursion: ``(new totals, best previous state)`` per state, from
+    the running ``total (n_states,)`` and the block's ``scores (n_states,)``, a change of state
+    costing ``switch_cost``."""
+    options = total[:, None] - switch_cost * (1.0 - np.eye(len(total)))
+    return options.max(0) + scores, options.argmax(0)
+
+
 def _viterbi(scores: np.ndarray, switch_cost: float) -> np.ndarray:
     """Best state per block for ``scores (n_blocks, n_states)`` with a cost per change."""
     n_blocks, n_states = scores.shape
     total = scores[0].copy()
     back = np.zeros((n_blocks, n_states), dtype=np.int64)
-    change = switch_cost * (1.0 - np.eye(n_states))
     for b in range(1, n_blocks):
-        options = total[:, None] - change
-        back[b] = options.argmax(0)
-        total = options.max(0) + scores[b]
+        total, back[b] = _viterbi_step(total, scores[b], switch_cost)
     path = np.zeros(n_blocks, dtype=np.int64)
     path[-1] = int(total.argmax())
     for b in range(n_blocks - 1, 0, -1):
@@ -302,6 +308,7 @@ class StreamingTalkerOrder:
         table = _mapping_table(self.n_src)
         permutations = np.array([len(set(row)) == self.n_src for row in table])
         self.mappings = table[permutations] if self.enabled else np.zeros((1, self.n_src), dtype=np.int64)
+        self._max_history = max(2, int(self.HISTORY_SECONDS / HOP_SECONDS) * self.n_src)
         self.reset()
 
     def reset(self) -> None:
@@ -311,10 +318,8 @@ class StreamingTalkerOrder:
         self._energy = np.zeros(self.n_src)  # of the current hop
         self._mix_energy = 0.0
         self._loudest = 0.0  # loudest hop of the mixture so far
-        self._vectors: list[np.ndarray] = []  # d-vectors of active outputs, with their share and output
-        self._weights: list[float] = []
-        self._owners: list[int] = []
-        self._max_vectors = max(2, int(self.HISTORY_SECONDS / HOP_SECONDS) * self.n_src)
+        # (d-vector, share of the hop's energy, output) of each active output of the last hops
+        self._history: collections.deque[tuple[np.ndarray, float, int]] = collections.deque(maxlen=self._max_history)
         self.voices: np.ndarray | None = None  # named voice centroids (n_src, 256), once two are told apart
         self._apart_hops = 0  # hops where outputs active together held different voices
         self._total = np.zeros(self.mappings.shape[0])  # running score of every mapping
@@ -387,19 +392,12 @@ class StreamingTalkerOrder:
         if self.voices is None and len(together) > 1:
             pairs = vectors[together] @ vectors[together].T
             self._apart_hops += bool(pairs[np.triu_indices(len(together), 1)].min() < SAME_VOICE_SIMILARITY)
-        for k in together:
-            self._vectors.append(vectors[k])
-            self._weights.append(float(share[k]))
-            self._owners.append(int(k))
-        if len(self._vectors) > self._max_vectors:
-            drop = len(self._vectors) - self._max_vectors
-            del self._vectors[:drop], self._weights[:drop], self._owners[:drop]
+        self._history.extend((vectors[k], float(share[k]), int(k)) for k in together)
         if not self._update_voices():
             return
         closeness = vectors @ self.voices.T  # (n_src, n_voices)
         scores = _mapping_scores(share[None], closeness[None], self.mappings)[0]
-        change = SWITCH_COST * (1.0 - np.eye(len(scores)))
-        total = (self._total[:, None] - change).max(0) + scores
+        total, _ = _viterbi_step(self._total, scores, SWITCH_COST)
         total[self.current] += 1e-6  # ties keep the order in force
         self._total = total - total.max()
         best = int(np.argmax(self._total))
@@ -409,9 +407,11 @@ class StreamingTalkerOrder:
 
     def _update_voices(self) -> bool:
         """Re-cluster the history; ``False`` while it holds one voice only."""
-        if len(self._vectors) < 2 or (self.voices is None and self._apart_hops < self.APART_HOPS):
+        if len(self._history) < 2 or (self.voices is None and self._apart_hops < self.APART_HOPS):
             return False
-        vectors, weights = np.stack(self._vectors), np.asarray(self._weights)
+        vectors = np.stack([vector for vector, _, _ in self._history])
+        weights = np.asarray([weight for _, weight, _ in self._history])
+        owners = np.asarray([owner for _, _, owner in self._history])
         if self.voices is not None:
             self.voices = cluster_voices(vectors, weights, self.n_src, iterations=5, start=self.voices)
             return True
@@ -421,7 +421,7 @@ class StreamingTalkerOrder:
             return False
         # name voice k after the output that held it most so far (the model's order stays where it was right)
         fit = np.zeros((self.n_src, self.n_src))
-        np.add.at(fit, np.asarray(self._owners), (vectors @ centres.T) * weights[:, None])
+        np.add.at(fit, owners, (vectors @ centres.T) * weights[:, None])
         names = max(itertools.permutations(range(self.n_src)),
                     key=lambda perm: sum(fit[k, perm[k]] for k in range(self.n_src)))
         self.voices = centres[list(names)]

@@ -3,8 +3,8 @@ with and without talker tracking (``track_talkers``), side by side in one run.
 
 The conversation is the one of ``long_recordings.py`` (two held-out real voices of the
 offline corpus, utterances with random pauses of 0.1-2.5 s). Each arm streams the whole
-mixture in blocks of ``--block-ms`` on one thread (:func:`voxsep.inference.streaming.stream_signal`)
-and scores the outputs in 4-s windows (:func:`voxsep.metrics.order.talker_order_swaps`):
+mixture in blocks of ``--block-ms`` on one thread (:func:`voxsep.inference.streaming.stream_signal`),
+with the output level rule of ``voxsep separate --stream`` (``match_level``), and scores the outputs in 4-s windows (:func:`voxsep.metrics.order.talker_order_swaps`):
 swaps counted over all clear windows and over those starting after the first second.
 
 With ``--replay-chunk-seconds S`` the stream is not a causal model's: the model (any, e.g.
@@ -78,7 +78,9 @@ def main() -> None:
         if chunked is not None:
             estimates, times = replay(chunked, torch.from_numpy(mixture), block, track)
         else:
-            estimates, times = stream_signal(StreamingSeparator(model, track_talkers=track), mixture, block)
+            # as voxsep separate --stream: the output level rule on (the tracker judges levelled outputs)
+            estimates, times = stream_signal(StreamingSeparator(model, track_talkers=track, match_level=True),
+                                             mixture, block)
         report = talker_order_swaps(tracks, estimates.numpy(), RATE)
         late = sum(w >= 1.0 for w in report.swapped_windows())
         if track and report.swaps:

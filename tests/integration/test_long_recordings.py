@@ -179,3 +179,16 @@ def test_stream_tracker_fixes_the_bundled_models_own_swaps(conversation: np.ndar
     model = Separator.from_pretrained().model
     _assert_streamed_order_restored(conversation, separate_mixture(model, mixture, chunk_size=3 * RATE,
                                                                    overlap=RATE // 2, track=False))
+
+
+def test_bundled_causal_model_streamed_keeps_one_person_per_output(conversation: np.ndarray) -> None:
+    """The path of ``voxsep separate --stream`` with no model: the bundled causal companion in
+    10 ms blocks (``StreamingSeparator`` with the output level rule): no swap after the first
+    second."""
+    from voxsep.inference.api import Separator
+
+    separator = Separator.from_pretrained(stream_block_ms=10)
+    estimates = separator.separate(conversation.sum(0).astype(np.float32), RATE, n_src="all")
+    report = talker_order_swaps(conversation, estimates, RATE)
+    assert report.clear >= 15, f"too few clear windows to judge: {report.clear} of {len(report.windows)}"
+    assert not _swaps_after_first_second(report), f"swapped windows at {report.swapped_windows()} s"

@@ -26,6 +26,7 @@ def post(server, data: bytes, name: str, model: str = "0", timeout: float = 120)
                       timeout=timeout)
 
 
+@pytest.mark.usefixtures("one_thread")  # as the server (OMP_NUM_THREADS=1): bf16 sums depend on threads
 def test_separate_equals_cli_output(server, tmp_path):
     from voxsep.inference.api import Separator
 

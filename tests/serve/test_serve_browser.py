@@ -57,6 +57,7 @@ def wait_for_download(folder: Path, name: str, timeout: float = 30) -> Path:
     raise AssertionError(f"{name} was not downloaded into {folder}: {sorted(os.listdir(folder))}")
 
 
+@pytest.mark.usefixtures("one_thread")  # as the server (OMP_NUM_THREADS=1): bf16 sums depend on threads
 def test_upload_in_browser_matches_cli(server, browser, tmp_path):
     from voxsep.inference.api import Separator
 

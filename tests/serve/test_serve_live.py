@@ -1,8 +1,9 @@
 """Live microphone mode in headless Chromium: Chromium's fake microphone plays a two-talker
-WAV, the page streams it over the WebSocket, the server runs ``StreamingSeparator`` on a
-causal checkpoint; the separated recordings the page offers equal ``StreamingSeparator`` on
-the input the page captured (>= 30 dB), and that input is the WAV (found by
-cross-correlation). The bundled, non-causal model is refused with a message on the page."""
+WAV, the page streams it over the WebSocket, the server runs ``StreamingSeparator`` (with the
+output level rule, ``match_level``) on a causal checkpoint; the separated recordings the page
+offers equal ``StreamingSeparator`` on the input the page captured (>= 30 dB), and that input
+is the WAV (found by cross-correlation). A non-causal model is refused with a message on the
+page naming one that can stream; with no --model the server streams the bundled causal model."""
 
 from __future__ import annotations
 
@@ -93,7 +94,7 @@ def test_live_microphone_matches_streaming_separator(causal_server, tmp_path):
     assert captured_rate == 8000 and captured.size > 8000 * 2, captured.size  # seconds of audio came through
     n = min(captured.size, *(t.size for t in talkers))
     assert n >= captured.size - 2000  # every block sent was answered, but possibly the last
-    expected = StreamingSeparator.from_checkpoint(causal_server.checkpoint).process(captured[:n])
+    expected = StreamingSeparator.from_checkpoint(causal_server.checkpoint, match_level=True).process(captured[:n])
     for k, talker in enumerate(talkers):
         quality = snr_db(expected[k], talker[:n])
         print(f"\nlive talker {k + 1}: page vs StreamingSeparator on the captured input {quality:.1f} dB over {n} samples")
@@ -120,7 +121,7 @@ def test_live_refuses_a_non_causal_model_with_a_message(causal_server, tmp_path)
         driver.find_element(By.ID, "live-start").click()
         WebDriverWait(driver, 30).until(lambda d: d.find_elements(By.CSS_SELECTOR, ".live-error"))
         message = driver.find_element(By.CSS_SELECTOR, ".live-error").text
-        assert "cannot run live" in message and "causal" in message
+        assert "cannot run live" in message and f"pick {causal_server.checkpoint}" in message
         assert not driver.find_element(By.ID, "live-start").get_attribute("disabled")
     finally:
         driver.quit()
@@ -147,3 +148,28 @@ def test_live_sessions_are_bounded_and_blocks_checked(causal_server):
     with connect(url) as again:  # the slot was given back
         assert json.loads(again.recv(timeout=30))["type"] == "ready"
     assert causal_server.process.poll() is None
+
+
+def test_default_server_streams_the_bundled_causal_model_live(server):
+    """``voxsep serve`` with no --model offers the bundled model and its causal companion; live
+    mode streams the companion and refuses the offline model naming the companion."""
+    import json
+
+    import httpx
+    from websockets.sync.client import connect
+
+    from voxsep import pretrained
+
+    models = httpx.get(f"{server.url}/api/models", timeout=10).json()["models"]
+    assert [(m["name"], m["live"]) for m in models] == [(pretrained.DEFAULT_MODEL, False),
+                                                        (pretrained.STREAMING_MODEL, True)]
+    base = server.url.replace("http://", "ws://") + "/ws/live?model="
+    with connect(base + "0") as refused:
+        answer = json.loads(refused.recv(timeout=30))
+        assert answer["type"] == "error" and f"pick {pretrained.STREAMING_MODEL}" in answer["message"]
+    with connect(base + "1") as live:
+        ready = json.loads(live.recv(timeout=30))
+        assert ready["type"] == "ready" and ready["model"] == pretrained.STREAMING_MODEL and ready["n_src"] == 2
+        block = np.random.default_rng(0).standard_normal(160).astype("<f4") * 0.1
+        live.send(block.tobytes())
+        assert len(live.recv(timeout=30)) == 2 * 160 * 4

@@ -279,14 +279,65 @@ def test_separator_streams_in_the_models_order_without_the_speaker_encoder(monke
     from voxsep.inference.api import Separator
 
     model = tiny("conv_tasnet")
-    assert Separator(model, stream_block_ms=10).streaming.talker_order is not None
+    assert Separator(model, stream_block_ms=10, stream_track_talkers=True).streaming.talker_order is not None
+    plain = Separator(model, stream_block_ms=10)  # tracking is opt-in; the level rule is always on
+    assert plain.streaming.talker_order is None and plain.streaming.level is not None
 
     def missing():
         raise speaker.VoiceEncoderUnavailable("resemblyzer is not installed (injected)")
 
     monkeypatch.setattr(speaker, "load_voice_encoder", missing)
     with pytest.warns(UserWarning, match="keeps the model's talker order.*injected"):
-        separator = Separator(model, stream_block_ms=10)
+        separator = Separator(model, stream_block_ms=10, stream_track_talkers=True)
     assert separator.streaming.talker_order is None
     out = separator.separate(mixture_for(model, 4000), 8000, n_src="all")
     assert out.shape == (2, 4000) and np.isfinite(out).all()
+
+
+@pytest.mark.parametrize("name", ["conv_tasnet", "binaural_parallel"])
+def test_level_rule_is_the_streaming_level_over_the_plain_stream_for_any_split(name):
+    """``match_level=True`` = :class:`StreamingLevel` applied to the plain stream, fed the input
+    delayed by ``latency_samples``, whatever the block split (its gains change on hops of the
+    stream, not on blocks); with ``track_talkers`` the tracker hears the levelled outputs."""
+    from voxsep.inference.order import StreamingTalkerOrder
+    from voxsep.inference.streaming import StreamingLevel
+
+    model = tiny(name)
+    mixture = mixture_for(model, 6000)
+    plain_st = StreamingSeparator(model)
+    plain = torch.from_numpy(stream(plain_st, mixture, block_sizes("80", mixture.shape[-1])))
+    delayed = torch.from_numpy(np.concatenate(
+        [np.zeros((*mixture.shape[:-1], plain_st.latency_samples), np.float32), mixture], -1))
+    levelled = StreamingLevel(model.n_src, 8000).process(plain, delayed)
+    for split in ("1", "7", "160", "random"):
+        got = stream(StreamingSeparator(model, match_level=True), mixture, block_sizes(split, mixture.shape[-1]))
+        np.testing.assert_allclose(got, levelled.numpy(), rtol=1e-5, atol=1e-6 * float(levelled.abs().max()))
+    both = stream(StreamingSeparator(model, track_talkers=True, match_level=True), mixture,
+                  block_sizes("random", mixture.shape[-1], seed=2))
+    tracked = StreamingTalkerOrder(model.n_src, 8000).process(levelled.reshape(model.n_src, -1, levelled.shape[-1]),
+                                                              delayed.reshape(-1, delayed.shape[-1]))
+    np.testing.assert_allclose(both, tracked.reshape(levelled.shape).numpy(), rtol=1e-5,
+                               atol=1e-6 * float(levelled.abs().max()))
+
+
+def test_streaming_level_restores_outputs_an_si_snr_model_left_at_any_level():
+    """Outputs that are the talkers at arbitrary levels (1e-3 and 20 times, one inverted): after
+    the first hops the levelled stream is the talkers themselves, as the offline rule makes them."""
+    from voxsep.core.audio import read_audio
+    from voxsep.inference.separate import match_mixture_level
+    from voxsep.inference.streaming import StreamingLevel
+
+    talkers = torch.stack([torch.from_numpy(read_audio(Path(voxsep.__file__).parent / "pretrained" / name,
+                                                       sample_rate=8000, channels=1)[0][0])
+                           for name in ("example_s1.wav", "example_s2.wav")]).double()
+    mixture = talkers.sum(0)
+    outputs = talkers * torch.tensor([[1e-3], [-20.0]], dtype=torch.float64)
+    level = StreamingLevel(2, 8000)
+    levelled = torch.cat([level.process(outputs[:, a:a + 80], mixture[a:a + 80]) for a in range(0, mixture.shape[-1], 80)], -1)
+    settled = slice(800, None)  # after 0.1 s
+    error = (levelled[:, settled] - talkers[:, settled]).pow(2).sum() / talkers[:, settled].pow(2).sum()
+    assert 10 * torch.log10(1 / error) > 60
+    assert torch.allclose(match_mixture_level(mixture, outputs), talkers, atol=1e-6)
+    silent = StreamingLevel(2, 8000)  # a stream that starts silent passes unscaled until a signal comes
+    assert torch.equal(silent.process(torch.zeros(2, 400), torch.zeros(400)), torch.zeros(2, 400))
+    assert torch.equal(silent.gains, torch.ones(2, dtype=torch.float64))

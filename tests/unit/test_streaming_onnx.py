@@ -178,10 +178,11 @@ def test_cli_export_streaming(tmp_path, capsys):
 
 
 # --------------------------------------------------------------------------- voxsep separate --stream
-def test_separate_stream_writes_the_offline_causal_output_and_reports_times(tmp_path, capsys, snr_db):
+def test_separate_stream_writes_the_levelled_offline_causal_output_and_reports_times(tmp_path, capsys, snr_db):
     from voxsep import checkpoint
     from voxsep.cli import main
     from voxsep.core.audio import read_audio, write_audio
+    from voxsep.inference.streaming import StreamingLevel
 
     model = tiny()
     ckpt = checkpoint.save(tmp_path / "causal.pt", model, sample_rate=8000)
@@ -195,8 +196,11 @@ def test_separate_stream_writes_the_offline_causal_output_and_reports_times(tmp_
     assert "block time median " in out and "p99 " in out
     assert "latency 7 samples (0.88 ms) algorithmic, 10.88 ms with the block" in out
     written = [read_audio(tmp_path / "out" / f"call_spk{i}.wav")[0][0] for i in (1, 2)]
-    reference = offline(model, mixture)
-    # the files are the stream (equal to the offline causal forward), scaled by one peak factor at most
+    # the stream is the offline causal forward with the stream's level rule, which runs
+    # `latency` samples behind the input; the files are aligned with the input
+    latency, pad = 7, lambda x: torch.cat([torch.zeros(*x.shape[:-1], 7), torch.from_numpy(x)], -1)
+    reference = StreamingLevel(2, 8000).process(pad(offline(model, mixture).reshape(2, -1)), pad(mixture.reshape(-1)))[:, latency:].numpy()
+    # the files are the levelled stream, scaled by one peak factor at most
     for estimate, ref in zip(written, reference):
         scale = float(estimate @ ref / (ref @ ref))
         assert 0.2 < scale <= 1.001

@@ -25,14 +25,17 @@ examples:
   voxsep separate call.wav --out out/ --backend onnxruntime        (export on the fly)
   voxsep separate call.wav --out out/ --model exp/1to2/best.pt --n-src auto
       -> one file per talker found (out/call_spk1.wav only, for one talker)
-  voxsep separate call.wav --out out/ --model exp/causal/best.pt --stream --block-ms 10
-      -> block by block through StreamingSeparator (causal models); prints the
+  voxsep separate call.wav --out out/ --stream --block-ms 10
+      -> block by block through StreamingSeparator with the bundled causal model
+         (convtasnet_causal8k; --model another causal checkpoint); prints the
          measured real-time factor, median/p99 block time and the latency
 
 --stream resamples the file to the model's rate first (and the outputs back,
 unless --keep-model-rate), runs it in --block-ms blocks on one CPU thread and
-writes the stream's outputs aligned with the input (they equal the offline
-causal forward); no chunking and no whole-file level rule.
+writes the stream's outputs aligned with the input: the offline causal forward,
+levelled from the past by the offline level rule (least-squares gains, 5-s memory);
+--track-talkers also keeps one person per output by voice. No chunking, nothing
+decided from the future.
 
 --n-src auto keeps only the outputs that are talkers, decided once per file by
 their energy relative to the mixture (active: within 35 dB of the mixture in a
@@ -65,7 +68,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", required=True, type=Path, help="output folder (created if needed)")
     parser.add_argument("--model", default=None,
                         help="bundled model name, checkpoint .pt or .onnx, a published model's file or folder, or a "
-                             "Hugging Face hub id org/name (downloaded unless cached) (default: bundled)")
+                             "Hugging Face hub id org/name (downloaded unless cached) (default: the bundled model; "
+                             "with --stream its causal companion)")
     parser.add_argument("--revision", default=None,
                         help="with --model org/name: the branch, tag or commit to use (default: main)")
     parser.add_argument("--offline", action="store_true",
@@ -81,6 +85,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                              "for models trained on a variable number of talkers, all otherwise)")
     parser.add_argument("--stream", action="store_true", help="run a causal model block by block (real time)")
     parser.add_argument("--block-ms", type=float, default=10.0, help="block length of --stream in ms (default 10)")
+    parser.add_argument("--track-talkers", action="store_true",
+                        help="with --stream: keep one person per output by voice (off by default: with a weakly "
+                             "separating model, such as the bundled causal one, it adds swaps)")
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--force", action="store_true", help="overwrite existing outputs")
     group.add_argument("--skip-existing", action="store_true",
@@ -230,6 +237,9 @@ def run(args: argparse.Namespace) -> int:
         from voxsep.inference.streaming import check_block_ms
 
         check_block_ms(args.block_ms, "--block-ms")
+    elif args.track_talkers:
+        raise ValueError("--track-talkers is an option of --stream; the offline path always keeps one person "
+                         "per output (whole-file tracking): drop --track-talkers or add --stream")
     files, errors = expand_inputs(args.inputs, exclude=args.out)
     for later, earlier in clashing_names(files).items():
         files.remove(later)
@@ -258,7 +268,7 @@ def run(args: argparse.Namespace) -> int:
         overlap_seconds=overlap_seconds,
         progress=sys.stderr.isatty(),
         **({} if args.backend == "onnxruntime" else {"fast": not args.no_fast}),
-        **({"stream_block_ms": args.block_ms} if args.stream else {}),
+        **({"stream_block_ms": args.block_ms, "stream_track_talkers": args.track_talkers} if args.stream else {}),
     )
     failures = len(errors)
     for path, (target, victim) in outputs_replacing_inputs(files, args.out, separator.n_src).items():

@@ -8,7 +8,7 @@ import sys
 from voxsep.commands import add_command
 
 EPILOG = """examples:
-  voxsep serve                                  # the bundled model, http://127.0.0.1:8000
+  voxsep serve                                  # the bundled models, http://127.0.0.1:8000
   voxsep serve --model a.pt --model b.onnx      # a picker with both; "compare" runs them side by side
   voxsep serve --port 9000 --max-upload-mb 20 --max-jobs 2
   voxsep serve --results exp/ctn/test.csv       # + /results: the evaluate table, worst first, with players
@@ -26,7 +26,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--model", action="append", default=None, metavar="SOURCE",
                         help="a model to offer (repeatable): bundled name, checkpoint, ONNX file, published "
-                             "model or hub id; default: the bundled model")
+                             "model or hub id; default: the bundled model and its causal companion (for live mode)")
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
     parser.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 picks a free one)")
     parser.add_argument("--max-upload-mb", type=float, default=50.0, help="largest upload in MB (default 50)")
@@ -34,7 +34,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--max-jobs", type=int, default=1,
                         help="separations at once (default 1); more get a 'busy, retry' answer (HTTP 503)")
     parser.add_argument("--max-live", type=int, default=1,
-                        help="live microphone sessions at once (default 1; needs a causal --model checkpoint)")
+                        help="live microphone sessions at once (default 1; needs a causal model)")
     parser.add_argument("--job-timeout", type=float, default=300.0,
                         help="time limit of one separation in seconds (default 300; HTTP 504 past it)")
     parser.add_argument("--results", default=None, metavar="CSV_OR_DIR",

@@ -110,17 +110,19 @@ def _take_rows(estimates: np.ndarray, rows: list[int], piece: int = 1 << 18) -> 
     return estimates[: len(rows)]
 
 
-def _streaming_separator(model: torch.nn.Module) -> Any:
-    """A ``StreamingSeparator`` of ``model`` that tracks talkers by voice, or (with a warning)
-    keeps the model's order where the speaker encoder is not installed."""
+def _streaming_separator(model: torch.nn.Module, track_talkers: bool) -> Any:
+    """A ``StreamingSeparator`` of ``model`` with the output level rule of the offline path
+    (``match_level``) that, with ``track_talkers``, tracks talkers by voice, or (with a
+    warning) keeps the model's order where the speaker encoder is not installed."""
     from voxsep.inference.speaker import VoiceEncoderUnavailable
     from voxsep.inference.streaming import StreamingSeparator
 
     try:
-        return StreamingSeparator.from_model(model, track_talkers=int(model.n_src) > 1)
+        return StreamingSeparator.from_model(model, track_talkers=track_talkers and int(model.n_src) > 1,
+                                             match_level=True)
     except VoiceEncoderUnavailable as error:
         warnings.warn(f"the stream keeps the model's talker order (it may swap after pauses): {error}", stacklevel=3)
-        return StreamingSeparator.from_model(model)
+        return StreamingSeparator.from_model(model, match_level=True)
 
 
 class Separator:
@@ -145,8 +147,12 @@ class Separator:
             this many ms (at the model's rate; the input is resampled to it first, and the
             estimates back) instead of the chunked offline pass; the measured block times
             are kept in ``self.last_stream`` (``voxsep.inference.streaming.StreamTimes``).
-            The stream keeps one person per output by voice (``track_talkers``) where the
-            speaker encoder is installed (a warning where it is not).
+            The stream's outputs are levelled as the offline path's (``match_level``).
+        stream_track_talkers: with ``stream_block_ms``, keep one person per output by voice
+            (``StreamingSeparator(track_talkers=True)``; a warning where the speaker encoder
+            is not installed). Off by default: it judges who is in which output from the
+            outputs themselves, and a weakly separating model (the bundled causal one, which
+            swaps little by itself) gets more swaps with it than without (docs/streaming.md).
     """
 
     def __init__(
@@ -160,6 +166,7 @@ class Separator:
         progress: bool = False,
         n_src_range: tuple[int, int] | list[int] | None = None,
         stream_block_ms: float | None = None,
+        stream_track_talkers: bool = False,
     ) -> None:
         chunk_seconds, overlap_seconds = resolve_chunking(chunk_seconds, overlap_seconds)
         self.streaming = None
@@ -171,7 +178,7 @@ class Separator:
                 raise ValueError("streaming runs a causal PyTorch model on the CPU; give a .pt checkpoint, "
                                  "not an ONNX file or another backend/device")
             fast = False  # the stream is the model's own causal arithmetic
-            self.streaming = _streaming_separator(model)
+            self.streaming = _streaming_separator(model, stream_track_talkers)
             self.stream_block = round(stream_block_ms * self.streaming.sample_rate / 1000)
             if self.stream_block < 1:
                 raise ValueError(f"a {stream_block_ms:g} ms block holds no sample at {self.streaming.sample_rate} Hz")
@@ -233,7 +240,8 @@ class Separator:
 
     @classmethod
     def from_pretrained(cls, name: str | None = None, **kwargs: Any) -> "Separator":
-        """Load a model bundled with voxsep (default: ``voxsep.pretrained.DEFAULT_MODEL``), or
+        """Load a model bundled with voxsep (default: ``voxsep.pretrained.DEFAULT_MODEL``; with
+        ``stream_block_ms``, the causal ``voxsep.pretrained.STREAMING_MODEL``), or
         a published model by its hub id ``org/name``: from the local Hugging Face cache, else
         downloaded (``revision=`` pins a branch, tag or commit; ``offline=True`` or
         ``HF_HUB_OFFLINE=1`` never touches the network).
@@ -253,9 +261,9 @@ class Separator:
         for key in ("revision", "offline", "download"):
             kwargs.pop(key, None)  # a bundled model is never downloaded
 
-        path = pretrained.pretrained_path(name)
-        kwargs.setdefault("name", name or pretrained.DEFAULT_MODEL)
-        return cls.from_checkpoint(path, **kwargs)
+        name = name or pretrained.default_model(streaming=kwargs.get("stream_block_ms") is not None)
+        kwargs.setdefault("name", name)
+        return cls.from_checkpoint(pretrained.pretrained_path(name), **kwargs)
 
     @classmethod
     def from_onnx(cls, path: str | os.PathLike, **kwargs: Any) -> "Separator":
@@ -276,7 +284,8 @@ class Separator:
     def load(cls, spec: str | os.PathLike | None = None, backend: str = "torch", **kwargs: Any) -> "Separator":
         """A bundled model name, a checkpoint ``.pt``, an ``.onnx`` file, a published model's
         file or folder, or a hub id ``org/name`` (downloaded unless cached; ``revision=`` and
-        ``offline=`` as ``from_pretrained``) (CLI ``--model``).
+        ``offline=`` as ``from_pretrained``) (CLI ``--model``); ``None``: the bundled default
+        (``voxsep.pretrained.default_model``: the causal one when ``stream_block_ms`` is given).
 
         With ``backend="onnxruntime"`` a ``.pt`` checkpoint or bundled model is exported to
         a temporary ONNX file first and run with onnxruntime.
@@ -288,7 +297,9 @@ class Separator:
         hub = {key: kwargs.pop(key) for key in ("revision", "offline") if key in kwargs}
 
         spec_str = str(spec) if spec is not None else None
-        if spec_str is None or spec_str in pretrained.BUNDLED:
+        if spec_str is None:
+            spec_str = pretrained.default_model(streaming=kwargs.get("stream_block_ms") is not None)
+        if spec_str in pretrained.BUNDLED:
             path = pretrained.pretrained_path(spec_str)
         else:
             path = Path(spec_str)

@@ -199,12 +199,19 @@ def least_squares_gains(mixture: torch.Tensor, estimates: torch.Tensor) -> torch
         estimates: ``(n_src, samples)``.
     """
     est = estimates.double()
+    return gains_from_moments(est @ est.T, est @ mixture.double())
+
+
+def gains_from_moments(gram: torch.Tensor, cross: torch.Tensor) -> torch.Tensor:
+    """:func:`least_squares_gains` from the moments of the signals: ``gram (n_src, n_src)``
+    = ``estimates @ estimates.T`` and ``cross (n_src,)`` = ``estimates @ mixture`` (float64),
+    so that a stream can keep running sums instead of the samples."""
     # Solve on unit-norm columns (estimates may differ in level by orders of magnitude),
     # with a small ridge so silent or duplicate estimates get finite gains.
-    norms = est.norm(dim=-1).clamp_min(1e-12)
-    unit = est / norms[:, None]
-    gram = unit @ unit.T + _RIDGE * torch.eye(est.shape[0], dtype=est.dtype, device=est.device)
-    return torch.linalg.solve(gram, unit @ mixture.double()) / norms
+    norms = gram.diagonal().clamp_min(0).sqrt().clamp_min(1e-12)
+    unit_gram = gram / (norms[:, None] * norms[None, :])
+    unit_gram = unit_gram + _RIDGE * torch.eye(gram.shape[0], dtype=gram.dtype, device=gram.device)
+    return torch.linalg.solve(unit_gram, cross / norms) / norms
 
 
 @functools.lru_cache(maxsize=1)

@@ -40,6 +40,14 @@ output with no added latency (:class:`voxsep.inference.order.StreamingTalkerOrde
 outputs are then no longer the offline forward pass wherever the order was changed.
 ``voxsep separate --stream`` switches it on.
 
+**Output level.** A model trained with a scale-invariant loss (SI-SNR) leaves the level of
+each output free: the offline path scales the outputs by least-squares gains so that their
+sum best matches the mixture (:func:`voxsep.inference.separate.match_mixture_level`).
+``match_level=True`` does the same from the past (:class:`StreamingLevel`: the moments of the
+last ``LEVEL_SECONDS``, no added latency); the bundled causal model needs it (one of its
+outputs comes out about 50 dB below the mixture), so ``from_pretrained`` and
+``voxsep separate --stream`` switch it on. The tracker then judges the levelled outputs.
+
 **Models.** Causal Conv-TasNet (cLN), causal DPRNN and the causal binaural variants
 (``binaural_independent``, ``binaural_cross``, ``binaural_parallel``: stereo in, stereo
 per talker out). Non-causal models are refused: their output depends on the whole
@@ -407,6 +415,81 @@ def check_block_ms(block_ms: object, name: str = "block_ms") -> float:
     return float(block_ms)
 
 
+#: Time constant (s) of the running moments of the stream's output level rule.
+LEVEL_SECONDS = 5.0
+#: The stream's output gains are solved once per hop of this many seconds.
+LEVEL_HOP_SECONDS = 0.01
+
+
+class StreamingLevel:
+    """The offline output level rule (:func:`voxsep.inference.separate.least_squares_gains`:
+    one gain per output, shared by its channels, so that the outputs' sum best matches the
+    mixture), decided causally for a stream.
+
+    The Gram matrix of the outputs and their products with the mixture are kept as running
+    sums that forget with time constant ``seconds``; at the end of each ``LEVEL_HOP_SECONDS``
+    hop the gains are solved from the sums so far, and the next hop's samples ramp linearly
+    from the previous gains to these (no click). Nothing after a sample is used for it (no
+    added latency), and the decisions fall on hops of the stream, not on its blocks, so any
+    block split gives the same output. The stream passes unscaled until it carries a signal.
+
+    Args:
+        n_src: outputs of the stream.
+        sample_rate: rate of the stream.
+        seconds: time constant of the running moments (default ``LEVEL_SECONDS``).
+    """
+
+    def __init__(self, n_src: int, sample_rate: int, seconds: float = LEVEL_SECONDS) -> None:
+        self.n_src, self.sample_rate = int(n_src), int(sample_rate)
+        self.hop = max(1, int(round(LEVEL_HOP_SECONDS * sample_rate)))
+        self.forget = math.exp(-self.hop / (float(seconds) * self.sample_rate))
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the stream."""
+        self._gram = torch.zeros(self.n_src, self.n_src, dtype=torch.float64)  # running sums
+        self._cross = torch.zeros(self.n_src, dtype=torch.float64)
+        self._hop_gram = torch.zeros_like(self._gram)  # sums of the current hop
+        self._hop_cross = torch.zeros_like(self._cross)
+        self._filled = 0  # samples of the current hop heard
+        self.gains = torch.ones(self.n_src, dtype=torch.float64)  # reached at the end of this hop's ramp
+        self._start = self.gains.clone()  # the ramp's start
+
+    def process(self, outputs: torch.Tensor, mixture: torch.Tensor) -> torch.Tensor:
+        """Scale the next samples: ``outputs (n_src, [channels,] n)``, ``mixture ([channels,] n)``
+        (the input the outputs were made from, aligned with them) -> a new tensor like ``outputs``."""
+        out = torch.empty_like(outputs)
+        n, position = outputs.shape[-1], 0
+        while position < n:
+            take = min(n - position, self.hop - self._filled)
+            piece = slice(position, position + take)
+            out[..., piece] = self._scaled(outputs[..., piece])
+            flat = outputs[..., piece].reshape(self.n_src, -1).double()
+            self._hop_gram += flat @ flat.T
+            self._hop_cross += flat @ mixture[..., piece].reshape(-1).double()
+            self._filled += take
+            position += take
+            if self._filled == self.hop:
+                self._solve()
+        return out
+
+    def _scaled(self, piece: torch.Tensor) -> torch.Tensor:
+        steps = torch.arange(self._filled + 1, self._filled + piece.shape[-1] + 1, dtype=torch.float64) / self.hop
+        gains = self._start[:, None] + (self.gains - self._start)[:, None] * steps  # (n_src, n)
+        return piece * gains.to(piece.dtype).view((self.n_src,) + (1,) * (piece.dim() - 2) + (-1,))
+
+    def _solve(self) -> None:
+        from voxsep.inference.separate import gains_from_moments
+
+        self._gram = self.forget * self._gram + self._hop_gram
+        self._cross = self.forget * self._cross + self._hop_cross
+        self._hop_gram.zero_()
+        self._hop_cross.zero_()
+        self._filled = 0
+        heard = float(self._gram.diagonal().sum()) > 1e-20  # before any signal: keep the gains
+        self._start, self.gains = self.gains, gains_from_moments(self._gram, self._cross) if heard else self.gains
+
+
 class StreamingSeparator:
     """Block-by-block separation with a causal voxsep model (see the module docstring).
 
@@ -415,12 +498,15 @@ class StreamingSeparator:
         sample_rate: the stream's sample rate; must be the model's (checked when given).
         track_talkers: keep one person per output by voice (module docstring, "Talker
             order"); needs the speaker encoder (``resemblyzer``).
+        match_level: scale the outputs so that their sum matches the mixture, from the past
+            (module docstring, "Output level"; :class:`StreamingLevel`).
 
     Attributes:
         latency_samples: output delay, in samples, at which any block split is exact.
         sample_rate, n_src, in_channels: the model's.
         talker_order: the :class:`~voxsep.inference.order.StreamingTalkerOrder` of the
             stream, or ``None`` without ``track_talkers``.
+        level: the :class:`StreamingLevel` of the stream, or ``None`` without ``match_level``.
 
     Raises:
         ValueError: the model is not causal or cannot stream, or the rates differ (or
@@ -431,7 +517,8 @@ class StreamingSeparator:
     #: ``process`` runs longer blocks in pieces of this many seconds (memory stays bounded).
     MAX_PIECE_SECONDS = 1.0
 
-    def __init__(self, model: nn.Module, sample_rate: int | None = None, track_talkers: bool = False) -> None:
+    def __init__(self, model: nn.Module, sample_rate: int | None = None, track_talkers: bool = False,
+                 match_level: bool = False) -> None:
         from voxsep.core.audio import check_sample_rate
 
         model_rate = int(model.sample_rate)
@@ -454,23 +541,34 @@ class StreamingSeparator:
             from voxsep.inference.order import StreamingTalkerOrder
 
             self.talker_order = StreamingTalkerOrder(self.n_src, self.sample_rate)
+        self.level = StreamingLevel(self.n_src, self.sample_rate) if match_level else None
         self._numpy = True  # flush() answers in the type of the last block
         self.reset()
 
     @classmethod
-    def from_model(cls, model: nn.Module, sample_rate: int | None = None,
-                   track_talkers: bool = False) -> "StreamingSeparator":
+    def from_model(cls, model: nn.Module, sample_rate: int | None = None, track_talkers: bool = False,
+                   match_level: bool = False) -> "StreamingSeparator":
         """Stream with ``model`` (a causal voxsep model); ``sample_rate`` is checked against it."""
-        return cls(model, sample_rate, track_talkers)
+        return cls(model, sample_rate, track_talkers, match_level)
 
     @classmethod
     def from_checkpoint(cls, path: str | os.PathLike, sample_rate: int | None = None,
-                        track_talkers: bool = False) -> "StreamingSeparator":
+                        track_talkers: bool = False, match_level: bool = False) -> "StreamingSeparator":
         """Load a voxsep checkpoint (``.pt``) of a causal model."""
         from voxsep import checkpoint
 
         model, _ = checkpoint.load(path)
-        return cls(model, sample_rate, track_talkers)
+        return cls(model, sample_rate, track_talkers, match_level)
+
+    @classmethod
+    def from_pretrained(cls, name: str | None = None, track_talkers: bool = False,
+                        match_level: bool = True) -> "StreamingSeparator":
+        """A causal model bundled with voxsep (default: ``voxsep.pretrained.STREAMING_MODEL``),
+        with the output level rule on by default (its outputs' levels are otherwise arbitrary)."""
+        from voxsep import pretrained
+
+        return cls.from_checkpoint(pretrained.pretrained_path(name or pretrained.STREAMING_MODEL),
+                                   track_talkers=track_talkers, match_level=match_level)
 
     def reset(self) -> None:
         """Forget the stream: the next ``process`` starts a new one."""
@@ -482,6 +580,8 @@ class StreamingSeparator:
         self._heard = torch.zeros(self.in_channels, self.latency_samples)  # input of the queued outputs
         if self.talker_order is not None:
             self.talker_order.reset()
+        if self.level is not None:
+            self.level.reset()
 
     def _as_block(self, block: Any) -> torch.Tensor:
         tensor = torch.as_tensor(block) if not isinstance(block, torch.Tensor) else block
@@ -550,15 +650,18 @@ class StreamingSeparator:
                 self._run((self._samples - self.kernel_size) // self.stride + 1)
             out, self._queue = self._queue[..., :n], self._queue[..., n:]
             assert out.shape[-1] == n, "internal error: the latency does not cover this block"
-            return self._ordered(out, samples)
+            return self._finished(out, samples)
 
-    def _ordered(self, out: torch.Tensor, samples: torch.Tensor) -> torch.Tensor:
-        """``out`` (a copy) with the talker order applied; ``samples``: the input just received."""
-        if self.talker_order is None:
+    def _finished(self, out: torch.Tensor, samples: torch.Tensor) -> torch.Tensor:
+        """``out`` (a copy) with the output level and then the talker order applied;
+        ``samples``: the input just received."""
+        if self.talker_order is None and self.level is None:
             return out.clone()
         self._heard = torch.cat([self._heard, samples], dim=-1)
         heard, self._heard = self._heard[..., : out.shape[-1]], self._heard[..., out.shape[-1]:]
-        return self.talker_order.process(out, heard)
+        if self.level is not None:
+            out = self.level.process(out, heard)
+        return out if self.talker_order is None else self.talker_order.process(out, heard)
 
     def flush(self) -> Any:
         """End the stream: the last ``latency_samples`` output samples, then ``reset()``.
@@ -572,7 +675,7 @@ class StreamingSeparator:
                 self._buffer = F.pad(self._buffer, (0, padded - self._samples))
                 self._run((padded - self.kernel_size) // self.stride + 1)
                 self._queue = torch.cat([self._queue, self.engine.finish()], dim=-1)
-            out = self._ordered(self._queue[..., : self.latency_samples], torch.zeros(self.in_channels, 0))
+            out = self._finished(self._queue[..., : self.latency_samples], torch.zeros(self.in_channels, 0))
         self.reset()
         return self._output(out, None if self._numpy else out)
 

@@ -274,14 +274,15 @@ def create_app(models: list[ServedModel], config: ServeConfig | None = None, tmp
 
 
 def load_models(specs: list[str] | None) -> list[ServedModel]:
-    """``Separator.load`` for each ``--model`` (the bundled model when none is given)."""
+    """``Separator.load`` for each ``--model`` (when none is given: the bundled model, and its
+    causal companion for live mode)."""
     from voxsep import pretrained
     from voxsep.inference.api import Separator
 
     from voxsep.serve.live import live_capability
 
     served = []
-    for spec in list(specs or [pretrained.DEFAULT_MODEL]):
+    for spec in list(specs or [pretrained.DEFAULT_MODEL, pretrained.STREAMING_MODEL]):
         model = ServedModel(spec, Separator.load(spec))
         if spec in pretrained.BUNDLED:
             model.path = pretrained.pretrained_path(spec)

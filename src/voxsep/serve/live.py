@@ -1,8 +1,9 @@
 """Live microphone mode of ``voxsep serve``: the page captures audio with an AudioWorklet at
 the model's rate, sends float32 blocks over a WebSocket (``/ws/live?model=<index>``), the
-server runs ``StreamingSeparator`` and sends back each block's separated samples
-(``n_src`` float32 rows, talker after talker). Only causal voxsep checkpoints stream; the
-bundled model is not causal, so live mode needs ``--model`` of a causal checkpoint.
+server runs ``StreamingSeparator`` (with the output level rule, ``match_level``) and sends
+back each block's separated samples (``n_src`` float32 rows, talker after talker). Only causal voxsep checkpoints stream: the
+bundled causal companion (``voxsep.pretrained.STREAMING_MODEL``, served by default beside the
+bundled model) or a causal ``--model`` checkpoint.
 
 Protocol: the server first sends JSON ``{"type": "ready", "sample_rate", "n_src",
 "latency_ms"}`` (or ``{"type": "error", "message"}`` and closes); then binary in, binary
@@ -35,6 +36,15 @@ def live_capability(served: Any) -> tuple[Any, str]:
         return None, str(error).split("\n")[0]
 
 
+def _live_advice(models: list) -> str:
+    """What to do when the picked model cannot stream: pick one that can, or serve one."""
+    live = [m.spec for m in models if m.live_model is not None]
+    if live:
+        return f"Live mode needs a causal model: pick {' or '.join(live)}."
+    return ("Live mode needs a causal model: serve the bundled one or a causal checkpoint "
+            "(voxsep serve --model convtasnet_causal8k, or --model causal.pt).")
+
+
 def live_routes(models: list, max_live: int) -> list:
     from starlette.routing import WebSocketRoute
     from starlette.websockets import WebSocket, WebSocketDisconnect
@@ -55,8 +65,7 @@ def live_routes(models: list, max_live: int) -> list:
         except (ValueError, IndexError):
             return await fail("unknown model")
         if served.live_model is None:
-            return await fail(f"{served.spec} cannot run live: {served.live_reason}. Live mode needs a causal "
-                              "voxsep checkpoint (voxsep serve --model causal.pt); the bundled model is not causal.")
+            return await fail(f"{served.spec} cannot run live: {served.live_reason}. {_live_advice(models)}")
         if state["live"] >= max_live:
             return await fail(f"busy: {state['live']} live session(s) running, the limit of this server "
                               "(--max-live); retry in a moment")
@@ -64,7 +73,7 @@ def live_routes(models: list, max_live: int) -> list:
         try:
             import copy
 
-            stream = StreamingSeparator.from_model(copy.deepcopy(served.live_model))
+            stream = StreamingSeparator.from_model(copy.deepcopy(served.live_model), match_level=True)
             await websocket.send_text(json.dumps({
                 "type": "ready", "sample_rate": stream.sample_rate, "n_src": stream.n_src,
                 "latency_ms": round(1000 * stream.latency_samples / stream.sample_rate, 2), "model": served.spec}))

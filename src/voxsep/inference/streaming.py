@@ -38,7 +38,8 @@ output after a pause (a counting model, trained on one or two talkers, may send 
 voice to either output). ``track_talkers=True`` follows who is talking by voice and keeps one person per
 output with no added latency (:class:`voxsep.inference.order.StreamingTalkerOrder`); the
 outputs are then no longer the offline forward pass wherever the order was changed.
-``voxsep separate --stream`` switches it on.
+``voxsep separate --stream --track-talkers`` switches it on; it is off by default, because a
+weakly separating model (the bundled causal one) gets more swaps with it than without.
 
 **Output level.** A model trained with a scale-invariant loss (SI-SNR) leaves the level of
 each output free: the offline path scales the outputs by least-squares gains so that their
@@ -46,7 +47,7 @@ sum best matches the mixture (:func:`voxsep.inference.separate.match_mixture_lev
 ``match_level=True`` does the same from the past (:class:`StreamingLevel`: the moments of the
 last ``LEVEL_SECONDS``, no added latency); the bundled causal model needs it (one of its
 outputs comes out about 50 dB below the mixture), so ``from_pretrained`` and
-``voxsep separate --stream`` switch it on. The tracker then judges the levelled outputs.
+``voxsep separate --stream`` switch it on. A tracker, where on, judges the levelled outputs.
 
 **Models.** Causal Conv-TasNet (cLN), causal DPRNN and the causal binaural variants
 (``binaural_independent``, ``binaural_cross``, ``binaural_parallel``: stereo in, stereo

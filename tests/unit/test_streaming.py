@@ -333,7 +333,8 @@ def test_streaming_level_restores_outputs_an_si_snr_model_left_at_any_level():
     mixture = talkers.sum(0)
     outputs = talkers * torch.tensor([[1e-3], [-20.0]], dtype=torch.float64)
     level = StreamingLevel(2, 8000)
-    levelled = torch.cat([level.process(outputs[:, a:a + 80], mixture[a:a + 80]) for a in range(0, mixture.shape[-1], 80)], -1)
+    levelled = torch.cat([level.process(outputs[:, a:a + 80], mixture[a:a + 80])
+                          for a in range(0, mixture.shape[-1], 80)], -1)
     settled = slice(800, None)  # after 0.1 s
     error = (levelled[:, settled] - talkers[:, settled]).pow(2).sum() / talkers[:, settled].pow(2).sum()
     assert 10 * torch.log10(1 / error) > 60

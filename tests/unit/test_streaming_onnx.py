@@ -198,8 +198,14 @@ def test_separate_stream_writes_the_levelled_offline_causal_output_and_reports_t
     written = [read_audio(tmp_path / "out" / f"call_spk{i}.wav")[0][0] for i in (1, 2)]
     # the stream is the offline causal forward with the stream's level rule, which runs
     # `latency` samples behind the input; the files are aligned with the input
-    latency, pad = 7, lambda x: torch.cat([torch.zeros(*x.shape[:-1], 7), torch.from_numpy(x)], -1)
-    reference = StreamingLevel(2, 8000).process(pad(offline(model, mixture).reshape(2, -1)), pad(mixture.reshape(-1)))[:, latency:].numpy()
+    latency = 7
+
+    def delayed(x: np.ndarray) -> torch.Tensor:
+        return torch.cat([torch.zeros(*x.shape[:-1], latency), torch.from_numpy(x)], -1)
+
+    levelled = StreamingLevel(2, 8000).process(delayed(offline(model, mixture).reshape(2, -1)),
+                                               delayed(mixture.reshape(-1)))
+    reference = levelled[:, latency:].numpy()
     # the files are the levelled stream, scaled by one peak factor at most
     for estimate, ref in zip(written, reference):
         scale = float(estimate @ ref / (ref @ ref))

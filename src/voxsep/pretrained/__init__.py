@@ -20,7 +20,7 @@ BUNDLED: dict[str, tuple[str, str]] = {
     ),
     "convtasnet_causal8k": (
         "convtasnet_causal8k.pt",
-        "causal companion of convtasnet_offline8k for streaming (--stream, live mode, streaming ONNX), trained with rooms; 2.4 dB SI-SNRi on unseen real talkers, 1.4 in rooms (weak)",
+        "causal companion of convtasnet_offline8k for streaming (block by block, live mode, streaming ONNX), trained with rooms; 2.4 dB SI-SNRi on unseen real talkers, 1.4 in rooms (weak)",
     ),
 }
 DEFAULT_MODEL = next(iter(BUNDLED))

@@ -37,7 +37,8 @@ levelled from the past by the offline level rule (least-squares gains, 5-s memor
 --track-talkers also keeps one person per output by voice. No chunking, nothing
 decided from the future.
 
---n-src auto keeps only the outputs that are talkers, decided once per file by
+--n-src auto (not the default with --stream, which writes every output as a
+real-time device would) keeps only the outputs that are talkers, decided once per file by
 their energy relative to the mixture (active: within 35 dB of the mixture in a
 0.25 s window, for at least 0.5 s in the file), numbered in order of first
 activity. It is the default for models trained on a variable number of talkers
@@ -82,7 +83,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--no-fast", action="store_true", help="plain fp32 PyTorch forward (no fast path)")
     parser.add_argument("--n-src", default=None, metavar="auto|all|N",
                         help="outputs to write: auto (the talkers found), all, or the N most active (default: auto "
-                             "for models trained on a variable number of talkers, all otherwise)")
+                             "for models trained on a variable number of talkers, all otherwise and with --stream)")
     parser.add_argument("--stream", action="store_true", help="run a causal model block by block (real time)")
     parser.add_argument("--block-ms", type=float, default=10.0, help="block length of --stream in ms (default 10)")
     parser.add_argument("--track-talkers", action="store_true",

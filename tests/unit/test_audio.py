@@ -235,3 +235,11 @@ def test_the_kept_outputs_are_taken_in_place():
         expected = estimates[rows].copy()
         taken = _take_rows(estimates, rows, piece=64)
         assert np.array_equal(taken, expected) and np.shares_memory(taken, estimates)
+
+
+def test_hop_pieces_cut_new_samples_at_the_hop_boundaries():
+    from voxsep.core.audio import hop_pieces
+
+    assert list(hop_pieces(7, 4, 2)) == [slice(0, 2), slice(2, 6), slice(6, 7)]
+    assert list(hop_pieces(4, 4, 0)) == [slice(0, 4)]
+    assert list(hop_pieces(0, 4, 1)) == []

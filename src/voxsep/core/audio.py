@@ -30,7 +30,7 @@ import numbers
 import os
 import warnings
 from pathlib import Path
-from typing import Any, Iterable, NamedTuple
+from typing import Any, Iterable, Iterator, NamedTuple
 
 import numpy as np
 import soundfile as sf
@@ -385,6 +385,17 @@ def _encode(path: Path, audio: np.ndarray, sample_rate: int, subtype: str) -> me
     except (sf.LibsndfileError, ValueError, TypeError) as error:
         raise ValueError(f"cannot write {path} as {extension} with subtype {subtype}: {error}") from error
     return buffer.getbuffer()
+
+
+def hop_pieces(n: int, hop: int, filled: int) -> Iterator[slice]:
+    """Cut ``n`` new samples of a stream at the boundaries of its ``hop``-sample hops, the
+    current hop already holding ``filled`` samples: the pieces a hop-wise rule processes one
+    by one (deciding at each hop's end), so its output does not depend on the block sizes."""
+    position = 0
+    while position < n:
+        take = min(n - position, hop - filled)
+        yield slice(position, position + take)
+        position, filled = position + take, (filled + take) % hop
 
 
 def frame_energies(audio: Any, frame: int, difference: bool = False, piece_samples: int = 1 << 18) -> np.ndarray:

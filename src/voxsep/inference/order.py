@@ -46,7 +46,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from voxsep.core.audio import frame_energies
+from voxsep.core.audio import frame_energies, hop_pieces
 
 __all__ = ["HOP_SECONDS", "WINDOW_SECONDS", "StreamingTalkerOrder", "TalkerTracks", "track_talkers", "cluster_voices"]
 
@@ -342,13 +342,9 @@ class StreamingTalkerOrder:
             raise ValueError(f"outputs {tuple(outputs.shape)} and mixture {tuple(mixture.shape)} do not fit a "
                              f"stream of {self.n_src} outputs: expected (n_src, [channels,] n) and ([channels,] n)")
         out = torch.empty_like(outputs)
-        n, position = outputs.shape[-1], 0
-        while position < n:
-            take = min(n - position, self.hop - self._filled)
-            piece = slice(position, position + take)
+        for piece in hop_pieces(outputs.shape[-1], self.hop, self._filled):
             out[..., piece] = self._map(outputs[..., piece])
             self._listen(outputs[..., piece], mixture[..., piece])
-            position += take
             if self._filled == self.hop:
                 self._decide()
         return out

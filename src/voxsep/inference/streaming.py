@@ -459,17 +459,15 @@ class StreamingLevel:
     def process(self, outputs: torch.Tensor, mixture: torch.Tensor) -> torch.Tensor:
         """Scale the next samples: ``outputs (n_src, [channels,] n)``, ``mixture ([channels,] n)``
         (the input the outputs were made from, aligned with them) -> a new tensor like ``outputs``."""
+        from voxsep.core.audio import hop_pieces
+
         out = torch.empty_like(outputs)
-        n, position = outputs.shape[-1], 0
-        while position < n:
-            take = min(n - position, self.hop - self._filled)
-            piece = slice(position, position + take)
+        for piece in hop_pieces(outputs.shape[-1], self.hop, self._filled):
             out[..., piece] = self._scaled(outputs[..., piece])
             flat = outputs[..., piece].reshape(self.n_src, -1).double()
             self._hop_gram += flat @ flat.T
             self._hop_cross += flat @ mixture[..., piece].reshape(-1).double()
-            self._filled += take
-            position += take
+            self._filled += piece.stop - piece.start
             if self._filled == self.hop:
                 self._solve()
         return out

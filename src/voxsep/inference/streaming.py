@@ -68,7 +68,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from voxsep.core.audio import hop_pieces
 from voxsep.core.pit import best_permutation_tensor
+from voxsep.inference.separate import gains_from_moments
 from voxsep.nn.filterbank import frames_needed
 
 SUPPORTED = ("conv_tasnet", "dprnn", "binaural_independent", "binaural_cross", "binaural_parallel")
@@ -450,8 +452,6 @@ class StreamingLevel:
         """Forget the stream."""
         self._gram = torch.zeros(self.n_src, self.n_src, dtype=torch.float64)  # running sums
         self._cross = torch.zeros(self.n_src, dtype=torch.float64)
-        self._hop_gram = torch.zeros_like(self._gram)  # sums of the current hop
-        self._hop_cross = torch.zeros_like(self._cross)
         self._filled = 0  # samples of the current hop heard
         self.gains = torch.ones(self.n_src, dtype=torch.float64)  # reached at the end of this hop's ramp
         self._start = self.gains.clone()  # the ramp's start
@@ -459,14 +459,15 @@ class StreamingLevel:
     def process(self, outputs: torch.Tensor, mixture: torch.Tensor) -> torch.Tensor:
         """Scale the next samples: ``outputs (n_src, [channels,] n)``, ``mixture ([channels,] n)``
         (the input the outputs were made from, aligned with them) -> a new tensor like ``outputs``."""
-        from voxsep.core.audio import hop_pieces
-
         out = torch.empty_like(outputs)
         for piece in hop_pieces(outputs.shape[-1], self.hop, self._filled):
             out[..., piece] = self._scaled(outputs[..., piece])
+            if self._filled == 0:  # a new hop: the sums so far fade by one hop
+                self._gram *= self.forget
+                self._cross *= self.forget
             flat = outputs[..., piece].reshape(self.n_src, -1).double()
-            self._hop_gram += flat @ flat.T
-            self._hop_cross += flat @ mixture[..., piece].reshape(-1).double()
+            self._gram += flat @ flat.T
+            self._cross += flat @ mixture[..., piece].reshape(-1).double()
             self._filled += piece.stop - piece.start
             if self._filled == self.hop:
                 self._solve()
@@ -478,12 +479,6 @@ class StreamingLevel:
         return piece * gains.to(piece.dtype).view((self.n_src,) + (1,) * (piece.dim() - 2) + (-1,))
 
     def _solve(self) -> None:
-        from voxsep.inference.separate import gains_from_moments
-
-        self._gram = self.forget * self._gram + self._hop_gram
-        self._cross = self.forget * self._cross + self._hop_cross
-        self._hop_gram.zero_()
-        self._hop_cross.zero_()
         self._filled = 0
         heard = float(self._gram.diagonal().sum()) > 1e-20  # before any signal: keep the gains
         self._start, self.gains = self.gains, gains_from_moments(self._gram, self._cross) if heard else self.gains

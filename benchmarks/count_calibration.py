@@ -94,11 +94,16 @@ def weakest_output(items, sample_rate: int) -> None:
 
 
 def _second_output_features(estimates: torch.Tensor, mixture: torch.Tensor, sample_rate: int,
-                            weakest: int) -> tuple[float, float, float]:
+                            weakest: int) -> tuple[float, float, float, float]:
     """The least active output's energy relative to the mixture (dB, whole file), its level
     spread (as :mod:`voxsep.inference.no_speech` measures a file: dB between the 95th and
-    10th percentile of 20-ms frame energies of the differenced signal) and its correlation
-    with the other output (two-output models)."""
+    10th percentile of 20-ms frame energies of the differenced signal), its correlation
+    with the other output, and its *dominated share*: the fraction of its STFT energy
+    (256-sample frames) in time-frequency bins where the other output is stronger -- near 1
+    when it is leakage of the other output's voice, small for a second talker, whose energy
+    lies in bins of its own (two-output models)."""
+    from scipy.signal import stft
+
     from voxsep.core.audio import frame_energies
 
     signals = estimates.double()
@@ -108,7 +113,9 @@ def _second_output_features(estimates: torch.Tensor, mixture: torch.Tensor, samp
     db = 10 * np.log10(np.maximum(energy, energy.max() * 1e-12 + 1e-30))
     spread = float(np.percentile(db, 95) - np.percentile(db, 10))
     rho = float((weak * other).sum() / (weak.norm() * other.norm() + 1e-20))
-    return relative, spread, rho
+    weak_bins, other_bins = (np.abs(stft(x.numpy(), nperseg=256)[2]) ** 2 for x in (weak, other))
+    dominated = float((weak_bins * (other_bins > weak_bins)).sum() / max(weak_bins.sum(), 1e-30))
+    return relative, spread, rho, dominated
 
 
 def second_output_rules(items, sample_rate: int, correlations: list[float], levels: list[float]) -> None:
@@ -116,8 +123,8 @@ def second_output_rules(items, sample_rate: int, correlations: list[float], leve
     from a second person? Per true count: quantiles of the least active output's features,
     and for rules "drop it when its correlation with the other output is >= rho and its
     energy <= level dB below the mixture": lone talkers the rule would fix and two-talker
-    recordings it would wrongly drop."""
-    features: dict[int, list[tuple[float, float, float]]] = {1: [], 2: []}
+    recordings it would wrongly drop; the same for "drop it when its dominated share is >= share"."""
+    features: dict[int, list[tuple[float, float, float, float]]] = {1: [], 2: []}
     for n_true, estimates, mixture in items:
         decision = sep.count_talkers(estimates, mixture, sample_rate)
         if decision.count != 2 or estimates.shape[0] != 2 or n_true not in features:
@@ -130,7 +137,8 @@ def second_output_rules(items, sample_rate: int, correlations: list[float], leve
             continue
         values = np.array(rows)
         print(f"{n_true} talker(s) counted two ({len(rows)}): second output, quantiles {q} %")
-        for column, name in enumerate(("energy rel. mixture dB", "level spread dB", "correlation with the other")):
+        for column, name in enumerate(("energy rel. mixture dB", "level spread dB", "correlation with the other",
+                                       "dominated share")):
             print(f"    {name}: {np.round(np.percentile(values[:, column], q), 2)}")
     if not (features[1] and features[2]):
         return
@@ -139,6 +147,10 @@ def second_output_rules(items, sample_rate: int, correlations: list[float], leve
         fixed = int(((lone[:, 2] >= rho) & (lone[:, 0] <= level)).sum())
         dropped = int(((two[:, 2] >= rho) & (two[:, 0] <= level)).sum())
         print(f"correlation >= {rho:.2f} and energy <= {level:g} dB: lone talkers fixed {fixed}/{len(lone)}, "
+              f"two-talker recordings dropped {dropped}/{len(two)}")
+    for share in (0.9, 0.95, 0.99, 0.998):
+        fixed, dropped = int((lone[:, 3] >= share).sum()), int((two[:, 3] >= share).sum())
+        print(f"dominated share >= {share:g}: lone talkers fixed {fixed}/{len(lone)}, "
               f"two-talker recordings dropped {dropped}/{len(two)}")
 
 

@@ -27,8 +27,10 @@ import json
 import logging
 import sys
 import time
+from pathlib import Path
 
 import torch
+import yaml
 from bench_training import TIMER
 from common import cpu_name
 
@@ -37,20 +39,20 @@ from voxsep.losses import PITLoss
 from voxsep.train.compiled import compile_for_training, training_input_shape
 
 SECONDS = 2.0
-BUNDLED = dict(n_filters=128, kernel_size=16, bottleneck=64, hidden=128, skip=64, conv_kernel=3, n_blocks=7,
-               n_repeats=2, causal=False, mask_activation="sigmoid")
+ROOT = Path(__file__).resolve().parents[1]
+#: name -> the recipe whose model, sample rate and batch size are timed
 CANDIDATES = {
-    # name: (model, sample rate, batch, configuration)
-    "bundled": ("conv_tasnet", 8000, 4, BUNDLED),
-    "wide": ("conv_tasnet", 8000, 4, {**BUNDLED, "hidden": 256}),
-    "tiger": ("tiger", 16000, 1, dict(n_fft=640, hop=160, channels=128, hidden=256, n_blocks=8, depth=5, n_heads=4,
-                                      head_dim=4, dropout=0.1, sample_rate=16000)),
+    "bundled": "recipes/offline/conv_tasnet_bundled_rooms.yaml",
+    "wide": "recipes/offline/conv_tasnet_bundled_rooms_wide.yaml",
+    "tiger": "recipes/libri2mix/tiger.yaml",
 }
 
 
 def time_candidate(name: str, steps: int, warmup: int, threads: int, compile_step: bool) -> dict:
-    """s/step, compile time and parameter count of one candidate (see the module docstring)."""
-    kind, rate, batch, config = CANDIDATES[name]
+    """s/step, compile time and parameter count of one candidate's recipe model (module docstring)."""
+    recipe = yaml.safe_load((ROOT / CANDIDATES[name]).read_text(encoding="utf-8"))
+    kind, config = recipe["model"]["name"], recipe["model"]["args"]
+    rate, batch = int(recipe["data"]["sample_rate"]), int(recipe["data"]["batch_size"])
     namespace: dict = {}
     exec(TIMER, namespace)
     torch.set_num_threads(threads)

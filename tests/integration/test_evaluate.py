@@ -146,6 +146,28 @@ def test_cli_writes_results_audio_and_refuses_to_overwrite(tmp_path, wsj_folder,
     assert "test data not found" in capsys.readouterr().err
 
 
+
+def test_cli_takes_a_published_model_folder_as_voxsep_separate_does(tmp_path, wsj_folder, tiny_model, capsys):
+    """``--model`` also takes a published model's folder (``config.json`` +
+    ``model.safetensors``, the hub layout): the same scores as its voxsep checkpoint. Without
+    test data, a folder (which records no recipe) is refused with what to give instead."""
+    ckpt = checkpoint.save(tmp_path / "model.pt", tiny_model, sample_rate=8000)
+    folder = tmp_path / "published"
+    folder.mkdir()
+    checkpoint.save(folder / "model.safetensors", tiny_model, sample_rate=8000)
+    (folder / "config.json").write_text("{}")
+    scores = {}
+    for name, model in (("checkpoint", ckpt), ("folder", folder)):
+        out = tmp_path / f"{name}.csv"
+        assert main(["evaluate", "--model", str(model), str(wsj_folder), "--out", str(out), "--no-quality",
+                     "--no-sdr"]) == 0
+        scores[name] = [float(row["si_snri"]) for row in _rows(out)]
+    assert len(scores["folder"]) == 4 and scores["folder"] == pytest.approx(scores["checkpoint"], abs=1e-4)
+    capsys.readouterr()
+    assert main(["evaluate", "--model", str(folder), "--out", str(tmp_path / "x.csv")]) == 2
+    assert "not a voxsep checkpoint" in capsys.readouterr().err and not (tmp_path / "x.csv").exists()
+
+
 # --------------------------------------------------------------------------- binaural
 @pytest.fixture(scope="module")
 def binaural_folder(tmp_path_factory) -> Path:

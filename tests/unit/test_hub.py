@@ -265,3 +265,22 @@ def test_a_ref_leading_outside_the_cache_entry_is_not_followed(fake_hub, tmp_pat
     assert hub.cached_snapshot(REPO, "../../elsewhere") is None
     with pytest.raises(FileNotFoundError, match="huggingface-cli download someorg/tiny-sep --revision evil"):
         hub.download(REPO, revision="evil", offline=True)
+
+
+def test_evaluate_takes_a_hub_id_as_separate_does(fake_hub, tmp_path):
+    """``voxsep evaluate --model org/name`` downloads a model the cache does not have (the
+    user named it, as with ``voxsep separate``) and scores it."""
+    import numpy as np
+    import soundfile as sf
+
+    root = tmp_path / "tt"
+    rng = np.random.default_rng(0)
+    for sub in ("mix", "s1", "s2"):
+        (root / sub).mkdir(parents=True)
+    a, b = 0.1 * rng.standard_normal((2, 4000)).astype("float32")
+    sf.write(root / "s1" / "u.wav", a, 8000)
+    sf.write(root / "s2" / "u.wav", b, 8000)
+    sf.write(root / "mix" / "u.wav", a + b, 8000)
+    out = tmp_path / "res.csv"
+    assert cli.main(["evaluate", "--model", REPO, str(root), "--out", str(out), "--no-quality", "--no-sdr"]) == 0
+    assert out.is_file() and any(name.endswith("model.safetensors") for name in cache_files(tmp_path))

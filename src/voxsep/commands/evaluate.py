@@ -48,7 +48,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         EPILOG, description="Separate every mixture of a manifest or wsj0-mix folder and score the estimates.",
     )
     parser.add_argument("--model", required=True, metavar="CKPT",
-                        help="a voxsep checkpoint (best.pt, last.pt, ...) or a bundled model name (as separate/export)")
+                        help="a voxsep checkpoint (best.pt, last.pt, ...), a bundled model name, or a published model's "
+                             "file, folder or hub id org/name (downloaded unless cached), as voxsep separate")
     parser.add_argument("data", nargs="*", default=None,
                         help="LibriMix-style CSV, wsj0-mix/WHAM! folder or .scp list; several are read as one set "
                              "(default: the data.test of the recipe the checkpoint was trained with)")
@@ -72,8 +73,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _recipe_test_set(model_path: str) -> str:
     """``data.test`` of the recipe stored in a voxsep checkpoint's metadata."""
+    from pathlib import Path
+
     from voxsep import checkpoint
 
+    if not Path(model_path).is_file():
+        raise ValueError(f"no test data given and {model_path} is not a voxsep checkpoint (which would record its "
+                         "recipe's data.test); give the test manifest or folder")
     test = checkpoint.read(model_path)["meta"].get("train_config", {}).get("data", {}).get("test")
     if not test:
         raise ValueError(f"no test data given and {model_path} records no data.test; give the test manifest or folder")
@@ -83,9 +89,10 @@ def _recipe_test_set(model_path: str) -> str:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from voxsep import checkpoint
     from voxsep.core.files import check_distinct, check_writable_dir
     from voxsep.evaluate import evaluate, format_counts, format_summary
+    from voxsep.interop import load_any
+    from voxsep.interop.common import HUB_ID
 
     from voxsep import pretrained
 
@@ -110,7 +117,8 @@ def run(args: argparse.Namespace) -> int:
         check_distinct([Path(args.report)], [("the results CSV", out), ("its summary", out.with_suffix(".json"))],
                        "give another --report")
         check_writable_dir(Path(args.report).parent, "--report")  # before the scoring, not after it
-    model, meta = checkpoint.load(args.model)
+    hub_id = not Path(args.model).exists() and bool(HUB_ID.match(str(args.model)))
+    model, meta = load_any(args.model, **({"download": True} if hub_id else {}))  # a hub id: as voxsep separate
     n_src = args.n_src
     if n_src is None:
         low_high = meta.get("n_src_range")

@@ -146,7 +146,6 @@ def test_cli_writes_results_audio_and_refuses_to_overwrite(tmp_path, wsj_folder,
     assert "test data not found" in capsys.readouterr().err
 
 
-
 def test_cli_takes_a_published_model_folder_as_voxsep_separate_does(tmp_path, wsj_folder, tiny_model, capsys):
     """``--model`` also takes a published model's folder (``config.json`` +
     ``model.safetensors``, the hub layout): the same scores as its voxsep checkpoint. Without

@@ -92,7 +92,6 @@ def run(args: argparse.Namespace) -> int:
     from voxsep.core.files import check_distinct, check_writable_dir
     from voxsep.evaluate import evaluate, format_counts, format_summary
     from voxsep.interop import load_any
-    from voxsep.interop.common import HUB_ID
 
     from voxsep import pretrained
 
@@ -117,8 +116,7 @@ def run(args: argparse.Namespace) -> int:
         check_distinct([Path(args.report)], [("the results CSV", out), ("its summary", out.with_suffix(".json"))],
                        "give another --report")
         check_writable_dir(Path(args.report).parent, "--report")  # before the scoring, not after it
-    hub_id = not Path(args.model).exists() and bool(HUB_ID.match(str(args.model)))
-    model, meta = load_any(args.model, **({"download": True} if hub_id else {}))  # a hub id: as voxsep separate
+    model, meta = load_any(args.model, download=True)  # a hub id not in the cache is downloaded, as voxsep separate
     n_src = args.n_src
     if n_src is None:
         low_high = meta.get("n_src_range")
